@@ -1,0 +1,373 @@
+"""Argument parsing, dispatch, and the one error boundary (exit codes: DESIGN.md §3).
+
+Nothing below this module prints or exits: commands return an int, the core returns data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from pinbot import __version__, config
+from pinbot.errors import PinbotError, UsageError
+from pinbot.report import Output
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off", "")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but bad usage raises UsageError (exit 2) instead of exiting on its own."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _add_image_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("image and detector options")
+    g.add_argument(
+        "--image",
+        metavar="REPO",
+        help="image repository: HOST/NAME, localhost:PORT/NAME "
+        "or oci:DIR (default: config 'image', ghcr.io/openhands/agent-server)",
+    )
+    g.add_argument(
+        "--variant", metavar="V", help="tag variant: python, java or golang (default: python)"
+    )
+    g.add_argument(
+        "--registry-url",
+        metavar="URL",
+        help="send registry traffic for --image to this "
+        "endpoint (a mirror, or a local registry) while names written into files stay --image",
+    )
+    g.add_argument(
+        "--sdk",
+        metavar="PATH|URL",
+        help="software-agent-sdk clone (path or git URL) for the "
+        "source detector; without it the GitHub contents API is asked",
+    )
+    g.add_argument(
+        "--detectors",
+        metavar="LIST",
+        help="comma-separated detectors to require: "
+        "source, openapi (default: config 'detectors', source)",
+    )
+    g.add_argument(
+        "--include-sha-tags",
+        action="store_true",
+        help="also consider <sha>-VARIANT build tags (after releases, newest build first)",
+    )
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="pinbot",
+        description="Move a deployment onto a new agent-server image only when the image "
+        "carries the capability the backend needs, and prove it afterwards. "
+        "Every flag can also be set as PINBOT_<FLAG> (e.g. PINBOT_REGISTRY_URL); "
+        "tokens come only from the environment (GITHUB_TOKEN/GH_TOKEN, "
+        "PINBOT_REGISTRY_TOKEN, PINBOT_APP_API_KEY).",
+        epilog="exit codes: 0 success, 1 negative verdict, 2 bad usage/config/input, "
+        "3 external system failed, 4 internal error",
+    )
+    parser.add_argument("--version", action="version", version=f"pinbot {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="pinbot.toml, or a pyproject.toml with "
+        "[tool.pinbot] (default: ./pinbot.toml, then ./pyproject.toml)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)"
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="ignore the verdict cache "
+        "($PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser(
+        "scan",
+        help="find the newest tag whose image carries the capability",
+        description="List release tags newest first, bind each to its digest, and "
+        "examine them until one carries the capability. Exit 0 when a tag qualifies, "
+        "1 when none does (with why, per tag).",
+    )
+    _add_image_options(p)
+    p.add_argument(
+        "--current",
+        metavar="TAG",
+        help="the tag pinned today: never select an older one, stop examining at it",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="examine every candidate instead of stopping at the first that qualifies",
+    )
+
+    p = sub.add_parser(
+        "check",
+        help="verdict and evidence for one image",
+        description="Check one image (tag or digest) for the capability. Exit 0/1.",
+    )
+    p.add_argument("ref", metavar="REF", help="TAG, sha256:DIGEST, or REPO:TAG / REPO@DIGEST")
+    _add_image_options(p)
+
+    p = sub.add_parser(
+        "cut",
+        help="pin a tag in OpenHands and point the deploy repo at that commit",
+        description="Rewrite every agent-server pin site on the OpenHands branch that "
+        "carries the backend change, commit it, and set OPENHANDS_SHA in the deploy "
+        "workflow to that commit on a pinbot/... branch. Works in temporary clones; "
+        "never touches your working tree.",
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--tag", metavar="TAG", help="the tag to pin (must carry the capability)")
+    which.add_argument(
+        "--latest", action="store_true", help="scan first and pin the newest qualifying tag"
+    )
+    p.add_argument(
+        "--openhands", metavar="REPO", required=True, help="OpenHands repo: path or git URL"
+    )
+    p.add_argument(
+        "--openhands-branch",
+        metavar="BRANCH",
+        required=True,
+        help="the branch that carries the backend change",
+    )
+    p.add_argument("--deploy", metavar="REPO", required=True, help="deploy repo: path or git URL")
+    p.add_argument("--deploy-branch", metavar="BRANCH", help="deploy base branch (default: main)")
+    p.add_argument(
+        "--require-commit",
+        metavar="SHA",
+        action="append",
+        default=None,
+        help="backend commit the OpenHands branch must contain (repeatable; default: "
+        "config require_commits / require_prs)",
+    )
+    p.add_argument(
+        "--push", action="store_true", help="push the commits (otherwise only build them)"
+    )
+    p.add_argument(
+        "--open-prs", action="store_true", help="open or update the two PRs (implies --push)"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (diffs, commit messages, PRs) and change nothing",
+    )
+    p.add_argument(
+        "--force-capability",
+        action="store_true",
+        help="pin even if the tag fails the capability check (said in the PR)",
+    )
+    _add_image_options(p)
+
+    p = sub.add_parser(
+        "gate",
+        help="check what the deploy would run before it runs",
+        description="Read OPENHANDS_SHA from the deploy workflow, AGENT_SERVER_IMAGE at "
+        "that commit, and check each fact. Read-only. Exit 0 pass, 1 block.",
+    )
+    p.add_argument(
+        "--deploy",
+        metavar="REPO[@REF]",
+        required=True,
+        help="deploy repo (path or URL) and optional ref",
+    )
+    p.add_argument(
+        "--openhands", metavar="REPO", required=True, help="OpenHands repo: path or git URL"
+    )
+    p.add_argument(
+        "--require-commit",
+        metavar="SHA",
+        action="append",
+        default=None,
+        help="backend commit OPENHANDS_SHA must contain (repeatable)",
+    )
+    p.add_argument(
+        "--allow-retag",
+        action="store_true",
+        help="pass even if the tag moved to another digest since the cut",
+    )
+    p.add_argument(
+        "--require-probe",
+        metavar="FILE",
+        help="a `pinbot probe --json` report that must say native for this digest",
+    )
+    _add_image_options(p)
+
+    p = sub.add_parser(
+        "probe",
+        help="prove a recycled conversation resumes natively",
+        description="Plant a codeword, recycle the sandbox, ask for it back. Exit 0 "
+        "only when every agent resumed natively.",
+    )
+    p.add_argument("--target", choices=("app", "agent-server"), default="app")
+    p.add_argument(
+        "--agents", metavar="LIST", help="comma-separated ACP agents (default: claude-code,codex)"
+    )
+    p.add_argument(
+        "--timeout", metavar="S", type=float, help="seconds to wait for each turn (default: 300)"
+    )
+    p.add_argument(
+        "--app-url",
+        metavar="URL",
+        help="OpenHands app server (target app); key from PINBOT_APP_API_KEY",
+    )
+    p.add_argument(
+        "--recycle", choices=("pause", "restart"), help="how to recycle the sandbox (target app)"
+    )
+    p.add_argument(
+        "--image", metavar="REF", help="run this agent-server image by digest (target agent-server)"
+    )
+    p.add_argument(
+        "--registry-url", metavar="URL", help="pull --image through this registry endpoint"
+    )
+    p.add_argument(
+        "--server-command",
+        metavar="CMD",
+        help="start the agent server with CMD ({port}, {workdir})",
+    )
+    p.add_argument(
+        "--agent-server-url", metavar="URL", help="an agent server that is already running"
+    )
+    p.add_argument("--recycle-command", metavar="CMD", help="how to recycle --agent-server-url")
+    p.add_argument("--acp-command", metavar="CMD", help="custom ACP server command ({workdir})")
+    p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the conversations and sandboxes it made"
+    )
+
+    p = sub.add_parser(
+        "demo",
+        help="run scan, cut, gate and probe on a local world",
+        description="Build a local world (registry, SDK, OpenHands and deploy repos, "
+        "probe target) in a temporary directory and run the whole pipeline on it. "
+        "No network, no tokens.",
+    )
+    p.add_argument("--workdir", metavar="DIR", help="build the world here and keep it")
+    return parser
+
+
+def _apply_env_defaults(parser: argparse.ArgumentParser, environ: dict[str, str]) -> None:
+    """Every flag also reads PINBOT_<FLAG>: make the environment value the flag's default."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                _apply_env_defaults(subparser, environ)
+            continue
+        longs = [s for s in action.option_strings if s.startswith("--")]
+        if not longs or action.dest in ("help", "version"):
+            continue
+        env = "PINBOT_" + longs[0][2:].upper().replace("-", "_")
+        if env not in environ:
+            continue
+        action.default = _env_value(action, env, environ[env])
+        action.required = False
+
+
+def _env_value(action: argparse.Action, env: str, text: str) -> object:
+    if isinstance(action, argparse._StoreTrueAction):
+        if text.lower() not in TRUE + FALSE:
+            raise UsageError(f"{env}={text!r}: write 1/true or 0/false")
+        return text.lower() in TRUE
+    if isinstance(action, argparse._CountAction):
+        return int(text) if text.isdigit() else 1
+    if isinstance(action, argparse._AppendAction):
+        return [part for part in text.replace(",", " ").split() if part]
+    if action.type is not None and callable(action.type):
+        try:
+            return action.type(text)
+        except ValueError:
+            raise UsageError(
+                f"{env}={text!r} is not a valid value for {action.option_strings[0]}"
+            ) from None
+    if action.choices is not None and text not in action.choices:
+        raise UsageError(f"{env}={text!r}: choose from {', '.join(map(str, action.choices))}")
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    out = Output()
+    try:
+        parser = build_parser()
+        _apply_env_defaults(parser, dict(os.environ))
+        args = parser.parse_args(argv)
+        out.configure(json_mode=args.json, verbose=args.verbose)
+        _configure_logging(args.verbose)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return _dispatch(args, out)
+    except PinbotError as exc:
+        out.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        out.error("interrupted; nothing was pushed after this point, re-run to complete")
+        return 130
+    except Exception as exc:
+        where = _write_traceback()
+        out.error(f"internal error: {type(exc).__name__}: {exc} (traceback: {where})")
+        return 4
+
+
+def _dispatch(args: argparse.Namespace, out: Output) -> int:
+    from pinbot.commands import Context
+
+    settings = config.load(Path(args.config) if args.config else None)
+    ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
+    if args.command == "scan":
+        from pinbot.commands import scan
+
+        return scan.run(ctx, scan.options_from(args), current=args.current, examine_all=args.all)
+    if args.command == "check":
+        from pinbot.commands import scan
+
+        return scan.run_check(ctx, scan.options_from(args), args.ref)
+    if args.command == "cut":
+        from pinbot.commands import cut
+
+        return cut.run(ctx, args)
+    if args.command == "gate":
+        from pinbot.commands import gate
+
+        return gate.run(ctx, args)
+    if args.command == "probe":
+        from pinbot.commands import probe
+
+        return probe.run(ctx, args)
+    from pinbot.commands import demo
+
+    return demo.run(ctx, args)
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="pinbot: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _write_traceback() -> str:
+    directory = config.cache_dir() / "logs"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
+        path = directory / f"crash-{stamp}-{os.getpid()}.log"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        return str(path)
+    except OSError:
+        return "not written: the cache directory is not writable"
+
+
+def console_main() -> None:
+    raise SystemExit(main())

@@ -1,0 +1,210 @@
+"""Settings: built-in OpenHands defaults, overridden by `pinbot.toml` or `[tool.pinbot]`.
+
+Every key is validated at load; an unknown key or a wrong type is a UsageError naming the file
+and the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pinbot.errors import UsageError
+
+DEFAULT_IMAGE = "ghcr.io/openhands/agent-server"
+ROUTE_FILE = "openhands-agent-server/openhands/agent_server/acp_session_blob_router.py"
+BLOB_ROUTE = "/api/acp_session_blob/{conversation_id}/{provider}"
+DEFAULT_AUTHOR = "pinbot <pinbot@users.noreply.github.com>"
+
+
+@dataclass(frozen=True)
+class PinSettings:
+    """Where the OpenHands repository pins the agent-server image (every site must agree)."""
+
+    python_file: str = "openhands/app_server/sandbox/sandbox_spec_service.py"
+    python_constant: str = "AGENT_SERVER_IMAGE"
+    compose_files: list[str] = field(
+        default_factory=lambda: ["docker-compose.yml", "containers/dev/compose.yml"]
+    )
+    compose_variable: str = "AGENT_SERVER_IMAGE_TAG"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """Where the deploy repository names the OpenHands commit it deploys."""
+
+    workflow: str = ".github/workflows/deploy.yaml"
+    sha_key: str = "OPENHANDS_SHA"
+    branch: str = "main"
+
+
+@dataclass(frozen=True)
+class OpenapiSettings:
+    """Bounds for running a candidate image to read its OpenAPI document."""
+
+    startup_timeout: float = 60.0
+    memory: str = "1g"
+    health_path: str = "/health"
+    openapi_path: str = "/openapi.json"
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    agents: list[str] = field(default_factory=lambda: ["claude-code", "codex"])
+    timeout: float = 300.0
+    recycle: str = "restart"
+
+
+@dataclass(frozen=True)
+class Settings:
+    image: str = DEFAULT_IMAGE
+    variant: str = "python"
+    platforms: list[str] = field(default_factory=lambda: ["linux/amd64", "linux/arm64"])
+    capability: str = "acp-session-blob"
+    routes: list[str] = field(default_factory=lambda: [f"GET {BLOB_ROUTE}", f"PUT {BLOB_ROUTE}"])
+    sdk_repo: str = "OpenHands/software-agent-sdk"
+    route_file: str = ROUTE_FILE
+    detectors: list[str] = field(default_factory=lambda: ["source"])
+    require_commits: list[str] = field(default_factory=list)
+    require_prs: list[int] = field(default_factory=list)
+    git_author: str = DEFAULT_AUTHOR
+    concurrency: int = 8
+    http_timeout: float = 30.0
+    pin: PinSettings = field(default_factory=PinSettings)
+    deploy: DeploySettings = field(default_factory=DeploySettings)
+    openapi: OpenapiSettings = field(default_factory=OpenapiSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    source: str = "built-in defaults"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def route_specs(self) -> list[tuple[str, str]]:
+        """`routes` as (METHOD, path) pairs."""
+        return [_split_route(route) for route in self.routes]
+
+
+DETECTORS = ("source", "openapi")
+
+
+def _split_route(route: str) -> tuple[str, str]:
+    method, _, path = route.partition(" ")
+    return method.upper(), path
+
+
+def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
+    """Settings from `path`, else ./pinbot.toml, else [tool.pinbot] in ./pyproject.toml."""
+    if path is not None:
+        return typing.cast(Settings, _from_file(path, required=True))
+    base = cwd or Path.cwd()
+    for candidate in (base / "pinbot.toml", base / "pyproject.toml"):
+        if candidate.is_file():
+            settings = _from_file(candidate, required=False)
+            if settings is not None:
+                return settings
+    return Settings()
+
+
+def _from_file(path: Path, required: bool) -> Settings | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(
+            f"config file {path} does not exist: check --config / PINBOT_CONFIG"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("pinbot")
+        if data is None:
+            if required:
+                raise UsageError(f"{path} has no [tool.pinbot] table: add one or use pinbot.toml")
+            return None
+    settings: Settings = _build(Settings, data, str(path), "")
+    settings = dataclasses.replace(settings, source=str(path))
+    validate(settings)
+    return settings
+
+
+def _build(cls: type[Any], data: Any, where: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise UsageError(f"{where}: [{prefix.rstrip('.')}] must be a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise UsageError(f"{where}: unknown key {prefix}{key!r}; known keys: {known}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            values[key] = _build(typing.cast(type, hint), value, where, f"{prefix}{key}.")
+        else:
+            values[key] = _check_type(value, hint, where, f"{prefix}{key}")
+    return cls(**values)
+
+
+def _check_type(value: Any, hint: Any, where: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list) or not all(_is(v, item) for v in value):
+            raise UsageError(f"{where}: {key} must be a list of {item.__name__}")
+        return list(value)
+    if not _is(value, hint):
+        raise UsageError(f"{where}: {key} must be {hint.__name__}, not {type(value).__name__}")
+    return float(value) if hint is float else value
+
+
+def _is(value: Any, kind: Any) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def validate(settings: Settings) -> None:
+    """Checks that need more than a type; messages name the key and what to write instead."""
+    from pinbot.model import ImageName, validate_sha
+
+    where = settings.source
+    ImageName.parse(settings.image)
+    unknown = [d for d in settings.detectors if d not in DETECTORS]
+    if unknown or not settings.detectors:
+        raise UsageError(f"{where}: detectors {settings.detectors!r}: choose from {DETECTORS}")
+    for route in settings.routes:
+        method, path = _split_route(route)
+        if method not in ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD") or not path.startswith(
+            "/"
+        ):
+            raise UsageError(f"{where}: route {route!r} must look like 'GET /api/path'")
+    for sha in settings.require_commits:
+        validate_sha(sha, f"{where}: require_commits entry")
+    if settings.concurrency < 1 or settings.concurrency > 64:
+        raise UsageError(f"{where}: concurrency {settings.concurrency} must be between 1 and 64")
+
+
+def cache_dir() -> Path:
+    """$PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot."""
+    explicit = os.environ.get("PINBOT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "pinbot" if xdg else Path.home() / ".cache" / "pinbot"
+
+
+def git_author(settings: Settings) -> tuple[str, str]:
+    """(name, email) of the bot identity: PINBOT_GIT_AUTHOR, else config, else the default."""
+    text = os.environ.get("PINBOT_GIT_AUTHOR") or settings.git_author
+    name, _, rest = text.partition("<")
+    email = rest.rstrip().rstrip(">")
+    if not name.strip() or "@" not in email:
+        raise UsageError(f"git author {text!r} must look like 'Name <email@example.com>'")
+    return name.strip(), email.strip()

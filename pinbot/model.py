@@ -1,0 +1,193 @@
+"""The nouns shared by every command. Pure data: no I/O here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pinbot.errors import UsageError
+
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
+# OCI distribution spec: path components of lowercase alphanumerics joined by separators.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
+HOST_RE = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?\Z")
+
+Result = Literal["pass", "fail", "error", "skip"]
+
+
+def validate_tag(tag: str, what: str = "tag") -> str:
+    if not TAG_RE.match(tag):
+        raise UsageError(
+            f"{what} {tag!r} is not a valid image tag: use letters, digits, '_', '.' and '-' "
+            "(at most 128, not starting with '.' or '-')"
+        )
+    return tag
+
+
+def validate_sha(sha: str, what: str = "commit sha") -> str:
+    if not SHA_RE.match(sha):
+        raise UsageError(
+            f"{what} {sha!r} is not a full commit sha: give all 40 lowercase hex digits"
+        )
+    return sha
+
+
+def validate_digest(digest: str, what: str = "digest") -> str:
+    if not DIGEST_RE.match(digest):
+        raise UsageError(
+            f"{what} {digest!r} is not a digest: expected sha256: and 64 lowercase hex"
+        )
+    return digest
+
+
+def is_loopback_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    return name in ("localhost", "::1") or name.startswith("127.")
+
+
+@dataclass(frozen=True)
+class ImageName:
+    """Where an image repository lives: `host/name`, or an OCI image layout (`oci:DIR`)."""
+
+    registry: str
+    repository: str
+    layout: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ImageName:
+        if text.startswith("oci:"):
+            directory = text[4:]
+            if not directory:
+                raise UsageError("image 'oci:' names no directory: write oci:PATH/TO/LAYOUT")
+            path = Path(directory)
+            return cls(registry="", repository=path.name.lower() or "layout", layout=path)
+        host, _, repository = text.partition("/")
+        if not repository or not ("." in host or ":" in host or host == "localhost"):
+            raise UsageError(
+                f"image {text!r} has no registry host: write it as HOST/NAME, "
+                "e.g. ghcr.io/openhands/agent-server or localhost:5000/agent-server"
+            )
+        if not HOST_RE.match(host):
+            raise UsageError(f"image {text!r}: {host!r} is not a registry host name")
+        if not REPOSITORY_RE.match(repository):
+            raise UsageError(
+                f"image {text!r}: repository {repository!r} must be lowercase letters, digits "
+                "and separators ('.', '_', '-', '/')"
+            )
+        return cls(registry=host, repository=repository)
+
+    @property
+    def plain_http(self) -> bool:
+        return is_loopback_host(self.registry)
+
+    def __str__(self) -> str:
+        if self.layout is not None:
+            return f"oci:{self.layout}"
+        return f"{self.registry}/{self.repository}"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A tag and/or digest within an ImageName."""
+
+    name: ImageName
+    tag: str | None = None
+    digest: str | None = None
+
+    @classmethod
+    def parse(cls, text: str, default_name: ImageName | None = None) -> ImageRef:
+        """Parse `NAME:TAG`, `NAME@DIGEST`, `NAME:TAG@DIGEST`, or a bare TAG/DIGEST."""
+        rest, _, digest = text.partition("@")
+        if digest:
+            validate_digest(digest, f"digest in {text!r}")
+        if text.startswith("sha256:") and not digest:
+            return cls(_need(default_name, text), None, validate_digest(text))
+        name_part, tag = _split_tag(rest)
+        name = ImageName.parse(name_part) if name_part else _need(default_name, text)
+        if tag is not None:
+            validate_tag(tag, f"tag in {text!r}")
+        if tag is None and not digest:
+            raise UsageError(f"image reference {text!r} has neither a tag nor a digest")
+        return cls(name, tag, digest or None)
+
+    def __str__(self) -> str:
+        text = str(self.name)
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def _split_tag(text: str) -> tuple[str, str | None]:
+    """`host:5000/name:tag` -> (`host:5000/name`, `tag`); a bare `tag` -> ('', `tag`)."""
+    if "/" not in text and not text.startswith("oci:"):
+        return "", text or None
+    head, slash, last = text.rpartition("/")
+    if ":" in last:
+        last, _, tag = last.partition(":")
+        return f"{head}{slash}{last}", tag
+    return text, None
+
+
+def _need(name: ImageName | None, text: str) -> ImageName:
+    if name is None:
+        raise UsageError(f"image reference {text!r} names no repository: write NAME:TAG")
+    return name
+
+
+@dataclass(frozen=True)
+class Evidence:
+    detector: str
+    result: Result
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"detector": self.detector, "result": self.result, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evidence:
+        return cls(str(data["detector"]), data["result"], str(data["detail"]))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the image at `digest` carries `capability`, and why we think so."""
+
+    digest: str
+    capability: str
+    result: Result
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "pass"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One tag the scan looked at (or decided not to), in the order it ranks them."""
+
+    tag: str
+    version: str | None
+    digest: str | None = None
+    build_sha: str | None = None
+    created: str | None = None
+    verdict: str = "not-examined"
+    evidence: tuple[Evidence, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "digest": self.digest,
+            "version": self.version,
+            "build_sha": self.build_sha,
+            "verdict": self.verdict,
+            "evidence": [e.to_json() for e in self.evidence],
+        }

@@ -1,0 +1,128 @@
+"""Everything the user sees: text, JSON, Markdown, and GitHub Actions outputs.
+
+Commands hand finished data to an `Output`; nothing else writes to stdout or stderr. Secrets
+registered with `mask()` are replaced in every line written, whatever the channel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+
+class Output:
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self._stdout = stdout
+        self._stderr = stderr
+        self.json_mode = False
+        self.verbose = 0
+        self._secrets: set[str] = set()
+        for name in ("GITHUB_TOKEN", "GH_TOKEN", "PINBOT_REGISTRY_TOKEN", "PINBOT_APP_API_KEY"):
+            self.mask(os.environ.get(name, ""))
+
+    @property
+    def stdout(self) -> TextIO:
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self) -> TextIO:
+        return self._stderr or sys.stderr
+
+    def configure(self, json_mode: bool, verbose: int) -> None:
+        self.json_mode = json_mode
+        self.verbose = verbose
+
+    def mask(self, secret: str) -> None:
+        """Never print `secret`; under GitHub Actions also ask the runner to mask it."""
+        if len(secret) < 4 or secret in self._secrets:
+            return
+        self._secrets.add(secret)
+        if in_github_actions():
+            self.stdout.write(f"::add-mask::{secret}\n")
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def progress(self, message: str) -> None:
+        """A line of progress on stderr (long waits, phases); never on stdout."""
+        self.stderr.write(self.redact(f"pinbot: {message}\n"))
+        self.stderr.flush()
+
+    def detail(self, message: str) -> None:
+        if self.verbose:
+            self.progress(message)
+
+    def error(self, message: str) -> None:
+        self.stderr.write(self.redact(f"pinbot: error: {message}\n"))
+        self.stderr.flush()
+
+    def result(self, data: dict[str, Any], text: str) -> None:
+        """The command's result: JSON with --json, else the human text."""
+        body = json.dumps(data, indent=2) + "\n" if self.json_mode else text.rstrip("\n") + "\n"
+        self.stdout.write(self.redact(body))
+        self.stdout.flush()
+
+    def github(
+        self,
+        outputs: dict[str, str] | None = None,
+        summary: str | None = None,
+        errors: Iterable[str] = (),
+    ) -> None:
+        """Under Actions: $GITHUB_OUTPUT values, a step-summary block, ::error annotations."""
+        if not in_github_actions():
+            return
+        if outputs and os.environ.get("GITHUB_OUTPUT"):
+            with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
+                fh.write(self.redact(github_output_block(outputs)))
+        if summary and os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
+                fh.write(self.redact(summary.rstrip("\n") + "\n"))
+        for message in errors:
+            self.stdout.write(self.redact(f"::error title=pinbot::{escape_annotation(message)}\n"))
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def github_output_block(outputs: dict[str, str]) -> str:
+    """name=value lines; multi-line values in a heredoc with a delimiter that cannot collide."""
+    lines = []
+    for name, value in outputs.items():
+        if "\n" in value:
+            delimiter = f"pinbot_{uuid.uuid4().hex}"
+            lines.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        else:
+            lines.append(f"{name}={value}\n")
+    return "".join(lines)
+
+
+def escape_annotation(message: str) -> str:
+    return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain left-aligned text table."""
+    cells = [
+        [str(h) for h in headers],
+        *[["" if c is None else str(c) for c in row] for row in rows],
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    def cell(value: object) -> str:
+        return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(headers) + " |\n|" + "---|" * len(headers) + "\n"
+    return head + "".join("| " + " | ".join(cell(c) for c in row) + " |\n" for row in rows)
