@@ -1,0 +1,1 @@
+"""Local stand-ins for the outside world (images, repositories), for tests and the demo."""
