@@ -40,7 +40,7 @@ class SdkTree(Protocol):
 
 def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
     """The tree named by `--sdk`: a clone's path, a git URL, or (None) GitHub's contents API."""
-    if spec is None:
+    if not spec:
         return GithubContents(settings.sdk_repo, timeout=settings.http_timeout)
     if _URL_RE.match(spec):
         return GitMirror(spec)
@@ -82,8 +82,9 @@ def _last_line(text: str) -> str:
 def _lookup(repo: Path, sha: str, path: str) -> bool | None:
     """True/False: the file is/is not at `sha`; None: this repository does not have `sha`."""
     # `^{commit}` makes a tree or blob id count as unknown; ls-tree needs no blob contents,
-    # so this works in a blobless mirror without fetching anything.
-    done = _git(repo, "ls-tree", f"{sha}^{{commit}}", "--", path)
+    # so this works in a blobless mirror without fetching anything. --full-tree: `path` is
+    # from the top even when --sdk names a subdirectory of the clone.
+    done = _git(repo, "ls-tree", "--full-tree", f"{sha}^{{commit}}", "--", path)
     if done.returncode != 0:
         return None
     return any(line.split()[1:2] == ["blob"] for line in done.stdout.splitlines())
@@ -106,7 +107,11 @@ class GitClone:
 
 
 class GitMirror:
-    """`--sdk URL`: a bare blobless mirror under the cache, fetched when a sha is missing."""
+    """`--sdk URL`: a bare blobless mirror under the cache, fetched when a sha is missing.
+
+    A blobless clone is a partial clone, so git itself may fetch a missing commit on lookup
+    (servers that allow it, like GitHub); the explicit fetch covers servers that do not.
+    """
 
     def __init__(self, url: str, root: Path | None = None) -> None:
         self.url = url
