@@ -33,6 +33,8 @@ _GIT_TIMEOUT = 300.0
 
 
 class SdkTree(Protocol):
+    where: str  # names the tree in evidence, e.g. "github.com/OpenHands/software-agent-sdk"
+
     def has_file(self, sha: str, path: str) -> bool:
         """Whether `path` is a file at commit `sha`; ExternalError when that cannot be told."""
         ...
@@ -95,6 +97,7 @@ class GitClone:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.where = f"the clone {path}"
 
     def has_file(self, sha: str, path: str) -> bool:
         found = _lookup(self.path, sha, path)
@@ -115,6 +118,7 @@ class GitMirror:
 
     def __init__(self, url: str, root: Path | None = None) -> None:
         self.url = url
+        self.where = url
         key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.path = (root or config.cache_dir() / "sdk") / key
         self._lock = threading.Lock()
@@ -164,6 +168,7 @@ class GithubContents:
 
     def __init__(self, repo: str, timeout: float = 30.0, api_url: str | None = None) -> None:
         self.repo = repo
+        self.where = f"github.com/{repo}"
         self.timeout = timeout
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or GITHUB_API).rstrip("/")
         self.session = _github_session()

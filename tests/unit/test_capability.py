@@ -38,6 +38,8 @@ class FakeDetector:
 
 
 class FakeSdk:
+    where = "the fake SDK"
+
     def __init__(self, files: dict[str, set[str]], broken: bool = False) -> None:
         self.files = files
         self.broken = broken
@@ -114,12 +116,12 @@ def test_a_new_capability_key_ignores_old_verdicts(cache: VerdictCache) -> None:
 def test_source_passes_when_the_route_file_is_at_the_build_sha() -> None:
     detector = SourceDetector(FakeSdk({SHA: {ROUTE_FILE}}), ROUTE_FILE)
     evidence = detector.check(facts())
-    assert evidence == Evidence("source", "pass", f"{ROUTE_FILE} is in the SDK tree at {SHA}")
+    assert evidence == Evidence("source", "pass", f"{ROUTE_FILE} is in the fake SDK at {SHA}")
 
 
 def test_source_fails_when_the_route_file_is_absent() -> None:
     evidence = SourceDetector(FakeSdk({SHA: set()}), ROUTE_FILE).check(facts())
-    assert evidence == Evidence("source", "fail", f"{ROUTE_FILE} is not in the SDK tree at {SHA}")
+    assert evidence == Evidence("source", "fail", f"{ROUTE_FILE} is not in the fake SDK at {SHA}")
 
 
 def test_source_fails_without_a_build_sha() -> None:
@@ -306,7 +308,9 @@ def test_source_detector_over_github_records_its_evidence(cache: VerdictCache) -
     responses.get(contents_url(), json=listing(ROUTE_NAME))
     detector = SourceDetector(GithubContents("OpenHands/software-agent-sdk"), ROUTE_FILE)
     verdict = judge(facts(), [detector], cache, "k", BOTH)
-    assert verdict.result == "pass"
+    assert verdict.evidence[-1].detail == (
+        f"{ROUTE_FILE} is in github.com/OpenHands/software-agent-sdk at {SHA}"
+    )
     assert cache.evidence(DIGEST, "k", "source") == verdict.evidence[-1]
     assert judge(facts(), [detector], cache, "k", BOTH) == verdict
     assert len(responses.calls) == 1
