@@ -183,7 +183,7 @@ class SourceDetector:
             present = self._has_route_file(sha)
         except ExternalError as exc:
             return Evidence(self.name, "error", str(exc))
-        where = f"the SDK tree at {sha}"
+        where = f"{self.sdk.where} at {sha}"
         if present:
             return Evidence(self.name, "pass", f"{self.route_file} is in {where}")
         return Evidence(self.name, "fail", f"{self.route_file} is not in {where}")
