@@ -116,12 +116,20 @@ def test_a_new_capability_key_ignores_old_verdicts(cache: VerdictCache) -> None:
 def test_source_passes_when_the_route_file_is_at_the_build_sha() -> None:
     detector = SourceDetector(FakeSdk({SHA: {ROUTE_FILE}}), ROUTE_FILE)
     evidence = detector.check(facts())
-    assert evidence == Evidence("source", "pass", f"{ROUTE_FILE} is in the fake SDK at {SHA}")
+    assert evidence == Evidence(
+        "source",
+        "pass",
+        f"route file acp_session_blob_router.py present at {SHA[:12]} in the fake SDK",
+    )
 
 
 def test_source_fails_when_the_route_file_is_absent() -> None:
     evidence = SourceDetector(FakeSdk({SHA: set()}), ROUTE_FILE).check(facts())
-    assert evidence == Evidence("source", "fail", f"{ROUTE_FILE} is not in the fake SDK at {SHA}")
+    assert evidence == Evidence(
+        "source",
+        "fail",
+        f"route file acp_session_blob_router.py absent at {SHA[:12]} in the fake SDK",
+    )
 
 
 def test_source_fails_without_a_build_sha() -> None:
@@ -309,7 +317,8 @@ def test_source_detector_over_github_records_its_evidence(cache: VerdictCache) -
     detector = SourceDetector(GithubContents("OpenHands/software-agent-sdk"), ROUTE_FILE)
     verdict = judge(facts(), [detector], cache, "k", BOTH)
     assert verdict.evidence[-1].detail == (
-        f"{ROUTE_FILE} is in github.com/OpenHands/software-agent-sdk at {SHA}"
+        f"route file acp_session_blob_router.py present at {SHA[:12]} in "
+        "github.com/OpenHands/software-agent-sdk"
     )
     assert cache.evidence(DIGEST, "k", "source") == verdict.evidence[-1]
     assert judge(facts(), [detector], cache, "k", BOTH) == verdict
