@@ -318,12 +318,18 @@ class UrlServer:
     def recycle(self) -> None:
         port = str(urlsplit(self.api.base_url).port or 80)
         command = substitute(self.recycle_command, port=port, workdir=self.working_dir)
-        try:
-            done = subprocess.run(command, capture_output=True, timeout=self.timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise StepFailed(f"--recycle-command failed: {exc}") from None
+        # Output to a file, not a pipe: a command that restarts a server in the background
+        # leaves it holding the pipe, and waiting for EOF would hang until the timeout.
+        with tempfile.TemporaryFile() as log:
+            try:
+                done = subprocess.run(
+                    command, stdout=log, stderr=log, timeout=self.timeout, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise StepFailed(f"--recycle-command failed: {exc}") from None
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip()[-200:]
         if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace").strip()[-200:]
             raise StepFailed(f"--recycle-command exited with {done.returncode}: {tail}")
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
 

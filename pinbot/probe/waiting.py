@@ -9,6 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 5.0
+MAX_POLL = 0.5  # seconds between polls at most: a turn can end any moment
 
 
 class StepFailed(Exception):
@@ -23,7 +24,7 @@ def wait_until(
 ) -> T:
     """Poll `check` until it returns a value; say so every few seconds; give up after `timeout`.
 
-    Polls start fast (a local turn takes well under a second) and back off to once a second.
+    Polls start fast (a local turn takes about a second) and back off to MAX_POLL.
     """
     start = time.monotonic()
     said = start
@@ -39,4 +40,4 @@ def wait_until(
             progress(f"{what} ({elapsed:.0f}s of {timeout:.0f}s)")
             said = time.monotonic()
         time.sleep(min(delay, max(0.0, timeout - elapsed)))
-        delay = min(delay * 1.5, 1.0)
+        delay = min(delay * 1.3, MAX_POLL)

@@ -97,7 +97,11 @@ def main() -> None:
     parser.add_argument("--store", default=".acp-sessions")
     args = parser.parse_args()
     mode = os.environ.get("HARNESS_AGENT_MODE", "remember")
-    asyncio.run(acp.run_agent(MemoryAgent(args.name, Path(args.store), mode)))
+    store = Path(args.store)
+    store.mkdir(parents=True, exist_ok=True)
+    with (store / "pids").open("a") as pids:  # lets tests see that a recycle killed us
+        pids.write(f"{os.getpid()}\n")
+    asyncio.run(acp.run_agent(MemoryAgent(args.name, store, mode)))
 
 
 if __name__ == "__main__":

@@ -80,8 +80,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @dataclass
 class AppServer:
     url: str
-    key: str
+    keys: list[str]
     proc: subprocess.Popen[bytes]
+
+    @property
+    def key(self) -> str:
+        return self.keys[0]
 
     def sandboxes(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"{self.url}/harness/sandboxes", timeout=5) as response:
@@ -89,16 +93,19 @@ class AppServer:
 
 
 @contextmanager
-def app_server(root: Path, mode: str = "native", **env: str) -> Iterator[AppServer]:
+def app_server(
+    root: Path, mode: str = "native", accounts: int = 1, **env: str
+) -> Iterator[AppServer]:
+    """The stand-in app server; `accounts` API keys, one account (and settings) each."""
     port = free_port()
-    key = f"app-key-{uuid.uuid4().hex}"
+    keys = [f"app-key-{uuid.uuid4().hex}" for _ in range(accounts)]
     command = [sys.executable, "-m", "tests.harness.app_server", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--root", str(root)],
-        env=harness_env(HARNESS_APP_KEY=key, HARNESS_APP_MODE=mode, **env),
+        env=harness_env(HARNESS_APP_KEY=",".join(keys), HARNESS_APP_MODE=mode, **env),
         start_new_session=True,
     )
-    server = AppServer(f"http://127.0.0.1:{port}", key, proc)
+    server = AppServer(f"http://127.0.0.1:{port}", keys, proc)
     try:
         wait_for(f"{server.url}/harness/sandboxes", proc)
         yield server
