@@ -128,7 +128,9 @@ def _plan_app(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
         )
     recycle = args.recycle or ctx.settings.probe.recycle
     if recycle not in ("pause", "restart"):
-        raise UsageError(f"probe recycle {recycle!r} in {ctx.settings.source}: use pause or restart")
+        raise UsageError(
+            f"probe recycle {recycle!r} in {ctx.settings.source}: use pause or restart"
+        )
     keys = {agent: _app_key(agent) for agent in plan.agents}
     for key in keys.values():
         ctx.out.mask(key)
@@ -140,8 +142,16 @@ def _plan_app(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
     for agent in plan.agents:
         settings = agent_settings(agent, _acp_command(args, None))
         plan.homes.append(
-            AppHome(apis[agent], agent, settings, recycle, plan.timeout, ctx.out.progress,
-                    ctx.out.mask, args.keep)
+            AppHome(
+                apis[agent],
+                agent,
+                settings,
+                recycle,
+                plan.timeout,
+                ctx.out.progress,
+                ctx.out.mask,
+                args.keep,
+            )
         )
 
 
@@ -232,7 +242,16 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         raise UsageError(f"--report {path}: cannot write it ({exc.strerror})") from None
 
 
-HEADERS = ("agent", "verdict", "session before", "session after", "marker", "recalled", "s", "detail")
+HEADERS = (
+    "agent",
+    "verdict",
+    "session before",
+    "session after",
+    "marker",
+    "recalled",
+    "s",
+    "detail",
+)
 
 
 def _rows(data: dict[str, Any]) -> list[list[object]]:
@@ -263,4 +282,3 @@ def render_markdown(data: dict[str, Any]) -> str:
     if data["build_git_sha"]:
         lines.append(f"Agent server build `{data['build_git_sha']}`")
     return "\n".join([*lines, "", markdown_table(HEADERS, _rows(data))])
-

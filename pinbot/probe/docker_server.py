@@ -7,6 +7,7 @@ removed; the volume goes too unless --keep. `docker` is imported only here, only
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from typing import Any
@@ -116,10 +117,8 @@ class DockerServer:
         import docker
 
         if self.container is not None:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
             self.container = None
 
     def stop(self, keep: bool) -> None:
@@ -127,10 +126,8 @@ class DockerServer:
 
         self._remove()
         if not keep:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 self.image.client.volumes.get(self.volume).remove(force=True)
-            except docker.errors.NotFound:
-                pass
 
     def identity(self) -> dict[str, Any]:
         return {**self.api.server_info(), **self.image.identity()}

@@ -87,8 +87,7 @@ class Api:
             )
         if status >= 400:
             raise ApiError(
-                f"the {self.what} answered {method} {path} with HTTP {status}: "
-                f"{_detail(response)}",
+                f"the {self.what} answered {method} {path} with HTTP {status}: {_detail(response)}",
                 status,
             )
         return response.json() if response.content else None
@@ -181,7 +180,9 @@ class AppApi(Api):
     )
 
     def __init__(self, base_url: str, api_key: str, timeout: float = 30.0) -> None:
-        super().__init__(base_url.rstrip("/") + "/api/v1", {"Authorization": f"Bearer {api_key}"}, timeout)
+        super().__init__(
+            base_url.rstrip("/") + "/api/v1", {"Authorization": f"Bearer {api_key}"}, timeout
+        )
 
     def settings(self) -> dict[str, Any]:
         return dict(self.call("GET", "/settings") or {})

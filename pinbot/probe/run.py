@@ -155,4 +155,3 @@ def wait_turn(home: Home, before: int, timeout: float, progress: Progress) -> Tu
         return turn_result(events, before)
 
     return wait_until(f"{home.agent}: waiting for the agent to answer", check, timeout, progress)
-

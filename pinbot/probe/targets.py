@@ -9,6 +9,7 @@ and containers pinbot started are always stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shlex
@@ -112,7 +113,9 @@ class AppHome:
                 self.sandbox_id = str(task["sandbox_id"])
             return task if task.get("status") == "READY" else None
 
-        return wait_until(f"{self.agent}: waiting for the sandbox", check, self.timeout, self.progress)
+        return wait_until(
+            f"{self.agent}: waiting for the sandbox", check, self.timeout, self.progress
+        )
 
     def _wait_sandbox(self, wanted: str) -> dict[str, Any]:
         seen = ["unknown"]
@@ -138,7 +141,9 @@ class AppHome:
     def server(self) -> AgentServerApi:
         if self._server is None:
             sandbox = self._wait_sandbox("RUNNING")
-            urls = [u["url"] for u in sandbox.get("exposed_urls") or [] if u["name"] == "AGENT_SERVER"]
+            urls = [
+                u["url"] for u in sandbox.get("exposed_urls") or [] if u["name"] == "AGENT_SERVER"
+            ]
             if not urls:
                 raise StepFailed(f"sandbox {self.sandbox_id} exposes no AGENT_SERVER url")
             key = str(sandbox.get("session_api_key") or "")
@@ -151,9 +156,13 @@ class AppHome:
             self.api.send(str(self.conversation_id), text)
         except ApiError as exc:
             if exc.status == 409:
-                raise StepFailed(f"send-message: the sandbox is not running (HTTP 409): {exc}") from None
+                raise StepFailed(
+                    f"send-message: the sandbox is not running (HTTP 409): {exc}"
+                ) from None
             if exc.status == 410:
-                raise StepFailed(f"send-message: the conversation is archived (HTTP 410): {exc}") from None
+                raise StepFailed(
+                    f"send-message: the conversation is archived (HTTP 410): {exc}"
+                ) from None
             raise
 
     def events(self) -> list[dict[str, Any]]:
@@ -179,10 +188,8 @@ class AppHome:
         if self.keep:
             return
         for undo in (self._delete_conversation, self._delete_sandbox):
-            try:
+            with contextlib.suppress(ExternalError):  # already gone; must not hide the verdict
                 undo()
-            except ExternalError:
-                pass  # already gone; cleanup must not hide the verdict
 
     def _delete_conversation(self) -> None:
         if self.conversation_id:
@@ -212,7 +219,9 @@ class Server(Protocol):
     def identity(self) -> dict[str, Any]: ...
 
 
-def wait_healthy(api: AgentServerApi, timeout: float, progress: Progress, alive: Callable[[], str | None]) -> None:
+def wait_healthy(
+    api: AgentServerApi, timeout: float, progress: Progress, alive: Callable[[], str | None]
+) -> None:
     """Wait for /health; `alive` returns why the server cannot come up (it exited), or None."""
 
     def check() -> bool | None:
@@ -251,7 +260,12 @@ class CommandServer:
         with open(self.workdir / "server.log", "ab") as log:
             try:
                 self.proc = subprocess.Popen(
-                    command, cwd=self.workdir, env=env, stdout=log, stderr=log, start_new_session=True
+                    command,
+                    cwd=self.workdir,
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise StepFailed(f"--server-command could not start: {exc}") from None
@@ -260,7 +274,8 @@ class CommandServer:
     def _exited(self) -> str | None:
         if self.proc is None or self.proc.poll() is None:
             return None
-        return f"the server command exited with {self.proc.returncode} (log: {self.workdir / 'server.log'})"
+        log = self.workdir / "server.log"
+        return f"the server command exited with {self.proc.returncode} (log: {log})"
 
     def recycle(self) -> None:
         self._kill()
@@ -292,10 +307,8 @@ class CommandServer:
 
 def _kill_group_leftovers(pgid: int) -> None:
     """Children that ignored SIGTERM still belong to the group: make sure they are gone."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class UrlServer:
@@ -388,10 +401,9 @@ class ServerHome:
 
     def close(self) -> None:
         if not self.keep and self.conversation_id:
-            try:
+            # a stopped or broken server: its conversations go with it
+            with contextlib.suppress(ExternalError):
                 self.srv.api.delete(self.conversation_id)
-            except ExternalError:
-                pass  # a stopped or broken server: its conversations go with it
         if self.owns_server:
             self.srv.stop(self.keep)
 

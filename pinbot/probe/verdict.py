@@ -15,9 +15,8 @@ from typing import Any, Literal
 
 MARKER = "<<RESUMED CONVERSATION>>"
 TERMINAL = ("finished", "error", "stuck")
-ORDER = ("error", "lost", "bootstrap", "native")  # worst first
-
 Verdict = Literal["error", "lost", "bootstrap", "native"]
+ORDER: tuple[Verdict, ...] = ("error", "lost", "bootstrap", "native")  # worst first
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,8 @@ def judge(
 def worst(verdicts: Iterable[str]) -> Verdict:
     """The worst verdict of all agents; `error` when there are none (nothing was proved)."""
     seen = set(verdicts)
-    return next((v for v in ORDER if v in seen), "error")
+    found: Verdict = next((v for v in ORDER if v in seen), "error")
+    return found
 
 
 def is_outcome(event: dict[str, Any]) -> bool:

@@ -175,7 +175,14 @@ def test_the_marker_on_page_three_is_found_and_the_keys_and_codeword_stay_out_of
     with world.app_server(tmp_path / "app", "bootstrap", HARNESS_PAGE_SIZE="1") as app:
         monkeypatch.setenv("PINBOT_APP_API_KEY", app.key)
         run = probe(
-            "--app-url", app.url, "--agents", "claude-code", "--timeout", "20", "--keep", verbose=True
+            "--app-url",
+            app.url,
+            "--agents",
+            "claude-code",
+            "--timeout",
+            "20",
+            "--keep",
+            verbose=True,
         )
         agent = run.agent("claude-code")
         pages = event_pages(app, agent["conversation_id"])
@@ -186,7 +193,11 @@ def test_the_marker_on_page_three_is_found_and_the_keys_and_codeword_stay_out_of
             timeout=10,
         )
         assert app.sandboxes() == []
-    assert [("<<RESUMED CONVERSATION>>" in json.dumps(p)) for p in pages[:3]] == [False, False, True]
+    assert [("<<RESUMED CONVERSATION>>" in json.dumps(p)) for p in pages[:3]] == [
+        False,
+        False,
+        True,
+    ]
     assert (run.code, agent["verdict"], agent["marker_found"]) == (1, "bootstrap", True)
     codeword = agent["detail"].split()[1].rstrip(";")
     assert codeword.startswith("pinbot-")
@@ -233,7 +244,9 @@ def test_server_command_probe_restarts_the_server_and_reports_its_build(
     for name in agents.split(","):
         agent = run.agent(name)
         assert agent["codeword_recalled"] == (verdict == "native")
-        assert (agent["acp_session_id_after"] == agent["acp_session_id_before"]) == (verdict == "native")
+        assert (agent["acp_session_id_after"] == agent["acp_session_id_before"]) == (
+            verdict == "native"
+        )
     assert not list(tmp_path.glob("pinbot-probe-*")), "the fresh work dirs are removed"
 
 

@@ -52,9 +52,7 @@ class MemoryAgent:
         self._save(session_id)
         return schema.NewSessionResponse(session_id=session_id)
 
-    async def load_session(
-        self, cwd: str, session_id: str, **_: Any
-    ) -> schema.LoadSessionResponse:
+    async def load_session(self, cwd: str, session_id: str, **_: Any) -> schema.LoadSessionResponse:
         if self.mode == "crash-on-load":
             os._exit(3)
         path = self._path(session_id)
@@ -87,7 +85,9 @@ def answer(text: str, history: list[dict[str, str]]) -> str:
     """Reply to `text` from what the session was told (the newest codeword wins)."""
     if "what is the codeword" not in text.lower():
         return "Understood. I will remember it."
-    told = [m for turn in history if turn["role"] == "user" for m in CODEWORD_RE.findall(turn["text"])]
+    told = [
+        m for turn in history if turn["role"] == "user" for m in CODEWORD_RE.findall(turn["text"])
+    ]
     return f"The codeword is {told[-1]}." if told else "I do not know any codeword."
 
 

@@ -243,7 +243,9 @@ class AgentServer:
 
     def fail(self, conversation: Conversation, detail: str) -> None:
         with conversation.lock:
-            conversation.add("ConversationErrorEvent", "environment", code="AcpError", detail=detail)
+            conversation.add(
+                "ConversationErrorEvent", "environment", code="AcpError", detail=detail
+            )
             conversation.state["execution_status"] = "error"
             conversation.agent = None
             conversation.save()
@@ -270,9 +272,9 @@ def build_router(server: AgentServer) -> Router:
     router = Router()
 
     def check_key(method: str, path: str, request: Request) -> None:
-        if path.startswith("/api/") and server.key:
-            if request.headers.get("X-Session-API-Key") != server.key:
-                raise Reply(401, {"detail": "Unauthorized"})
+        refused = request.headers.get("X-Session-API-Key") != server.key
+        if path.startswith("/api/") and server.key and refused:
+            raise Reply(401, {"detail": "Unauthorized"})
 
     router.before = check_key
     sha = os.environ.get("HARNESS_BUILD_SHA") or DEFAULT_BUILD_SHA

@@ -2,10 +2,11 @@
 
 Run as `python -m tests.harness.app_server --port N --root DIR`. Every call needs
 `Authorization: Bearer KEY` with a key from `HARNESS_APP_KEY` (comma-separated: one account
-each, and settings such as the ACP agent are per account, as in OpenHands). A sandbox is a `tests.harness.agent_server` process in
-its own process group on a free port, with its own session key, on a directory that stands for the
-conversation's volume (so a restarted sandbox finds the conversation again). Pausing or deleting a
-sandbox kills its whole group, ACP agents included.
+each, and settings such as the ACP agent are per account, as in OpenHands). A sandbox is a
+`tests.harness.agent_server` process in its own process group on a free port, with its own
+session key, on a directory that stands for the conversation's volume (so a restarted sandbox
+finds the conversation again). Pausing or deleting a sandbox kills its whole group, ACP agents
+included.
 
 `HARNESS_APP_MODE` picks how a recycled conversation comes back:
 
@@ -221,7 +222,9 @@ class App:
         status = sandbox.status if sandbox else "MISSING"
         info = {**conversation, "sandbox_status": status, "execution_status": None}
         if sandbox is not None and status == "RUNNING":
-            state = call("GET", f"{sandbox.url}/api/conversations/{conversation['id']}", sandbox.key)
+            state = call(
+                "GET", f"{sandbox.url}/api/conversations/{conversation['id']}", sandbox.key
+            )
             info.update(execution_status=state["execution_status"], session_api_key=sandbox.key)
             info["conversation_url"] = f"{sandbox.url}/api/conversations/{conversation['id']}"
         return info
@@ -312,7 +315,9 @@ def build_router(app: App) -> Router:
         ident = request.params["id"]
         sandbox = app.sandbox_of(app.conversation(ident))
         query = "&".join(f"{k}={v[0]}" for k, v in request.query.items())
-        return 200, call("GET", f"{sandbox.url}/api/conversations/{ident}/events/search?{query}", sandbox.key)
+        return 200, call(
+            "GET", f"{sandbox.url}/api/conversations/{ident}/events/search?{query}", sandbox.key
+        )
 
     @router.add("GET", r"/api/v1/sandboxes")
     def sandboxes(request: Request) -> tuple[int, Any]:

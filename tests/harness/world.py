@@ -17,7 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,8 @@ def harness_env(**extra: str) -> dict[str, str]:
 
 def server_command() -> str:
     """A `--server-command` that runs the stand-in agent server."""
-    return f"{shlex.quote(sys.executable)} -m tests.harness.agent_server --port {{port}} --workdir {{workdir}}"
+    python = shlex.quote(sys.executable)
+    return f"{python} -m tests.harness.agent_server --port {{port}} --workdir {{workdir}}"
 
 
 def acp_command(name: str = "custom") -> str:
@@ -69,10 +70,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM (the servers take their children down), then make sure of the whole group."""
     if proc.poll() is None:
         proc.terminate()
-        try:
+        with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
     _kill_group(proc.pid)
     proc.wait()
 
@@ -126,10 +125,8 @@ def agent_server(workdir: Path, port: int, **env: str) -> Iterator[subprocess.Po
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _alive(pid: int) -> bool:
