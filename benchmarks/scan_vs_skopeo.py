@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,14 @@ def _timed(
     return Run(seconds, proxy.total, answer)
 
 
+def _answer(stdout: str) -> str:
+    """The tag a run chose, from pinbot's `selected: REPO:TAG@DIGEST` or the loop's bare tag."""
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    if match := re.search(r":([^:@/]+)@sha256:", last):
+        return match.group(1)
+    return "none" if not last or last.startswith("nothing qualifies") else last
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay-ms", type=float, default=20.0)
@@ -157,19 +166,12 @@ def report(proxy: LatencyProxy, root: Path, twenty: World, today: World, repeat:
     label = "loopback" if proxy.delay == 0 else f"+{proxy.delay * 1000:.0f} ms per round trip"
     print(f"\n## {label} (median of {repeat})")
     print(
-        "| scan | pinbot s | skopeo loop s | speed-up | pinbot requests | floor | skopeo requests | answer |"
+        "| scan | pinbot s | skopeo loop s | speed-up | pinbot requests (x floor) | floor |"
+        " skopeo requests | answers |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    print(
-        f"| cold, answer 20 releases down | {c.seconds:.2f} | {yc.seconds:.2f} | "
-        f"{yc.seconds / c.seconds:.1f}x | {c.requests} ({c.requests / cold_floor:.2f}x) | {cold_floor} "
-        f"| {yc.requests} | {c.answer} / {yc.answer} |"
-    )
-    print(
-        f"| warm, nothing qualifies ({newer} examined) | {w.seconds:.2f} | {yw.seconds:.2f} | "
-        f"{yw.seconds / w.seconds:.1f}x | {w.requests} ({w.requests / warm_floor:.2f}x) | {warm_floor} "
-        f"| {yw.requests} | {w.answer} / {yw.answer} |"
-    )
+    row("cold, answer 21 releases down", c, yc, cold_floor)
+    row(f"warm, nothing qualifies ({newer} examined)", w, yw, warm_floor)
     sys.stdout.flush()
 
 
