@@ -327,14 +327,14 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
 
     settings = config.load(Path(args.config) if args.config else None)
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
-    if args.command == "scan":
+    if args.command in ("scan", "check"):
         from pinbot.commands import scan
+        from pinbot.engine import image_options
 
-        return scan.run(ctx, scan.options_from(args), current=args.current, examine_all=args.all)
-    if args.command == "check":
-        from pinbot.commands import scan
-
-        return scan.run_check(ctx, scan.options_from(args), args.ref)
+        opts = image_options(settings, args)
+        if args.command == "check":
+            return scan.run_check(ctx, opts, args.ref)
+        return scan.run(ctx, opts, current=args.current, examine_all=args.all)
     if args.command == "cut":
         from pinbot.commands import cut
 

@@ -1,0 +1,298 @@
+"""The shared engine of scan, check, cut and gate: tag -> digest -> facts -> verdict.
+
+It costs round trips, so it does the least the answer needs (DESIGN.md §6): one tag-list walk;
+for an unknown tag one manifest GET (index and platform manifest) and one config blob; for a tag
+the cache has seen, one HEAD to confirm the digest and nothing else. Independent candidates are
+examined concurrently, in a bounded window, and the window stops at the first that qualifies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pinbot import capability, config, versions
+from pinbot.capability import ImageFacts, VerdictCache
+from pinbot.commands import Context
+from pinbot.errors import UsageError
+from pinbot.model import DIGEST_RE, Candidate, Evidence, ImageName, validate_tag
+from pinbot.registry import NotFound, Source, open_source
+
+_VARIANT = re.compile(r"[a-z][a-z0-9]*\Z")
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    image: ImageName
+    registry_url: str | None
+    variant: str
+    sdk: str | None
+    detectors: tuple[str, ...]
+    include_sha_tags: bool
+
+
+def image_options(settings: config.Settings, args: argparse.Namespace) -> ImageOptions:
+    """The image and detector flags shared by scan, check, cut and gate, validated."""
+    image = ImageName.parse(getattr(args, "image", None) or settings.image)
+    variant = getattr(args, "variant", None) or settings.variant
+    if not _VARIANT.match(variant):
+        raise UsageError(f"--variant {variant!r}: use a lowercase word such as python")
+    detectors = settings.detectors
+    if getattr(args, "detectors", None):
+        detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
+        unknown = [d for d in detectors if d not in config.DETECTORS]
+        if unknown or not detectors:
+            raise UsageError(
+                f"--detectors {args.detectors!r}: choose from {', '.join(config.DETECTORS)}"
+            )
+    return ImageOptions(
+        image=image,
+        registry_url=getattr(args, "registry_url", None),
+        variant=variant,
+        sdk=getattr(args, "sdk", None),
+        detectors=tuple(detectors),
+        include_sha_tags=bool(getattr(args, "include_sha_tags", False)),
+    )
+
+
+@dataclass
+class ScanResult:
+    image: ImageName
+    capability: str
+    current: str | None
+    candidates: list[Candidate] = field(default_factory=list)
+    selected: Candidate | None = None
+
+    @property
+    def errors(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.verdict == "error"]
+
+
+class Cancelled(Exception):
+    """A speculative examination whose answer is no longer needed."""
+
+
+class Engine:
+    def __init__(self, ctx: Context, opts: ImageOptions, source: Source | None = None) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.opts = opts
+        self.source = source or open_source(
+            opts.image, opts.registry_url, self.settings.http_timeout, self.settings.concurrency
+        )
+        directory = config.cache_dir() / "v1" if ctx.use_cache else None
+        self.cache = VerdictCache(directory)
+        self.hints = TagHints(directory, str(opts.image))
+        self.key = capability.capability_key(self.settings)
+        self._detectors: list[capability.Detector] | None = None
+        self._detector_lock = threading.Lock()
+        self._stop = threading.Event()
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(self.settings.platforms)
+
+    def detectors(self) -> list[capability.Detector]:
+        with self._detector_lock:
+            if self._detectors is None:
+                pull = self.opts.registry_url or str(self.opts.image)
+                pull_image = _pull_name(pull, self.opts.image)
+                self._detectors = capability.make_detectors(
+                    self.settings, list(self.opts.detectors), self.opts.sdk, pull_image
+                )
+            return self._detectors
+
+    def facts(self, tag: str) -> ImageFacts:
+        """Facts for the image `tag` names now: one HEAD when the cache knows the digest."""
+        known = self.hints.get(tag)
+        if known and (cached := self.cache.facts(known)):
+            self._check_stop()
+            digest = self.source.resolve(tag)
+            if digest == known:
+                return cached
+            if moved := self.cache.facts(digest):
+                self.hints.put(tag, digest)
+                return moved
+        self._check_stop()
+        found = self.source.facts(tag, self.platforms)
+        self.cache.put_facts(found)
+        self.hints.put(tag, found.digest)
+        return found
+
+    def facts_by_digest(self, digest: str) -> ImageFacts:
+        cached = self.cache.facts(digest)
+        if cached:
+            return cached
+        found = self.source.facts(digest, self.platforms)
+        self.cache.put_facts(found)
+        return found
+
+    def judge(self, tag: str, version: str | None, found: ImageFacts) -> Candidate:
+        self._check_stop()
+        verdict = capability.judge(found, self.detectors(), self.cache, self.key, self.platforms)
+        return Candidate(
+            tag=tag,
+            version=version,
+            digest=found.digest,
+            build_sha=found.build_sha,
+            created=found.created,
+            verdict=verdict.result,
+            evidence=verdict.evidence,
+        )
+
+    def examine(self, tag: str, version: str | None = None) -> Candidate:
+        """Resolve `tag` and judge its image. A tag the registry lacks raises NotFound (exit 2)."""
+        validate_tag(tag)
+        return self.judge(tag, version, self.facts(tag))
+
+    def check_digest(self, digest: str) -> Candidate:
+        return self.judge("", None, self.facts_by_digest(digest))
+
+    def resolve_digest(self, tag: str) -> str:
+        return self.source.resolve(validate_tag(tag))
+
+    def scan(self, current: str | None, examine_all: bool) -> ScanResult:
+        """Candidates newest first; stop at the first that qualifies unless `examine_all`."""
+        variant = self.opts.variant
+        current_info = (
+            versions.classify(validate_tag(current, "--current"), variant) if current else None
+        )
+        if current_info is not None and current_info.kind not in ("release", "sha"):
+            raise UsageError(f"--current {current!r} is not a {variant} release or build tag")
+        self.ctx.out.detail(f"listing tags of {self.opts.image}")
+        tags = self.source.tags()
+        ranked = [
+            info
+            for info in versions.releases(tags, variant)
+            if versions.newer_than(info, current_info) or info.tag == current
+        ]
+        result = ScanResult(self.opts.image, self.settings.capability, current)
+        order: list[tuple[str, str | None]] = [(info.tag, str(info.version)) for info in ranked]
+        if self.opts.include_sha_tags:
+            order += self._ranked_sha_tags(tags, current)
+        self.ctx.out.progress(
+            f"{len(tags)} tags listed; examining {len(order)} candidates newest first"
+        )
+        for candidate in self._in_order(order, stop_at_pass=not examine_all):
+            result.candidates.append(candidate)
+            if candidate.verdict == "pass" and result.selected is None:
+                result.selected = candidate
+        self.hints.save()
+        return result
+
+    def _ranked_sha_tags(
+        self, tags: Sequence[str], current: str | None
+    ) -> list[tuple[str, str | None]]:
+        """Build tags by their image's creation time, newest first, one tag per digest, none
+        older than the current pin: a stale build must not win over releases."""
+        infos = versions.sha_tags(tags, self.opts.variant)
+        with ThreadPoolExecutor(self.settings.concurrency) as pool:
+            found = list(pool.map(lambda info: (info.tag, self.facts(info.tag)), infos))
+        floor = self.facts(current).created if current else None
+        seen: set[str] = set()
+        ranked: list[tuple[str, str | None]] = []
+        for tag, facts in sorted(found, key=lambda item: item[1].created or "", reverse=True):
+            if facts.digest in seen or (floor and (facts.created or "") < floor):
+                continue
+            seen.add(facts.digest)
+            ranked.append((tag, None))
+        return ranked
+
+    def _in_order(
+        self, order: Sequence[tuple[str, str | None]], stop_at_pass: bool
+    ) -> Iterator[Candidate]:
+        """Examine in a sliding window of `concurrency`, yielding results in rank order."""
+        window = self.settings.concurrency
+        self._stop.clear()
+        with ThreadPoolExecutor(window) as pool:
+            futures: list[Future[Candidate]] = []
+            for index in range(len(order)):
+                while len(futures) < min(len(order), index + window):
+                    futures.append(pool.submit(self._examine_quietly, *order[len(futures)]))
+                candidate = futures[index].result()
+                yield candidate
+                if stop_at_pass and candidate.verdict == "pass":
+                    self._stop.set()  # in-flight examinations give up before their next request
+                    break
+            for future in futures:
+                future.cancel()
+        self._stop.clear()
+
+    def _examine_quietly(self, tag: str, version: str | None) -> Candidate:
+        try:
+            return self.examine(tag, version)
+        except Cancelled:
+            return Candidate(tag, version, verdict="not-examined")
+        except NotFound as exc:
+            # Listed a moment ago, gone now: say so for this tag and go on with the others.
+            return Candidate(
+                tag, version, verdict="error", evidence=(Evidence("registry", "error", str(exc)),)
+            )
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise Cancelled
+
+
+def _pull_name(endpoint: str, image: ImageName) -> str:
+    """The repository docker pulls from: the --registry-url host with the image's repository."""
+    if image.layout is not None:
+        return str(image)
+    host = endpoint.split("://", 1)[-1].rstrip("/")
+    if host == str(image):
+        return host
+    return f"{host.split('/', 1)[0]}/{image.repository}"
+
+
+class TagHints:
+    """tag -> digest last seen, per image: lets a warm run confirm a tag with one HEAD."""
+
+    def __init__(self, directory: Path | None, image: str) -> None:
+        digest = hashlib.sha256(image.encode()).hexdigest()[:16]
+        self.path = directory / "tags" / f"{digest}.json" if directory else None
+        self._lock = threading.Lock()
+        self._hints: dict[str, str] = self._load()
+        self._dirty = False
+
+    def _load(self) -> dict[str, str]:
+        if self.path is None:
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, str) and DIGEST_RE.match(v)}
+
+    def get(self, tag: str) -> str | None:
+        with self._lock:
+            return self._hints.get(tag)
+
+    def put(self, tag: str, digest: str) -> None:
+        with self._lock:
+            if self._hints.get(tag) != digest:
+                self._hints[tag] = digest
+                self._dirty = True
+
+    def save(self) -> None:
+        if self.path is None or not self._dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self._hints, fh)
+            os.replace(tmp, self.path)
+            self._dirty = False
+        except OSError:
+            pass

@@ -1,0 +1,392 @@
+"""Read images from an OCI distribution registry or an OCI image layout, trusting nothing.
+
+Every manifest and blob is checked against its digest. Every request has a timeout; idempotent
+requests back off on 408/429/5xx and honour Retry-After (capped, so no answer can hang a run).
+Tag lists follow `Link: <...>; rel="next"` with a loop guard. Plain HTTP only for loopback hosts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pinbot.capability import ImageFacts
+from pinbot.errors import ExternalError, UsageError
+from pinbot.model import DIGEST_RE, ImageName, is_loopback_host
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
+MAX_PAGES = 1000
+MAX_RETRY_AFTER = 30.0
+_LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+class NotFound(UsageError):
+    """The registry has no such repository, tag or digest."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    media_type: str
+    digest: str
+    data: dict[str, Any]
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES or "manifests" in self.data
+
+
+class Source:
+    """What the scan reads from; subclasses fetch raw bytes, this class checks and interprets."""
+
+    name: ImageName
+
+    def tags(self) -> list[str]:
+        raise NotImplementedError
+
+    def resolve(self, tag: str) -> str:
+        """The digest a tag points at now (cheapest possible request)."""
+        raise NotImplementedError
+
+    def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
+        """(body, media type, digest the server claims) for a tag or digest."""
+        raise NotImplementedError
+
+    def _blob_bytes(self, digest: str) -> bytes:
+        raise NotImplementedError
+
+    def manifest(self, reference: str) -> Manifest:
+        body, media_type, claimed = self._manifest_bytes(reference)
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        expected = reference if DIGEST_RE.match(reference) else claimed
+        if expected and expected != digest:
+            raise ExternalError(
+                f"{self.name}: manifest {reference} has digest {digest}, expected {expected}; "
+                "the registry or a proxy altered it — refusing to trust it"
+            )
+        data = _json(body, f"{self.name}: manifest {reference}")
+        return Manifest(media_type or str(data.get("mediaType", "")), digest, data)
+
+    def blob(self, digest: str) -> bytes:
+        body = self._blob_bytes(digest)
+        actual = "sha256:" + hashlib.sha256(body).hexdigest()
+        if actual != digest:
+            raise ExternalError(
+                f"{self.name}: blob {digest} arrived with digest {actual}; refusing to trust it"
+            )
+        return body
+
+    def facts(self, reference: str, platforms: tuple[str, ...]) -> ImageFacts:
+        """Digest, platforms and build identity of the image a tag or digest names."""
+        top = self.manifest(reference)
+        if top.is_index:
+            available = _index_platforms(top.data)
+            chosen = next((available[p] for p in platforms if p in available), None)
+            chosen = chosen or next(iter(available.values()), None)
+            if chosen is None:
+                return ImageFacts(top.digest, ())
+            config = self._config(self.manifest(chosen))
+            return _facts(top.digest, tuple(available), config)
+        config = self._config(top)
+        platform = f"{config.get('os', 'linux')}/{config.get('architecture', 'unknown')}"
+        return _facts(top.digest, (platform,), config)
+
+    def _config(self, manifest: Manifest) -> dict[str, Any]:
+        descriptor = manifest.data.get("config") or {}
+        digest = descriptor.get("digest", "")
+        if not DIGEST_RE.match(digest):
+            raise ExternalError(f"{self.name}: manifest {manifest.digest} names no config blob")
+        return _json(self.blob(digest), f"{self.name}: config {digest}")
+
+
+def _json(body: bytes, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ExternalError(f"{what} is not valid JSON (truncated answer?); try again") from None
+    if not isinstance(data, dict):
+        raise ExternalError(f"{what} is not a JSON object")
+    return data
+
+
+def _index_platforms(index: dict[str, Any]) -> dict[str, str]:
+    """platform -> manifest digest, skipping attestation and unknown/unknown entries."""
+    found: dict[str, str] = {}
+    for entry in index.get("manifests", []):
+        annotations = entry.get("annotations") or {}
+        platform = entry.get("platform") or {}
+        if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            continue
+        name = f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
+        if platform.get("variant"):
+            name += f"/{platform['variant']}"
+        if name != "unknown/unknown" and DIGEST_RE.match(entry.get("digest", "")):
+            found.setdefault(name, entry["digest"])
+    return found
+
+
+def _facts(digest: str, platforms: tuple[str, ...], config: dict[str, Any]) -> ImageFacts:
+    inner = config.get("config") or {}
+    env = dict(item.partition("=")[::2] for item in inner.get("Env") or [])
+    labels = inner.get("Labels") or {}
+    sha = env.get("OPENHANDS_BUILD_GIT_SHA") or labels.get("org.opencontainers.image.revision")
+    return ImageFacts(
+        digest=digest,
+        platforms=platforms,
+        build_sha=sha or None,
+        build_ref=env.get("OPENHANDS_BUILD_GIT_REF") or None,
+        created=config.get("created"),
+    )
+
+
+class CappedRetry(Retry):
+    """urllib3 Retry with a capped Retry-After: a server asking for an hour cannot hang us."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = super().get_retry_after(response)
+        return None if value is None else min(value, MAX_RETRY_AFTER)
+
+
+def http_session(pool: int, retries: int = 4) -> requests.Session:
+    retry = CappedRetry(
+        total=retries,
+        connect=retries,
+        read=2,
+        status=retries,
+        backoff_factor=0.3,
+        status_forcelist=(408, 429, 500, 502, 503, 504),
+        allowed_methods=("GET", "HEAD"),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class RegistrySource(Source):
+    """OCI distribution API over HTTP(S), with the anonymous (or credentialed) bearer-token flow."""
+
+    def __init__(
+        self,
+        name: ImageName,
+        endpoint: str | None = None,
+        timeout: float = 30.0,
+        pool: int = 8,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.name = name
+        self.base = _base_url(endpoint or name.registry)
+        self.timeout = timeout
+        self.session = session or http_session(pool)
+        self._auth: str | None = _initial_auth(name.registry)
+        self._lock = threading.Lock()
+
+    def tags(self) -> list[str]:
+        url: str | None = f"{self.base}/v2/{self.name.repository}/tags/list?n=1000"
+        seen: set[str] = set()
+        tags: list[str] = []
+        while url:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise ExternalError(f"{self.name}: tag list pagination loops at {url}; giving up")
+            seen.add(url)
+            response = self._request("GET", url, what="tag list")
+            tags.extend(_json(response.content, f"{self.name}: tag list").get("tags") or [])
+            url = _next_link(response.headers.get("Link", ""), url)
+        return tags
+
+    def resolve(self, tag: str) -> str:
+        response = self._request("HEAD", self._manifest_url(tag), what=f"tag {tag}", accept=ACCEPT)
+        digest = response.headers.get("Docker-Content-Digest", "")
+        return digest if DIGEST_RE.match(digest) else self.manifest(tag).digest
+
+    def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
+        url = self._manifest_url(reference)
+        response = self._request("GET", url, what=f"manifest {reference}", accept=ACCEPT)
+        media_type = response.headers.get("Content-Type", "").split(";")[0] or None
+        return response.content, media_type, response.headers.get("Docker-Content-Digest") or None
+
+    def _blob_bytes(self, digest: str) -> bytes:
+        url = f"{self.base}/v2/{self.name.repository}/blobs/{digest}"
+        return self._request("GET", url, what=f"blob {digest}").content
+
+    def _manifest_url(self, reference: str) -> str:
+        return f"{self.base}/v2/{self.name.repository}/manifests/{reference}"
+
+    def _request(self, method: str, url: str, what: str, accept: str = "*/*") -> requests.Response:
+        response = self._send(method, url, accept)
+        if response.status_code == 401 and self._authenticate(response):
+            response = self._send(method, url, accept)
+        return self._checked(response, what)
+
+    def _send(self, method: str, url: str, accept: str) -> requests.Response:
+        headers = {"Accept": accept}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        try:
+            return self.session.request(method, url, headers=headers, timeout=self.timeout)
+        except requests.exceptions.RetryError as exc:
+            raise ExternalError(f"{self.name}: {url} kept failing after retries ({exc})") from None
+        except requests.RequestException as exc:
+            raise ExternalError(
+                f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the URL "
+                "and the network, or pass --registry-url"
+            ) from None
+
+    def _checked(self, response: requests.Response, what: str) -> requests.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        where = f"{self.name}: {what}"
+        if status == 404:
+            raise NotFound(f"{where} not found (404); check the image name and tag")
+        if status == 401:
+            raise ExternalError(
+                f"{where}: the registry refused our credentials (401); set PINBOT_REGISTRY_TOKEN "
+                "to a token that may pull this repository"
+            )
+        if status == 403:
+            raise ExternalError(f"{where}: access denied (403); the token lacks pull access")
+        raise ExternalError(f"{where}: registry answered {status} after retries; try again later")
+
+    def _authenticate(self, response: requests.Response) -> bool:
+        """Answer a `WWW-Authenticate` challenge (Bearer token flow or Basic); False if we can't."""
+        challenge = response.headers.get("WWW-Authenticate", "")
+        scheme, _, params_text = challenge.partition(" ")
+        params = dict(_CHALLENGE_PARAM.findall(params_text))
+        credentials = _credentials(self.name.registry)
+        if scheme.lower() == "basic" and credentials:
+            with self._lock:
+                self._auth = "Basic " + base64.b64encode(credentials.encode()).decode()
+            return True
+        if scheme.lower() != "bearer" or "realm" not in params:
+            return False
+        query = {k: params[k] for k in ("service", "scope") if k in params}
+        query.setdefault("scope", f"repository:{self.name.repository}:pull")
+        user, _, secret = (credentials or "").partition(":")
+        auth = (user, secret) if credentials else None
+        try:
+            answer = self.session.get(
+                params["realm"], params=query, auth=auth, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise ExternalError(f"{self.name}: token service unreachable ({exc})") from None
+        if answer.status_code != 200:
+            raise ExternalError(
+                f"{self.name}: token service answered {answer.status_code}; set "
+                "PINBOT_REGISTRY_TOKEN if the repository is private"
+            )
+        token_data = _json(answer.content, f"{self.name}: token answer")
+        token = token_data.get("token") or token_data.get("access_token")
+        if not token:
+            raise ExternalError(f"{self.name}: token service gave no token")
+        with self._lock:
+            self._auth = f"Bearer {token}"
+        return True
+
+
+def _base_url(endpoint: str) -> str:
+    if "://" in endpoint:
+        parsed = urllib.parse.urlsplit(endpoint)
+        if parsed.scheme == "http" and not is_loopback_host(parsed.netloc):
+            raise UsageError(
+                f"registry URL {endpoint!r} uses plain HTTP to a non-loopback host; use https://"
+            )
+        if parsed.scheme not in ("http", "https"):
+            raise UsageError(
+                f"registry URL {endpoint!r} must start with https:// (or http:// on loopback)"
+            )
+        return endpoint.rstrip("/")
+    scheme = "http" if is_loopback_host(endpoint) else "https"
+    return f"{scheme}://{endpoint.rstrip('/')}"
+
+
+def _next_link(header: str, current: str) -> str | None:
+    match = _LINK_NEXT.search(header)
+    return urllib.parse.urljoin(current, match.group(1)) if match else None
+
+
+def _initial_auth(registry: str) -> str | None:
+    token = os.environ.get("PINBOT_REGISTRY_TOKEN")
+    return f"Bearer {token}" if token else None
+
+
+def _credentials(registry: str) -> str | None:
+    """user:secret for `registry`: PINBOT_REGISTRY_TOKEN, else docker's config.json `auths`."""
+    token = os.environ.get("PINBOT_REGISTRY_TOKEN")
+    if token:
+        return f"pinbot:{token}"
+    config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        auths = json.loads((config_dir / "config.json").read_text()).get("auths", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    entry = auths.get(registry) or auths.get(f"https://{registry}") or {}
+    encoded = entry.get("auth") if isinstance(entry, dict) else None
+    if not encoded:
+        return None
+    try:
+        return base64.b64decode(encoded).decode()
+    except ValueError:
+        return None
+
+
+class LayoutSource(Source):
+    """An OCI image layout on disk (`oci:DIR`): index.json names tags, blobs/ holds content."""
+
+    def __init__(self, name: ImageName) -> None:
+        assert name.layout is not None
+        self.name = name
+        self.root = name.layout
+        if not (self.root / "index.json").is_file():
+            raise UsageError(f"{self.root} is not an OCI image layout (no index.json)")
+        index = _json((self.root / "index.json").read_bytes(), f"{self.root}/index.json")
+        self._tags: dict[str, str] = {}
+        for entry in index.get("manifests", []):
+            tag = (entry.get("annotations") or {}).get("org.opencontainers.image.ref.name")
+            if tag and DIGEST_RE.match(entry.get("digest", "")):
+                self._tags[tag] = entry["digest"]
+
+    def tags(self) -> list[str]:
+        return list(self._tags)
+
+    def resolve(self, tag: str) -> str:
+        if tag not in self._tags:
+            raise NotFound(f"{self.name}: tag {tag} not found in the layout's index.json")
+        return self._tags[tag]
+
+    def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
+        digest = reference if DIGEST_RE.match(reference) else self.resolve(reference)
+        return self._blob_bytes(digest), None, digest
+
+    def _blob_bytes(self, digest: str) -> bytes:
+        path = self.root / "blobs" / "sha256" / digest.partition(":")[2]
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"{self.name}: blob {digest} missing from the layout") from None
+
+
+def open_source(name: ImageName, endpoint: str | None, timeout: float, pool: int) -> Source:
+    if name.layout is not None:
+        return LayoutSource(name)
+    return RegistrySource(name, endpoint, timeout=timeout, pool=pool)

@@ -1,0 +1,98 @@
+"""An agent-server repository shaped like ghcr's, over an SDK history that matches it.
+
+Builds are listed oldest first. Each gets one SDK commit (with the route file when the build
+has the routes) and one image whose config names that commit, then the tags upstream would give
+it: releases in every variant, short and full sha tags, per-arch tags, and floating tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pinbot.world.registry import ImageSpec, Writer
+from pinbot.world.sdk import build_sdk
+
+VARIANTS = ("python", "java", "golang")
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Build:
+    version: str | None = None  # a release version; None for a main-branch sha build
+    routes: bool = False
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
+    record_sha: bool = True  # False: an image whose config carries no build sha
+
+
+@dataclass
+class World:
+    sdk: Path
+    digests: dict[str, str] = field(default_factory=dict)  # tag -> index digest
+    shas: dict[str, str] = field(default_factory=dict)  # tag -> build sha (SDK commit)
+
+    def sha_tag(self, build_sha: str, variant: str = "python") -> str:
+        return f"{build_sha}-{variant}"
+
+
+def publish(
+    writer: Writer, sdk_dir: Path, builds: Sequence[Build], arch_tags: bool = True
+) -> World:
+    shas = build_sdk(sdk_dir, [b.routes for b in builds])
+    world = World(sdk=sdk_dir)
+    for number, (build, sha) in enumerate(zip(builds, shas, strict=True)):
+        tags = _tags(build, sha)
+        spec = ImageSpec(
+            tags=tags,
+            build_sha=sha if build.record_sha else None,
+            build_ref=f"refs/tags/v{build.version}" if build.version else "refs/heads/main",
+            created=(EPOCH + timedelta(hours=number)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            platforms=build.platforms,
+            arch_tags=arch_tags,
+        )
+        digest = writer.publish(spec)
+        for tag in tags:
+            world.digests[tag] = digest
+            world.shas[tag] = sha
+    _float(writer, builds, world)
+    writer.flush()
+    return world
+
+
+def _tags(build: Build, sha: str) -> list[str]:
+    if build.version is None:
+        return [f"{sha[:7]}-python", f"{sha}-python"]
+    return [f"{build.version}-{variant}" for variant in VARIANTS]
+
+
+def _float(writer: Writer, builds: Sequence[Build], world: World) -> None:
+    """X.Y-python, X-python and latest-python follow the newest release; main-python the newest
+    build. They are re-tags of existing indexes: one manifest PUT each."""
+    from packaging.version import Version
+
+    newest: dict[str, str] = {}
+    for build in builds:
+        if build.version is None:
+            continue
+        version = Version(build.version)
+        for key in (f"{version.major}.{version.minor}", f"{version.major}", "latest"):
+            if key not in newest or Version(newest[key]) < version:
+                newest[key] = build.version
+    floating = {f"{key}-python": f"{version}-python" for key, version in newest.items()}
+    mains = [b for b in builds if b.version is None]
+    if mains:
+        last = [t for t in world.digests if len(t) == 47 and t.endswith("-python")]
+        if last:
+            floating["main-python"] = last[-1]
+    for tag, target in floating.items():
+        _retag(writer, world, tag, target)
+
+
+def _retag(writer: Writer, world: World, tag: str, target: str) -> None:
+    writer.put_manifest(
+        tag, writer.indexes[world.digests[target]], "application/vnd.oci.image.index.v1+json"
+    )
+    world.digests[tag] = world.digests[target]
+    world.shas[tag] = world.shas[target]

@@ -1,0 +1,228 @@
+"""Publish synthetic agent-server images: multi-arch indexes whose configs carry a build sha.
+
+The images are metadata only (one tiny shared layer): enough for everything pinbot reads from a
+registry. Writers exist for a live registry (OCI distribution push API) and an OCI image layout.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+# An empty tar archive, gzip'd reproducibly: the smallest valid layer.
+EMPTY_LAYER = gzip.compress(b"\0" * 1024, mtime=0)
+
+
+@dataclass
+class ImageSpec:
+    """One build: the tags that name it, where it came from, what it runs on."""
+
+    tags: list[str]
+    build_sha: str | None
+    created: str
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
+    build_ref: str | None = None
+    arch_tags: bool = True
+    attestation: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _canonical(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+
+class Writer:
+    """Content-addressed writes; subclasses store blobs and name manifests."""
+
+    def __init__(self) -> None:
+        self.indexes: dict[str, bytes] = {}  # index digest -> bytes, for re-tagging
+
+    def put_blob(self, data: bytes) -> str:
+        raise NotImplementedError
+
+    def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Make everything written visible (a layout writes its index.json here)."""
+
+    def publish(self, spec: ImageSpec) -> str:
+        """Push `spec` and tag it; returns the index digest."""
+        layer = self.put_blob(EMPTY_LAYER)
+        entries: list[dict[str, Any]] = []
+        arch_manifests: dict[str, tuple[bytes, str]] = {}
+        for platform in spec.platforms:
+            os_name, arch = platform.split("/")[:2]
+            config = _canonical(_config(spec, os_name, arch))
+            manifest = _canonical(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "config": {
+                        "mediaType": OCI_CONFIG,
+                        "digest": self.put_blob(config),
+                        "size": len(config),
+                    },
+                    "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": len(EMPTY_LAYER)}],
+                }
+            )
+            digest = self.put_manifest(_digest(manifest), manifest, OCI_MANIFEST)
+            arch_manifests[arch] = (manifest, digest)
+            entries.append(
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": digest,
+                    "size": len(manifest),
+                    "platform": {"os": os_name, "architecture": arch},
+                }
+            )
+        if spec.attestation and entries:
+            entries.append(self._attestation(entries[0]["digest"], layer))
+        index = _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+        index_digest = self.put_manifest(_digest(index), index, OCI_INDEX)
+        self.indexes[index_digest] = index
+        for tag in spec.tags:
+            self.put_manifest(tag, index, OCI_INDEX)
+            if spec.arch_tags:
+                for arch, (manifest, _) in arch_manifests.items():
+                    self.put_manifest(f"{tag}-{arch}", manifest, OCI_MANIFEST)
+        return index_digest
+
+    def _attestation(self, subject: str, layer: str) -> dict[str, Any]:
+        """A buildx-style provenance entry (platform unknown/unknown) that scanners must skip."""
+        config = _canonical(
+            {
+                "architecture": "unknown",
+                "os": "unknown",
+                "rootfs": {"type": "layers", "diff_ids": []},
+            }
+        )
+        manifest = _canonical(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": OCI_CONFIG,
+                    "digest": self.put_blob(config),
+                    "size": len(config),
+                },
+                "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": len(EMPTY_LAYER)}],
+            }
+        )
+        digest = self.put_manifest(_digest(manifest), manifest, OCI_MANIFEST)
+        return {
+            "mediaType": OCI_MANIFEST,
+            "digest": digest,
+            "size": len(manifest),
+            "platform": {"os": "unknown", "architecture": "unknown"},
+            "annotations": {
+                "vnd.docker.reference.type": "attestation-manifest",
+                "vnd.docker.reference.digest": subject,
+            },
+        }
+
+
+def _config(spec: ImageSpec, os_name: str, arch: str) -> dict[str, Any]:
+    env = ["PATH=/usr/local/bin:/usr/bin:/bin"]
+    if spec.build_sha:
+        env.append(f"OPENHANDS_BUILD_GIT_SHA={spec.build_sha}")
+    if spec.build_ref:
+        env.append(f"OPENHANDS_BUILD_GIT_REF={spec.build_ref}")
+    config: dict[str, Any] = {"Env": env, "Entrypoint": ["/usr/local/bin/openhands-agent-server"]}
+    if spec.labels:
+        config["Labels"] = spec.labels
+    return {
+        "architecture": arch,
+        "os": os_name,
+        "created": spec.created,
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [_digest(b"")]},
+    }
+
+
+class RegistryWriter(Writer):
+    """Push through the OCI distribution API (monolithic uploads) to a loopback registry."""
+
+    def __init__(self, address: str, repository: str) -> None:
+        super().__init__()
+        self.base = f"http://{address}/v2/{repository}"
+        self.session = requests.Session()
+        self._known: set[str] = set()
+
+    def put_blob(self, data: bytes) -> str:
+        digest = _digest(data)
+        if digest in self._known:
+            return digest
+        start = self.session.post(f"{self.base}/blobs/uploads/", timeout=30)
+        start.raise_for_status()
+        location = start.headers["Location"]
+        separator = "&" if "?" in location else "?"
+        url = location if "://" in location else self.base.split("/v2/")[0] + location
+        done = self.session.put(
+            f"{url}{separator}digest={digest}",
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+            timeout=30,
+        )
+        done.raise_for_status()
+        self._known.add(digest)
+        return digest
+
+    def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
+        response = self.session.put(
+            f"{self.base}/manifests/{reference}",
+            data=data,
+            headers={"Content-Type": media_type},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return _digest(data)
+
+    def delete_tag_target(self, digest: str) -> None:
+        self.session.delete(f"{self.base}/manifests/{digest}", timeout=30).raise_for_status()
+
+
+class LayoutWriter(Writer):
+    """Write an OCI image layout (`oci:DIR`): blobs/sha256/*, index.json naming the tags."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+        (root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+        self._index: dict[str, dict[str, Any]] = {}
+
+    def put_blob(self, data: bytes) -> str:
+        digest = _digest(data)
+        (self.root / "blobs" / "sha256" / digest.partition(":")[2]).write_bytes(data)
+        return digest
+
+    def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
+        digest = self.put_blob(data)
+        if not reference.startswith("sha256:"):
+            self._index[reference] = {
+                "mediaType": media_type,
+                "digest": digest,
+                "size": len(data),
+                "annotations": {"org.opencontainers.image.ref.name": reference},
+            }
+        return digest
+
+    def flush(self) -> None:
+        manifests = list(self._index.values())
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
+        (self.root / "index.json").write_text(json.dumps(index, indent=1))
