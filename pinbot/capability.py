@@ -2,6 +2,10 @@
 
 A verdict is always bound to a digest. Image content never changes for a digest, so a cached
 pass or fail stays true forever; an `error` (a detector could not decide) is never cached.
+
+Two detectors: `source` reads the build sha from the image config and asks whether the route
+file is in the SDK tree at that sha (no pull); `openapi` runs the image and reads what its
+server says it serves. `docker` is imported only inside the openapi detector (start-up time).
 """
 
 from __future__ import annotations
@@ -9,14 +13,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import tempfile
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pinbot.config import Settings
-from pinbot.model import Evidence, Verdict
+from pinbot.errors import ExternalError, UsageError
+from pinbot.model import SHA_RE, Evidence, Verdict
+
+if TYPE_CHECKING:
+    import requests
+
+    from pinbot.sdk import SdkTree
 
 
 @dataclass(frozen=True)
@@ -141,3 +154,246 @@ def judge(
         evidence.append(found)
         result, decider = found.result, detector.name
     return Verdict(facts.digest, key, result, tuple(evidence))
+
+
+NO_BUILD_SHA = (
+    "image config has no OPENHANDS_BUILD_GIT_SHA env and no org.opencontainers.image.revision label"
+)
+
+
+class SourceDetector:
+    """Is the route file in the SDK tree at the image's build sha? Asked once per sha."""
+
+    name = "source"
+
+    def __init__(self, sdk: SdkTree, route_file: str) -> None:
+        self.sdk = sdk
+        self.route_file = route_file
+        self._known: dict[str, bool] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def check(self, facts: ImageFacts) -> Evidence:
+        if facts.build_sha is None:
+            return Evidence(self.name, "fail", NO_BUILD_SHA)
+        sha = facts.build_sha.strip().lower()
+        if not SHA_RE.match(sha):
+            return Evidence(self.name, "fail", f"build sha {sha!r} is not a 40-hex commit sha")
+        try:
+            present = self._has_route_file(sha)
+        except ExternalError as exc:
+            return Evidence(self.name, "error", str(exc))
+        where = f"the SDK tree at {sha}"
+        if present:
+            return Evidence(self.name, "pass", f"{self.route_file} is in {where}")
+        return Evidence(self.name, "fail", f"{self.route_file} is not in {where}")
+
+    def _has_route_file(self, sha: str) -> bool:
+        # Images of one build (variants, arches, sha tags) share a sha: look it up once,
+        # even when the scan checks them concurrently.
+        with self._guard:
+            lock = self._locks.setdefault(sha, threading.Lock())
+        with lock:
+            if sha not in self._known:
+                self._known[sha] = self.sdk.has_file(sha, self.route_file)
+            return self._known[sha]
+
+
+MANAGED_LABEL = "pinbot.managed"
+_MAX_CONTAINERS = 2  # each may take settings.openapi.memory; keep the host usable
+
+
+class _Undecided(Exception):
+    """A step of the openapi check failed; the message is the evidence's detail."""
+
+
+class OpenapiDetector:
+    """Run the image by digest on a free port, wait for health, read its OpenAPI paths."""
+
+    name = "openapi"
+
+    def __init__(
+        self, client_factory: Callable[[], Any], pull_image: str, settings: Settings
+    ) -> None:
+        self.client_factory = client_factory
+        self.pull_image = pull_image
+        self.settings = settings
+        self._slots = threading.BoundedSemaphore(_MAX_CONTAINERS)
+
+    def check(self, facts: ImageFacts) -> Evidence:
+        ref = f"{self.pull_image}@{facts.digest}"
+        try:
+            with self._slots:
+                paths = self._served_paths(ref, facts.digest)
+        except _Undecided as exc:
+            return Evidence(self.name, "error", str(exc))
+        document = self.settings.openapi.openapi_path
+        missing = [f"{m} {p}" for m, p in self.settings.route_specs if not _serves(paths, m, p)]
+        if missing:
+            return Evidence(self.name, "fail", f"{ref} {document} lacks {'; '.join(missing)}")
+        return Evidence(
+            self.name, "pass", f"{ref} {document} has {'; '.join(self.settings.routes)}"
+        )
+
+    def _served_paths(self, ref: str, digest: str) -> dict[str, Any]:
+        import docker.errors
+
+        try:
+            client = self.client_factory()
+        except docker.errors.DockerException as exc:
+            raise _Undecided(
+                f"cannot reach the Docker engine ({exc}): start dockerd or set DOCKER_HOST"
+            ) from None
+        try:
+            self._ensure_image(client, ref, digest)
+            return self._run_and_read(client, ref, digest)
+        finally:
+            client.close()
+
+    def _ensure_image(self, client: Any, ref: str, digest: str) -> None:
+        import docker.errors
+        import requests
+
+        try:
+            client.images.get(ref)
+            return  # content is fixed by the digest, so a local copy is as good as a pull
+        except docker.errors.ImageNotFound:
+            pass
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise _Undecided(f"the Docker engine failed ({exc}): is dockerd running?") from None
+        try:
+            client.images.pull(self.pull_image, tag=digest)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise _Undecided(
+                f"pulling {ref} failed ({_one_line(exc)}): check that the digest exists "
+                "there (see --registry-url) and that the engine can reach the registry"
+            ) from None
+
+    def _run_and_read(self, client: Any, ref: str, digest: str) -> dict[str, Any]:
+        import docker.errors
+        import requests
+
+        port = _free_port()
+        try:
+            container = client.containers.create(
+                ref,
+                command=["--port", str(port)],
+                detach=True,
+                network_mode="host",
+                mem_limit=self.settings.openapi.memory,
+                pids_limit=1024,
+                privileged=False,
+                labels={MANAGED_LABEL: "1", "pinbot.detector": self.name, "pinbot.digest": digest},
+            )
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise _Undecided(f"creating a container from {ref} failed: {_one_line(exc)}") from None
+        try:
+            container.start()
+            return self._read_document(container, f"http://127.0.0.1:{port}")
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise _Undecided(f"running {ref} failed: {_one_line(exc)}") from None
+        finally:
+            _remove(container)
+
+    def _read_document(self, container: Any, base: str) -> dict[str, Any]:
+        import requests
+
+        with requests.Session() as http:
+            http.trust_env = False  # loopback: never through a proxy from the environment
+            self._wait_healthy(container, http, base)
+            document = self.settings.openapi.openapi_path
+            response = http.get(base + document, timeout=self.settings.http_timeout)
+            if response.status_code != 200:
+                raise _Undecided(f"{document} answered {response.status_code}")
+            try:
+                paths = response.json().get("paths")
+            except (ValueError, AttributeError):
+                paths = None
+            if not isinstance(paths, dict):
+                raise _Undecided(f"{document} is not an OpenAPI document with 'paths'")
+            return paths
+
+    def _wait_healthy(self, container: Any, http: requests.Session, base: str) -> None:
+        health, bound = self.settings.openapi.health_path, self.settings.openapi.startup_timeout
+        deadline = time.monotonic() + bound
+        while not _answers(http, base + health, deadline):
+            container.reload()
+            if container.status in ("exited", "dead"):
+                code = container.attrs.get("State", {}).get("ExitCode")
+                tail = container.logs(tail=3).decode(errors="replace").strip()
+                raise _Undecided(
+                    f"the container exited (code {code}) before {health} answered: {tail!r}"
+                )
+            if time.monotonic() >= deadline:
+                raise _Undecided(
+                    f"{health} did not answer within {bound:g}s: raise openapi.startup_timeout "
+                    "if the server is just slow"
+                )
+            time.sleep(0.2)
+
+
+def _answers(http: requests.Session, url: str, deadline: float) -> bool:
+    import requests
+
+    timeout = max(0.1, min(2.0, deadline - time.monotonic()))
+    try:
+        return http.get(url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False  # not listening yet
+
+
+def _serves(paths: dict[str, Any], method: str, path: str) -> bool:
+    operations = paths.get(path)
+    return isinstance(operations, dict) and method.lower() in operations
+
+
+def _remove(container: Any) -> None:
+    import docker.errors
+
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass  # already gone
+    except docker.errors.DockerException as exc:
+        raise _Undecided(
+            f"could not remove container {container.short_id} ({_one_line(exc)}): "
+            f"remove it with 'docker rm -f {container.short_id}'"
+        ) from None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def docker_from_env(settings: Settings) -> Callable[[], Any]:
+    """A factory for clients of the engine named by DOCKER_HOST (or the local socket)."""
+
+    def connect() -> Any:
+        import docker
+
+        return docker.from_env(timeout=int(max(60.0, settings.http_timeout)))
+
+    return connect
+
+
+def make_detectors(
+    settings: Settings, names: Sequence[str], sdk_spec: str | None, pull_image: str
+) -> list[Detector]:
+    """The detectors named (from config 'detectors' or --detectors), in that order."""
+    detectors: list[Detector] = []
+    for name in names:
+        if name == "source":
+            from pinbot.sdk import open_sdk
+
+            detectors.append(SourceDetector(open_sdk(sdk_spec, settings), settings.route_file))
+        elif name == "openapi":
+            detectors.append(OpenapiDetector(docker_from_env(settings), pull_image, settings))
+        else:
+            raise UsageError(f"detector {name!r} is unknown: choose from source, openapi")
+    return detectors

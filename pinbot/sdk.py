@@ -1,0 +1,243 @@
+"""Read-only questions about the software-agent-sdk tree at a commit: is this file there?
+
+One seam (`SdkTree`), three backends chosen by `--sdk`: a local clone (a path), a git URL (kept
+as a bare blobless mirror in the cache), or, without `--sdk`, the GitHub contents API.
+Git is driven through its command line: GitPython's import costs more than the lookups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pinbot import config
+from pinbot.config import Settings
+from pinbot.errors import ExternalError, UsageError
+
+GITHUB_API = "https://api.github.com"
+# `scheme://...` or scp-like `user@host:path`; anything else is a filesystem path.
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[^/:@]+@[^/:]+:")
+_GIT_TIMEOUT = 300.0
+
+
+class SdkTree(Protocol):
+    def has_file(self, sha: str, path: str) -> bool:
+        """Whether `path` is a file at commit `sha`; ExternalError when that cannot be told."""
+        ...
+
+
+def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
+    """The tree named by `--sdk`: a clone's path, a git URL, or (None) GitHub's contents API."""
+    if spec is None:
+        return GithubContents(settings.sdk_repo, timeout=settings.http_timeout)
+    if _URL_RE.match(spec):
+        return GitMirror(spec)
+    return GitClone(_checked_clone(Path(spec).expanduser()))
+
+
+def _checked_clone(path: Path) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"--sdk {path}: no such directory: give a software-agent-sdk clone or URL")
+    probe = _git(path, "rev-parse", "--git-dir")
+    if probe.returncode != 0:
+        raise UsageError(f"--sdk {path} is not a git repository: clone software-agent-sdk there")
+    return path
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Never prompt for credentials: pinbot runs unattended in CI.
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=_GIT_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ExternalError("git is not installed: install git to use --sdk") from None
+    except subprocess.TimeoutExpired:
+        raise ExternalError(f"git {args[0]} in {repo} took over {_GIT_TIMEOUT:.0f}s") from None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def _lookup(repo: Path, sha: str, path: str) -> bool | None:
+    """True/False: the file is/is not at `sha`; None: this repository does not have `sha`."""
+    # `^{commit}` makes a tree or blob id count as unknown; ls-tree needs no blob contents,
+    # so this works in a blobless mirror without fetching anything.
+    done = _git(repo, "ls-tree", f"{sha}^{{commit}}", "--", path)
+    if done.returncode != 0:
+        return None
+    return any(line.split()[1:2] == ["blob"] for line in done.stdout.splitlines())
+
+
+class GitClone:
+    """A clone the user keeps (`--sdk PATH`). Read-only: pinbot never fetches into it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def has_file(self, sha: str, path: str) -> bool:
+        found = _lookup(self.path, sha, path)
+        if found is None:
+            raise ExternalError(
+                f"commit {sha} is not in the clone {self.path}: "
+                f"run 'git -C {self.path} fetch origin' (or pass --sdk URL)"
+            )
+        return found
+
+
+class GitMirror:
+    """`--sdk URL`: a bare blobless mirror under the cache, fetched when a sha is missing."""
+
+    def __init__(self, url: str, root: Path | None = None) -> None:
+        self.url = url
+        key = hashlib.sha256(url.encode()).hexdigest()[:16]
+        self.path = (root or config.cache_dir() / "sdk") / key
+        self._lock = threading.Lock()
+
+    def has_file(self, sha: str, path: str) -> bool:
+        with self._lock:
+            self._ensure_cloned()
+            found = _lookup(self.path, sha, path)
+            if found is None:
+                self._fetch()
+                found = _lookup(self.path, sha, path)
+        if found is None:
+            raise ExternalError(f"commit {sha} is not in {self.url}, even after a fetch")
+        return found
+
+    def _ensure_cloned(self) -> None:
+        if (self.path / "HEAD").is_file():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Clone beside the final place and rename, so a killed clone never looks complete.
+        staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".clone-"))
+        try:
+            done = _git(staging, "clone", "--quiet", "--bare", "--filter=blob:none", self.url, ".")
+            if done.returncode != 0:
+                raise ExternalError(
+                    f"cloning {self.url} failed: {_last_line(done.stderr)}; check the --sdk URL"
+                )
+            try:
+                os.replace(staging, self.path)
+            except OSError as exc:
+                # Another pinbot may have finished the same clone first; that one is fine.
+                if not (self.path / "HEAD").is_file():
+                    raise ExternalError(f"cannot create the mirror {self.path}: {exc}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _fetch(self) -> None:
+        # A bare clone has no fetch refspec, so name the refs to keep up to date.
+        refspecs = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+        done = _git(self.path, "fetch", "--quiet", "--prune", "origin", *refspecs)
+        if done.returncode != 0:
+            raise ExternalError(f"fetching {self.url} failed: {_last_line(done.stderr)}")
+
+
+class GithubContents:
+    """Without `--sdk`: list the route file's directory at the sha through GitHub's REST API."""
+
+    def __init__(self, repo: str, timeout: float = 30.0, api_url: str | None = None) -> None:
+        self.repo = repo
+        self.timeout = timeout
+        self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or GITHUB_API).rstrip("/")
+        self.session = _github_session()
+
+    def has_file(self, sha: str, path: str) -> bool:
+        directory, name = posixpath.split(path)
+        listing = self._get(f"contents/{directory}", {"ref": sha})
+        if listing.status_code == 200:
+            return _names_file(listing.json(), name)
+        if listing.status_code == 404:
+            return self._absent_or_unknown(sha, path, listing)
+        raise self._failure(listing)
+
+    def _absent_or_unknown(self, sha: str, path: str, listing: requests.Response) -> bool:
+        """A 404 means the directory is absent at `sha`, or `sha` (or the repo) is unknown."""
+        if "no commit found" in _message(listing).lower():
+            raise ExternalError(
+                f"commit {sha} is not in github.com/{self.repo}: {_message(listing)}"
+            )
+        commit = self._get(f"commits/{sha}", {})
+        if commit.status_code == 200:
+            return False  # the commit exists, so it is the directory that is missing
+        if commit.status_code in (404, 422):
+            raise ExternalError(
+                f"GitHub cannot find commit {sha} in {self.repo} ({_message(commit)}): "
+                "check config 'sdk_repo', or set GITHUB_TOKEN if the repository is private"
+            )
+        raise self._failure(commit)
+
+    def _get(self, endpoint: str, params: dict[str, str]) -> requests.Response:
+        url = f"{self.api_url}/repos/{self.repo}/{endpoint}"
+        try:
+            return self.session.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ExternalError(f"GitHub API {url} failed after retries: {exc}") from None
+
+    def _failure(self, response: requests.Response) -> ExternalError:
+        status, message = response.status_code, _message(response)
+        where = f"GitHub API {response.url} answered {status} ({message})"
+        if status in (401, 403):
+            wait = response.headers.get("Retry-After")
+            later = f"; retry after {wait}s" if wait else ""
+            return ExternalError(
+                f"{where}: rate-limited or not authorised: set GITHUB_TOKEN (or GH_TOKEN) "
+                f"to a token that can read {self.repo}, or pass --sdk with a clone{later}"
+            )
+        return ExternalError(f"{where}; try again later or pass --sdk with a clone")
+
+
+def _github_session() -> requests.Session:
+    session = requests.Session()
+    retry = Retry(
+        total=4,
+        backoff_factor=0.5,
+        status_forcelist=(408, 429, 500, 502, 503, 504),
+        allowed_methods=("GET", "HEAD"),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.headers.update(
+        {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    )
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def _names_file(listing: Any, name: str) -> bool:
+    if not isinstance(listing, list):
+        return False  # the "directory" is itself a file at this sha
+    return any(e.get("name") == name and e.get("type") == "file" for e in listing)
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.reason or "no message"
+    return str(data.get("message", "no message")) if isinstance(data, dict) else "no message"

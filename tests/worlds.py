@@ -1,0 +1,68 @@
+"""Registry worlds for the scan tests, published once per session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pinbot.world.agent_server import Build, World, publish
+from pinbot.world.registry import RegistryWriter
+
+PIN = "1.26.0-python"
+
+
+@dataclass
+class Published:
+    address: str
+    repository: str
+    world: World
+
+    @property
+    def image(self) -> str:
+        return f"{self.address}/{self.repository}"
+
+
+def releases(minors: range, **kwargs: object) -> list[Build]:
+    return [Build(version=f"1.{m}.{p}", **kwargs) for m in minors for p in range(3)]  # type: ignore[arg-type]
+
+
+def noise(count: int) -> list[Build]:
+    """Main-branch builds without the routes: the bulk of ghcr's tag list."""
+    return [Build() for _ in range(count)]
+
+
+def ghcr_like_builds() -> list[Build]:
+    """Oldest first. The newest releases show each way a tag can fail; 1.41.0 is the answer."""
+    return [
+        *releases(range(20, 26)),
+        Build(routes=True),  # a stale sha build with the routes, older than the pin
+        *noise(40),
+        Build(version="1.26.0"),
+        *releases(range(27, 41)),
+        *noise(40),
+        Build(version="1.41.0", routes=True),
+        Build(version="1.42.0", routes=True, platforms=("linux/amd64",)),
+        Build(version="1.43.0", routes=True, record_sha=False),
+        Build(version="1.44.0"),  # upstream removed the routes again
+    ]
+
+
+def today_builds() -> list[Build]:
+    """Today's reality: no release carries the routes; one main build after the pin does."""
+    return [
+        *releases(range(20, 26)),
+        Build(routes=True),  # stale: before the pin
+        Build(version="1.26.0"),
+        *releases(range(27, 33)),
+        *noise(20),
+        Build(routes=True),  # fresh: after the pin
+        *noise(5),
+        *releases(range(33, 36)),
+    ]
+
+
+def publish_to(address: str, repository: str, builds: list[Build], root: Path) -> Published:
+    world = publish(
+        RegistryWriter(address, repository), root / repository.replace("/", "_"), builds
+    )
+    return Published(address, repository, world)
