@@ -11,6 +11,7 @@ that section, and only when it changed: no second PR, no needless edit, a human'
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -43,6 +44,7 @@ class GitHubRepo:
 class PullSpec:
     """A PR the cut wants: data, so the plan can print it before anything is opened."""
 
+    role: str  # "openhands" or "deploy": each PR links the other role's PR
     repo: GitHubRepo
     head: str
     base: str
@@ -76,7 +78,9 @@ def github_repo(url: str) -> GitHubRepo | None:
 
 def _host_path(url: str) -> tuple[str | None, str]:
     parsed = urlparse(url)
-    return (parsed.hostname, parsed.path) if parsed.scheme in ("https", "http", "ssh") else (None, "")
+    return (
+        (parsed.hostname, parsed.path) if parsed.scheme in ("https", "http", "ssh") else (None, "")
+    )
 
 
 def _github_hosts() -> set[str]:
@@ -130,6 +134,21 @@ class Forge:
             retry=GithubRetry(total=3),
         )
 
+    def ensure(self, specs: Sequence[PullSpec]) -> dict[str, PullRequest]:
+        """Open the PRs that do not exist, then make each body link the other: a re-run finds
+        both, computes the same bodies, and writes nothing."""
+        found = {spec.role: self.find(spec) for spec in specs}
+        created: set[str] = set()
+        for spec in specs:
+            if found[spec.role] is None:
+                found[spec.role] = self._create(spec, _other(found, spec.role))
+                created.add(spec.role)
+        done = {}
+        for spec in specs:
+            pull = self.update(found[spec.role], spec, _other(found, spec.role))
+            done[spec.role] = dataclasses.replace(pull, created=spec.role in created)
+        return done
+
     def find(self, spec: PullSpec) -> Any | None:
         """The open PR whose head is `spec.head`, preferring the one carrying our marker."""
         pulls = self._call(
@@ -141,14 +160,13 @@ class Forge:
         marked = [p for p in pulls if BEGIN in (p.body or "")]
         return (marked or pulls or [None])[0]
 
-    def create(self, spec: PullSpec, other: str | None) -> PullRequest:
-        pull = self._call(
+    def _create(self, spec: PullSpec, other: str | None) -> Any:
+        return self._call(
             f"opening a pull request on {spec.repo.full_name}",
             lambda: self._repo(spec.repo).create_pull(
                 base=spec.base, head=spec.head, title=spec.title, body=spec.body_section(other)
             ),
         )
-        return PullRequest(pull.number, pull.html_url, created=True)
 
     def update(self, pull: Any, spec: PullSpec, other: str | None) -> PullRequest:
         """Rewrite pinbot's section of `pull` when it differs; no request when it does not."""
@@ -160,10 +178,13 @@ class Forge:
 
     def pr_commits(self, repo: GitHubRepo, number: int) -> list[str]:
         """The commits of PR #number (what a branch must contain to carry that PR)."""
-        pull = self._call(f"reading PR #{number} of {repo.full_name}", lambda: self._repo(repo).get_pull(number))
-        return self._call(
+        pull = self._call(
+            f"reading PR #{number} of {repo.full_name}", lambda: self._repo(repo).get_pull(number)
+        )
+        shas: list[str] = self._call(
             f"listing the commits of PR #{number}", lambda: [c.sha for c in pull.get_commits()]
         )
+        return shas
 
     def _repo(self, repo: GitHubRepo) -> Any:
         return self.gh.get_repo(repo.full_name, lazy=True)
@@ -176,7 +197,14 @@ class Forge:
         except GithubException as exc:
             raise ExternalError(f"GitHub said {exc.status} while {what}: {_message(exc)}") from None
         except OSError as exc:  # requests' connection errors and timeouts
-            raise ExternalError(f"could not reach GitHub at {self.base_url} while {what}: {exc}") from None
+            raise ExternalError(
+                f"could not reach GitHub at {self.base_url} while {what}: {exc}"
+            ) from None
+
+
+def _other(found: Mapping[str, Any], role: str) -> str | None:
+    urls = [pull.html_url for name, pull in found.items() if name != role and pull is not None]
+    return urls[0] if urls else None
 
 
 def _message(exc: Any) -> str:
@@ -184,7 +212,11 @@ def _message(exc: Any) -> str:
     message = str(data.get("message") or exc)
     errors = data.get("errors") or []
     details = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
-    hint = " (check that GITHUB_TOKEN may write pull requests there)" if exc.status in (401, 403, 404) else ""
+    hint = (
+        " (check that GITHUB_TOKEN may write pull requests there)"
+        if exc.status in (401, 403, 404)
+        else ""
+    )
     return f"{message}{': ' + details if details else ''}{hint}"
 
 

@@ -18,7 +18,7 @@ import git
 from git.index.base import IndexFile
 from git.index.typ import BaseIndexEntry
 from git.objects.commit import Commit
-from gitdb.base import IStream
+from gitdb.base import IStream  # type: ignore[import-untyped]  # GitPython's object store
 
 from pinbot.errors import ExternalError, UsageError
 
@@ -75,7 +75,8 @@ class Clone:
     def remote_branches(self, *branches: str) -> dict[str, str]:
         """branch -> tip sha on the remote, for those of `branches` that exist there."""
         out = self._network("ls-remote", "--heads", self.url, *branches)
-        tips = dict(reversed(line.split("\t")) for line in out.splitlines() if "\t" in line)
+        refs = (line.split("\t") for line in out.splitlines() if "\t" in line)
+        tips = {ref: sha for sha, ref in refs}
         return {b: tips[f"refs/heads/{b}"] for b in branches if f"refs/heads/{b}" in tips}
 
     def default_branch(self) -> str | None:
