@@ -105,10 +105,10 @@ def render_section(
     notes: Sequence[str] = (),
 ) -> str:
     """The evidence a reviewer needs: what is pinned, where it came from, what the checks said."""
-    parts = [f"### {title}", "", markdown_table(("", ""), facts)]
+    parts = [f"### {title}", "", markdown_table(("pin", "value"), facts).rstrip("\n")]
     if evidence:
         rows = [(e.detector, e.result, e.detail) for e in evidence]
-        parts += ["", markdown_table(("check", "result", "detail"), rows)]
+        parts += ["", markdown_table(("check", "result", "detail"), rows).rstrip("\n")]
     parts += ["", *notes] if notes else []
     return "\n".join(parts).rstrip("\n")
 
@@ -132,6 +132,7 @@ class Forge:
             base_url=base_url,
             timeout=int(timeout),
             retry=GithubRetry(total=3),
+            lazy=True,  # no request until one is needed: get_repo costs nothing
         )
 
     def ensure(self, specs: Sequence[PullSpec]) -> dict[str, PullRequest]:
@@ -187,7 +188,7 @@ class Forge:
         return shas
 
     def _repo(self, repo: GitHubRepo) -> Any:
-        return self.gh.get_repo(repo.full_name, lazy=True)
+        return self.gh.get_repo(repo.full_name)
 
     def _call(self, what: str, action: Any) -> Any:
         from github import GithubException

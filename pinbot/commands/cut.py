@@ -60,6 +60,7 @@ class Pick:
     image: str
     candidate: Candidate
     forced: bool
+    capability: str
 
     @property
     def tag(self) -> str:
@@ -187,7 +188,8 @@ def _pick(ctx: Context, request: Request, opts: ImageOptions, clones: Clones) ->
     text, _ = python_constant.decode(data, pin.python_file)
     current = python_constant.read(text, pin.python_file, pin.python_constant).value
     candidate = examine(ctx, opts, request.tag, current.rpartition(":")[2])
-    return Pick(str(opts.image), candidate, forced=_judge(ctx, request, opts, candidate))
+    forced = _judge(ctx, request, opts, candidate)
+    return Pick(str(opts.image), candidate, forced, ctx.settings.capability)
 
 
 def examine(ctx: Context, opts: ImageOptions, tag: str | None, current: str | None) -> Candidate:
@@ -366,6 +368,8 @@ def _with_pulls(request: Request, plan: Plan, clones: Clones) -> Plan:
         reasons.append(f"{clones.deploy.url} is not a GitHub remote: no deploy PR")
     elif plan.deploy.branch != request.deploy_base:
         specs.append(deploy_pull(plan, deploy_repo, request.deploy_base))
+    if specs and request.push:
+        forge.open_forge(0)  # no token: refuse now, before anything is pushed
     return dataclasses.replace(plan, pulls=tuple(specs), no_pr_reasons=tuple(reasons))
 
 
@@ -466,12 +470,13 @@ def _capability_sentence(pick: Pick, settings: config.Settings) -> str:
 
 def _facts(plan: Plan) -> list[tuple[str, str]]:
     candidate = plan.pick.candidate
+    forced = " (pinned anyway: --force-capability)" if plan.pick.forced else ""
     return [
         ("image", f"`{plan.pick.ref}`"),
         ("tag", f"`{plan.pick.tag}`"),
         ("digest", f"`{candidate.digest}`"),
         ("build sha", f"`{candidate.build_sha or 'unknown'}`"),
-        ("capability", candidate.verdict + (" (forced)" if plan.pick.forced else "")),
+        ("capability", f"{plan.pick.capability}: {candidate.verdict}" + forced),
         ("OpenHands commit", f"`{plan.openhands.commit}` on `{plan.openhands.branch}`"),
     ]
 
