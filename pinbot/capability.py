@@ -183,10 +183,12 @@ class SourceDetector:
             present = self._has_route_file(sha)
         except ExternalError as exc:
             return Evidence(self.name, "error", str(exc))
-        where = f"the SDK tree at {sha}"
+        # Short enough for a table row; JSON carries the full sha in build_sha.
+        where = f"at {sha[:12]} in {self.sdk.where}"
+        name = self.route_file.rsplit("/", 1)[-1]
         if present:
-            return Evidence(self.name, "pass", f"{self.route_file} is in {where}")
-        return Evidence(self.name, "fail", f"{self.route_file} is not in {where}")
+            return Evidence(self.name, "pass", f"route file {name} present {where}")
+        return Evidence(self.name, "fail", f"route file {name} absent {where}")
 
     def _has_route_file(self, sha: str) -> bool:
         # Images of one build (variants, arches, sha tags) share a sha: look it up once,

@@ -33,6 +33,8 @@ _GIT_TIMEOUT = 300.0
 
 
 class SdkTree(Protocol):
+    where: str  # names the tree in evidence, e.g. "github.com/OpenHands/software-agent-sdk"
+
     def has_file(self, sha: str, path: str) -> bool:
         """Whether `path` is a file at commit `sha`; ExternalError when that cannot be told."""
         ...
@@ -40,7 +42,7 @@ class SdkTree(Protocol):
 
 def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
     """The tree named by `--sdk`: a clone's path, a git URL, or (None) GitHub's contents API."""
-    if spec is None:
+    if not spec:
         return GithubContents(settings.sdk_repo, timeout=settings.http_timeout)
     if _URL_RE.match(spec):
         return GitMirror(spec)
@@ -82,8 +84,9 @@ def _last_line(text: str) -> str:
 def _lookup(repo: Path, sha: str, path: str) -> bool | None:
     """True/False: the file is/is not at `sha`; None: this repository does not have `sha`."""
     # `^{commit}` makes a tree or blob id count as unknown; ls-tree needs no blob contents,
-    # so this works in a blobless mirror without fetching anything.
-    done = _git(repo, "ls-tree", f"{sha}^{{commit}}", "--", path)
+    # so this works in a blobless mirror without fetching anything. --full-tree: `path` is
+    # from the top even when --sdk names a subdirectory of the clone.
+    done = _git(repo, "ls-tree", "--full-tree", f"{sha}^{{commit}}", "--", path)
     if done.returncode != 0:
         return None
     return any(line.split()[1:2] == ["blob"] for line in done.stdout.splitlines())
@@ -94,6 +97,7 @@ class GitClone:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.where = f"the clone {path}"
 
     def has_file(self, sha: str, path: str) -> bool:
         found = _lookup(self.path, sha, path)
@@ -106,10 +110,15 @@ class GitClone:
 
 
 class GitMirror:
-    """`--sdk URL`: a bare blobless mirror under the cache, fetched when a sha is missing."""
+    """`--sdk URL`: a bare blobless mirror under the cache, fetched when a sha is missing.
+
+    A blobless clone is a partial clone, so git itself may fetch a missing commit on lookup
+    (servers that allow it, like GitHub); the explicit fetch covers servers that do not.
+    """
 
     def __init__(self, url: str, root: Path | None = None) -> None:
         self.url = url
+        self.where = url
         key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.path = (root or config.cache_dir() / "sdk") / key
         self._lock = threading.Lock()
@@ -159,6 +168,7 @@ class GithubContents:
 
     def __init__(self, repo: str, timeout: float = 30.0, api_url: str | None = None) -> None:
         self.repo = repo
+        self.where = f"github.com/{repo}"
         self.timeout = timeout
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or GITHUB_API).rstrip("/")
         self.session = _github_session()

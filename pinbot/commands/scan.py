@@ -105,10 +105,14 @@ def scan_text(result: ScanResult) -> str:
 
 
 def why(candidate: Candidate) -> str:
+    return why_json([e.to_json() for e in candidate.evidence])
+
+
+def why_json(evidence: list[dict[str, str]]) -> str:
     """The evidence that decided: the first that did not pass, else the last that did."""
-    deciding = [e for e in candidate.evidence if e.result not in ("pass", "skip")]
-    chosen = deciding[0] if deciding else (candidate.evidence[-1] if candidate.evidence else None)
-    return f"{chosen.detector}: {chosen.detail}" if chosen else ""
+    deciding = [e for e in evidence if e["result"] not in ("pass", "skip")]
+    chosen = deciding[0] if deciding else (evidence[-1] if evidence else None)
+    return f"{chosen['detector']}: {chosen['detail']}" if chosen else ""
 
 
 def _index(candidates: list[Candidate], selected: Candidate) -> int:

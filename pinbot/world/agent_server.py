@@ -8,6 +8,7 @@ it: releases in every variant, short and full sha tags, per-arch tags, and float
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ class Build:
 class World:
     sdk: Path
     digests: dict[str, str] = field(default_factory=dict)  # tag -> index digest
+    tags: list[str] = field(default_factory=list)  # every tag published, per-arch ones too
     shas: dict[str, str] = field(default_factory=dict)  # tag -> build sha (SDK commit)
 
     def sha_tag(self, build_sha: str, variant: str = "python") -> str:
@@ -42,23 +44,33 @@ def publish(
 ) -> World:
     shas = build_sdk(sdk_dir, [b.routes for b in builds])
     world = World(sdk=sdk_dir)
-    for number, (build, sha) in enumerate(zip(builds, shas, strict=True)):
-        tags = _tags(build, sha)
-        spec = ImageSpec(
-            tags=tags,
+    specs = [
+        ImageSpec(
+            tags=_tags(build, sha),
             build_sha=sha if build.record_sha else None,
             build_ref=f"refs/tags/v{build.version}" if build.version else "refs/heads/main",
             created=(EPOCH + timedelta(hours=number)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             platforms=build.platforms,
             arch_tags=arch_tags,
         )
-        digest = writer.publish(spec)
-        for tag in tags:
+        for number, (build, sha) in enumerate(zip(builds, shas, strict=True))
+    ]
+    # Images are independent: publish them side by side (a registry write is mostly waiting).
+    with ThreadPoolExecutor(8) as pool:
+        digests = list(pool.map(writer.publish, specs))
+    for spec, digest, sha in zip(specs, digests, shas, strict=True):
+        for tag in spec.tags:
             world.digests[tag] = digest
             world.shas[tag] = sha
+            world.tags.extend(spec_tags(spec, tag))
     _float(writer, builds, world)
     writer.flush()
     return world
+
+
+def spec_tags(spec: ImageSpec, tag: str) -> list[str]:
+    arches = [p.split("/")[1] for p in spec.platforms] if spec.arch_tags else []
+    return [tag, *(f"{tag}-{arch}" for arch in arches)]
 
 
 def _tags(build: Build, sha: str) -> list[str]:
@@ -95,4 +107,5 @@ def _retag(writer: Writer, world: World, tag: str, target: str) -> None:
         tag, writer.indexes[world.digests[target]], "application/vnd.oci.image.index.v1+json"
     )
     world.digests[tag] = world.digests[target]
+    world.tags.append(tag)
     world.shas[tag] = world.shas[target]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,13 +162,36 @@ class RegistryWriter(Writer):
     def __init__(self, address: str, repository: str) -> None:
         super().__init__()
         self.base = f"http://{address}/v2/{repository}"
-        self.session = requests.Session()
+        self._local = threading.local()
         self._known: set[str] = set()
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @property
+    def session(self) -> requests.Session:
+        """One keep-alive session per thread: publishing runs in a thread pool."""
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        session: requests.Session = self._local.session
+        return session
 
     def put_blob(self, data: bytes) -> str:
         digest = _digest(data)
-        if digest in self._known:
-            return digest
+        self._once(digest, lambda: self._upload(digest, data))
+        return digest
+
+    def _once(self, digest: str, write: Callable[[], object]) -> None:
+        """Shared content (the layer, the attestation manifest) is wanted by every thread at
+        once: write it once, and make the others wait until it is committed, or the registry
+        may not know it yet when they refer to it."""
+        with self._guard:
+            lock = self._locks.setdefault(digest, threading.Lock())
+        with lock:
+            if digest not in self._known:
+                write()
+                self._known.add(digest)
+
+    def _upload(self, digest: str, data: bytes) -> None:
         start = self.session.post(f"{self.base}/blobs/uploads/", timeout=30)
         start.raise_for_status()
         location = start.headers["Location"]
@@ -179,10 +204,16 @@ class RegistryWriter(Writer):
             timeout=30,
         )
         done.raise_for_status()
-        self._known.add(digest)
-        return digest
 
     def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
+        digest = _digest(data)
+        if reference == digest:
+            self._once(digest, lambda: self._put_manifest(reference, data, media_type))
+        else:
+            self._put_manifest(reference, data, media_type)
+        return digest
+
+    def _put_manifest(self, reference: str, data: bytes, media_type: str) -> None:
         response = self.session.put(
             f"{self.base}/manifests/{reference}",
             data=data,
@@ -190,7 +221,6 @@ class RegistryWriter(Writer):
             timeout=30,
         )
         response.raise_for_status()
-        return _digest(data)
 
     def delete_tag_target(self, digest: str) -> None:
         self.session.delete(f"{self.base}/manifests/{digest}", timeout=30).raise_for_status()

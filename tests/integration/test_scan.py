@@ -41,8 +41,8 @@ def verdicts(report: dict) -> dict[str, tuple[str, str]]:
 
 
 def test_world_has_hundreds_of_tags_of_every_kind(ghcr_like: Published) -> None:
-    tags = list(ghcr_like.world.digests)
-    assert len(tags) > 400
+    tags = ghcr_like.world.tags
+    assert len(tags) > 900
     assert any(t.endswith("-amd64") for t in tags)
     assert {"latest-python", "main-python", "1.44-python", "1-python"} <= set(tags)
     assert any(len(t) == len("abcdef1-python") for t in tags)
@@ -96,7 +96,7 @@ def test_nothing_qualifies_is_exit_1_with_a_readable_table(capsys, today) -> Non
 
     assert code == 1
     assert "nothing qualifies: 28 tag(s) newer than the pin 1.26.0-python examined" in out
-    assert "1.35.2-python" in out and "route file" in out
+    assert "1.35.2-python" in out and "route file acp_session_blob_router.py absent" in out
     assert out.count(" fail ") == 28
 
 
@@ -106,12 +106,11 @@ def test_sha_builds_only_when_asked_and_never_older_than_the_pin(capsys, today) 
 
     assert plain["selected"] is None
     assert code == 0
-    fresh, stale = [
+    # Published oldest first: the stale build (before the pin) comes first.
+    stale, fresh = [
         t for t, s in today.world.shas.items() if len(t) == 47 and _has_routes(today, s)
     ]
-    assert with_shas["selected"]["tag"] in (fresh, stale)
-    chosen = with_shas["selected"]["tag"]
-    assert chosen != stale or pytest.fail("a stale sha build older than the pin won")
+    assert with_shas["selected"]["tag"] == fresh
     examined = {c["tag"] for c in with_shas["candidates"]}
     assert stale not in examined
     assert not any(len(t) == len("abcdef1-python") for t in examined)  # one tag per digest
@@ -148,9 +147,16 @@ def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
         warm = json.loads(capsys.readouterr().out)
 
     assert warm["selected"] == cold["selected"]
-    examined = len(cold["candidates"])
-    assert cold_requests == {"GET tags": 1, "GET manifests": 2 * examined, "GET blobs": examined}
-    assert dict(proxy.requests) == {"GET tags": 1, "HEAD manifests": examined}
+    # Candidates are examined in a window of `concurrency` (8); those already in flight when the
+    # answer arrives may finish, so up to 7 extra are read. Nothing else is.
+    examined, window = len(cold["candidates"]), 8
+    assert set(cold_requests) == {"GET tags", "GET manifests", "GET blobs"}
+    assert cold_requests["GET tags"] == 1
+    assert examined <= cold_requests["GET blobs"] <= examined + window - 1
+    assert cold_requests["GET manifests"] == 2 * cold_requests["GET blobs"]
+    assert set(proxy.requests) == {"GET tags", "HEAD manifests"}
+    assert proxy.requests["GET tags"] == 1
+    assert examined <= proxy.requests["HEAD manifests"] <= examined + window - 1
 
 
 def test_no_cache_flag_ignores_the_cache(capsys, ghcr_like) -> None:
