@@ -24,7 +24,7 @@ from typing import Any
 from pinbot import config, forge, gitops
 from pinbot.commands import Context
 from pinbot.commands.scan import why
-from pinbot.edits import Change, compose, python_constant, workflow
+from pinbot.edits import Change, compose, python_constant, sites, workflow
 from pinbot.engine import Engine, ImageOptions, image_options
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.model import Candidate, validate_sha, validate_tag
@@ -182,12 +182,10 @@ def _branch(name: str, flag: str) -> str:
 
 
 def _pick(ctx: Context, request: Request, opts: ImageOptions, clones: Clones) -> Pick:
-    tip = _tip(clones.openhands, request.branch, "--openhands-branch")
-    pin = ctx.settings.pin
-    data = _read(clones.openhands, tip, pin.python_file, "config pin.python_file")
-    text, _ = python_constant.decode(data, pin.python_file)
-    current = python_constant.read(text, pin.python_file, pin.python_constant).value
-    candidate = examine(ctx, opts, request.tag, current.rpartition(":")[2])
+    clone = clones.openhands
+    tip = _tip(clone, request.branch, "--openhands-branch")
+    current = sites.read_pins(ctx.settings.pin, _reader(clone, tip), _where(clone, tip))
+    candidate = examine(ctx, opts, request.tag, current.tag)
     forced = _judge(ctx, request, opts, candidate)
     return Pick(str(opts.image), candidate, forced, ctx.settings.capability)
 
@@ -302,7 +300,7 @@ def _pin_edits(
     edits = [FileEdit(pin.python_file, data, new.encode(encoding), _real((change,)))]
     for path in pin.compose_files:
         data = _read(clone, tip, path, "config pin.compose_files")
-        new, changes = compose.rewrite(_utf8(data, path), pick.tag, path, pin.compose_variable)
+        new, changes = compose.rewrite(sites.utf8(data, path), pick.tag, path, pin.compose_variable)
         edits.append(FileEdit(path, data, new.encode("utf-8"), _real(changes)))
     return edits
 
@@ -330,15 +328,14 @@ def _plan_deploy(
 
 
 def _deployed_sha(ctx: Context, clone: gitops.Clone, commit: str) -> str:
-    deploy = ctx.settings.deploy
-    data = _read(clone, commit, deploy.workflow, "config deploy.workflow")
-    return workflow.read(_utf8(data, deploy.workflow), deploy.workflow, deploy.sha_key).value
+    read, where = _reader(clone, commit), _where(clone, commit)
+    return sites.read_deployed_sha(ctx.settings.deploy, read, where).value
 
 
 def _workflow_edit(ctx: Context, clone: gitops.Clone, parent: str, sha: str) -> FileEdit:
     deploy = ctx.settings.deploy
     data = _read(clone, parent, deploy.workflow, "config deploy.workflow")
-    text = _utf8(data, deploy.workflow)
+    text = sites.utf8(data, deploy.workflow)
     new, change = workflow.rewrite(text, sha, deploy.workflow, deploy.sha_key)
     return FileEdit(deploy.workflow, data, new.encode("utf-8"), _real((change,)))
 
@@ -638,20 +635,16 @@ def _missing_branch(clone: gitops.Clone, branch: str, flag: str = "--deploy-bran
     raise UsageError(f"{flag} {branch!r} does not exist in {clone.url}: check the name")
 
 
+def _reader(clone: gitops.Clone, commit: str) -> sites.Reader:
+    return lambda path: clone.read(commit, path)
+
+
+def _where(clone: gitops.Clone, commit: str) -> str:
+    return f" at {gitops.short(commit)} in {clone.url}"
+
+
 def _read(clone: gitops.Clone, commit: str, path: str, setting: str) -> bytes:
-    data = clone.read(commit, path)
-    if data is None:
-        raise UsageError(
-            f"{path} is missing at {gitops.short(commit)} in {clone.url}: check {setting}"
-        )
-    return data
-
-
-def _utf8(data: bytes, path: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    return sites.need(_reader(clone, commit), path, f"{_where(clone, commit)}: check {setting}")
 
 
 def _real(changes: Sequence[Change]) -> tuple[Change, ...]:

@@ -492,3 +492,61 @@ def test_a_pinbot_branch_with_a_human_commit_is_not_built_on(capsys, images, wor
     assert f"{deploy_branch()} in {world.deploy.url} has commits pinbot did not make" in err
     assert "by OpenHands dev <dev@example.invalid> ('Tweak the deploy script')" in err
     assert world.refs() == refs
+
+
+def test_once_deploy_main_carries_the_sha_a_rerun_does_nothing(capsys, images, world) -> None:
+    code, first, _ = cut(capsys, images, world, "--push")
+    assert code == 0 and first is not None
+    merged = repos.git(world.deploy.remote, "rev-parse", deploy_branch())
+    repos.git(world.deploy.remote, "update-ref", "refs/heads/main", merged)
+    refs = world.refs()
+
+    code, again, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert again is not None
+    assert again["deploy"] == {**again["deploy"], "branch": "main", "commit": merged}
+    assert not again["deploy"]["changed"]
+    assert world.refs() == refs
+
+
+def test_a_remote_that_rejects_the_deploy_push_fails_with_exit_3_and_a_rerun_finishes(
+    capsys, images, world
+) -> None:
+    hook = world.deploy.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'deploys are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+    code, _, err = cut(capsys, images, world, "--push")
+
+    assert code == 3
+    assert f"git push of {deploy_branch()} to {world.deploy.url} failed" in err
+    assert "pre-receive hook declined" in err
+    pinned = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
+    assert pinned != world.openhands.backend_commit
+
+    hook.unlink()
+    code, report, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert report is not None and report["openhands"]["commit"] == pinned
+    assert log(world.openhands.remote, pinned)[1] == world.openhands.backend_commit
+
+
+def test_an_unreachable_remote_is_an_external_failure(capsys, images, world, tmp_path) -> None:
+    gone = (tmp_path / "gone.git").as_uri()
+    code, _, err = cut(capsys, images, world, "--push", openhands=gone)
+    assert code == 3
+    assert f"git ls-remote {gone} (--openhands) failed" in err
+
+
+def test_a_missing_path_or_branch_is_bad_input(capsys, images, world, tmp_path) -> None:
+    code, _, err = cut(capsys, images, world, openhands=str(tmp_path / "nowhere"))
+    assert code == 2
+    assert "--openhands" in err and "no such directory, and not a git URL" in err
+    code, _, err = cut(capsys, images, world, branch="no-such-branch")
+    assert code == 2
+    assert "--openhands-branch 'no-such-branch' does not exist in" in err
+    code, _, err = cut(capsys, images, world, "--deploy-branch", "prod")
+    assert code == 2
+    assert "--deploy-branch 'prod' does not exist in" in err
