@@ -53,7 +53,7 @@ class PullSpec:
     section: str  # markdown between the markers; "{other}" stands for the other PR's link
 
     def body_section(self, other: str | None) -> str:
-        link = other or "(opened by the same cut)"
+        link = other or "none"
         data = json.dumps(dict(self.marker), sort_keys=True)
         return f"{BEGIN}{data} -->\n{self.section.replace('{other}', link)}\n{END}"
 

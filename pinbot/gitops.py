@@ -9,6 +9,7 @@ commit), so no hook, no autocrlf filter and no signing setting can change what i
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ NETWORK_TIMEOUT = 300.0
 _FIELD, _RECORD = "\x1f", "\x1e"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
 # Rejections that mean "the branch moved under us": refetch and rebuild. Anything else is final.
-_MOVED = ("non-fast-forward", "fetch first", "stale info")
+_MOVED = ("non-fast-forward", "fetch first")
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,16 @@ class Clone:
         self.flag = flag
         self.url = remote_url(source, flag)
         self.author = git.Actor(*author)
-        self.repo = git.Repo.init(directory, bare=True)
-        # Never prompt for credentials: a CI job must fail, not hang.
-        self.repo.git.update_environment(GIT_TERMINAL_PROMPT="0")
+        # No templates and no hooks: what pinbot pushes must not depend on the user's set-up.
+        # (GitPython guards --template against untrusted input; this value is our own.)
+        self.repo = git.Repo.init(directory, bare=True, template="", allow_unsafe_options=True)
+        with self.repo.config_writer() as cfg:
+            cfg.set_value("core", "hooksPath", str(directory / "no-hooks"))
+        # Never prompt for credentials or host keys: a CI job must fail, not hang.
+        self.repo.git.update_environment(
+            GIT_TERMINAL_PROMPT="0",
+            GIT_SSH_COMMAND=os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+        )
 
     def remote_branches(self, *branches: str) -> dict[str, str]:
         """branch -> tip sha on the remote, for those of `branches` that exist there."""

@@ -50,5 +50,5 @@ def test_read_deployed_sha() -> None:
 
 
 def test_non_utf8_yaml_is_bad_input() -> None:
-    with pytest.raises(UsageError, match="docker-compose.yml is not UTF-8"):
+    with pytest.raises(UsageError, match=r"docker-compose\.yml is not UTF-8"):
         sites.read_pins(PinSettings(), {**tree(), "docker-compose.yml": b"\xff\xfe"}.get)
