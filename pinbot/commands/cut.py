@@ -131,7 +131,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     request = _request(ctx, args)
     opts = image_options(ctx.settings, args)
     workdir = Path(tempfile.mkdtemp(prefix="pinbot-cut-"))
-    keep = not request.push and not request.dry_run
+    keep = False  # only a successful build without --push leaves its commits for inspection
     try:
         clones = Clones(
             gitops.Clone(request.openhands, "--openhands", workdir / "openhands", request.author),
@@ -141,6 +141,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         clones.required = _required_commits(ctx, request, clones.openhands)
         plan = build_plan(ctx, request, pick, clones)
         if not request.push:
+            keep = not request.dry_run
             _report(ctx, plan, {}, pushed=False, kept=workdir if keep else None)
             return 0
         plan = _push(ctx, request, clones, plan)
@@ -543,6 +544,7 @@ def _report(
     kept: Path | None,
 ) -> None:
     data = result_json(plan, pulls, pushed)
+    data["workdir"] = str(kept) if kept else None
     ctx.out.result(data, plan_text(plan, pulls, pushed, kept))
     ctx.out.github(
         outputs={

@@ -254,6 +254,11 @@ def test_without_push_the_commits_are_built_and_kept_for_inspection(capsys, imag
     assert code == 0, err
     assert report is not None and report["pushed"] is False
     assert world.refs() == refs
+    built = repos.git(
+        Path(report["workdir"]) / "deploy", "cat-file", "-t", report["deploy"]["commit"]
+    )
+    assert built == "commit"
+    shutil.rmtree(report["workdir"])
     code = main(
         [
             "cut",
