@@ -141,7 +141,7 @@ def _build(cls: type[Any], data: Any, where: str, prefix: str) -> Any:
     for key, value in data.items():
         if key not in names:
             known = ", ".join(sorted(names))
-            raise UsageError(f"{where}: unknown key {prefix}{key!r}; known keys: {known}")
+            raise UsageError(f"{where}: unknown key {prefix + key!r}; known keys: {known}")
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             values[key] = _build(typing.cast(type, hint), value, where, f"{prefix}{key}.")
