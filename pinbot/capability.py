@@ -399,3 +399,32 @@ def make_detectors(
         else:
             raise UsageError(f"detector {name!r} is unknown: choose from source, openapi")
     return detectors
+
+
+class _CacheMiss(Exception):
+    pass
+
+
+class _FromCacheOnly:
+    """A detector that only answers from the cache: running it means the cache missed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def check(self, facts: ImageFacts) -> Evidence:
+        raise _CacheMiss
+
+
+def cached_result(
+    facts: ImageFacts,
+    names: Sequence[str],
+    cache: VerdictCache,
+    key: str,
+    required_platforms: Sequence[str],
+) -> str | None:
+    """What `judge` would say from the cache alone; None when some detector would have to run."""
+    try:
+        detectors = [_FromCacheOnly(name) for name in names]
+        return judge(facts, detectors, cache, key, required_platforms).result
+    except _CacheMiss:
+        return None

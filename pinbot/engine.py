@@ -123,7 +123,7 @@ class Engine:
                 self.hints.put(tag, digest)
                 return moved
         self._check_stop()
-        found = self.source.facts(tag, self.platforms)
+        found = self.source.facts(tag, self.platforms, checkpoint=self._check_stop)
         self.cache.put_facts(found)
         self.hints.put(tag, found.digest)
         return found
@@ -210,13 +210,26 @@ class Engine:
     def _in_order(
         self, order: Sequence[tuple[str, str | None]], stop_at_pass: bool
     ) -> Iterator[Candidate]:
-        """Examine in a sliding window of `concurrency`, yielding results in rank order."""
+        """Examine ahead of the reader in a sliding window, yielding results in rank order.
+
+        The window is `concurrency` candidates deep, twice that for candidates the cache knows
+        (they cost one HEAD). Work past the answer is waste, so the window never reaches beyond
+        a candidate the cache says passes, and in-flight work stops at its next request once an
+        answer is in."""
         window = self.settings.concurrency
         self._stop.clear()
-        with ThreadPoolExecutor(window) as pool:
+        with ThreadPoolExecutor(2 * window) as pool:
             futures: list[Future[Candidate]] = []
+            known_pass: int | None = None
             for index in range(len(order)):
-                while len(futures) < min(len(order), index + window):
+                if known_pass is not None and known_pass < index:
+                    known_pass = None  # it did not pass after all (its tag moved): go on
+                while len(futures) < len(order) and known_pass is None:
+                    expected = self._expected(order[len(futures)][0])
+                    if len(futures) >= index + (2 * window if expected else window):
+                        break
+                    if stop_at_pass and expected == "pass":
+                        known_pass = len(futures)
                     futures.append(pool.submit(self._examine_quietly, *order[len(futures)]))
                 candidate = futures[index].result()
                 yield candidate
@@ -226,6 +239,16 @@ class Engine:
             for future in futures:
                 future.cancel()
         self._stop.clear()
+
+    def _expected(self, tag: str) -> str | None:
+        """The verdict the cache predicts for `tag` (if its digest has not moved), or None."""
+        digest = self.hints.get(tag)
+        found = self.cache.facts(digest) if digest else None
+        if found is None:
+            return None
+        return capability.cached_result(
+            found, self.opts.detectors, self.cache, self.key, self.platforms
+        )
 
     def _examine_quietly(self, tag: str, version: str | None) -> Candidate:
         try:

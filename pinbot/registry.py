@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,15 @@ class Source:
             )
         return body
 
-    def facts(self, reference: str, platforms: tuple[str, ...]) -> ImageFacts:
-        """Digest, platforms and build identity of the image a tag or digest names."""
+    def facts(
+        self,
+        reference: str,
+        platforms: tuple[str, ...],
+        checkpoint: Callable[[], None] = lambda: None,
+    ) -> ImageFacts:
+        """Digest, platforms and build identity of the image a tag or digest names.
+
+        `checkpoint` runs before each further request: it may raise to abandon the work."""
         top = self.manifest(reference)
         if top.is_index:
             available = _index_platforms(top.data)
@@ -102,8 +110,11 @@ class Source:
             chosen = chosen or next(iter(available.values()), None)
             if chosen is None:
                 return ImageFacts(top.digest, ())
-            config = self._config(self.manifest(chosen))
-            return _facts(top.digest, tuple(available), config)
+            checkpoint()
+            platform_manifest = self.manifest(chosen)
+            checkpoint()
+            return _facts(top.digest, tuple(available), self._config(platform_manifest))
+        checkpoint()
         config = self._config(top)
         platform = f"{config.get('os', 'linux')}/{config.get('architecture', 'unknown')}"
         return _facts(top.digest, (platform,), config)

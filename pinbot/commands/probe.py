@@ -1,0 +1,284 @@
+"""`pinbot probe`: prove that a recycled Claude Code / Codex conversation resumes natively.
+
+Exit 0 only when every agent resumed natively, 1 when one fell back to a bootstrap prompt or lost
+its context, 3 when the target failed (a step errored, the server refused the key or did not
+answer), 2 for bad usage.
+
+Agents run concurrently when nothing they share can be disturbed, else one after another:
+- `--target app`: the ACP agent is chosen in the account's settings, so one API key means one
+  agent at a time. Concurrent only when every agent has its own key in
+  `PINBOT_APP_API_KEY_<AGENT>` (e.g. `PINBOT_APP_API_KEY_CLAUDE_CODE`).
+- `--image` / `--server-command`: pinbot starts one server per agent, so they run concurrently.
+- `--agent-server-url`: one shared server, and recycling it would cut the other agent's turn:
+  sequential. Its session key comes from `PINBOT_SESSION_API_KEY`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pinbot.commands import Context
+from pinbot.errors import UsageError
+from pinbot.probe.http import AppApi
+from pinbot.probe.run import AgentReport, probe_all
+from pinbot.probe.targets import (
+    AppHome,
+    CommandServer,
+    Home,
+    Server,
+    ServerHome,
+    UrlServer,
+    agent_settings,
+    substitute,
+)
+from pinbot.probe.verdict import worst
+from pinbot.report import markdown_table, table
+
+AGENT_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+EXIT = {"native": 0, "bootstrap": 1, "lost": 1, "error": 3}
+
+
+@dataclass
+class Plan:
+    target: str
+    agents: list[str]
+    timeout: float
+    homes: list[Home] = field(default_factory=list)
+    shared: list[Server] = field(default_factory=list)
+    concurrent: bool = False
+    image: dict[str, Any] | None = None
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    agents = parse_agents(args.agents, ctx.settings.probe.agents)
+    timeout = args.timeout if args.timeout is not None else ctx.settings.probe.timeout
+    if timeout <= 0:
+        raise UsageError(f"--timeout {timeout}: give a positive number of seconds")
+    plan = Plan(args.target, agents, timeout)
+    if args.target == "app":
+        _plan_app(ctx, args, plan)
+    else:
+        _plan_agent_server(ctx, args, plan)
+    ctx.out.progress(f"probing {', '.join(agents)} on {_describe(args)}")
+    try:
+        reports = probe_all(plan.homes, timeout, ctx.out.progress, plan.concurrent)
+    finally:
+        for server in plan.shared:
+            server.stop(args.keep)
+    return _report(ctx, args, plan, reports)
+
+
+def parse_agents(text: str | None, default: list[str]) -> list[str]:
+    agents = [a.strip() for a in text.split(",")] if text else list(default)
+    bad = [a for a in agents if not AGENT_RE.match(a)]
+    if bad or not agents:
+        raise UsageError(
+            f"--agents {text!r}: name ACP agents as a comma-separated list, e.g. claude-code,codex"
+        )
+    if len(set(agents)) != len(agents):
+        raise UsageError(f"--agents {text!r} names an agent twice")
+    return agents
+
+
+def _describe(args: argparse.Namespace) -> str:
+    if args.target == "app":
+        return f"the app server {args.app_url}"
+    return f"an agent server ({_server_flag(args)})"
+
+
+def _server_flag(args: argparse.Namespace) -> str:
+    given = [
+        flag
+        for flag, value in (
+            ("--image", args.image),
+            ("--server-command", args.server_command),
+            ("--agent-server-url", args.agent_server_url),
+        )
+        if value
+    ]
+    if len(given) != 1:
+        raise UsageError(
+            "--target agent-server needs exactly one of --image, --server-command or "
+            f"--agent-server-url (got {', '.join(given) or 'none'})"
+        )
+    return given[0]
+
+
+def _acp_command(args: argparse.Namespace, workdir: str | None) -> list[str] | None:
+    if not args.acp_command:
+        return None
+    if workdir is None and "{workdir}" in args.acp_command:
+        raise UsageError("--acp-command: {workdir} is only known with --target agent-server")
+    return substitute(args.acp_command, workdir=workdir or "")
+
+
+def _plan_app(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
+    if not args.app_url:
+        raise UsageError("--target app needs --app-url URL (or PINBOT_APP_URL)")
+    if args.recycle_command or args.server_command or args.agent_server_url or args.image:
+        raise UsageError(
+            "--image, --server-command, --agent-server-url and --recycle-command "
+            "go with --target agent-server"
+        )
+    recycle = args.recycle or ctx.settings.probe.recycle
+    if recycle not in ("pause", "restart"):
+        raise UsageError(
+            f"probe recycle {recycle!r} in {ctx.settings.source}: use pause or restart"
+        )
+    keys = {agent: _app_key(agent) for agent in plan.agents}
+    for key in keys.values():
+        ctx.out.mask(key)
+    timeout = ctx.settings.http_timeout
+    apis = {agent: AppApi(args.app_url, key, timeout) for agent, key in keys.items()}
+    for api in {id(a): a for a in apis.values()}.values():
+        api.settings()  # fail fast (exit 3) on a refused key or a server that does not answer
+    plan.concurrent = len(set(keys.values())) == len(keys)
+    for agent in plan.agents:
+        settings = agent_settings(agent, _acp_command(args, None))
+        plan.homes.append(
+            AppHome(
+                apis[agent],
+                agent,
+                settings,
+                recycle,
+                plan.timeout,
+                ctx.out.progress,
+                ctx.out.mask,
+                args.keep,
+            )
+        )
+
+
+def _app_key(agent: str) -> str:
+    own = os.environ.get("PINBOT_APP_API_KEY_" + agent.upper().replace("-", "_"))
+    key = own or os.environ.get("PINBOT_APP_API_KEY")
+    if not key:
+        raise UsageError(
+            "--target app needs an API key in PINBOT_APP_API_KEY (never on the command line)"
+        )
+    return key
+
+
+def _plan_agent_server(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
+    flag = _server_flag(args)
+    _acp_command(args, "")  # bad usage before anything is started
+    if args.recycle_command and flag != "--agent-server-url":
+        raise UsageError("--recycle-command goes with --agent-server-url")
+    if flag == "--agent-server-url":
+        _plan_url(ctx, args, plan)
+        return
+    image = _image(args) if flag == "--image" else None
+    plan.image = image.identity() if image else None
+    plan.concurrent = True
+    for agent in plan.agents:
+        server = _own_server(ctx, args, plan, image)
+        settings = agent_settings(agent, _acp_command(args, server.working_dir))
+        plan.homes.append(ServerHome(server, agent, settings, owns_server=True, keep=args.keep))
+
+
+def _image(args: argparse.Namespace) -> Any:
+    from pinbot.probe.docker_server import Image
+
+    return Image(args.image, args.registry_url)
+
+
+def _own_server(ctx: Context, args: argparse.Namespace, plan: Plan, image: Any) -> Server:
+    if image is None:
+        return CommandServer(args.server_command, plan.timeout, ctx.out.progress, ctx.out.mask)
+    from pinbot.probe.docker_server import DockerServer
+
+    memory = ctx.settings.openapi.memory  # the same bound as any other candidate container
+    return DockerServer(image, memory, plan.timeout, ctx.out.progress, ctx.out.mask)
+
+
+def _plan_url(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
+    if not args.recycle_command:
+        raise UsageError("--agent-server-url needs --recycle-command CMD to recycle the server")
+    key = os.environ.get("PINBOT_SESSION_API_KEY")
+    if key:
+        ctx.out.mask(key)
+    server = UrlServer(
+        args.agent_server_url, args.recycle_command, key, plan.timeout, ctx.out.progress
+    )
+    plan.shared.append(server)
+    server.api.server_info()  # fail fast (exit 3) when nothing answers at the URL
+    for agent in plan.agents:
+        settings = agent_settings(agent, _acp_command(args, server.working_dir))
+        plan.homes.append(ServerHome(server, agent, settings, owns_server=False, keep=args.keep))
+
+
+def _report(ctx: Context, args: argparse.Namespace, plan: Plan, reports: list[AgentReport]) -> int:
+    verdict = worst(r.verdict for r in reports)
+    data = report_json(plan, reports, verdict)
+    if args.report:
+        _write(Path(args.report), data)
+    ctx.out.result(data, render_text(data))
+    errors = [f"{r.agent}: {r.step}: {r.error}" for r in reports if r.error]
+    ctx.out.github(outputs={"verdict": verdict}, summary=render_markdown(data), errors=errors)
+    return EXIT[verdict]
+
+
+def report_json(plan: Plan, reports: list[AgentReport], verdict: str) -> dict[str, Any]:
+    shas = {r.build_git_sha for r in reports if r.build_git_sha}
+    return {
+        "verdict": verdict,
+        "target": plan.target,
+        "build_git_sha": shas.pop() if len(shas) == 1 else None,
+        "image": plan.image,
+        "agents": [r.to_json() for r in reports],
+    }
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--report {path}: cannot write it ({exc.strerror})") from None
+
+
+HEADERS = (
+    "agent",
+    "verdict",
+    "session before",
+    "session after",
+    "marker",
+    "recalled",
+    "s",
+    "detail",
+)
+
+
+def _rows(data: dict[str, Any]) -> list[list[object]]:
+    return [
+        [
+            a["agent"],
+            a["verdict"],
+            a["acp_session_id_before"] or "-",
+            a["acp_session_id_after"] or "-",
+            "yes" if a["marker_found"] else "no",
+            "yes" if a["codeword_recalled"] else "no",
+            a["seconds"],
+            f"{a['step']}: {a['error']}" if a["error"] else a["detail"],
+        ]
+        for a in data["agents"]
+    ]
+
+
+def render_text(data: dict[str, Any]) -> str:
+    identity = f" (build {data['build_git_sha']})" if data["build_git_sha"] else ""
+    return f"{table(HEADERS, _rows(data))}\n\nverdict: {data['verdict']}{identity}"
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    lines = [f"### pinbot probe: {data['verdict']}", ""]
+    if data["image"]:
+        lines.append(f"Image `{data['image']['ref']}` at `{data['image']['digest']}`")
+    if data["build_git_sha"]:
+        lines.append(f"Agent server build `{data['build_git_sha']}`")
+    return "\n".join([*lines, "", markdown_table(HEADERS, _rows(data))])

@@ -1,0 +1,224 @@
+"""HTTP clients for the OpenHands app server (`/api/v1`) and an agent server (`/api/...`).
+
+Every request has a timeout; idempotent calls (GET, DELETE) are retried on 408/429/5xx with
+back-off that honours Retry-After; connection failures are retried for every method (nothing was
+sent). Errors become `ApiError` (exit 3) with a message that names the server and what to do.
+Keys travel in headers only and never appear in a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from pinbot.errors import ExternalError
+
+MAX_PAGES = 1000
+
+
+class ApiError(ExternalError):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def make_session(retries: int = 3) -> requests.Session:
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        backoff_factor=0.2,
+        status_forcelist=(408, 429, 500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "DELETE", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class Api:
+    """One server: base URL, auth header, timeout, and how to advise on a refused key."""
+
+    what = "server"
+    key_advice = "check the key"
+
+    def __init__(self, base_url: str, headers: dict[str, str], timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = headers
+        self.timeout = timeout
+        self.http = make_session()
+
+    def call(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        url = self.base_url + path
+        try:
+            response = self.http.request(
+                method, url, json=body, params=params, headers=self.headers, timeout=self.timeout
+            )
+        except requests.ConnectionError as exc:
+            raise ApiError(
+                f"the {self.what} at {self.base_url} does not answer ({_reason(exc)}): "
+                "check the URL and that the server is running"
+            ) from None
+        except requests.Timeout:
+            raise ApiError(
+                f"the {self.what} at {self.base_url} did not answer {method} {path} "
+                f"within {self.timeout:.0f}s"
+            ) from None
+        return self._decode(method, path, response)
+
+    def _decode(self, method: str, path: str, response: requests.Response) -> Any:
+        status = response.status_code
+        if status in (401, 403):
+            raise ApiError(
+                f"the {self.what} at {self.base_url} refused the key (HTTP {status} "
+                f"on {method} {path}): {self.key_advice}",
+                status,
+            )
+        if status >= 400:
+            raise ApiError(
+                f"the {self.what} answered {method} {path} with HTTP {status}: {_detail(response)}",
+                status,
+            )
+        return response.json() if response.content else None
+
+    def pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a `{items, next_page_id}` search, with a loop guard."""
+        return follow_pages(lambda page_id: self._page(path, params, page_id))
+
+    def _page(self, path: str, params: dict[str, Any], page_id: str | None) -> dict[str, Any]:
+        query = dict(params, page_id=page_id) if page_id else dict(params)
+        return dict(self.call("GET", path, params=query) or {})
+
+
+def follow_pages(fetch: Callable[[str | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    seen: set[str] = set()
+    page_id: str | None = None
+    for _ in range(MAX_PAGES):
+        found = fetch(page_id)
+        yield from found.get("items") or []
+        page_id = found.get("next_page_id")
+        if not page_id:
+            return
+        if page_id in seen:
+            raise ApiError(f"the server repeated page id {page_id!r}: its paging loops")
+        seen.add(page_id)
+    raise ApiError(f"the server returned more than {MAX_PAGES} pages of events")
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for known in ("Connection refused", "Name or service not known", "timed out"):
+        if known in text:
+            return known.lower()
+    return type(exc).__name__
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:200]
+    return str(body)[:200]
+
+
+def message(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": [{"type": "text", "text": text}], "run": True}
+
+
+class AgentServerApi(Api):
+    what = "agent server"
+    key_advice = "set PINBOT_SESSION_API_KEY to one of the server's OH_SESSION_API_KEYS_*"
+
+    def __init__(self, base_url: str, session_key: str | None, timeout: float = 30.0) -> None:
+        headers = {"X-Session-API-Key": session_key} if session_key else {}
+        super().__init__(base_url, headers, timeout)
+
+    def health(self) -> bool:
+        """Up and answering; a refused connection is just 'not yet'."""
+        try:
+            return self.http.get(f"{self.base_url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def server_info(self) -> dict[str, Any]:
+        return dict(self.call("GET", "/server_info") or {})
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "/api/conversations", body))
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"/api/conversations/{conversation_id}"))
+
+    def send(self, conversation_id: str, text: str) -> None:
+        self.call("POST", f"/api/conversations/{conversation_id}/events", message(text))
+
+    def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        path = f"/api/conversations/{conversation_id}/events/search"
+        return list(self.pages(path, {"limit": 100}))
+
+    def delete(self, conversation_id: str) -> None:
+        self.call("DELETE", f"/api/conversations/{conversation_id}")
+
+
+class AppApi(Api):
+    what = "app server"
+    key_advice = (
+        "set PINBOT_APP_API_KEY to an API key of this app server (OpenHands: Settings → API Keys)"
+    )
+
+    def __init__(self, base_url: str, api_key: str, timeout: float = 30.0) -> None:
+        super().__init__(
+            base_url.rstrip("/") + "/api/v1", {"Authorization": f"Bearer {api_key}"}, timeout
+        )
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.call("GET", "/settings") or {})
+
+    def set_agent(self, diff: dict[str, Any]) -> None:
+        self.call("POST", "/settings", {"agent_settings_diff": diff})
+
+    def start(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.call("POST", "/app-conversations", body))
+
+    def start_task(self, task_id: str) -> dict[str, Any] | None:
+        found = self.call("GET", "/app-conversations/start-tasks", params={"ids": task_id})
+        return found[0] if found else None
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        found = self.call("GET", "/app-conversations", params={"ids": conversation_id})
+        return found[0] if found else None
+
+    def send(self, conversation_id: str, text: str) -> None:
+        self.call("POST", f"/app-conversations/{conversation_id}/send-message", message(text))
+
+    def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        return list(self.pages(f"/conversation/{conversation_id}/events/search", {"limit": 100}))
+
+    def sandbox(self, sandbox_id: str) -> dict[str, Any] | None:
+        found = self.call("GET", "/sandboxes", params={"id": sandbox_id})
+        return found[0] if found else None
+
+    def pause(self, sandbox_id: str) -> None:
+        self.call("POST", f"/sandboxes/{sandbox_id}/pause")
+
+    def resume(self, sandbox_id: str) -> None:
+        self.call("POST", f"/sandboxes/{sandbox_id}/resume")
+
+    def delete_sandbox(self, sandbox_id: str) -> None:
+        self.call("DELETE", f"/sandboxes/{sandbox_id}")
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        self.call("DELETE", f"/app-conversations/{conversation_id}")

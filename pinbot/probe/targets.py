@@ -1,0 +1,412 @@
+"""Where a probed conversation lives, and how it is recycled.
+
+A `Home` is one agent's conversation on a target: the app server (recycled by pause + resume, or
+by deleting the sandbox and starting the same conversation again), or an agent server pinbot runs
+(`CommandServer`, `DockerServer`) or is pointed at (`UrlServer`), recycled by restarting it on the
+same conversations directory. Homes clean up what they made unless told to keep it; processes
+and containers pinbot started are always stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from pinbot.errors import ExternalError
+from pinbot.probe.http import AgentServerApi, ApiError, AppApi, message
+from pinbot.probe.waiting import Progress, StepFailed, wait_until
+
+Mask = Callable[[str], None]
+
+
+class Home(Protocol):
+    agent: str
+    conversation_id: str | None
+
+    def start(self, first_message: str) -> str: ...
+
+    def server(self) -> AgentServerApi: ...
+
+    def send(self, text: str) -> None: ...
+
+    def events(self) -> list[dict[str, Any]]: ...
+
+    def recycle(self) -> None: ...
+
+    def identity(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def agent_settings(agent: str, acp_command: list[str] | None) -> dict[str, Any]:
+    """The agent-settings diff that selects `agent` (or a custom ACP command for it)."""
+    if acp_command:
+        return {"agent_kind": "acp", "acp_server": "custom", "acp_command": acp_command}
+    return {"agent_kind": "acp", "acp_server": agent}
+
+
+def substitute(template: str, **values: str) -> list[str]:
+    """Split a command line and fill in `{port}` / `{workdir}` (nothing else is touched)."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return shlex.split(template)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the app server -----------------------------------------------------------------------------
+
+
+class AppHome:
+    def __init__(
+        self,
+        api: AppApi,
+        agent: str,
+        settings: dict[str, Any],
+        recycle_how: str,
+        timeout: float,
+        progress: Progress,
+        mask: Mask,
+        keep: bool,
+    ) -> None:
+        self.api = api
+        self.agent = agent
+        self.settings = settings
+        self.recycle_how = recycle_how
+        self.timeout = timeout
+        self.progress = progress
+        self.mask = mask
+        self.keep = keep
+        self.conversation_id: str | None = None
+        self.sandbox_id: str | None = None
+        self._server: AgentServerApi | None = None
+
+    def start(self, first_message: str) -> str:
+        self.api.set_agent(self.settings)
+        task = self.api.start({"initial_message": message(first_message)})
+        ready = self._wait_task(str(task["id"]))
+        self.conversation_id = str(ready["app_conversation_id"])
+        return self.conversation_id
+
+    def _wait_task(self, task_id: str) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            task = self.api.start_task(task_id) or {}
+            if task.get("status") == "ERROR":
+                raise StepFailed(f"the start task ended in ERROR: {task.get('detail')}")
+            if task.get("sandbox_id"):
+                self.sandbox_id = str(task["sandbox_id"])
+            return task if task.get("status") == "READY" else None
+
+        return wait_until(
+            f"{self.agent}: waiting for the sandbox", check, self.timeout, self.progress
+        )
+
+    def _wait_sandbox(self, wanted: str) -> dict[str, Any]:
+        seen = ["unknown"]
+
+        def check() -> dict[str, Any] | None:
+            sandbox = self.api.sandbox(str(self.sandbox_id)) or {"status": "MISSING"}
+            seen[0] = str(sandbox.get("status"))
+            if seen[0] in ("ERROR", "MISSING"):
+                raise StepFailed(f"sandbox {self.sandbox_id} is {seen[0]}")
+            return sandbox if seen[0] == wanted else None
+
+        what = f"{self.agent}: waiting for sandbox {self.sandbox_id} to be {wanted}"
+        try:
+            return wait_until(what, check, self.timeout, self.progress)
+        except StepFailed as exc:
+            if "--timeout" not in str(exc):
+                raise
+            raise StepFailed(
+                f"sandbox {self.sandbox_id} is still {seen[0]} after {self.timeout:.0f}s "
+                f"(waited for {wanted}; --timeout)"
+            ) from None
+
+    def server(self) -> AgentServerApi:
+        if self._server is None:
+            sandbox = self._wait_sandbox("RUNNING")
+            urls = [
+                u["url"] for u in sandbox.get("exposed_urls") or [] if u["name"] == "AGENT_SERVER"
+            ]
+            if not urls:
+                raise StepFailed(f"sandbox {self.sandbox_id} exposes no AGENT_SERVER url")
+            key = str(sandbox.get("session_api_key") or "")
+            self.mask(key)
+            self._server = AgentServerApi(urls[0], key or None, self.api.timeout)
+        return self._server
+
+    def send(self, text: str) -> None:
+        try:
+            self.api.send(str(self.conversation_id), text)
+        except ApiError as exc:
+            if exc.status == 409:
+                raise StepFailed(
+                    f"send-message: the sandbox is not running (HTTP 409): {exc}"
+                ) from None
+            if exc.status == 410:
+                raise StepFailed(
+                    f"send-message: the conversation is archived (HTTP 410): {exc}"
+                ) from None
+            raise
+
+    def events(self) -> list[dict[str, Any]]:
+        return self.api.events(str(self.conversation_id))
+
+    def recycle(self) -> None:
+        self._server = None
+        sandbox_id = str(self.sandbox_id)
+        if self.recycle_how == "pause":
+            self.api.pause(sandbox_id)
+            self._wait_sandbox("PAUSED")
+            self.api.resume(sandbox_id)
+        else:
+            self.api.delete_sandbox(sandbox_id)
+            task = self.api.start({"conversation_id": self.conversation_id})
+            self._wait_task(str(task["id"]))
+        self._wait_sandbox("RUNNING")
+
+    def identity(self) -> dict[str, Any]:
+        return self.server().server_info()
+
+    def close(self) -> None:
+        if self.keep:
+            return
+        for undo in (self._delete_conversation, self._delete_sandbox):
+            with contextlib.suppress(ExternalError):  # already gone; must not hide the verdict
+                undo()
+
+    def _delete_conversation(self) -> None:
+        if self.conversation_id:
+            self.api.delete_conversation(self.conversation_id)
+
+    def _delete_sandbox(self) -> None:
+        if self.sandbox_id and (self.api.sandbox(self.sandbox_id) or {}).get("id"):
+            self.api.delete_sandbox(self.sandbox_id)
+
+
+# --- agent servers ----------------------------------------------------------------------------
+
+
+class Server(Protocol):
+    """An agent server pinbot can (re)start; `working_dir` is valid where the server runs."""
+
+    api: AgentServerApi
+    working_dir: str
+    how: str
+
+    def up(self) -> None: ...
+
+    def recycle(self) -> None: ...
+
+    def stop(self, keep: bool) -> None: ...
+
+    def identity(self) -> dict[str, Any]: ...
+
+
+def wait_healthy(
+    api: AgentServerApi, timeout: float, progress: Progress, alive: Callable[[], str | None]
+) -> None:
+    """Wait for /health; `alive` returns why the server cannot come up (it exited), or None."""
+
+    def check() -> bool | None:
+        died = alive()
+        if died:
+            raise StepFailed(died)
+        return True if api.health() else None
+
+    wait_until(f"waiting for the agent server at {api.base_url}", check, timeout, progress)
+
+
+class CommandServer:
+    """`--server-command`: CMD in a fresh working directory; recycled by killing its group."""
+
+    how = "restart the server command"
+
+    def __init__(self, template: str, timeout: float, progress: Progress, mask: Mask) -> None:
+        self.template = template
+        self.timeout = timeout
+        self.progress = progress
+        self.workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
+        self.working_dir = str(self.workdir / "workspace")
+        self.port = free_port()
+        self.key = secrets.token_urlsafe(24)
+        mask(self.key)
+        self.api = AgentServerApi(f"http://127.0.0.1:{self.port}", self.key)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def up(self) -> None:
+        if self.proc is None:
+            self._start()
+
+    def _start(self) -> None:
+        command = substitute(self.template, port=str(self.port), workdir=str(self.workdir))
+        env = dict(os.environ, OH_SESSION_API_KEYS_0=self.key)
+        with open(self.workdir / "server.log", "ab") as log:
+            try:
+                self.proc = subprocess.Popen(
+                    command,
+                    cwd=self.workdir,
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise StepFailed(f"--server-command could not start: {exc}") from None
+        wait_healthy(self.api, self.timeout, self.progress, self._exited)
+
+    def _exited(self) -> str | None:
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        log = self.workdir / "server.log"
+        return f"the server command exited with {self.proc.returncode} (log: {log})"
+
+    def recycle(self) -> None:
+        self._kill()
+        self._start()
+
+    def _kill(self) -> None:
+        """Stop the whole process group: the ACP agents are the server's children."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+        _kill_group_leftovers(self.proc.pid)
+        self.proc = None
+
+    def stop(self, keep: bool) -> None:
+        self._kill()
+        if not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def identity(self) -> dict[str, Any]:
+        return self.api.server_info()
+
+
+def _kill_group_leftovers(pgid: int) -> None:
+    """Children that ignored SIGTERM still belong to the group: make sure they are gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+class UrlServer:
+    """`--agent-server-url` + `--recycle-command`: someone else's server, recycled by a command."""
+
+    how = "run the recycle command"
+
+    def __init__(
+        self, url: str, recycle_command: str, key: str | None, timeout: float, progress: Progress
+    ) -> None:
+        self.api = AgentServerApi(url, key)
+        self.recycle_command = recycle_command
+        self.timeout = timeout
+        self.progress = progress
+        self.working_dir = tempfile.mkdtemp(prefix="pinbot-probe-")
+
+    def up(self) -> None:
+        wait_healthy(self.api, self.timeout, self.progress, lambda: None)
+
+    def recycle(self) -> None:
+        port = str(urlsplit(self.api.base_url).port or 80)
+        command = substitute(self.recycle_command, port=port, workdir=self.working_dir)
+        # Output to a file, not a pipe: a command that restarts a server in the background
+        # leaves it holding the pipe, and waiting for EOF would hang until the timeout.
+        with tempfile.TemporaryFile() as log:
+            try:
+                done = subprocess.run(
+                    command, stdout=log, stderr=log, timeout=self.timeout, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise StepFailed(f"--recycle-command failed: {exc}") from None
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip()[-200:]
+        if done.returncode != 0:
+            raise StepFailed(f"--recycle-command exited with {done.returncode}: {tail}")
+        wait_healthy(self.api, self.timeout, self.progress, lambda: None)
+
+    def stop(self, keep: bool) -> None:
+        if not keep:
+            shutil.rmtree(self.working_dir, ignore_errors=True)
+
+    def identity(self) -> dict[str, Any]:
+        return self.api.server_info()
+
+
+class ServerHome:
+    """One agent's conversation on an agent server."""
+
+    def __init__(
+        self,
+        server: Server,
+        agent: str,
+        settings: dict[str, Any],
+        owns_server: bool,
+        keep: bool,
+    ) -> None:
+        self.srv = server
+        self.agent = agent
+        self.settings = settings
+        self.owns_server = owns_server
+        self.keep = keep
+        self.conversation_id: str | None = None
+        self.recycle_how = server.how
+
+    def start(self, first_message: str) -> str:
+        self.srv.up()
+        body = {
+            "workspace": {"working_dir": self.srv.working_dir},
+            "agent_settings": self.settings,
+            "initial_message": message(first_message),
+            "autotitle": False,
+        }
+        self.conversation_id = str(self.srv.api.create(body)["id"])
+        return self.conversation_id
+
+    def server(self) -> AgentServerApi:
+        return self.srv.api
+
+    def send(self, text: str) -> None:
+        self.srv.api.send(str(self.conversation_id), text)
+
+    def events(self) -> list[dict[str, Any]]:
+        return self.srv.api.events(str(self.conversation_id))
+
+    def recycle(self) -> None:
+        self.srv.recycle()
+
+    def identity(self) -> dict[str, Any]:
+        return self.srv.identity()
+
+    def close(self) -> None:
+        if not self.keep and self.conversation_id:
+            # a stopped or broken server: its conversations go with it
+            with contextlib.suppress(ExternalError):
+                self.srv.api.delete(self.conversation_id)
+        if self.owns_server:
+            self.srv.stop(self.keep)
+
+
+def volume_name() -> str:
+    return f"pinbot-probe-{uuid.uuid4().hex[:12]}"

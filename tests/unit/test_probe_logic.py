@@ -1,0 +1,182 @@
+"""The probe's pure parts: verdicts, the turn-completion rule, paging, and bad usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pinbot import cli
+from pinbot.commands.probe import Plan, parse_agents, render_markdown, render_text, report_json
+from pinbot.errors import UsageError
+from pinbot.probe.http import ApiError, follow_pages
+from pinbot.probe.run import AgentReport
+from pinbot.probe.targets import agent_settings, substitute
+from pinbot.probe.verdict import (
+    MARKER,
+    judge,
+    marker_in,
+    outcomes,
+    recalled,
+    turn_over,
+    turn_result,
+    worst,
+)
+
+FINISH = {"kind": "ActionEvent", "tool_name": "finish", "action": {"message": "The codeword is x"}}
+ERROR = {"kind": "ConversationErrorEvent", "code": "AcpError", "detail": "agent exited"}
+USER = {"kind": "MessageEvent", "llm_message": {"content": [{"type": "text", "text": "hi"}]}}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "marker", "recall", "error", "verdict"),
+    [
+        ("s1", "s1", False, True, None, "native"),
+        ("s1", "s2", False, True, None, "bootstrap"),
+        ("s1", "s1", True, True, None, "bootstrap"),
+        ("s1", "s2", True, False, None, "lost"),
+        ("s1", "s1", False, False, None, "lost"),
+        ("s1", "s1", False, True, "recall: HTTP 409", "error"),
+    ],
+)
+def test_judge_names_the_worst_thing_seen(
+    before: str, after: str, marker: bool, recall: bool, error: str | None, verdict: str
+) -> None:
+    assert judge(before, after, marker, recall, error) == verdict
+
+
+def test_worst_orders_error_over_lost_over_bootstrap_over_native() -> None:
+    assert worst(["native", "bootstrap"]) == "bootstrap"
+    assert worst(["bootstrap", "lost", "native"]) == "lost"
+    assert worst(["lost", "error"]) == "error"
+    assert worst(["native", "native"]) == "native"
+    assert worst([]) == "error"
+
+
+def conversation(
+    status: str, prompted: str | None = "m2", last: str | None = "m2"
+) -> dict[str, Any]:
+    state = {"acp_session_id": "s", "acp_last_prompt_user_message_id": prompted}
+    return {"execution_status": status, "agent_state": state, "last_user_message_id": last}
+
+
+def test_a_terminal_status_alone_does_not_end_the_turn() -> None:
+    # the status can still show the previous turn: no new finish action yet
+    assert not turn_over(conversation("finished"), outcomes_before=1, outcomes_now=1)
+
+
+def test_a_new_outcome_under_a_running_status_does_not_end_the_turn() -> None:
+    assert not turn_over(conversation("running"), outcomes_before=1, outcomes_now=2)
+
+
+@pytest.mark.parametrize("status", ["finished", "error", "stuck"])
+def test_a_terminal_status_with_a_new_outcome_ends_the_turn(status: str) -> None:
+    assert turn_over(conversation(status), outcomes_before=1, outcomes_now=2)
+
+
+def test_a_finish_for_an_older_prompt_does_not_end_the_turn() -> None:
+    assert not turn_over(conversation("finished", prompted="m1", last="m2"), 1, 2)
+    assert turn_over(conversation("finished", prompted=None, last="m2"), 1, 2)
+
+
+def test_turn_result_takes_the_newest_outcome_after_the_count_before() -> None:
+    events = [USER, FINISH, USER, ERROR]
+    assert outcomes(events) == 2
+    assert turn_result(events[:2], 0).reply == "The codeword is x"
+    assert turn_result(events, 1).error == "agent exited"
+    assert (
+        turn_result(events, 2).error == "the turn ended without a finish action or an error event"
+    )
+
+
+def test_the_marker_is_found_anywhere_in_an_event() -> None:
+    bootstrap = {
+        "kind": "MessageEvent",
+        "llm_message": {"content": [{"text": f"{MARKER}\nUser: x"}]},
+    }
+    assert marker_in([USER, bootstrap])
+    assert not marker_in([USER, FINISH])
+
+
+def test_recall_needs_the_codeword_in_the_reply() -> None:
+    assert recalled("The codeword is PINBOT-ab12.", "pinbot-ab12")
+    assert not recalled("I do not know any codeword.", "pinbot-ab12")
+    assert not recalled(None, "pinbot-ab12")
+
+
+def test_paging_follows_next_page_id_to_the_end() -> None:
+    pages = {None: (["a"], "2"), "2": (["b"], "3"), "3": (["c"], None)}
+    items = follow_pages(lambda p: {"items": pages[p][0], "next_page_id": pages[p][1]})
+    assert list(items) == ["a", "b", "c"]
+
+
+def test_paging_stops_when_the_server_repeats_a_page_id() -> None:
+    with pytest.raises(ApiError, match="repeated page id"):
+        list(follow_pages(lambda p: {"items": [p], "next_page_id": "same"}))
+
+
+def test_agents_are_validated() -> None:
+    assert parse_agents(None, ["claude-code", "codex"]) == ["claude-code", "codex"]
+    assert parse_agents("codex", []) == ["codex"]
+    for bad in ("", "Codex", "codex,codex", "codex;rm"):
+        with pytest.raises(UsageError):
+            parse_agents(bad, [])
+
+
+def test_commands_get_port_and_workdir_substituted_and_nothing_else() -> None:
+    assert substitute(
+        "srv --port {port} --dir '{workdir}/x y' {other}", port="8001", workdir="/w"
+    ) == [
+        "srv",
+        "--port",
+        "8001",
+        "--dir",
+        "/w/x y",
+        "{other}",
+    ]
+
+
+def test_a_custom_acp_command_selects_the_custom_server() -> None:
+    assert agent_settings("codex", None) == {"agent_kind": "acp", "acp_server": "codex"}
+    custom = agent_settings("codex", ["agent", "--x"])
+    assert custom["acp_server"] == "custom" and custom["acp_command"] == ["agent", "--x"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["probe"], "--app-url"),
+        (["probe", "--target", "agent-server"], "got none"),
+        (
+            ["probe", "--target", "agent-server", "--image", "a/b:1", "--server-command", "x"],
+            "got --image, --server-command",
+        ),
+        (
+            ["probe", "--target", "agent-server", "--agent-server-url", "http://x"],
+            "--recycle-command",
+        ),
+        (
+            ["probe", "--app-url", "http://127.0.0.1:1", "--server-command", "x"],
+            "--target agent-server",
+        ),
+        (["probe", "--app-url", "http://127.0.0.1:1", "--timeout", "0"], "--timeout"),
+        (["probe", "--app-url", "http://127.0.0.1:1"], "PINBOT_APP_API_KEY"),
+    ],
+)
+def test_bad_usage_exits_2_before_touching_the_network(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_reports_carry_the_build_and_show_the_error_step() -> None:
+    good = AgentReport("codex", "native", "c1", "s1", "s1", False, True, 3.0, detail="codeword x")
+    bad = AgentReport("claude-code", step="recall", error="HTTP 410", build_git_sha="a" * 40)
+    good.build_git_sha = "a" * 40
+    data = report_json(Plan("app", ["codex", "claude-code"], 5), [good, bad], "error")
+    assert data["build_git_sha"] == "a" * 40
+    assert data["agents"][0]["acp_session_id_after"] == "s1"
+    assert "recall: HTTP 410" in render_text(data)
+    assert "### pinbot probe: error" in render_markdown(data)
+    assert "| codex | native |" in render_markdown(data)
