@@ -1,0 +1,113 @@
+"""`env.OPENHANDS_SHA` at the top of the deploy workflow (.github/workflows/deploy.yaml).
+
+The YAML node tree says exactly where the scalar sits (its marks); the new sha is spliced into
+the text there, so comments, quoting, anchors, key order and indentation are untouched and the
+diff is one line. Round-tripping the whole file through a YAML dumper would reflow it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pinbot.edits import Change, Site, changed_lines
+from pinbot.errors import UsageError
+from pinbot.model import validate_sha
+
+
+@dataclass(frozen=True)
+class _Scalar:
+    start: int  # offset of the value's own text (after any quote, anchor or tag)
+    end: int
+    line: int
+    value: str
+
+
+def read(text: str, file: str, key: str) -> Site:
+    """The value of top-level env.<key>, as written (not validated: the gate judges it)."""
+    scalar = _locate(text, file, key)
+    return Site(file, scalar.line, scalar.value)
+
+
+def rewrite(text: str, sha: str, file: str, key: str) -> tuple[str, Change]:
+    """Set top-level env.<key> to `sha`, changing exactly one line."""
+    validate_sha(sha, f"new {key}")
+    scalar = _locate(text, file, key)
+    new_text = text[: scalar.start] + sha + text[scalar.end :]
+    after = _locate(new_text, file, key)
+    if after.value != sha or changed_lines(text, new_text) > 1:
+        raise AssertionError(f"{file}: rewriting env.{key} changed more than one line")
+    return new_text, Change(file, scalar.line, scalar.value, sha)
+
+
+def _locate(text: str, file: str, key: str) -> _Scalar:
+    root = _compose(text, file)
+    env_key, env = _only_entry(root, "env", file, "top level", 1)
+    if not _is_mapping(env) or env.start_mark.index < env_key.end_mark.index:
+        raise UsageError(
+            f"{file}:{env_key.start_mark.line + 1}: the top-level env is not a plain mapping "
+            f"(an alias or a scalar): write {key} directly under it"
+        )
+    name, node = _only_entry(env, key, file, "the top-level env", env_key.start_mark.line + 1)
+    return _scalar(text, name, node, file, key)
+
+
+def _compose(text: str, file: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        root = YAML().compose(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise UsageError(f"{file}:{line}: not valid YAML ({exc.problem})") from None
+    except YAMLError as exc:
+        raise UsageError(f"{file}: not valid YAML ({exc})") from None
+    if not _is_mapping(root):
+        raise UsageError(f"{file}: expected a workflow (a YAML mapping) at the top level")
+    return root
+
+
+def _is_mapping(node: Any) -> bool:
+    from ruamel.yaml.nodes import MappingNode
+
+    return isinstance(node, MappingNode)
+
+
+def _only_entry(mapping: Any, key: str, file: str, where: str, line: int) -> tuple[Any, Any]:
+    entries = [(k, v) for k, v in mapping.value if getattr(k, "value", None) == key]
+    if not entries:
+        raise UsageError(
+            f"{file}:{line}: no {key!r} key in {where}: the deploy workflow must set "
+            f"{key} there (config deploy.workflow / deploy.sha_key)"
+        )
+    if len(entries) > 1:
+        lines = ", ".join(str(k.start_mark.line + 1) for k, _ in entries)
+        raise UsageError(f"{file}: {key!r} appears {len(entries)} times in {where} (lines {lines})")
+    return entries[0]
+
+
+def _scalar(text: str, name: Any, node: Any, file: str, key: str) -> _Scalar:
+    from ruamel.yaml.nodes import ScalarNode
+
+    line = node.start_mark.line + 1
+    refuse = UsageError(
+        f"{file}:{line}: env.{key} is not a plain or quoted one-line value (an alias, a block "
+        f"or an empty value): write `{key}: <40-hex sha>`"
+    )
+    # An alias resolves to the anchored node elsewhere: its marks lie before our key.
+    if not isinstance(node, ScalarNode) or node.start_mark.index < name.end_mark.index:
+        raise refuse
+    source = text[node.start_mark.index : node.end_mark.index]
+    quote = node.style if node.style in ("'", '"') else ""
+    written = f"{quote}{node.value}{quote}"
+    properties = source[: len(source) - len(written)]
+    # What precedes the value may only be properties: `&anchor` or `!tag`.
+    if not node.value or not source.endswith(written) or not _only_properties(properties):
+        raise refuse
+    end = node.end_mark.index - len(quote)
+    return _Scalar(end - len(node.value), end, line, node.value)
+
+
+def _only_properties(text: str) -> bool:
+    return all(word[0] in "&!" for word in text.split())

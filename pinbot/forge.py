@@ -1,0 +1,231 @@
+"""GitHub: the two pull requests of a cut (idempotent, cross-linked) and PR numbers -> commits.
+
+The only module that talks to GitHub. The API base comes from GITHUB_API_URL, so GitHub
+Enterprise and tests work alike; the token only from GITHUB_TOKEN / GH_TOKEN. PyGithub is
+imported here, and this module only by commands that use it.
+
+A PR body carries pinbot's section between two HTML comments; the opening one holds the cut as
+JSON (the machine-readable marker). Re-running finds the PR by its head branch and rewrites only
+that section, and only when it changed: no second PR, no needless edit, a human's text kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from pinbot.errors import ExternalError, UsageError
+from pinbot.model import Evidence
+from pinbot.report import markdown_table
+
+BEGIN = "<!-- pinbot:begin "
+END = "<!-- pinbot:end -->"
+_SECTION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+_SCP = re.compile(r"^[^/@\s]+@(?P<host>[^:/\s]+):(?P<path>.+)$")
+
+
+@dataclass(frozen=True)
+class GitHubRepo:
+    owner: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PullSpec:
+    """A PR the cut wants: data, so the plan can print it before anything is opened."""
+
+    role: str  # "openhands" or "deploy": each PR links the other role's PR
+    repo: GitHubRepo
+    head: str
+    base: str
+    title: str
+    marker: Mapping[str, Any]
+    section: str  # markdown between the markers; "{other}" stands for the other PR's link
+
+    def body_section(self, other: str | None) -> str:
+        link = other or "none"
+        data = json.dumps(dict(self.marker), sort_keys=True)
+        return f"{BEGIN}{data} -->\n{self.section.replace('{other}', link)}\n{END}"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    created: bool = False
+    edited: bool = False
+
+
+def github_repo(url: str) -> GitHubRepo | None:
+    """owner/name when `url` is a GitHub remote (github.com, or $GITHUB_SERVER_URL's host)."""
+    scp = _SCP.match(url)
+    host, path = (scp["host"], scp["path"]) if scp else _host_path(url)
+    if host is None or host.lower() not in _github_hosts():
+        return None
+    parts = path.strip("/").removesuffix(".git").split("/")
+    return GitHubRepo(parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
+
+
+def _host_path(url: str) -> tuple[str | None, str]:
+    parsed = urlparse(url)
+    return (
+        (parsed.hostname, parsed.path) if parsed.scheme in ("https", "http", "ssh") else (None, "")
+    )
+
+
+def _github_hosts() -> set[str]:
+    hosts = {"github.com"}
+    server = urlparse(os.environ.get("GITHUB_SERVER_URL", "")).hostname
+    return hosts | {server.lower()} if server else hosts
+
+
+def token() -> str | None:
+    return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
+
+
+def api_url() -> str:
+    return os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+
+
+def render_section(
+    *,
+    title: str,
+    facts: Sequence[tuple[str, str]],
+    evidence: Sequence[Evidence],
+    notes: Sequence[str] = (),
+) -> str:
+    """The evidence a reviewer needs: what is pinned, where it came from, what the checks said."""
+    parts = [f"### {title}", "", markdown_table(("pin", "value"), facts).rstrip("\n")]
+    if evidence:
+        rows = [(e.detector, e.result, e.detail) for e in evidence]
+        parts += ["", markdown_table(("check", "result", "detail"), rows).rstrip("\n")]
+    parts += ["", *notes] if notes else []
+    return "\n".join(parts).rstrip("\n")
+
+
+def merge_section(body: str | None, section: str) -> str:
+    """`body` with pinbot's section replaced (or appended): a human's text stays as it is."""
+    text = body or ""
+    if _SECTION.search(text):
+        return _SECTION.sub(lambda _: section, text, count=1)
+    return f"{text.rstrip()}\n\n{section}" if text.strip() else section
+
+
+class Forge:
+    def __init__(self, token: str, base_url: str, timeout: float) -> None:
+        from github import Auth, Github
+        from github.GithubRetry import GithubRetry
+
+        self.base_url = base_url
+        self.gh = Github(
+            auth=Auth.Token(token),
+            base_url=base_url,
+            timeout=int(timeout),
+            retry=GithubRetry(total=3),
+            lazy=True,  # no request until one is needed: get_repo costs nothing
+        )
+
+    def ensure(self, specs: Sequence[PullSpec]) -> dict[str, PullRequest]:
+        """Open the PRs that do not exist, then make each body link the other: a re-run finds
+        both, computes the same bodies, and writes nothing."""
+        found = {spec.role: self.find(spec) for spec in specs}
+        created: set[str] = set()
+        for spec in specs:
+            if found[spec.role] is None:
+                found[spec.role] = self._create(spec, _other(found, spec.role))
+                created.add(spec.role)
+        done = {}
+        for spec in specs:
+            pull = self.update(found[spec.role], spec, _other(found, spec.role))
+            done[spec.role] = dataclasses.replace(pull, created=spec.role in created)
+        return done
+
+    def find(self, spec: PullSpec) -> Any | None:
+        """The open PR whose head is `spec.head`, preferring the one carrying our marker."""
+        pulls = self._call(
+            f"listing pull requests of {spec.repo.full_name}",
+            lambda: list(
+                self._repo(spec.repo).get_pulls(state="open", head=f"{spec.repo.owner}:{spec.head}")
+            ),
+        )
+        marked = [p for p in pulls if BEGIN in (p.body or "")]
+        return (marked or pulls or [None])[0]
+
+    def _create(self, spec: PullSpec, other: str | None) -> Any:
+        return self._call(
+            f"opening a pull request on {spec.repo.full_name}",
+            lambda: self._repo(spec.repo).create_pull(
+                base=spec.base, head=spec.head, title=spec.title, body=spec.body_section(other)
+            ),
+        )
+
+    def update(self, pull: Any, spec: PullSpec, other: str | None) -> PullRequest:
+        """Rewrite pinbot's section of `pull` when it differs; no request when it does not."""
+        body = merge_section(pull.body, spec.body_section(other))
+        if body == (pull.body or ""):
+            return PullRequest(pull.number, pull.html_url)
+        self._call(f"updating {pull.html_url}", lambda: pull.edit(body=body))
+        return PullRequest(pull.number, pull.html_url, edited=True)
+
+    def pr_commits(self, repo: GitHubRepo, number: int) -> list[str]:
+        """The commits of PR #number (what a branch must contain to carry that PR)."""
+        pull = self._call(
+            f"reading PR #{number} of {repo.full_name}", lambda: self._repo(repo).get_pull(number)
+        )
+        shas: list[str] = self._call(
+            f"listing the commits of PR #{number}", lambda: [c.sha for c in pull.get_commits()]
+        )
+        return shas
+
+    def _repo(self, repo: GitHubRepo) -> Any:
+        return self.gh.get_repo(repo.full_name)
+
+    def _call(self, what: str, action: Any) -> Any:
+        from github import GithubException
+
+        try:
+            return action()
+        except GithubException as exc:
+            raise ExternalError(f"GitHub said {exc.status} while {what}: {_message(exc)}") from None
+        except OSError as exc:  # requests' connection errors and timeouts
+            raise ExternalError(
+                f"could not reach GitHub at {self.base_url} while {what}: {exc}"
+            ) from None
+
+
+def _other(found: Mapping[str, Any], role: str) -> str | None:
+    urls = [pull.html_url for name, pull in found.items() if name != role and pull is not None]
+    return urls[0] if urls else None
+
+
+def _message(exc: Any) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = str(data.get("message") or exc)
+    errors = data.get("errors") or []
+    details = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
+    hint = (
+        " (check that GITHUB_TOKEN may write pull requests there)"
+        if exc.status in (401, 403, 404)
+        else ""
+    )
+    return f"{message}{': ' + details if details else ''}{hint}"
+
+
+def open_forge(timeout: float) -> Forge:
+    found = token()
+    if found is None:
+        raise UsageError(
+            "opening pull requests needs a token: set GITHUB_TOKEN (or GH_TOKEN), "
+            "or drop --open-prs to push the branches only"
+        )
+    return Forge(found, api_url(), timeout)

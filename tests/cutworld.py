@@ -1,0 +1,53 @@
+"""The world of the cut tests: images in the real registry, repositories behind file:// remotes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinbot.world import repos
+from pinbot.world.agent_server import Build, World, publish
+from pinbot.world.registry import RegistryWriter
+
+IMAGE = "ghcr.io/cutworld/agent-server"
+CAPABLE = "1.27.0-python"
+INCAPABLE = "1.28.0-python"
+COMPOSE_FILES = ("docker-compose.yml", "containers/dev/compose.yml")
+
+
+@dataclass
+class Images:
+    registry: str
+    world: World
+
+
+@dataclass
+class Repos:
+    openhands: repos.OpenHandsRepo
+    deploy: repos.DeployRepo
+
+    def refs(self) -> tuple[str, str]:
+        """Every ref of both remotes: equal before and after means nothing was pushed."""
+        return (
+            repos.git(self.openhands.remote, "for-each-ref"),
+            repos.git(self.deploy.remote, "for-each-ref"),
+        )
+
+
+@pytest.fixture(scope="session")
+def images(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
+    """1.26.0 (the pin) lacks the routes, 1.27.0 has them, 1.28.0 dropped them again."""
+    builds = [Build(version="1.26.0"), Build(version="1.27.0", routes=True), Build("1.28.0")]
+    root = tmp_path_factory.mktemp("cut-images")
+    world = publish(RegistryWriter(registry, "cutworld/agent-server"), root / "sdk", builds)
+    return Images(registry, world)
+
+
+def make_repos(
+    root: Path, files: dict[str, Any] | None = None, workflow: str | None = None
+) -> Repos:
+    openhands = repos.openhands_repo(root, image=IMAGE, files=files)
+    return Repos(openhands, repos.deploy_repo(root, openhands.main, workflow))

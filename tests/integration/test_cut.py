@@ -1,0 +1,557 @@
+"""`pinbot cut` end to end: a real registry, real git repositories behind bare file:// remotes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinbot import gitops
+from pinbot.cli import main
+from pinbot.world import repos
+from tests.cutworld import (
+    CAPABLE,
+    COMPOSE_FILES,
+    IMAGE,
+    INCAPABLE,
+    Images,
+    Repos,
+    images,
+    make_repos,
+)
+
+__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Repos:
+    return make_repos(tmp_path / "remotes")
+
+
+def cut(
+    capsys: pytest.CaptureFixture[str],
+    images: Images,
+    world: Repos,
+    *extra: str,
+    tag: str | None = CAPABLE,
+    require: bool = True,
+    openhands: str | None = None,
+    branch: str | None = None,
+) -> tuple[int, dict[str, Any] | None, str]:
+    argv = ["--json", "cut", *(["--tag", tag] if tag else ["--latest"])]
+    argv += ["--openhands", openhands or world.openhands.url]
+    argv += ["--openhands-branch", branch or world.openhands.branch]
+    argv += ["--deploy", world.deploy.url, "--image", IMAGE]
+    argv += ["--registry-url", images.registry, "--sdk", str(images.world.sdk)]
+    argv += ["--require-commit", world.openhands.backend_commit] if require else []
+    code = main([*argv, *extra])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if out.strip() else None, err
+
+
+def show(remote: Path, revision: str, path: str) -> str:
+    return repos.show(remote, revision, path)
+
+
+def deploy_branch(tag: str = CAPABLE) -> str:
+    return f"pinbot/agent-server-{tag}"
+
+
+def log(remote: Path, revision: str) -> list[str]:
+    return repos.git(remote, "log", "--format=%H", revision).split()
+
+
+# --- the pin lands where it must --------------------------------------------------------------
+
+
+def test_cut_pins_every_site_on_the_backend_branch_and_deploys_exactly_that_commit(
+    capsys, images, world
+) -> None:
+    code, report, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert report is not None
+    oh, dp = world.openhands, world.deploy
+    sha = report["openhands"]["commit"]
+    assert repos.git(oh.remote, "rev-parse", oh.branch) == sha
+    assert f"AGENT_SERVER_IMAGE = '{IMAGE}:{CAPABLE}'" in show(oh.remote, sha, repos.SPEC_FILE)
+    for path in COMPOSE_FILES:
+        text = show(oh.remote, sha, path)
+        assert f"AGENT_SERVER_IMAGE_TAG:-{CAPABLE}}}" in text
+        assert "1.26.0-python" not in text
+    repos.git(oh.remote, "merge-base", "--is-ancestor", oh.backend_commit, sha)
+    assert log(oh.remote, oh.branch)[1] == oh.backend_commit  # one commit on top, no more
+
+    workflow = show(dp.remote, deploy_branch(), repos.WORKFLOW)
+    assert f"OPENHANDS_SHA: {sha}  # OpenHands commit to deploy" in workflow
+    numstat = repos.git(dp.remote, "diff", "--numstat", "main", deploy_branch())
+    assert numstat == f"1\t1\t{repos.WORKFLOW}"
+    assert repos.git(dp.remote, "rev-parse", "main") == dp.main
+
+    digest = images.world.digests[CAPABLE]
+    assert report["tag"] == CAPABLE and report["digest"] == digest
+    assert report["deploy"]["branch"] == deploy_branch()
+    assert report["deploy"]["commit"] == repos.git(dp.remote, "rev-parse", deploy_branch())
+    assert report["openhands"]["pr"] is None and report["deploy"]["pr"] is None
+    assert [(c["repo"], c["file"], c["old"], c["new"]) for c in report["changes"]] == [
+        ("openhands", repos.SPEC_FILE, f"{IMAGE}:1.26.0-python", f"{IMAGE}:{CAPABLE}"),
+        ("openhands", COMPOSE_FILES[0], "1.26.0-python", CAPABLE),
+        ("openhands", COMPOSE_FILES[1], "1.26.0-python", CAPABLE),
+        ("deploy", repos.WORKFLOW, oh.main, sha),
+    ]
+
+
+def test_commits_carry_the_bot_identity_and_the_trailers(capsys, images, world) -> None:
+    code, report, _ = cut(capsys, images, world, "--push")
+
+    assert code == 0 and report is not None
+    digest = images.world.digests[CAPABLE]
+    for remote, sha in (
+        (world.openhands.remote, report["openhands"]["commit"]),
+        (world.deploy.remote, report["deploy"]["commit"]),
+    ):
+        who = repos.git(remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", sha)
+        assert (
+            who
+            == "pinbot <pinbot@users.noreply.github.com>|pinbot <pinbot@users.noreply.github.com>"
+        )
+        message = repos.git(remote, "log", "-1", "--format=%B", sha)
+        assert f"Pinbot-Image: {IMAGE}:{CAPABLE}\nPinbot-Digest: {digest}" in message
+    deploy_message = repos.git(world.deploy.remote, "log", "-1", "--format=%B", deploy_branch())
+    assert f"Pinbot-OpenHands-Sha: {report['openhands']['commit']}" in deploy_message
+
+
+def test_rerun_makes_no_new_commit(capsys, images, world) -> None:
+    code, first, _ = cut(capsys, images, world, "--push")
+    refs = world.refs()
+
+    code, again, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert again is not None and first is not None
+    assert world.refs() == refs
+    assert again["openhands"]["commit"] == first["openhands"]["commit"]
+    assert again["deploy"]["commit"] == first["deploy"]["commit"]
+    assert not again["openhands"]["changed"] and not again["deploy"]["changed"]
+    assert again["changes"] == []
+
+
+def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_commit(
+    capsys, images, world, monkeypatch
+) -> None:
+    real_push = gitops.Clone.push
+
+    def killed_before_deploy(self: gitops.Clone, commit: str, branch: str) -> bool:
+        if self.flag == "--deploy":
+            raise KeyboardInterrupt
+        return real_push(self, commit, branch)
+
+    monkeypatch.setattr(gitops.Clone, "push", killed_before_deploy)
+    code, _, err = cut(capsys, images, world, "--push")
+    assert code == 130, err
+    pinned = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
+    assert log(world.openhands.remote, pinned)[1] == world.openhands.backend_commit
+    assert deploy_branch() not in repos.git(world.deploy.remote, "branch")
+
+    monkeypatch.setattr(gitops.Clone, "push", real_push)
+    code, report, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert report is not None
+    assert repos.git(world.openhands.remote, "rev-parse", world.openhands.branch) == pinned
+    assert report["openhands"]["commit"] == pinned and not report["openhands"]["changed"]
+    assert f"OPENHANDS_SHA: {pinned} " in show(world.deploy.remote, deploy_branch(), repos.WORKFLOW)
+
+
+def test_a_branch_that_moves_before_the_push_gets_the_pin_rebuilt_on_top_once(
+    capsys, images, world, monkeypatch
+) -> None:
+    real_push = gitops.Clone.push
+    pushes: list[str] = []
+    human: list[str] = []
+
+    def racing(self: gitops.Clone, commit: str, branch: str) -> bool:
+        pushes.append(branch)
+        if branch == world.openhands.branch and not human:
+            human.append(
+                repos.add_commit(
+                    world.openhands.remote, branch, {"NOTES.md": "a colleague's fix\n"}, "Fix docs"
+                )
+            )
+        return real_push(self, commit, branch)
+
+    monkeypatch.setattr(gitops.Clone, "push", racing)
+    code, report, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert report is not None
+    assert pushes == [world.openhands.branch, world.openhands.branch, deploy_branch()]
+    assert "moved" in err and "rebuilding" in err
+    oh = world.openhands
+    history = log(oh.remote, oh.branch)
+    assert history[:3] == [report["openhands"]["commit"], human[0], oh.backend_commit]
+    pinned = show(oh.remote, oh.branch, repos.SPEC_FILE)
+    assert f"{IMAGE}:{CAPABLE}" in pinned
+    assert show(oh.remote, oh.branch, "NOTES.md") == "a colleague's fix\n"
+    workflow = show(world.deploy.remote, deploy_branch(), repos.WORKFLOW)
+    assert f"OPENHANDS_SHA: {history[0]} " in workflow
+
+
+def test_the_latest_capable_tag_is_found_by_scanning(capsys, images, world) -> None:
+    code, report, err = cut(capsys, images, world, "--push", tag=None)
+
+    assert code == 0, err
+    assert report is not None and report["tag"] == CAPABLE
+
+
+# --- dry run and local builds -----------------------------------------------------------------
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(capsys, images, world) -> None:
+    refs = world.refs()
+    code = main(
+        [
+            "cut",
+            "--tag",
+            CAPABLE,
+            "--openhands",
+            world.openhands.url,
+            "--openhands-branch",
+            world.openhands.branch,
+            "--deploy",
+            world.deploy.url,
+            "--image",
+            IMAGE,
+            "--registry-url",
+            images.registry,
+            "--sdk",
+            str(images.world.sdk),
+            "--dry-run",
+            "--push",
+        ]
+    )
+    out, err = capsys.readouterr()
+
+    assert code == 0, err
+    assert world.refs() == refs
+    assert f"-AGENT_SERVER_IMAGE = '{IMAGE}:1.26.0-python'" in out
+    assert f"+AGENT_SERVER_IMAGE = '{IMAGE}:{CAPABLE}'" in out
+    assert f"+      - AGENT_SERVER_IMAGE_TAG=${{AGENT_SERVER_IMAGE_TAG:-{CAPABLE}}}" in out
+    assert f"-  OPENHANDS_SHA: {world.openhands.main}  # OpenHands commit to deploy" in out
+    assert f"| Pin agent-server {CAPABLE}" in out
+    assert "| Deploy OpenHands" in out
+    assert "dry run: nothing was pushed" in out
+
+
+def test_without_push_the_commits_are_built_and_kept_for_inspection(capsys, images, world) -> None:
+    refs = world.refs()
+    code, report, err = cut(capsys, images, world)
+
+    assert code == 0, err
+    assert report is not None and report["pushed"] is False
+    assert world.refs() == refs
+    built = repos.git(
+        Path(report["workdir"]) / "deploy", "cat-file", "-t", report["deploy"]["commit"]
+    )
+    assert built == "commit"
+    shutil.rmtree(report["workdir"])
+    code = main(
+        [
+            "cut",
+            "--tag",
+            CAPABLE,
+            "--openhands",
+            world.openhands.url,
+            "--openhands-branch",
+            world.openhands.branch,
+            "--deploy",
+            world.deploy.url,
+            "--image",
+            IMAGE,
+            "--registry-url",
+            images.registry,
+            "--sdk",
+            str(images.world.sdk),
+        ]
+    )
+    out = capsys.readouterr().out
+    kept = Path(out.split("the commits are in ")[1].split(" ")[0])
+    try:
+        sha = out.split("show ")[1].split(")")[0]
+        built = subprocess.run(
+            ["git", "-C", str(kept / "openhands"), "show", "--stat", sha],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert repos.SPEC_FILE in built
+    finally:
+        shutil.rmtree(kept)
+
+
+def test_the_users_working_tree_is_never_touched(capsys, images, world, tmp_path) -> None:
+    user = tmp_path / "my-openhands"
+    subprocess.run(["git", "clone", "-q", world.openhands.url, str(user)], check=True)
+    (user / "README.md").write_text("my uncommitted notes\n")
+    status = subprocess.run(
+        ["git", "-C", str(user), "status", "--porcelain", "-b"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(user),
+            "fetch",
+            "-q",
+            "origin",
+            f"{world.openhands.branch}:{world.openhands.branch}",
+        ],
+        check=True,
+    )
+
+    code, report, err = cut(capsys, images, world, "--push", openhands=str(user))
+
+    assert code == 0, err
+    assert report is not None
+    assert (user / "README.md").read_text() == "my uncommitted notes\n"
+    assert (
+        subprocess.run(
+            ["git", "-C", str(user), "status", "--porcelain", "-b"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        == status
+    )
+    pinned = subprocess.run(
+        ["git", "-C", str(user), "rev-parse", world.openhands.branch],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert pinned == report["openhands"]["commit"]
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+def test_a_branch_without_the_backend_commit_is_refused_with_exit_1(capsys, images, world) -> None:
+    refs = world.refs()
+    code, report, err = cut(capsys, images, world, "--push", branch="main")
+
+    assert code == 1
+    assert report is None
+    assert f"does not contain the backend commit(s) {world.openhands.backend_commit[:12]}" in err
+    assert "--openhands-branch" in err
+    assert world.refs() == refs
+
+
+def test_a_tag_without_the_capability_is_refused_unless_forced(capsys, images, world) -> None:
+    refs = world.refs()
+    code, _, err = cut(capsys, images, world, "--push", tag=INCAPABLE)
+    assert code == 1
+    assert "does not carry acp-session-blob" in err and "--force-capability" in err
+    assert world.refs() == refs
+
+    code, report, err = cut(capsys, images, world, "--push", "--force-capability", tag=INCAPABLE)
+
+    assert code == 0, err
+    assert report is not None and report["forced"] is True
+    assert "pinning it anyway" in err
+    message = repos.git(world.openhands.remote, "log", "-1", "--format=%B", world.openhands.branch)
+    assert "WARNING: the capability check for acp-session-blob said fail" in message
+
+
+def test_a_tag_the_registry_lacks_is_bad_input(capsys, images, world) -> None:
+    refs = world.refs()
+    code, _, err = cut(capsys, images, world, "--push", tag="9.9.9-python")
+    assert code == 2, err
+    assert "9.9.9-python" in err
+    assert world.refs() == refs
+
+
+SPEC = repos.sandbox_spec_service(IMAGE, "1.26.0-python")
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {repos.SPEC_FILE: SPEC + f"\nAGENT_SERVER_IMAGE = '{IMAGE}:1.0.0-python'\n"},
+            f"{repos.SPEC_FILE}: AGENT_SERVER_IMAGE is assigned 2 times",
+        ),
+        (
+            {repos.SPEC_FILE: SPEC.replace(f"'{IMAGE}:1.26.0-python'", f"f'{IMAGE}:{{TAG}}'")},
+            f"{repos.SPEC_FILE}:15: AGENT_SERVER_IMAGE is built with an f-string",
+        ),
+        ({repos.SPEC_FILE: None}, f"{repos.SPEC_FILE} is missing at"),
+        ({"containers/dev/compose.yml": None}, "containers/dev/compose.yml is missing at"),
+        (
+            {"docker-compose.yml": "services: {}\n"},
+            "docker-compose.yml: no ${AGENT_SERVER_IMAGE_TAG",
+        ),
+    ],
+    ids=["defined-twice", "f-string", "missing-spec", "missing-compose", "compose-without-default"],
+)
+def test_odd_pin_sites_are_refused_and_nothing_is_pushed(
+    capsys, images, tmp_path, files, message
+) -> None:
+    world = make_repos(tmp_path / "odd", files=files)
+    refs = world.refs()
+
+    code, _, err = cut(capsys, images, world, "--push")
+
+    assert code == 2
+    assert message in err
+    assert world.refs() == refs
+
+
+def test_a_workflow_without_openhands_sha_is_refused(capsys, images, tmp_path) -> None:
+    workflow = repos.deploy_workflow("0" * 40).replace("  OPENHANDS_SHA:", "  OTHER_SHA:")
+    world = make_repos(tmp_path / "odd", workflow=workflow)
+    refs = world.refs()
+
+    code, _, err = cut(capsys, images, world, "--push")
+
+    assert code == 2
+    assert f"{repos.WORKFLOW}:13: no 'OPENHANDS_SHA' key in the top-level env" in err
+    assert world.refs() == refs
+
+
+def test_crlf_pin_sites_get_a_minimal_edit(capsys, images, tmp_path) -> None:
+    spec = SPEC.replace("\n", "\r\n").encode()
+    compose = repos.docker_compose(IMAGE, "1.26.0-python").replace("\n", "\r\n").encode()
+    world = make_repos(
+        tmp_path / "crlf", files={repos.SPEC_FILE: spec, "docker-compose.yml": compose}
+    )
+
+    code, _, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    sha = world.openhands.branch
+    assert show(world.openhands.remote, sha, repos.SPEC_FILE).encode() == spec.replace(
+        b"1.26.0-python'", f"{CAPABLE}'".encode()
+    )
+    assert show(world.openhands.remote, sha, "docker-compose.yml").encode() == compose.replace(
+        b"1.26.0-python}", f"{CAPABLE}}}".encode()
+    )
+
+
+def test_a_workflow_with_anchors_and_comments_gets_a_one_line_edit(
+    capsys, images, tmp_path
+) -> None:
+    old = "0" * 40
+    workflow = f"""\
+name: Deploy  # production
+on: {{workflow_dispatch: {{}}}}
+env: &pins
+  # the commit to deploy; moved by pinbot
+  OPENHANDS_SHA: &openhands '{old}'   # keep quoted
+  OPENHANDS_RUNTIME_IMAGE_TAG: "0.62-nikolaik"
+  RUNTIME_API_SHA: {"5" * 40}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    env:
+      <<: *pins
+      CHECKOUT_REF: *openhands
+    steps:
+      - run: echo "$OPENHANDS_SHA"
+"""
+    world = make_repos(tmp_path / "anchors", workflow=workflow)
+
+    code, report, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert report is not None
+    sha = report["openhands"]["commit"]
+    after = show(world.deploy.remote, deploy_branch(), repos.WORKFLOW)
+    assert after == workflow.replace(f"'{old}'", f"'{sha}'")
+    numstat = repos.git(world.deploy.remote, "diff", "--numstat", "main", deploy_branch())
+    assert numstat == f"1\t1\t{repos.WORKFLOW}"
+
+
+def test_a_pinbot_branch_with_a_human_commit_is_not_built_on(capsys, images, world) -> None:
+    code, _, _ = cut(capsys, images, world, "--push")
+    assert code == 0
+    repos.add_commit(
+        world.deploy.remote,
+        deploy_branch(),
+        {"deploy.sh": "#!/bin/sh\nexit 1\n"},
+        "Tweak the deploy script",
+    )
+    # The OpenHands branch moves on, so the deploy branch would need a new commit.
+    repos.add_commit(world.openhands.remote, world.openhands.branch, {"NOTES.md": "x\n"}, "Notes")
+    refs = world.refs()
+
+    code, _, err = cut(capsys, images, world, "--push")
+
+    assert code == 2
+    assert f"{deploy_branch()} in {world.deploy.url} has commits pinbot did not make" in err
+    assert "by OpenHands dev <dev@example.invalid> ('Tweak the deploy script')" in err
+    assert world.refs() == refs
+
+
+def test_once_deploy_main_carries_the_sha_a_rerun_does_nothing(capsys, images, world) -> None:
+    code, first, _ = cut(capsys, images, world, "--push")
+    assert code == 0 and first is not None
+    merged = repos.git(world.deploy.remote, "rev-parse", deploy_branch())
+    repos.git(world.deploy.remote, "update-ref", "refs/heads/main", merged)
+    refs = world.refs()
+
+    code, again, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert again is not None
+    assert again["deploy"] == {**again["deploy"], "branch": "main", "commit": merged}
+    assert not again["deploy"]["changed"]
+    assert world.refs() == refs
+
+
+def test_a_remote_that_rejects_the_deploy_push_fails_with_exit_3_and_a_rerun_finishes(
+    capsys, images, world
+) -> None:
+    hook = world.deploy.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'deploys are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+    code, _, err = cut(capsys, images, world, "--push")
+
+    assert code == 3
+    assert f"git push of {deploy_branch()} to {world.deploy.url} failed" in err
+    assert "pre-receive hook declined" in err
+    pinned = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
+    assert pinned != world.openhands.backend_commit
+
+    hook.unlink()
+    code, report, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert report is not None and report["openhands"]["commit"] == pinned
+    assert log(world.openhands.remote, pinned)[1] == world.openhands.backend_commit
+
+
+def test_an_unreachable_remote_is_an_external_failure(capsys, images, world, tmp_path) -> None:
+    gone = (tmp_path / "gone.git").as_uri()
+    code, _, err = cut(capsys, images, world, "--push", openhands=gone)
+    assert code == 3
+    assert f"git ls-remote {gone} (--openhands) failed" in err
+
+
+def test_a_missing_path_or_branch_is_bad_input(capsys, images, world, tmp_path) -> None:
+    code, _, err = cut(capsys, images, world, openhands=str(tmp_path / "nowhere"))
+    assert code == 2
+    assert "--openhands" in err and "no such directory, and not a git URL" in err
+    code, _, err = cut(capsys, images, world, branch="no-such-branch")
+    assert code == 2
+    assert "--openhands-branch 'no-such-branch' does not exist in" in err
+    code, _, err = cut(capsys, images, world, "--deploy-branch", "prod")
+    assert code == 2
+    assert "--deploy-branch 'prod' does not exist in" in err

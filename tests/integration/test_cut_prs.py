@@ -1,0 +1,269 @@
+"""`pinbot cut --open-prs`: real git pushes, GitHub's API faked with `responses`.
+
+The remotes are named by GitHub URLs, which git rewrites to the local bare repositories
+(`url.<file URL>.insteadOf` in the test's own git config), so the forge sees GitHub remotes
+while every push lands in a real repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+
+from pinbot.cli import main
+from pinbot.world import repos
+from tests.cutworld import CAPABLE, IMAGE, Images, Repos, images, make_repos
+from tests.integration.test_cut import deploy_branch
+
+__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+API = "https://github.example/api/v3"
+OPENHANDS_URL = "https://github.com/acme/OpenHands"
+DEPLOY_URL = "https://github.com/acme/deploy"
+PULLS = re.compile(
+    r"https://github\.example(?::443)?/api/v3/repos/(?P<repo>[^/]+/[^/?]+)/pulls(?:/(?P<number>\d+))?"
+)
+
+
+class FakeGitHub:
+    """Just enough of the pulls API, with state, to see what pinbot asks and changes."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.pulls: dict[str, list[dict[str, Any]]] = {}
+        self.commits: dict[int, list[str]] = {}
+        self.calls: list[tuple[str, str]] = []
+        for method in ("GET", "POST", "PATCH"):
+            mock.add_callback(method, PULLS, callback=self._handle)
+
+    def seed(self, repo: str, number: int, head: str, body: str) -> dict[str, Any]:
+        pull = self._pull(repo, number, head, "main", "Backend change", body)
+        self.pulls.setdefault(repo, []).append(pull)
+        return pull
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [call for call in self.calls if call[0] != "GET"]
+
+    def body(self, repo: str, head: str) -> str:
+        return next(p["body"] for p in self.pulls[repo] if p["head"]["ref"] == head)
+
+    def _handle(self, request: Any) -> tuple[int, dict[str, str], str]:
+        match = PULLS.match(request.url)
+        assert match is not None
+        repo, number = match["repo"], match["number"]
+        self.calls.append((request.method, request.url.split("?")[0].split("/api/v3")[1]))
+        if request.method == "POST":
+            return self._create(repo, json.loads(request.body))
+        if request.method == "PATCH":
+            pull = self._find(repo, int(number))
+            pull.update(json.loads(request.body))
+            return 200, {}, json.dumps(pull)
+        if number and request.url.split("?")[0].endswith("/commits"):
+            return 200, {}, json.dumps([{"sha": s} for s in self.commits[int(number)]])
+        if number:
+            return 200, {}, json.dumps(self._find(repo, int(number)))
+        head = re.search(r"head=([^&]+)", request.url)
+        wanted = head.group(1).replace("%3A", ":").replace("%2F", "/") if head else None
+        found = [
+            p
+            for p in self.pulls.get(repo, [])
+            if f"{repo.split('/')[0]}:{p['head']['ref']}" == wanted
+        ]
+        return 200, {}, json.dumps(found)
+
+    def _create(self, repo: str, data: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+        number = 100 + sum(len(p) for p in self.pulls.values())
+        pull = self._pull(repo, number, data["head"], data["base"], data["title"], data["body"])
+        self.pulls.setdefault(repo, []).append(pull)
+        return 201, {}, json.dumps(pull)
+
+    def _find(self, repo: str, number: int) -> dict[str, Any]:
+        return next(p for p in self.pulls[repo] if p["number"] == number)
+
+    @staticmethod
+    def _pull(
+        repo: str, number: int, head: str, base: str, title: str, body: str
+    ) -> dict[str, Any]:
+        return {
+            "number": number,
+            "url": f"{API}/repos/{repo}/pulls/{number}",
+            "html_url": f"https://github.com/{repo}/pull/{number}",
+            "state": "open",
+            "title": title,
+            "body": body,
+            "head": {"ref": head},
+            "base": {"ref": base},
+        }
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    monkeypatch.setenv("GITHUB_API_URL", API)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_never_printed")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")  # the real registry
+        yield FakeGitHub(mock)
+
+
+@pytest.fixture
+def hub_world(tmp_path: Path) -> Repos:
+    world = make_repos(tmp_path / "remotes")
+    config = Path(os.environ["GIT_CONFIG_GLOBAL"])
+    config.write_text(
+        f'[url "{world.openhands.url}"]\n\tinsteadOf = {OPENHANDS_URL}\n'
+        f'[url "{world.deploy.url}"]\n\tinsteadOf = {DEPLOY_URL}\n'
+    )
+    return world
+
+
+def cut(
+    capsys: pytest.CaptureFixture[str], images: Images, world: Repos, *extra: str
+) -> tuple[int, Any, str]:
+    code = main(
+        [
+            "--json", "cut", "--tag", CAPABLE,
+            "--openhands", OPENHANDS_URL, "--openhands-branch", world.openhands.branch,
+            "--deploy", DEPLOY_URL, "--image", IMAGE, "--registry-url", images.registry,
+            "--sdk", str(images.world.sdk), "--open-prs", *extra,
+        ]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if out.strip() else None, err
+
+
+def marker(body: str) -> dict[str, Any]:
+    found = re.search(r"<!-- pinbot:begin (\{.*?\}) -->", body)
+    assert found is not None, body
+    return json.loads(found.group(1))
+
+
+def test_open_prs_opens_two_cross_linked_prs_and_a_rerun_opens_none(
+    capsys, images, hub_world, github
+) -> None:
+    code, report, err = cut(capsys, images, hub_world)
+
+    assert code == 0, err
+    oh_url, deploy_url = report["openhands"]["pr"], report["deploy"]["pr"]
+    assert oh_url == "https://github.com/acme/OpenHands/pull/100"
+    assert deploy_url == "https://github.com/acme/deploy/pull/101"
+    assert github.writes() == [
+        ("POST", "/repos/acme/OpenHands/pulls"),
+        ("POST", "/repos/acme/deploy/pulls"),
+        ("PATCH", "/repos/acme/OpenHands/pulls/100"),
+    ]
+    oh_body = github.body("acme/OpenHands", hub_world.openhands.branch)
+    deploy_body = github.body("acme/deploy", deploy_branch())
+    assert deploy_url in oh_body and oh_url in deploy_body
+    sha = report["openhands"]["commit"]
+    digest = images.world.digests[CAPABLE]
+    assert marker(deploy_body) == {
+        "role": "deploy",
+        "image": IMAGE,
+        "tag": CAPABLE,
+        "digest": digest,
+        "build_sha": images.world.shas[CAPABLE],
+        "openhands_sha": sha,
+        "forced": False,
+    }
+    assert f"| digest | `{digest}` |" in oh_body
+    assert "| source | pass |" in oh_body
+    assert "ghp_test_token_never_printed" not in err + json.dumps(report)
+    pulls = github.pulls["acme/deploy"]
+    assert (pulls[0]["base"]["ref"], pulls[0]["head"]["ref"]) == ("main", deploy_branch())
+
+    github.calls.clear()
+    code, again, err = cut(capsys, images, hub_world)
+
+    assert code == 0, err
+    assert github.writes() == []
+    assert len(github.calls) == 2
+    assert (again["openhands"]["pr"], again["deploy"]["pr"]) == (oh_url, deploy_url)
+    assert len(github.pulls["acme/OpenHands"]) == 1 and len(github.pulls["acme/deploy"]) == 1
+
+
+def test_the_backend_pr_gets_pinbots_section_and_keeps_its_own_text(
+    capsys, images, hub_world, github
+) -> None:
+    github.seed(
+        "acme/OpenHands", 14709, hub_world.openhands.branch, "Native ACP resume.\n\nFixes #1"
+    )
+
+    code, report, err = cut(capsys, images, hub_world)
+
+    assert code == 0, err
+    assert report["openhands"]["pr"] == "https://github.com/acme/OpenHands/pull/14709"
+    assert github.writes() == [
+        ("POST", "/repos/acme/deploy/pulls"),
+        ("PATCH", "/repos/acme/OpenHands/pulls/14709"),
+    ]
+    body = github.body("acme/OpenHands", hub_world.openhands.branch)
+    assert body.startswith("Native ACP resume.\n\nFixes #1\n\n<!-- pinbot:begin ")
+    assert marker(body)["role"] == "openhands"
+    assert report["deploy"]["pr"] in body
+
+
+def test_forced_pins_say_so_in_both_prs(capsys, images, hub_world, github) -> None:
+    code, _, err = cut(capsys, images, hub_world, "--tag", "1.28.0-python", "--force-capability")
+
+    assert code == 0, err
+    for repo, head in (
+        ("acme/OpenHands", hub_world.openhands.branch),
+        ("acme/deploy", deploy_branch("1.28.0-python")),
+    ):
+        body = github.body(repo, head)
+        assert "Pinned with `--force-capability`" in body
+        assert marker(body)["forced"] is True
+
+
+def test_required_prs_are_resolved_to_commits_through_the_api(
+    capsys, images, hub_world, github, tmp_path
+) -> None:
+    (tmp_path / "pinbot.toml").write_text("require_prs = [14709]\n")
+    github.seed("acme/OpenHands", 14709, hub_world.openhands.branch, "Backend")
+    github.commits[14709] = [hub_world.openhands.backend_commit]
+    code, _, err = cut(capsys, images, hub_world, "--dry-run")
+    assert code == 0, err
+
+    github.commits[14709].append("f" * 40)
+    refs = hub_world.refs()
+    code, _, err = cut(capsys, images, hub_world)
+
+    assert code == 1
+    assert "does not contain the backend commit(s) ffffffffffff" in err
+    assert hub_world.refs() == refs
+
+
+def test_without_a_token_open_prs_is_refused_before_anything_is_pushed(
+    capsys, images, hub_world, monkeypatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    refs = hub_world.refs()
+
+    code, _, err = cut(capsys, images, hub_world)
+
+    assert code == 2
+    assert "set GITHUB_TOKEN" in err
+    assert hub_world.refs() == refs
+
+
+def test_file_remotes_get_branches_pushed_and_no_pr(capsys, images, tmp_path) -> None:
+    world = make_repos(tmp_path / "plain")
+    code = main(
+        [
+            "cut", "--tag", CAPABLE, "--openhands", world.openhands.url,
+            "--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url,
+            "--image", IMAGE, "--registry-url", images.registry,
+            "--sdk", str(images.world.sdk), "--open-prs",
+        ]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+
+    assert code == 0, err
+    assert f"{world.openhands.url} is not a GitHub remote: no OpenHands PR" in err + out
+    assert deploy_branch() in repos.git(world.deploy.remote, "branch")
