@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from pinbot import cli
-from tests.harness import world
+from pinbot.world.harness import world
 
 AGENTS = "claude-code,codex"
 
@@ -274,7 +274,7 @@ def test_agent_server_url_with_recycle_command_kills_the_agent_and_resumes_nativ
     workdir.mkdir()
     port = world.free_port()
     monkeypatch.setenv("OH_SESSION_API_KEYS_0", key)  # the restarted server needs it too
-    recycle = f"{sys.executable} -m tests.harness.world {workdir} {{port}}"
+    recycle = f"{sys.executable} -m pinbot.world.harness.world {workdir} {{port}}"
     with world.agent_server(workdir, port, OH_SESSION_API_KEYS_0=key):
         run = probe(
             "--target", "agent-server", "--agent-server-url", f"http://127.0.0.1:{port}",

@@ -1,9 +1,9 @@
 """A stand-in for the OpenHands app server (V1, `/api/v1`), whose sandboxes are agent servers.
 
-Run as `python -m tests.harness.app_server --port N --root DIR`. Every call needs
+Run as `python -m pinbot.world.harness.app_server --port N --root DIR`. Every call needs
 `Authorization: Bearer KEY` with a key from `HARNESS_APP_KEY` (comma-separated: one account
 each, and settings such as the ACP agent are per account, as in OpenHands). A sandbox is a
-`tests.harness.agent_server` process in its own process group on a free port, with its own
+`pinbot.world.harness.agent_server` process in its own process group on a free port, with its own
 session key, on a directory that stands for the conversation's volume (so a restarted sandbox
 finds the conversation again). Pausing or deleting a sandbox kills its whole group, ACP agents
 included.
@@ -39,7 +39,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.harness.web import Reply, Request, Router, serve
+from pinbot.world.harness.web import Reply, Request, Router, serve
 
 MARKER = "<<RESUMED CONVERSATION>>"
 AGENT_MODES = {"crash": "crash-on-load"}
@@ -79,7 +79,13 @@ class Sandbox:
         self.port = free_port()
         env = dict(os.environ, OH_SESSION_API_KEYS_0=self.key)
         env["HARNESS_AGENT_MODE"] = AGENT_MODES.get(self.mode, "remember")
-        command = [sys.executable, "-m", "tests.harness.agent_server", "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "pinbot.world.harness.agent_server",
+            "--port",
+            str(self.port),
+        ]
         self.proc = subprocess.Popen(
             [*command, "--workdir", str(self.volume)], env=env, start_new_session=True
         )
@@ -126,7 +132,12 @@ class App:
         return self.settings.setdefault(user, {"agent_settings": {}})
 
     def start_task(self, request: dict[str, Any], user: str) -> dict[str, Any]:
-        task = {"id": str(uuid.uuid4()), "status": "WORKING", "detail": None, "request": request}
+        task: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "status": "WORKING",
+            "detail": None,
+            "request": request,
+        }
         task["user"] = user
         task.update(app_conversation_id=None, sandbox_id=None, agent_server_url=None)
         self.tasks[task["id"]] = task
@@ -257,7 +268,7 @@ def transcript_line(event: dict[str, Any]) -> str:
     if event["kind"] == "MessageEvent":
         return "User: " + " ".join(texts(event["llm_message"]))
     if event.get("tool_name") == "finish":
-        return "Assistant: " + event["action"]["message"]
+        return "Assistant: " + str(event["action"]["message"])
     return ""
 
 

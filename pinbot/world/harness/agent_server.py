@@ -1,6 +1,7 @@
 """A stand-in for `openhands-agent-server`: the endpoints the probe uses, as 1.58.0 answers them.
 
-Run as `python -m tests.harness.agent_server --port N --workdir DIR`. Conversations persist under
+Run as `python -m pinbot.world.harness.agent_server --port N --workdir DIR`.
+Conversations persist under
 DIR/conversations, the ACP agents' sessions under DIR/acp-store, so a restart on the same DIR
 resumes them. Each conversation's ACP agent is a child process (same process group), started at
 the first turn after (re)start: it is sent `session/load` with the saved `acp_session_id`, and on
@@ -29,7 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.harness.web import Reply, Request, Router, page, serve
+from pinbot.world.harness.web import Reply, Request, Router, page, serve
 
 DEFAULT_BUILD_SHA = "0123456789abcdef0123456789abcdef01234567"
 TERMINAL = ("finished", "error", "stuck")
@@ -158,7 +159,7 @@ class AgentServer:
         base = json.loads(os.environ.get("HARNESS_ACP_COMMAND") or "null") or [
             sys.executable,
             "-m",
-            "tests.harness.acp_agent",
+            "pinbot.world.harness.acp_agent",
         ]
         store = self.workdir / "acp-store" / server
         return [*base, "--name", server, "--store", str(store)]

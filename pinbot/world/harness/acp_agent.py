@@ -1,6 +1,7 @@
 """A small ACP agent that remembers what it was told, persisted on disk so `session/load` works.
 
-Run as `python -m tests.harness.acp_agent --name NAME --store DIR`. It answers from its session
+Run as `python -m pinbot.world.harness.acp_agent --name NAME --store DIR`.
+It answers from its session
 history: told "the codeword is X" it acknowledges without repeating X; asked for the codeword it
 answers with the last one in its history (which, after a bootstrap prompt, includes the replayed
 transcript). `HARNESS_AGENT_MODE` picks a behaviour:
@@ -18,6 +19,7 @@ import asyncio
 import json
 import os
 import re
+import typing
 import uuid
 from pathlib import Path
 from typing import Any
@@ -101,7 +103,9 @@ def main() -> None:
     store.mkdir(parents=True, exist_ok=True)
     with (store / "pids").open("a") as pids:  # lets tests see that a recycle killed us
         pids.write(f"{os.getpid()}\n")
-    asyncio.run(acp.run_agent(MemoryAgent(args.name, store, mode)))
+    # MemoryAgent implements the methods this harness needs, not the whole Agent protocol.
+    agent = typing.cast(acp.Agent, MemoryAgent(args.name, store, mode))
+    asyncio.run(acp.run_agent(agent))
 
 
 if __name__ == "__main__":
