@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from pinbot.errors import ExternalError, UsageError
 from pinbot.gitops import CommitInfo, parse_trailers
@@ -136,6 +136,9 @@ class Forge:
             retry=GithubRetry(total=3),
             lazy=True,  # no request until one is needed: get_repo costs nothing
             per_page=100,
+            # GitHub asks for serial requests and a second between writes, not between reads;
+            # PyGithub's default 0.25 s per read would cost the gate seconds. Writes keep 1 s.
+            seconds_between_requests=None,
         )
 
     def ensure(self, specs: Sequence[PullSpec]) -> dict[str, PullRequest]:
@@ -216,10 +219,11 @@ class GitHubReader:
         self.where = f"github.com/{repo.full_name}"
 
     def resolve(self, ref: str | None) -> str | None:
-        # GitHub resolves HEAD to the default branch, as a clone's HEAD would.
-        target = ref or "HEAD"
-        commit = self._maybe(f"reading commit {target}", lambda: self._repo().get_commit(target))
-        return None if commit is None else str(commit.sha)
+        # GitHub resolves HEAD to the default branch, as a clone's HEAD would. PyGithub's
+        # get_commit is lazy and would echo the ref back as its sha: ask for the commit itself.
+        target = quote(ref or "HEAD", safe="")
+        found = self._get(f"reading commit {ref or 'HEAD'}", f"commits/{target}")
+        return None if found is None else str(found["sha"])
 
     def has_commit(self, sha: str) -> bool:
         return self.resolve(sha) == sha
@@ -233,10 +237,9 @@ class GitHubReader:
         return bytes(found.decoded_content)
 
     def contains(self, tip: str, sha: str) -> bool:
-        compared = self._maybe(
-            f"comparing {sha[:12]} with {tip[:12]}", lambda: self._repo().compare(sha, tip)
-        )
-        return compared is not None and compared.status in ("ahead", "identical")
+        what, path = f"comparing {sha[:12]} with {tip[:12]}", f"compare/{sha}...{tip}"
+        compared = self._get(what, path)
+        return compared is not None and compared.get("status") in ("ahead", "identical")
 
     def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
         """One page of history from `tip`, walked along first parents (the page is in date
@@ -256,6 +259,11 @@ class GitHubReader:
 
     def _repo(self) -> Any:
         return self.forge._repo(self.repo)
+
+    def _get(self, what: str, path: str) -> dict[str, Any] | None:
+        url = f"/repos/{self.repo.full_name}/{path}"
+        found = self._maybe(what, lambda: self.forge.gh.requester.requestJsonAndCheck("GET", url))
+        return None if found is None else dict(found[1])
 
     def _maybe(self, what: str, action: Any) -> Any:
         """The answer, or None when GitHub says there is no such thing (404, 422)."""
