@@ -355,6 +355,8 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
 def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="pinbot: %(levelname)s: %(message)s", stream=sys.stderr)
+    # urllib3 logs each retry it makes as a warning; pinbot reports what retries could not fix.
+    logging.getLogger("urllib3").setLevel(level if verbose >= 2 else logging.ERROR)
 
 
 def _write_traceback() -> str:

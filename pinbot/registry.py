@@ -398,6 +398,10 @@ class LayoutSource(Source):
 
 
 def open_source(name: ImageName, endpoint: str | None, timeout: float, pool: int) -> Source:
+    """Where reads for `name` go: its layout, a layout given as `--registry-url oci:DIR` (a
+    mirror on disk), or a registry endpoint."""
     if name.layout is not None:
         return LayoutSource(name)
+    if endpoint and endpoint.startswith("oci:"):
+        return LayoutSource(ImageName.parse(endpoint))
     return RegistrySource(name, endpoint, timeout=timeout, pool=pool)
