@@ -98,9 +98,7 @@ def _timed(
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    answer = (
-        done.stdout.strip().splitlines()[-1] if done.stdout.strip() else f"exit {done.returncode}"
-    )
+    answer = _answer(done.stdout)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
     return Run(seconds, proxy.total, answer)

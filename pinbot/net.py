@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-import urllib.request
 
 
 def free_port() -> int:
@@ -17,6 +16,8 @@ def free_port() -> int:
 
 def wait_for_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
     """Until `url` answers at all; RuntimeError if `proc` exits first or time runs out."""
+    import urllib.request  # only the servers' starters need it; keep it out of start-up
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
