@@ -26,7 +26,9 @@ def registry_server(root: Path) -> Iterator[str]:
     address = f"127.0.0.1:{free_port()}"
     config = root / "registry.yml"
     config.write_text(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
+        # Debian's shipped configuration caches blob descriptors in memory; so do we.
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  cache:\n    blobdescriptor: inmemory\n"
+        "  filesystem:\n"
         f"    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
         f"http:\n  addr: {address}\n"
     )
