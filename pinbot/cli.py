@@ -9,6 +9,7 @@ import argparse
 import datetime
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -369,5 +370,10 @@ def _write_traceback() -> str:
         return "not written: the cache directory is not writable"
 
 
+def _terminate(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt  # SIGTERM (CI cancelling a job) cleans up exactly as Ctrl-C does
+
+
 def console_main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     raise SystemExit(main())
