@@ -87,7 +87,11 @@ class Engine:
         self.settings = ctx.settings
         self.opts = opts
         self.source = source or open_source(
-            opts.image, opts.registry_url, self.settings.http_timeout, self.settings.concurrency
+            opts.image,
+            opts.registry_url,
+            self.settings.http_timeout,
+            self.settings.concurrency,
+            mask=ctx.out.mask,
         )
         directory = config.cache_dir() / "v1" if ctx.use_cache else None
         self.cache = VerdictCache(directory)

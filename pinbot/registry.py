@@ -204,8 +204,10 @@ class RegistrySource(Source):
         timeout: float = 30.0,
         pool: int = 8,
         session: requests.Session | None = None,
+        mask: Callable[[str], None] = lambda secret: None,
     ) -> None:
         self.name = name
+        self.mask = mask  # every credential we read or derive: never printed, masked in CI
         self.base = _base_url(endpoint or name.registry)
         self.timeout = timeout
         self.session = session or http_session(pool)
@@ -285,6 +287,8 @@ class RegistrySource(Source):
         scheme, _, params_text = challenge.partition(" ")
         params = dict(_CHALLENGE_PARAM.findall(params_text))
         credentials = _credentials(self.name.registry)
+        if credentials:
+            self.mask(credentials.partition(":")[2])
         if scheme.lower() == "basic" and credentials:
             with self._lock:
                 self._auth = "Basic " + base64.b64encode(credentials.encode()).decode()
@@ -310,6 +314,7 @@ class RegistrySource(Source):
         token = token_data.get("token") or token_data.get("access_token")
         if not token:
             raise ExternalError(f"{self.name}: token service gave no token")
+        self.mask(str(token))  # derived, so the runner does not know it: ::add-mask:: it
         with self._lock:
             self._auth = f"Bearer {token}"
         return True
@@ -397,7 +402,13 @@ class LayoutSource(Source):
             raise NotFound(f"{self.name}: blob {digest} missing from the layout") from None
 
 
-def open_source(name: ImageName, endpoint: str | None, timeout: float, pool: int) -> Source:
+def open_source(
+    name: ImageName,
+    endpoint: str | None,
+    timeout: float,
+    pool: int,
+    mask: Callable[[str], None] = lambda secret: None,
+) -> Source:
     if name.layout is not None:
         return LayoutSource(name)
-    return RegistrySource(name, endpoint, timeout=timeout, pool=pool)
+    return RegistrySource(name, endpoint, timeout=timeout, pool=pool, mask=mask)
