@@ -220,7 +220,10 @@ class RegistrySource(Source):
         tags: list[str] = []
         while url:
             if url in seen or len(seen) >= MAX_PAGES:
-                raise ExternalError(f"{self.name}: tag list pagination loops at {url}; giving up")
+                raise ExternalError(
+                    f"{self.name}: tag list pagination loops at {url}; giving up: the registry's "
+                    "paging is broken, try again later or read a mirror with --registry-url"
+                )
             seen.add(url)
             response = self._request("GET", url, what="tag list")
             tags.extend(_json(response.content, f"{self.name}: tag list").get("tags") or [])
@@ -278,7 +281,10 @@ class RegistrySource(Source):
                 "to a token that may pull this repository"
             )
         if status == 403:
-            raise ExternalError(f"{where}: access denied (403); the token lacks pull access")
+            raise ExternalError(
+                f"{where}: access denied (403); set PINBOT_REGISTRY_TOKEN to a token that may "
+                f"pull {self.name.repository}"
+            )
         raise ExternalError(f"{where}: registry answered {status} after retries; try again later")
 
     def _authenticate(self, response: requests.Response) -> bool:
