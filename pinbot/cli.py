@@ -315,7 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        out.error("interrupted; nothing was pushed after this point, re-run to complete")
+        out.error(
+            "interrupted; re-run the same command to complete (what is done is kept, not redone)"
+        )
         return 130
     except Exception as exc:
         where = _write_traceback(out)
