@@ -26,6 +26,7 @@ from pinbot.config import ROUTE_FILE
 from pinbot.world.agent_server import Build, World, publish
 from pinbot.world.proxy import LatencyProxy
 from pinbot.world.registry import RegistryWriter
+from pinbot.world.services import registry_server
 
 PIN = "1.26.0-python"
 SKOPEO_LOOP = r"""
@@ -97,9 +98,7 @@ def _timed(
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    answer = (
-        done.stdout.strip().splitlines()[-1] if done.stdout.strip() else f"exit {done.returncode}"
-    )
+    answer = _answer(done.stdout)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
     return Run(seconds, proxy.total, answer)
@@ -125,9 +124,7 @@ def main() -> int:
             raise SystemExit(f"{tool} is not installed: run ./scripts/dev setup")
     with tempfile.TemporaryDirectory(prefix="pinbot-bench-") as tmp:
         root = Path(tmp)
-        registry = start_registry(root)
-        try:
-            address = f"127.0.0.1:{registry[1]}"
+        with registry_server(root / "registry") as address:
             print("publishing the world ...", file=sys.stderr)
             twenty = publish(
                 RegistryWriter(address, "bench/twenty"), root / "sdk-twenty", builds("1.63.0")
@@ -139,9 +136,6 @@ def main() -> int:
             for delay in (0.0, args.delay_ms / 1000):
                 with LatencyProxy(address, delay) as proxy:
                     report(proxy, root, twenty, today, args.repeat)
-        finally:
-            registry[0].terminate()
-            registry[0].wait()
     return 0
 
 
@@ -181,33 +175,6 @@ def row(name: str, ours: Run, theirs: Run, floor: int) -> None:
         f"{theirs.seconds / ours.seconds:.1f}x | {ours.requests} ({ours.requests / floor:.2f}x) "
         f"| {floor} | {theirs.requests} | {ours.answer} / {theirs.answer} |"
     )
-
-
-def start_registry(root: Path) -> tuple[subprocess.Popen[bytes], int]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = root / "registry.yml"
-    config.write_text(
-        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import requests
-
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            return proc, port
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit("the registry did not start")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pinbot.config import Settings
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import SHA_RE, Evidence, Verdict
+from pinbot.net import free_port
 
 if TYPE_CHECKING:
     import requests
@@ -275,7 +275,7 @@ class OpenapiDetector:
         import docker.errors
         import requests
 
-        port = _free_port()
+        port = free_port()
         try:
             container = client.containers.create(
                 ref,
@@ -368,12 +368,6 @@ def _remove(container: Any) -> None:
             f"could not remove container {container.short_id} ({_one_line(exc)}): "
             f"remove it with 'docker rm -f {container.short_id}'"
         ) from None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _one_line(exc: BaseException) -> str:

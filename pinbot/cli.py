@@ -212,9 +212,19 @@ def build_parser() -> Parser:
         "probe",
         help="prove a recycled conversation resumes natively",
         description="Plant a codeword, recycle the sandbox, ask for it back. Exit 0 "
-        "only when every agent resumed natively.",
+        "only when every agent resumed natively (same ACP session id, no "
+        "<<RESUMED CONVERSATION>> marker, codeword recalled); 1 for bootstrap or lost.",
+        epilog="examples: pinbot probe --app-url https://app.example --recycle restart | "
+        "pinbot probe --target agent-server --image ghcr.io/openhands/agent-server:1.43.1-python | "
+        "pinbot probe --target agent-server --server-command 'agent-server --port {port}'",
     )
-    p.add_argument("--target", choices=("app", "agent-server"), default="app")
+    p.add_argument(
+        "--target",
+        choices=("app", "agent-server"),
+        default="app",
+        help="app: the OpenHands app server (--app-url); agent-server: an agent server "
+        "directly (--image, --server-command or --agent-server-url) (default: app)",
+    )
     p.add_argument(
         "--agents", metavar="LIST", help="comma-separated ACP agents (default: claude-code,codex)"
     )
@@ -369,6 +379,8 @@ def _configure_logging(verbose: int, out: Output) -> None:
         root.removeHandler(old)  # a second main() in one process: the new Output's secrets
     root.addHandler(handler)
     root.setLevel(level)
+    # urllib3 logs each retry it makes as a warning; pinbot reports what retries could not fix.
+    logging.getLogger("urllib3").setLevel(level if verbose >= 2 else logging.ERROR)
 
 
 def _write_traceback(out: Output) -> str:

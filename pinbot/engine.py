@@ -86,11 +86,13 @@ class Engine:
         self.ctx = ctx
         self.settings = ctx.settings
         self.opts = opts
+        # The examination window is up to twice `concurrency` deep (see _in_order): one pooled
+        # connection per thread, or extra connections are opened and thrown away.
         self.source = source or open_source(
             opts.image,
             opts.registry_url,
             self.settings.http_timeout,
-            self.settings.concurrency,
+            2 * self.settings.concurrency,
             mask=ctx.out.mask,
         )
         directory = config.cache_dir() / "v1" if ctx.use_cache else None

@@ -17,10 +17,12 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from pinbot.errors import ExternalError, UsageError
+from pinbot.gitops import CommitInfo, parse_trailers
 from pinbot.model import Evidence
 from pinbot.report import markdown_table
 
@@ -133,6 +135,10 @@ class Forge:
             timeout=int(timeout),
             retry=GithubRetry(total=3),
             lazy=True,  # no request until one is needed: get_repo costs nothing
+            per_page=100,
+            # GitHub asks for serial requests and a second between writes, not between reads;
+            # PyGithub's default 0.25 s per read would cost the gate seconds. Writes keep 1 s.
+            seconds_between_requests=None,
         )
 
     def ensure(self, specs: Sequence[PullSpec]) -> dict[str, PullRequest]:
@@ -215,6 +221,84 @@ class Forge:
             raise ExternalError(
                 f"could not reach GitHub at {self.base_url} while {what}: {exc}"
             ) from None
+
+
+class GitHubReader:
+    """A GitHub repository read through the API (commits, contents at a ref, compare): the
+    gate's answers without a clone. Implements gitops.RepoReader."""
+
+    def __init__(self, forge: Forge, repo: GitHubRepo) -> None:
+        self.forge = forge
+        self.repo = repo
+        self.where = f"github.com/{repo.full_name}"
+
+    def resolve(self, ref: str | None) -> str | None:
+        # GitHub resolves HEAD to the default branch, as a clone's HEAD would. PyGithub's
+        # get_commit is lazy and would echo the ref back as its sha: ask for the commit itself.
+        target = quote(ref or "HEAD", safe="")
+        found = self._get(f"reading commit {ref or 'HEAD'}", f"commits/{target}")
+        return None if found is None else str(found["sha"])
+
+    def has_commit(self, sha: str) -> bool:
+        return self.resolve(sha) == sha
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        found = self._maybe(
+            f"reading {path} at {commit[:12]}", lambda: self._repo().get_contents(path, ref=commit)
+        )
+        if found is None or isinstance(found, list) or found.type != "file":
+            return None
+        return bytes(found.decoded_content)
+
+    def contains(self, tip: str, sha: str) -> bool:
+        what, path = f"comparing {sha[:12]} with {tip[:12]}", f"compare/{sha}...{tip}"
+        compared = self._get(what, path)
+        return compared is not None and compared.get("status") in ("ahead", "identical")
+
+    def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
+        """One page of history from `tip`, walked along first parents (the page is in date
+        order and may interleave merged branches, so the walk follows parent links)."""
+        page = self.forge._call(
+            f"listing the commits of {self.where} from {tip[:12]}",
+            lambda: list(islice(self._repo().get_commits(sha=tip), limit)),
+        )
+        by_sha = {c.sha: c for c in page}
+        walked: list[CommitInfo] = []
+        current = by_sha.get(tip)
+        while current is not None and len(walked) < limit:
+            walked.append(_commit_info(current))
+            parents = current.parents
+            current = by_sha.get(parents[0].sha) if parents else None
+        return walked
+
+    def _repo(self) -> Any:
+        return self.forge._repo(self.repo)
+
+    def _get(self, what: str, path: str) -> dict[str, Any] | None:
+        url = f"/repos/{self.repo.full_name}/{path}"
+        found = self._maybe(what, lambda: self.forge.gh.requester.requestJsonAndCheck("GET", url))
+        return None if found is None else dict(found[1])
+
+    def _maybe(self, what: str, action: Any) -> Any:
+        """The answer, or None when GitHub says there is no such thing (404, 422)."""
+        from github import GithubException
+
+        def attempt() -> Any:
+            try:
+                return action()
+            except GithubException as exc:
+                if exc.status in (404, 422):
+                    return None
+                raise
+
+        return self.forge._call(f"{what} in {self.where}", attempt)
+
+
+def _commit_info(commit: Any) -> CommitInfo:
+    message = str(commit.commit.message or "")
+    author = commit.commit.author
+    who = f"{author.name} <{author.email}>" if author else "unknown"
+    return CommitInfo(str(commit.sha), who, message.split("\n", 1)[0], parse_trailers(message))
 
 
 def _other(found: Mapping[str, Any], role: str) -> str | None:

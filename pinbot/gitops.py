@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import git
 from git.index.base import IndexFile
@@ -23,6 +24,7 @@ from git.objects.commit import Commit
 from gitdb.base import IStream  # type: ignore[import-untyped]  # GitPython's object store
 
 from pinbot.errors import ExternalError, UsageError
+from pinbot.model import SHA_RE
 
 IMAGE_TRAILER = "Pinbot-Image"
 DIGEST_TRAILER = "Pinbot-Digest"
@@ -31,6 +33,7 @@ _FIELD, _RECORD = "\x1f", "\x1e"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
 # Rejections that mean "the branch moved under us": refetch and rebuild. Anything else is final.
 _MOVED = ("non-fast-forward", "fetch first")
+_TRAILER = re.compile(r"(?P<key>[A-Za-z0-9][A-Za-z0-9-]*):\s+(?P<value>.*)\Z")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class CommitInfo:
     @property
     def by_pinbot(self) -> bool:
         return IMAGE_TRAILER in self.trailers
+
+
+def is_url(text: str) -> bool:
+    """A URL or scp-like `user@host:path`, as opposed to a filesystem path."""
+    return bool(_URL.match(text))
 
 
 def remote_url(source: str, flag: str) -> str:
@@ -61,6 +69,167 @@ def trailers(image: str, digest: str | None, extra: Mapping[str, str] | None = N
         lines.append(f"{DIGEST_TRAILER}: {digest}")
     lines += [f"{key}: {value}" for key, value in (extra or {}).items()]
     return "\n".join(lines)
+
+
+class RepoReader(Protocol):
+    """Read-only questions about one repository (the gate's seam: a clone, or GitHub's API)."""
+
+    where: str  # names the repository in messages
+
+    def resolve(self, ref: str | None) -> str | None:
+        """The commit `ref` names (None: HEAD, or the default branch), or None when unknown."""
+        ...
+
+    def has_commit(self, sha: str) -> bool: ...
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        """The file at `path` in `commit`, or None when it is not there."""
+        ...
+
+    def contains(self, tip: str, sha: str) -> bool:
+        """Whether `sha` is `tip` or one of its ancestors (an unknown sha is not)."""
+        ...
+
+    def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
+        """`tip` and its first-parent ancestors, newest first, with their trailers."""
+        ...
+
+
+class InPlace:
+    """A repository on disk read where it is, with git plumbing: no checkout, no fetch of the
+    user's refs, no write (GIT_OPTIONAL_LOCKS=0 keeps even git's opportunistic index refresh
+    away). `mirror` makes a temporary blobless mirror of a URL and reads that instead."""
+
+    def __init__(self, path: Path, flag: str, where: str | None = None) -> None:
+        self.path = path
+        self.flag = flag
+        self.where = where or str(path)
+        self._fetch_from: str | None = None  # set for a mirror: fetch a commit it lacks
+        status, _, err = self._git("rev-parse", "--git-dir")
+        if status != 0:
+            raise UsageError(f"{flag} {self.where} is not a git repository ({_last_line(err)})")
+
+    @classmethod
+    def open(cls, source: str, flag: str) -> InPlace:
+        """A local path or file:// URL, read in place."""
+        text = source.removeprefix("file://")
+        path = Path(text).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"{flag} {source!r}: no such directory, and not a git URL")
+        return cls(path, flag, source)
+
+    @classmethod
+    def mirror(cls, url: str, flag: str, directory: Path) -> InPlace:
+        """A blobless bare mirror of `url` in `directory` (file contents arrive when read)."""
+        status, _, err = _plain_git(
+            directory.parent,
+            "clone",
+            "--quiet",
+            "--bare",
+            "--filter=blob:none",
+            url,
+            str(directory),
+        )
+        if status != 0:
+            raise ExternalError(
+                f"git clone {url} ({flag}) failed: {_last_line(err)}; check the URL and your "
+                "access to it"
+            )
+        made = cls(directory, flag, url)
+        made._fetch_from = url
+        return made
+
+    def resolve(self, ref: str | None) -> str | None:
+        status, out, _ = self._git(
+            "rev-parse", "--verify", "--quiet", f"{ref or 'HEAD'}^{{commit}}"
+        )
+        if status != 0 and ref and SHA_RE.match(ref) and self._fetched(ref):
+            status, out, _ = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        return out.strip() if status == 0 else None
+
+    def has_commit(self, sha: str) -> bool:
+        return self.resolve(sha) == sha
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        # One cat-file process answers "missing" or "<id> <type> <size>" and the bytes.
+        done = self._run(["cat-file", "--batch"], f"{commit}:{path}\n".encode())
+        header, _, rest = done.stdout.partition(b"\n")
+        fields = header.split()
+        if len(fields) != 3 or fields[1] != b"blob":
+            return None
+        return rest[: int(fields[2])]
+
+    def contains(self, tip: str, sha: str) -> bool:
+        status, _, _ = self._git("merge-base", "--is-ancestor", sha, tip)
+        return status == 0
+
+    def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
+        fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
+        status, out, err = self._git("log", f"--format={fmt}", "--first-parent", f"-n{limit}", tip)
+        if status != 0:
+            raise ExternalError(f"git log {short(tip)} in {self.where} failed: {_last_line(err)}")
+        return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
+
+    def _fetched(self, sha: str) -> bool:
+        """A mirror lacks commits that no branch reaches: ask the remote for that one."""
+        if self._fetch_from is None:
+            return False
+        status, _, _ = self._git("fetch", "--quiet", "--filter=blob:none", self._fetch_from, sha)
+        return status == 0
+
+    def _git(self, *args: str) -> tuple[int, str, str]:
+        done = self._run(list(args), b"")
+        return (
+            done.returncode,
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
+        )
+
+    def _run(self, args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+        return _run_git(self.path, args, stdin)
+
+
+def _plain_git(cwd: Path, *args: str) -> tuple[int, str, str]:
+    done = _run_git(cwd, list(args), b"")
+    return (
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
+    )
+
+
+def _run_git(cwd: Path, args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(name, None)  # a caller's git environment must not redirect our reads
+    try:
+        return subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            input=stdin,
+            capture_output=True,
+            env=env,
+            timeout=NETWORK_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ExternalError("git is not installed: install git") from None
+    except subprocess.TimeoutExpired:
+        raise ExternalError(f"git {args[0]} in {cwd} took over {NETWORK_TIMEOUT:.0f}s") from None
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """`Key: value` lines of a message's last paragraph, as `git log %(trailers)` reads them
+    (for commits that come from GitHub's API rather than from git)."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
+    if len(paragraphs) < 2:
+        return {}
+    found: dict[str, str] = {}
+    for line in paragraphs[-1].splitlines():
+        match = _TRAILER.match(line)
+        if match is None:
+            return {}  # git takes the block only when every line is a trailer
+        found[match["key"]] = match["value"].strip()
+    return found
 
 
 class Clone:

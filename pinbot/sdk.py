@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -82,15 +83,87 @@ def _last_line(text: str) -> str:
     return strip_credentials(lines[-1]) if lines else "no message"  # git may echo the URL
 
 
-def _lookup(repo: Path, sha: str, path: str) -> bool | None:
+class _CatFile:
+    """One `git cat-file --batch` per repository, started on first use: a scan asks about many
+    shas, and a lookup through the pipe costs far less than starting git for each."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def read(self, spec: str) -> tuple[str, bytes] | None:
+        """(type, content) of the object `spec` names, or None when there is none."""
+        with self._lock:
+            proc = self._started()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(spec.encode() + b"\n")
+                proc.stdin.flush()
+                header = proc.stdout.readline().split()
+                if len(header) != 3:  # "<spec> missing" or "<spec> ambiguous"
+                    return None
+                body = proc.stdout.read(int(header[2]) + 1)[:-1]
+            except (OSError, ValueError):
+                self.close()
+                raise ExternalError(f"git cat-file in {self.repo} stopped answering") from None
+            return header[1].decode(), body
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "-C", str(self.repo), "cat-file", "--batch"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+                )
+            except FileNotFoundError:
+                raise ExternalError("git is not installed: install git to use --sdk") from None
+            weakref.finalize(self, _stop, self._proc)
+        return self._proc
+
+    def close(self) -> None:
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()  # git exits at the end of its input
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _lookup(reader: _CatFile, sha: str, path: str) -> bool | None:
     """True/False: the file is/is not at `sha`; None: this repository does not have `sha`."""
-    # `^{commit}` makes a tree or blob id count as unknown; ls-tree needs no blob contents,
-    # so this works in a blobless mirror without fetching anything. --full-tree: `path` is
-    # from the top even when --sdk names a subdirectory of the clone.
-    done = _git(repo, "ls-tree", "--full-tree", f"{sha}^{{commit}}", "--", path)
-    if done.returncode != 0:
+    # `^{commit}` makes a tree or blob id count as unknown. Only trees are read, so this works
+    # in a blobless mirror without fetching blobs; `<sha>:<dir>` is from the top of the tree
+    # even when --sdk names a subdirectory of the clone.
+    if reader.read(f"{sha}^{{commit}}") is None:
         return None
-    return any(line.split()[1:2] == ["blob"] for line in done.stdout.splitlines())
+    directory, _, name = path.rpartition("/")
+    tree = reader.read(f"{sha}:{directory}" if directory else f"{sha}^{{tree}}")
+    return tree is not None and tree[0] == "tree" and name in _file_names(tree[1])
+
+
+def _file_names(tree: bytes) -> set[str]:
+    """Names of the regular files in a raw tree object (`<mode> <name>\\0<20-byte id>`...)."""
+    names, at = set(), 0
+    while at < len(tree):
+        space = tree.index(b" ", at)
+        end = tree.index(b"\0", space)
+        if tree[at:space] in (b"100644", b"100755"):
+            names.add(tree[space + 1 : end].decode(errors="replace"))
+        at = end + 21
+    return names
 
 
 class GitClone:
@@ -99,9 +172,10 @@ class GitClone:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.where = f"the clone {path}"
+        self._reader = _CatFile(path)
 
     def has_file(self, sha: str, path: str) -> bool:
-        found = _lookup(self.path, sha, path)
+        found = _lookup(self._reader, sha, path)
         if found is None:
             raise ExternalError(
                 f"commit {sha} is not in the clone {self.path}: "
@@ -123,14 +197,16 @@ class GitMirror:
         key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.path = (root or config.cache_dir() / "sdk") / key
         self._lock = threading.Lock()
+        self._reader = _CatFile(self.path)
 
     def has_file(self, sha: str, path: str) -> bool:
         with self._lock:
             self._ensure_cloned()
-            found = _lookup(self.path, sha, path)
+            found = _lookup(self._reader, sha, path)
             if found is None:
                 self._fetch()
-                found = _lookup(self.path, sha, path)
+                self._reader.close()  # see the fetched objects with a fresh reader
+                found = _lookup(self._reader, sha, path)
         if found is None:
             raise ExternalError(f"commit {sha} is not in {self.where}, even after a fetch")
         return found

@@ -7,15 +7,12 @@ that a CI run can never pass by skipping the integration suite.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
+
+from pinbot.world.services import registry_binary, registry_server
 
 HERE = Path(__file__).parent
 
@@ -69,51 +66,13 @@ def missing_service(what: str) -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Distribution registry on 127.0.0.1; yields `127.0.0.1:PORT`."""
-    binary = shutil.which("docker-registry") or shutil.which("registry")
-    if binary is None:
+    if registry_binary() is None:
         missing_service("the Distribution registry (Debian package docker-registry)")
-        raise AssertionError  # unreachable
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    log = (root / "registry.log").open("w")
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
-    address = f"127.0.0.1:{port}"
-    try:
-        _wait_until_up(f"http://{address}/v2/", proc)
+    with registry_server(tmp_path_factory.mktemp("registry")) as address:
         yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"registry exited with {proc.returncode}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"registry did not answer at {url}")
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ import argparse
 import contextlib
 import io
 import json
-import shutil
-import subprocess
+import shlex
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,16 +20,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pinbot
 from pinbot import cli
 from pinbot.commands import Context
 from pinbot.commands.scan import why_json
 from pinbot.errors import ExternalError, NegativeVerdict
 from pinbot.report import Output
+from pinbot.world import repos
 from pinbot.world.agent_server import Build, publish
 from pinbot.world.registry import LayoutWriter, RegistryWriter, Writer
+from pinbot.world.services import registry_binary, registry_server
 
+IMAGE = "ghcr.io/openhands/agent-server"  # the name written into files; traffic goes local
 REPOSITORY = "openhands/agent-server"
-PIN = "1.26.0-python"
+PIN = repos.PIN
 
 
 def demo_builds() -> list[Build]:
@@ -49,21 +53,81 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     out = ctx.out
     out.progress(f"building a local world in {workdir}")
-    with _registry(workdir) as (writer, image):
+    with _registry(workdir) as (writer, endpoint):
         world = publish(writer, workdir / "software-agent-sdk", demo_builds())
-        out.progress(f"published {len(world.tags)} tags of {image}")
-        out.progress("step 1/1 scan: which newest tag carries the blob routes?")
-        scan = _invoke(out, ["scan", "--image", image, "--sdk", str(world.sdk), "--current", PIN])
+        openhands = repos.openhands_repo(workdir / "remotes", tag=PIN)
+        deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
+        out.progress(f"published {len(world.tags)} tags; OpenHands and deploy remotes in {workdir}")
+        image = ["--image", IMAGE, "--sdk", str(world.sdk), *endpoint]
+        require = ["--require-commit", openhands.backend_commit]
+
+        out.progress("step 1/4 scan: which newest tag carries the blob routes?")
+        scan = _invoke(out, ["scan", *image, "--current", PIN])
         for candidate in scan["candidates"]:
             why = why_json(candidate["evidence"])
             out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why}")
         tag = scan["selected"]["tag"]
-    out.progress(f"demo finished in {time.monotonic() - started:.1f}s")
-    out.result(
-        {"workdir": str(workdir), "selected": scan["selected"]},
-        f"pinbot demo: success: {tag} carries the blob routes.\nLook in {workdir}",
-    )
+
+        out.progress(f"step 2/4 cut: pin {tag} on {openhands.branch}, point the deploy at it")
+        cut = _invoke(out, ["cut", "--tag", tag, "--openhands", openhands.url,
+                            "--openhands-branch", openhands.branch, "--deploy", deploy.url,
+                            "--push", *require, *image])  # fmt: skip
+        for change in cut["changes"]:
+            out.progress(f"  {change['repo']}: {change['file']}:{change['line']}: {change['new']}")
+
+        out.progress(
+            "step 3/4 gate: what would the deploy branch run, and is it the pin we proved?"
+        )
+        gate = _invoke(out, ["gate", "--deploy", f"{deploy.url}@{cut['deploy']['branch']}",
+                             "--openhands", openhands.url, *require, *image])  # fmt: skip
+        for check in gate["checks"]:
+            out.progress(f"  {'ok ' if check['ok'] else 'NO '} {check['name']}: {check['detail']}")
+
+        out.progress(
+            "step 4/4 probe: does a recycled Claude and Codex conversation resume natively?"
+        )
+        report = workdir / "probe-report.json"
+        server = _server_command(scan["candidates"], tag)
+        probe = _invoke(out, ["probe", "--target", "agent-server", "--server-command", server,
+                              "--agents", "claude-code,codex", "--timeout", "60",
+                              "--report", str(report)])  # fmt: skip
+        for agent in probe["agents"]:
+            out.progress(f"  {agent['agent']:<12} {agent['verdict']}")
+    summary = {
+        "workdir": str(workdir),
+        "selected": scan["selected"],
+        "openhands_commit": cut["openhands"]["commit"],
+        "deploy_branch": cut["deploy"]["branch"],
+        "gate": gate["verdict"],
+        "probe": probe["verdict"],
+        "probe_report": str(report),
+    }
+    remotes = workdir / "remotes"
+    text = f"""\
+pinbot demo: success in {time.monotonic() - started:.0f}s
+  scan   {tag} is the newest tag carrying the blob routes ({scan["selected"]["digest"][:19]})
+  cut    OpenHands {openhands.branch} @ {cut["openhands"]["commit"][:12]} pins it at every site;
+         deploy branch {cut["deploy"]["branch"]} sets OPENHANDS_SHA to that commit
+  gate   {gate["verdict"]}: {len(gate["checks"])} checks
+  probe  {probe["verdict"]}: claude-code and codex kept their ACP session across a recycle
+Where to look:
+  git -C {remotes / "openhands.git"} show {cut["openhands"]["commit"][:12]}
+  git -C {remotes / "deploy.git"} diff main {cut["deploy"]["branch"]}
+  {report}"""
+    out.result(summary, text)
     return 0
+
+
+def _server_command(candidates: list[dict[str, Any]], tag: str) -> str:
+    """The stand-in agent server, reporting the build sha of the image we pinned."""
+    build_sha = next(c["build_sha"] for c in candidates if c["tag"] == tag)
+    python = shlex.quote(sys.executable)
+    # The server runs in its own directory: point it at this pinbot, however it was found.
+    home = shlex.quote(str(Path(pinbot.__file__).resolve().parents[1]))
+    return (
+        f"env PYTHONPATH={home} HARNESS_BUILD_SHA={build_sha} {python} "
+        "-m pinbot.world.harness.agent_server --port {port} --workdir {workdir}"
+    )
 
 
 def _invoke(out: Output, argv: list[str]) -> dict[str, Any]:
@@ -79,45 +143,18 @@ def _invoke(out: Output, argv: list[str]) -> dict[str, Any]:
 
 
 @contextmanager
-def _registry(workdir: Path) -> Iterator[tuple[Writer, str]]:
-    """A real registry on a free loopback port when installed, else an OCI image layout."""
-    binary = shutil.which("docker-registry") or shutil.which("registry")
-    if binary is None:
+def _registry(workdir: Path) -> Iterator[tuple[Writer, list[str]]]:
+    """A real registry on a free loopback port when installed, else an OCI image layout.
+
+    Yields the writer and the flags that send the image's registry traffic there."""
+    if registry_binary() is None:
         layout = workdir / "agent-server.oci"
-        yield LayoutWriter(layout), f"oci:{layout}"
+        yield LayoutWriter(layout), ["--registry-url", f"oci:{layout}"]
         return
-    port = _free_port()
-    config = workdir / "registry.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {workdir / 'registry'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    with (workdir / "registry.log").open("w") as log:
-        proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/v2/", proc)
-        yield RegistryWriter(f"127.0.0.1:{port}", REPOSITORY), f"127.0.0.1:{port}/{REPOSITORY}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(url: str, proc: subprocess.Popen[bytes]) -> None:
-    import requests
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise ExternalError(f"the demo registry did not start (see {url} and registry.log)")
+        with registry_server(workdir / "registry") as address:
+            yield RegistryWriter(address, REPOSITORY), ["--registry-url", address]
+    except RuntimeError as exc:
+        raise ExternalError(
+            f"the demo registry did not start ({exc}); see {workdir}/registry"
+        ) from None

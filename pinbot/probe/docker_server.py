@@ -14,8 +14,9 @@ from typing import Any
 
 from pinbot.errors import ExternalError
 from pinbot.model import ImageName, ImageRef
+from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi
-from pinbot.probe.targets import Mask, free_port, wait_healthy
+from pinbot.probe.targets import Mask, wait_healthy
 from pinbot.probe.waiting import Progress, StepFailed
 
 VOLUME_MOUNT = "/workspace"

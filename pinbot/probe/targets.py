@@ -15,7 +15,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -25,6 +24,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pinbot.errors import ExternalError
+from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi, ApiError, AppApi, message
 from pinbot.probe.waiting import Progress, StepFailed, wait_until
 
@@ -62,12 +62,6 @@ def substitute(template: str, **values: str) -> list[str]:
     for name, value in values.items():
         template = template.replace("{" + name + "}", value)
     return shlex.split(template)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- the app server -----------------------------------------------------------------------------

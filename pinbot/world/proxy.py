@@ -138,7 +138,12 @@ class LatencyProxy:
                 self._send(*rule.answer(upstream), stall=rule.stall)
 
             def _upstream(self, body: bytes | None) -> Answer:
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                # Clients may repeat a header (skopeo sends one Accept per media type): keep all.
+                headers = {
+                    key: ", ".join(self.headers.get_all(key) or [])
+                    for key in dict.fromkeys(self.headers.keys())
+                    if key.lower() not in HOP_BY_HOP
+                }
                 self.upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = self.upstream.getresponse()
                 data = answer.read()

@@ -64,73 +64,58 @@ class Writer:
 
     def publish(self, spec: ImageSpec) -> str:
         """Push `spec` and tag it; returns the index digest."""
-        layer = self.put_blob(EMPTY_LAYER)
         entries: list[dict[str, Any]] = []
-        arch_manifests: dict[str, tuple[bytes, str]] = {}
+        arch_manifests: dict[str, bytes] = {}
         for platform in spec.platforms:
             os_name, arch = platform.split("/")[:2]
-            config = _canonical(_config(spec, os_name, arch))
-            manifest = _canonical(
-                {
-                    "schemaVersion": 2,
-                    "mediaType": OCI_MANIFEST,
-                    "config": {
-                        "mediaType": OCI_CONFIG,
-                        "digest": self.put_blob(config),
-                        "size": len(config),
-                    },
-                    "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": len(EMPTY_LAYER)}],
-                }
-            )
-            digest = self.put_manifest(_digest(manifest), manifest, OCI_MANIFEST)
-            arch_manifests[arch] = (manifest, digest)
-            entries.append(
-                {
-                    "mediaType": OCI_MANIFEST,
-                    "digest": digest,
-                    "size": len(manifest),
-                    "platform": {"os": os_name, "architecture": arch},
-                }
-            )
+            manifest, entry = self._image(_config(spec, os_name, arch), os_name, arch)
+            arch_manifests[arch] = manifest
+            entries.append(entry)
         if spec.attestation and entries:
-            entries.append(self._attestation(entries[0]["digest"], layer))
+            entries.append(self._attestation(entries[0]["digest"]))
         index = _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
         index_digest = self.put_manifest(_digest(index), index, OCI_INDEX)
         self.indexes[index_digest] = index
         for tag in spec.tags:
             self.put_manifest(tag, index, OCI_INDEX)
             if spec.arch_tags:
-                for arch, (manifest, _) in arch_manifests.items():
+                for arch, manifest in arch_manifests.items():
                     self.put_manifest(f"{tag}-{arch}", manifest, OCI_MANIFEST)
         return index_digest
 
-    def _attestation(self, subject: str, layer: str) -> dict[str, Any]:
-        """A buildx-style provenance entry (platform unknown/unknown) that scanners must skip."""
-        config = _canonical(
-            {
-                "architecture": "unknown",
-                "os": "unknown",
-                "rootfs": {"type": "layers", "diff_ids": []},
-            }
-        )
+    def _image(
+        self, config: dict[str, Any], os_name: str, arch: str
+    ) -> tuple[bytes, dict[str, Any]]:
+        """Store a one-layer image manifest for `config`; returns it and its index entry."""
+        config_bytes = _canonical(config)
+        layer = self.put_blob(EMPTY_LAYER)
         manifest = _canonical(
             {
                 "schemaVersion": 2,
                 "mediaType": OCI_MANIFEST,
                 "config": {
                     "mediaType": OCI_CONFIG,
-                    "digest": self.put_blob(config),
-                    "size": len(config),
+                    "digest": self.put_blob(config_bytes),
+                    "size": len(config_bytes),
                 },
                 "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": len(EMPTY_LAYER)}],
             }
         )
         digest = self.put_manifest(_digest(manifest), manifest, OCI_MANIFEST)
-        return {
+        entry = {
             "mediaType": OCI_MANIFEST,
             "digest": digest,
             "size": len(manifest),
-            "platform": {"os": "unknown", "architecture": "unknown"},
+            "platform": {"os": os_name, "architecture": arch},
+        }
+        return manifest, entry
+
+    def _attestation(self, subject: str) -> dict[str, Any]:
+        """A buildx-style provenance entry (platform unknown/unknown) that scanners must skip."""
+        config = {"architecture": "unknown", "os": "unknown", "rootfs": {"type": "layers"}}
+        _, entry = self._image(config, "unknown", "unknown")
+        return {
+            **entry,
             "annotations": {
                 "vnd.docker.reference.type": "attestation-manifest",
                 "vnd.docker.reference.digest": subject,

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from pinbot import cli
+from pinbot.net import free_port
 from pinbot.world.harness import world
 
 AGENTS = "claude-code,codex"
@@ -136,7 +137,7 @@ def test_an_app_url_that_does_not_answer_exits_3(
     probe: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PINBOT_APP_API_KEY", "some-key")
-    url = f"http://127.0.0.1:{world.free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     run = probe("--app-url", url, "--timeout", "5")
     assert run.code == 3
     assert f"the app server at {url}/api/v1 does not answer" in run.err
@@ -272,7 +273,7 @@ def test_agent_server_url_with_recycle_command_kills_the_agent_and_resumes_nativ
     monkeypatch.setenv("PINBOT_SESSION_API_KEY", key)
     workdir = tmp_path / "server"
     workdir.mkdir()
-    port = world.free_port()
+    port = free_port()
     monkeypatch.setenv("OH_SESSION_API_KEYS_0", key)  # the restarted server needs it too
     recycle = f"{sys.executable} -m pinbot.world.harness.world {workdir} {{port}}"
     with world.agent_server(workdir, port, OH_SESSION_API_KEYS_0=key):
@@ -290,7 +291,7 @@ def test_agent_server_url_with_recycle_command_kills_the_agent_and_resumes_nativ
 
 
 def test_agent_server_url_that_does_not_answer_exits_3(probe: Any) -> None:
-    url = f"http://127.0.0.1:{world.free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     run = probe("--target", "agent-server", "--agent-server-url", url, "--recycle-command", "true")
     assert run.code == 3
     assert "does not answer" in run.err

@@ -133,7 +133,7 @@ def test_a_container_that_exits_is_an_error_without_waiting_out_the_bound(
     # Hold the port the detector will hand out, so the server cannot bind it and exits.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
-        monkeypatch.setattr("pinbot.capability._free_port", lambda: taken.getsockname()[1])
+        monkeypatch.setattr("pinbot.capability.free_port", lambda: taken.getsockname()[1])
         started = time.monotonic()
         evidence = detector.check(facts(world.digests["routes"]))
     assert evidence.result == "error"

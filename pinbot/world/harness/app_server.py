@@ -29,7 +29,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -40,16 +39,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pinbot.net import free_port
 from pinbot.world.harness.web import Reply, Request, Router, serve
 
 MARKER = "<<RESUMED CONVERSATION>>"
 AGENT_MODES = {"crash": "crash-on-load"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def call(method: str, url: str, key: str, body: Any = None, timeout: float = 10) -> Any:

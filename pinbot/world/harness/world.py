@@ -10,7 +10,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,13 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pinbot.net import free_port, wait_for_http
+
 REPO_ROOT = Path(__file__).resolve().parents[3]  # the directory holding `pinbot`
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def harness_env(**extra: str) -> dict[str, str]:
@@ -51,19 +46,6 @@ def acp_command(name: str = "custom") -> str:
         f"{shlex.quote(sys.executable)} -m pinbot.world.harness.acp_agent --name {name} "
         "--store {workdir}/../custom-acp-store"
     )
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing answered at {url}")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -106,7 +88,7 @@ def app_server(
     )
     server = AppServer(f"http://127.0.0.1:{port}", keys, proc)
     try:
-        wait_for(f"{server.url}/harness/sandboxes", proc)
+        wait_for_http(f"{server.url}/harness/sandboxes", proc)
         yield server
     finally:
         stop(proc)
@@ -142,7 +124,7 @@ def start_agent_server(workdir: Path, port: int, env: dict[str, str]) -> subproc
         [*command, "--workdir", str(workdir)], env=harness_env(**env), start_new_session=True
     )
     (workdir / "server.pid").write_text(str(proc.pid))
-    wait_for(f"http://127.0.0.1:{port}/health", proc)
+    wait_for_http(f"http://127.0.0.1:{port}/health", proc)
     return proc
 
 

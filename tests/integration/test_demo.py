@@ -1,0 +1,49 @@
+"""`pinbot demo`: the newcomer's first command runs the whole pipeline on a local world."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pinbot.cli import main
+
+
+def test_demo_runs_scan_cut_gate_probe_and_says_where_to_look(capsys, tmp_path: Path) -> None:
+    code = main(["demo", "--workdir", str(tmp_path / "demo")])
+    out, err = capsys.readouterr()
+
+    assert code == 0, err
+    assert out.startswith("pinbot demo: success")
+    for step in ("step 1/4 scan", "step 2/4 cut", "step 3/4 gate", "step 4/4 probe"):
+        assert step in err
+    assert "  scan   1.29.0-python is the newest tag carrying the blob routes" in out
+    assert "gate   pass" in out and "probe  native" in out
+    assert "WARNING" not in err, "expected retries are not the user's business"
+    report = json.loads((tmp_path / "demo" / "probe-report.json").read_text())
+    assert [a["verdict"] for a in report["agents"]] == ["native", "native"]
+    # What the summary tells the user to look at is really there.
+    commit = out.split("openhands.git show ")[1].split()[0]
+    shown = subprocess.run(
+        ["git", "-C", str(tmp_path / "demo/remotes/openhands.git"), "show", commit],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "+AGENT_SERVER_IMAGE = 'ghcr.io/openhands/agent-server:1.29.0-python'" in shown
+    assert "Pinbot-Digest: sha256:" in shown
+
+
+def test_demo_falls_back_to_an_oci_layout_without_a_registry(
+    capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pinbot.commands.demo.registry_binary", lambda: None)
+    code = main(["--json", "demo", "--workdir", str(tmp_path / "demo")])
+    out, err = capsys.readouterr()
+
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["selected"]["tag"] == "1.29.0-python"
+    assert (summary["gate"], summary["probe"]) == ("pass", "native")
+    assert (tmp_path / "demo" / "agent-server.oci" / "index.json").is_file()
+    assert "--registry-url oci:" in err

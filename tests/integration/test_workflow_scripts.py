@@ -1,0 +1,216 @@
+"""The cut workflows' shell steps, run as Actions would run them, against a local world.
+
+Each `run:` script is executed with `bash --noprofile --norc -eo pipefail` (what `shell: bash`
+means on a runner) and the environment the workflow gives it, its `${{ }}` values filled in
+the way the runner would. `pinbot` on PATH is this checkout; the registry is real and the
+OpenHands and deploy repositories sit behind file:// remotes, where `--open-prs` pushes and
+says that no PR was opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from pinbot.world import repos
+from tests.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, images, make_repos
+
+__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    outputs: str
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Repos:
+    return make_repos(tmp_path / "remotes")
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path) -> Path:
+    """`pinbot` on PATH: this checkout, run by the interpreter running the tests."""
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    shim = directory / "pinbot"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pinbot "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    return directory
+
+
+def step(name: str, command: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(workflow, job, step) of the step in workflows/`name` that runs `pinbot COMMAND`."""
+    workflow = YAML(typ="safe", pure=True).load((ROOT / "workflows" / name).read_text())
+    for job in workflow["jobs"].values():
+        for candidate in job["steps"]:
+            if f"pinbot {command}" in candidate.get("run", ""):
+                return workflow, job, candidate
+    raise AssertionError(f"{name}: no step runs pinbot {command}")
+
+
+def resolve(value: object, context: dict[str, str]) -> str:
+    """Fill in `${{ name }}` and `${{ a || 'b' }}` as the runner would, from `context`."""
+
+    def one(match: re.Match[str]) -> str:
+        for option in match[1].split("||"):
+            option = option.strip()
+            text = option[1:-1] if option.startswith("'") else context[option]
+            if text:
+                return text
+        return ""
+
+    return EXPRESSION.sub(one, str(value))
+
+
+def run_step(
+    name: str,
+    command: str,
+    tmp_path: Path,
+    bin_dir: Path,
+    config: dict[str, str],
+    context: dict[str, str],
+    extra: dict[str, str],
+) -> Run:
+    workflow, job, chosen = step(name, command)
+    declared = {**workflow.get("env", {}), **config, **job.get("env", {}), **chosen.get("env", {})}
+    outputs = tmp_path / "github-output"
+    env = {
+        **os.environ,
+        **{key: resolve(value, context) for key, value in declared.items()},
+        **extra,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary"),
+        "RUNNER_TEMP": str(tmp_path),
+    }
+    script = tmp_path / "step.sh"
+    script.write_text(chosen["run"], encoding="utf-8")
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    text = outputs.read_text(encoding="utf-8") if outputs.exists() else ""
+    return Run(done.returncode, done.stdout, done.stderr, text)
+
+
+def world_env(images: Images, world: Repos, require: str | None = None) -> dict[str, str]:
+    """The local world, given the way a user's pinbot.toml or PINBOT_* variables would."""
+    return {
+        "PINBOT_IMAGE": IMAGE,
+        "PINBOT_REGISTRY_URL": images.registry,
+        "PINBOT_SDK": str(images.world.sdk),
+        "PINBOT_REQUIRE_COMMIT": require or world.openhands.backend_commit,
+    }
+
+
+def repo_config(world: Repos, branch: bool = True) -> dict[str, str]:
+    """What the user fills into the workflow's env block when copying it."""
+    config = {
+        "INSTALL_PINBOT": "pinbot",
+        "OPENHANDS_REPO": world.openhands.url,
+        "DEPLOY_REPO": world.deploy.url,
+    }
+    return {**config, "OPENHANDS_BRANCH": world.openhands.branch} if branch else config
+
+
+SECRETS = {"secrets.PINBOT_TOKEN": "not-a-real-token"}
+
+
+def watch(tmp_path, bin_dir, images, world, **kwargs: Any) -> Run:
+    require = kwargs.pop("require", None)
+    config = {**repo_config(world), **kwargs}
+    env = world_env(images, world, require)
+    return run_step("pin-watch.yml", "cut", tmp_path, bin_dir, config, SECRETS, env)
+
+
+def release(tmp_path, bin_dir, images, world, tag: str, dry_run: bool) -> Run:
+    context = {
+        **SECRETS,
+        "inputs.tag": tag,
+        "inputs.openhands_branch": world.openhands.branch,
+        "inputs.dry_run": "true" if dry_run else "false",
+    }
+    env = world_env(images, world)
+    config = repo_config(world, branch=False)
+    return run_step("release-cut.yml", "cut", tmp_path, bin_dir, config, context, env)
+
+
+def test_pin_watch_cuts_the_newer_qualifying_tag_and_a_rerun_changes_nothing(
+    tmp_path, bin_dir, images, world
+) -> None:
+    first = watch(tmp_path, bin_dir, images, world)
+
+    assert first.code == 0, first.stderr
+    branch = f"pinbot/agent-server-{CAPABLE}"
+    sha = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
+    assert f"OPENHANDS_SHA: {sha}" in repos.show(world.deploy.remote, branch, repos.WORKFLOW)
+    assert f"tag={CAPABLE}\n" in first.outputs and f"openhands_sha={sha}\n" in first.outputs
+    refs = world.refs()
+
+    again = watch(tmp_path, bin_dir, images, world)
+
+    assert again.code == 0, again.stderr
+    assert world.refs() == refs
+
+
+def test_pin_watch_ends_green_with_a_notice_on_a_negative_verdict(
+    tmp_path, bin_dir, images, world
+) -> None:
+    refs = world.refs()
+    run = watch(tmp_path, bin_dir, images, world, require="0" * 40)
+
+    assert run.code == 0, run.stderr
+    assert "::notice title=pin-watch::nothing to cut" in run.stdout
+    assert "does not contain the backend commit(s) 0000000" in run.stderr  # pinbot said why
+    assert world.refs() == refs
+
+
+def test_pin_watch_fails_when_its_env_block_is_not_filled_in(
+    tmp_path, bin_dir, images, world
+) -> None:
+    run = watch(tmp_path, bin_dir, images, world, DEPLOY_REPO="")
+
+    assert run.code == 2
+    assert "::error title=pin-watch::DEPLOY_REPO is empty" in run.stdout
+
+
+def test_release_cut_dry_run_plans_the_latest_tag_and_pushes_nothing(
+    tmp_path, bin_dir, images, world
+) -> None:
+    refs = world.refs()
+    run = release(tmp_path, bin_dir, images, world, "latest", dry_run=True)
+
+    assert run.code == 0, run.stderr
+    assert CAPABLE in run.stdout
+    assert world.refs() == refs
+
+
+def test_release_cut_refuses_a_tag_without_the_capability(tmp_path, bin_dir, images, world) -> None:
+    refs = world.refs()
+    run = release(tmp_path, bin_dir, images, world, INCAPABLE, dry_run=False)
+
+    assert run.code == 1
+    assert f"{INCAPABLE} does not carry" in run.stderr
+    assert world.refs() == refs

@@ -1,0 +1,126 @@
+"""The gate's pure parts: --deploy values, trailers from API commits, probe reports, verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinbot.commands.gate import (
+    Check,
+    Facts,
+    load_probe_report,
+    probe_check,
+    render_text,
+    result_json,
+    split_deploy,
+)
+from pinbot.errors import UsageError
+from pinbot.gitops import parse_trailers
+
+DIGEST = "sha256:" + "a" * 64
+OTHER = "sha256:" + "b" * 64
+BUILD = "c" * 40
+AGENTS = ("claude-code", "codex")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("../deploy", ("../deploy", None)),
+        ("../deploy@main", ("../deploy", "main")),
+        ("file:///srv/deploy.git@pinbot/agent-server-1.27.0-python",
+         ("file:///srv/deploy.git", "pinbot/agent-server-1.27.0-python")),
+        ("git@github.com:acme/deploy.git", ("git@github.com:acme/deploy.git", None)),
+        ("git@github.com:acme/deploy.git@v1.2", ("git@github.com:acme/deploy.git", "v1.2")),
+        ("https://bot@github.com/acme/deploy", ("https://bot@github.com/acme/deploy", None)),
+        ("https://bot@github.com/acme/deploy@" + "f" * 40,
+         ("https://bot@github.com/acme/deploy", "f" * 40)),
+        ("github.com/acme/deploy@main", ("github.com/acme/deploy", "main")),
+    ],
+)  # fmt: skip
+def test_deploy_values_split_into_repo_and_ref(value: str, expected: tuple[str, Any]) -> None:
+    assert split_deploy(value) == expected
+
+
+@pytest.mark.parametrize("value", ["../deploy@", "@main", "../deploy@a..b", "../deploy@-x"])
+def test_a_deploy_value_with_a_bad_ref_is_refused(value: str) -> None:
+    with pytest.raises(UsageError, match="write REPO or REPO@REF"):
+        split_deploy(value)
+
+
+def test_a_path_with_an_at_sign_that_exists_is_a_path(tmp_path: Path) -> None:
+    (tmp_path / "deploy@2024").mkdir()
+    assert split_deploy(str(tmp_path / "deploy@2024")) == (str(tmp_path / "deploy@2024"), None)
+
+
+def test_trailers_come_from_the_last_paragraph_only() -> None:
+    message = (
+        "Pin agent-server 1.27.0-python\n\nPoint every pin site.\nPinbot-Image: in the body\n\n"
+        f"Pinbot-Image: ghcr.io/o/a:1.27.0-python\nPinbot-Digest: {DIGEST}\n"
+    )
+    assert parse_trailers(message) == {
+        "Pinbot-Image": "ghcr.io/o/a:1.27.0-python",
+        "Pinbot-Digest": DIGEST,
+    }
+    assert parse_trailers("Pinbot-Image: a subject is never a trailer") == {}
+    assert parse_trailers("Subject\n\nPinbot-Image: x\nand then prose\n") == {}
+
+
+def report(digest: str | None, build: str | None = None, **verdicts: str) -> dict[str, Any]:
+    agents = [{"agent": a.replace("_", "-"), "verdict": v} for a, v in verdicts.items()]
+    image = {"ref": "x", "digest": digest} if digest else None
+    return {"verdict": "native", "agents": agents, "image": image, "build_git_sha": build}
+
+
+def test_a_native_report_for_this_digest_passes() -> None:
+    check = probe_check(report(DIGEST, claude_code="native", codex="native"), DIGEST, None, AGENTS)
+    assert check == Check(
+        "probe", "pass", f"native for claude-code, codex (matched by digest {DIGEST[:19]})"
+    )
+
+
+def test_a_report_for_another_digest_fails_even_when_native() -> None:
+    check = probe_check(report(OTHER, claude_code="native", codex="native"), DIGEST, BUILD, AGENTS)
+    assert check.status == "fail" and f"the report is for {OTHER}, not {DIGEST}" in check.detail
+
+
+def test_bootstrap_lost_and_missing_agents_each_fail_by_name() -> None:
+    check = probe_check(report(DIGEST, claude_code="bootstrap"), DIGEST, None, AGENTS)
+    assert check.status == "fail"
+    assert check.detail.startswith("claude-code bootstrap; codex not probed (matched by digest")
+
+
+def test_without_a_digest_the_build_sha_ties_the_report_to_the_image() -> None:
+    native = {"claude_code": "native", "codex": "native"}
+    assert probe_check(report(None, BUILD, **native), DIGEST, BUILD, AGENTS).ok
+    wrong = probe_check(report(None, "d" * 40, **native), DIGEST, BUILD, AGENTS)
+    assert not wrong.ok and f"the image was built from {BUILD}" in wrong.detail
+    nothing = probe_check(report(None, None, **native), DIGEST, BUILD, AGENTS)
+    assert not nothing.ok and "names neither an image digest nor a build sha" in nothing.detail
+
+
+def test_a_file_that_is_not_a_probe_report_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text('{"verdict": "native"}')
+    with pytest.raises(UsageError, match="not a `pinbot probe --json` report"):
+        load_probe_report(path)
+
+
+def test_the_text_names_every_check_that_did_not_pass() -> None:
+    facts = Facts("deploy@main", openhands_sha="e" * 40)
+    checks = [
+        Check("openhands_sha", "pass", "exists"),
+        Check("digest_unchanged", "fail", "moved"),
+        Check("capability", "error", "registry down"),
+    ]
+    data = result_json(facts, checks)
+    text = render_text(data, facts.deploy)
+
+    assert data["verdict"] == "block"
+    assert [c["ok"] for c in data["checks"]] == [True, False, False]
+    assert text.splitlines()[-1] == (
+        "GATE BLOCK: do not deploy; 2 check(s) not passed: digest_unchanged, capability"
+    )
+    assert "digest_unchanged  FAIL    moved" in text
