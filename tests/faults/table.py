@@ -75,9 +75,10 @@ def put_into(readme: str, text: str) -> str:
     if HEADING in readme:
         start = readme.index(HEADING)
         end = readme.find("\n## ", start + len(HEADING))
-        return readme[:start] + text + ("\n" + readme[end:] if end != -1 else "\n")
+        rest = readme[end + 1 :] if end != -1 else ""
+        return readme[:start] + text.rstrip("\n") + "\n\n" + rest
     at = readme.index(BEFORE)
-    return readme[:at] + text + "\n\n" + readme[at:]
+    return readme[:at] + text.rstrip("\n") + "\n\n" + readme[at:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

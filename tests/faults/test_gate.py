@@ -29,10 +29,10 @@ def fault(name: str, code: int, says: str, outcome: str, **options: Any) -> Faul
 
 FAULTS = [
     fault(
-        "the registry answers 503 to every request",
-        3, "try again later",
+        "the registry refuses the credentials (401)",
+        3, "PINBOT_REGISTRY_TOKEN",
         "blocks (exit 3, not a pass): the digest check could not be made",
-        rules=[{"method": "*", "path": r"/v2/", "status": 503}],
+        rules=[{"method": "*", "path": r"/v2/", "status": 401}],
     ),
     fault(
         "the registry drops every connection",
