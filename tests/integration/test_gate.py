@@ -396,7 +396,7 @@ def test_a_missing_workflow_file_is_bad_input(
 
 
 def test_an_unreachable_registry_is_an_external_failure(clean: CutWorld) -> None:
-    from tests.conftest import free_port
+    from pinbot.net import free_port
 
     dead = f"127.0.0.1:{free_port()}"
     argv = ["--json", "gate", "--deploy", f"{clean.repos.deploy.url}@{clean.deploy_branch}",

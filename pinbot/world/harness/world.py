@@ -111,7 +111,8 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie (where nothing reaps orphans, they linger)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except OSError:
@@ -153,7 +154,7 @@ def restart_main() -> None:
     pid = int((workdir / "server.pid").read_text())
     _kill_group(pid)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.02)
     start_agent_server(workdir, port, {})
 
