@@ -321,17 +321,24 @@ class OpenapiDetector:
         while not _answers(http, base + health, deadline):
             container.reload()
             if container.status in ("exited", "dead"):
-                code = container.attrs.get("State", {}).get("ExitCode")
-                tail = container.logs(tail=3).decode(errors="replace").strip()
-                raise _Undecided(
-                    f"the container exited (code {code}) before {health} answered: {tail!r}"
-                )
+                raise _Undecided(self._exited(container, health))
             if time.monotonic() >= deadline:
                 raise _Undecided(
                     f"{health} did not answer within {bound:g}s: raise openapi.startup_timeout "
                     "if the server is just slow"
                 )
             time.sleep(0.2)
+
+    def _exited(self, container: Any, health: str) -> str:
+        state = container.attrs.get("State", {})
+        if state.get("OOMKilled"):
+            return (
+                f"the container ran out of memory (openapi.memory = {self.settings.openapi.memory})"
+                f" before {health} answered: raise openapi.memory in the config"
+            )
+        tail = container.logs(tail=3).decode(errors="replace").strip()
+        code = state.get("ExitCode")
+        return f"the container exited (code {code}) before {health} answered: {tail!r}"
 
 
 def _answers(http: requests.Session, url: str, deadline: float) -> bool:

@@ -9,6 +9,7 @@ import argparse
 import datetime
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import NoReturn
 
 from pinbot import __version__, config
 from pinbot.errors import PinbotError, UsageError
-from pinbot.report import Output
+from pinbot.report import Output, RedactingFilter
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
@@ -315,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _apply_env_defaults(parser, dict(os.environ))
         args = parser.parse_args(argv)
         out.configure(json_mode=args.json, verbose=args.verbose)
-        _configure_logging(args.verbose)
+        _configure_logging(args.verbose, out)
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
@@ -324,10 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        out.error("interrupted; nothing was pushed after this point, re-run to complete")
+        out.error(
+            "interrupted; re-run the same command to complete (what is done is kept, not redone)"
+        )
         return 130
     except Exception as exc:
-        where = _write_traceback()
+        where = _write_traceback(out)
         out.error(f"internal error: {type(exc).__name__}: {exc} (traceback: {where})")
         return 4
 
@@ -362,24 +365,40 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
     return demo.run(ctx, args)
 
 
-def _configure_logging(verbose: int) -> None:
+class _LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """pinbot's own stderr handler, with the Output's secrets masked in every record."""
+
+
+def _configure_logging(verbose: int, out: Output) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="pinbot: %(levelname)s: %(message)s", stream=sys.stderr)
+    handler = _LogHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pinbot: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter(out))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _LogHandler)]:
+        root.removeHandler(old)  # a second main() in one process: the new Output's secrets
+    root.addHandler(handler)
+    root.setLevel(level)
     # urllib3 logs each retry it makes as a warning; pinbot reports what retries could not fix.
     logging.getLogger("urllib3").setLevel(level if verbose >= 2 else logging.ERROR)
 
 
-def _write_traceback() -> str:
+def _write_traceback(out: Output) -> str:
     directory = config.cache_dir() / "logs"
     try:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
         path = directory / f"crash-{stamp}-{os.getpid()}.log"
-        path.write_text(traceback.format_exc(), encoding="utf-8")
+        path.write_text(out.redact(traceback.format_exc()), encoding="utf-8")
         return str(path)
     except OSError:
         return "not written: the cache directory is not writable"
 
 
+def _terminate(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt  # SIGTERM (CI cancelling a job) cleans up exactly as Ctrl-C does
+
+
 def console_main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     raise SystemExit(main())

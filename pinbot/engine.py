@@ -89,7 +89,11 @@ class Engine:
         # The examination window is up to twice `concurrency` deep (see _in_order): one pooled
         # connection per thread, or extra connections are opened and thrown away.
         self.source = source or open_source(
-            opts.image, opts.registry_url, self.settings.http_timeout, 2 * self.settings.concurrency
+            opts.image,
+            opts.registry_url,
+            self.settings.http_timeout,
+            2 * self.settings.concurrency,
+            mask=ctx.out.mask,
         )
         directory = config.cache_dir() / "v1" if ctx.use_cache else None
         self.cache = VerdictCache(directory)

@@ -168,12 +168,20 @@ class Forge:
         return (marked or pulls or [None])[0]
 
     def _create(self, spec: PullSpec, other: str | None) -> Any:
-        return self._call(
-            f"opening a pull request on {spec.repo.full_name}",
-            lambda: self._repo(spec.repo).create_pull(
-                base=spec.base, head=spec.head, title=spec.title, body=spec.body_section(other)
-            ),
-        )
+        try:
+            return self._call(
+                f"opening a pull request on {spec.repo.full_name}",
+                lambda: self._repo(spec.repo).create_pull(
+                    base=spec.base, head=spec.head, title=spec.title, body=spec.body_section(other)
+                ),
+            )
+        except ExternalError as exc:
+            # 422 "already exists": the listing lagged, or a retried POST had in fact gone
+            # through. Either way the PR is there: take it rather than fail or open a second.
+            existing = self.find(spec) if "already exists" in str(exc) else None
+            if existing is None:
+                raise
+            return existing
 
     def update(self, pull: Any, spec: PullSpec, other: str | None) -> PullRequest:
         """Rewrite pinbot's section of `pull` when it differs; no request when it does not."""
@@ -198,11 +206,17 @@ class Forge:
 
     def _call(self, what: str, action: Any) -> Any:
         from github import GithubException
+        from requests.exceptions import RetryError
 
         try:
             return action()
         except GithubException as exc:
             raise ExternalError(f"GitHub said {exc.status} while {what}: {_message(exc)}") from None
+        except RetryError as exc:
+            raise ExternalError(
+                f"GitHub kept failing while {what} ({_retry_reason(exc)}, after retries): "
+                "wait a few minutes and re-run"
+            ) from None
         except OSError as exc:  # requests' connection errors and timeouts
             raise ExternalError(
                 f"could not reach GitHub at {self.base_url} while {what}: {exc}"
@@ -297,12 +311,22 @@ def _message(exc: Any) -> str:
     message = str(data.get("message") or exc)
     errors = data.get("errors") or []
     details = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
-    hint = (
-        " (check that GITHUB_TOKEN may write pull requests there)"
-        if exc.status in (401, 403, 404)
-        else ""
-    )
-    return f"{message}{': ' + details if details else ''}{hint}"
+    return f"{message}{': ' + details if details else ''}{_hint(exc.status, message)}"
+
+
+def _hint(status: int, message: str) -> str:
+    if "rate limit" in message.lower():
+        return " (GitHub is rate-limiting this token: wait a few minutes and re-run)"
+    if status in (401, 403, 404):
+        return " (check that GITHUB_TOKEN may write pull requests there)"
+    if status >= 500:
+        return " (GitHub is having trouble: re-run in a few minutes)"
+    return ""
+
+
+def _retry_reason(exc: Exception) -> str:
+    found = re.search(r"too many (\d+) error responses", str(exc))
+    return f"HTTP {found.group(1)} each time" if found else type(exc).__name__
 
 
 def open_forge(timeout: float) -> Forge:

@@ -244,11 +244,19 @@ class Clone:
         self.repo = git.Repo.init(directory, bare=True, template="", allow_unsafe_options=True)
         with self.repo.config_writer() as cfg:
             cfg.set_value("core", "hooksPath", str(directory / "no-hooks"))
-        # Never prompt for credentials or host keys: a CI job must fail, not hang.
-        self.repo.git.update_environment(
+        # Never prompt for credentials or host keys: a CI job must fail, not hang. Messages in
+        # English: pushes are told apart by what git says.
+        self._env = dict(
+            os.environ,
             GIT_TERMINAL_PROMPT="0",
             GIT_SSH_COMMAND=os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+            LC_ALL="C",
+            LANGUAGE="C",
         )
+
+    def close(self) -> None:
+        """Stop the `git cat-file` helpers GitPython keeps running for this repository."""
+        self.repo.close()
 
     def remote_branches(self, *branches: str) -> dict[str, str]:
         """branch -> tip sha on the remote, for those of `branches` that exist there."""
@@ -335,13 +343,23 @@ class Clone:
         return out
 
     def _run(self, *args: str, timeout: bool = False) -> tuple[int, str, str]:
-        status, out, err = self.repo.git.execute(
-            ["git", *args],
-            with_extended_output=True,
-            with_exceptions=False,
-            kill_after_timeout=NETWORK_TIMEOUT if timeout else None,
-        )
-        return int(status), str(out), str(err)
+        # subprocess.run kills git when pinbot is interrupted (Ctrl-C, SIGTERM) or git times
+        # out, so no push carries on behind pinbot's back; GitPython's kill_after_timeout
+        # left a non-daemon watchdog thread that held an interrupted pinbot for minutes.
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=self.repo.git_dir,
+                env=self._env,
+                capture_output=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=NETWORK_TIMEOUT if timeout else None,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return 1, "", f"fatal: git {args[0]} did not finish within {NETWORK_TIMEOUT:g}s"
+        return done.returncode, done.stdout.rstrip("\n"), done.stderr.rstrip("\n")
 
 
 def _commit_info(record: str) -> CommitInfo:

@@ -212,8 +212,10 @@ class RegistrySource(Source):
         timeout: float = 30.0,
         pool: int = 8,
         session: requests.Session | None = None,
+        mask: Callable[[str], None] = lambda secret: None,
     ) -> None:
         self.name = name
+        self.mask = mask  # every credential we read or derive: never printed, masked in CI
         self.base = _base_url(endpoint or name.registry)
         self.timeout = timeout
         self.session = session or http_session(self.base, pool)
@@ -226,7 +228,10 @@ class RegistrySource(Source):
         tags: list[str] = []
         while url:
             if url in seen or len(seen) >= MAX_PAGES:
-                raise ExternalError(f"{self.name}: tag list pagination loops at {url}; giving up")
+                raise ExternalError(
+                    f"{self.name}: tag list pagination loops at {url}; giving up: the registry's "
+                    "paging is broken, try again later or read a mirror with --registry-url"
+                )
             seen.add(url)
             response = self._request("GET", url, what="tag list")
             tags.extend(_json(response.content, f"{self.name}: tag list").get("tags") or [])
@@ -284,7 +289,10 @@ class RegistrySource(Source):
                 "to a token that may pull this repository"
             )
         if status == 403:
-            raise ExternalError(f"{where}: access denied (403); the token lacks pull access")
+            raise ExternalError(
+                f"{where}: access denied (403); set PINBOT_REGISTRY_TOKEN to a token that may "
+                f"pull {self.name.repository}"
+            )
         raise ExternalError(f"{where}: registry answered {status} after retries; try again later")
 
     def _authenticate(self, response: requests.Response) -> bool:
@@ -293,6 +301,8 @@ class RegistrySource(Source):
         scheme, _, params_text = challenge.partition(" ")
         params = dict(_CHALLENGE_PARAM.findall(params_text))
         credentials = _credentials(self.name.registry)
+        if credentials:
+            self.mask(credentials.partition(":")[2])
         if scheme.lower() == "basic" and credentials:
             with self._lock:
                 self._auth = "Basic " + base64.b64encode(credentials.encode()).decode()
@@ -318,6 +328,7 @@ class RegistrySource(Source):
         token = token_data.get("token") or token_data.get("access_token")
         if not token:
             raise ExternalError(f"{self.name}: token service gave no token")
+        self.mask(str(token))  # derived, so the runner does not know it: ::add-mask:: it
         with self._lock:
             self._auth = f"Bearer {token}"
         return True
@@ -405,11 +416,17 @@ class LayoutSource(Source):
             raise NotFound(f"{self.name}: blob {digest} missing from the layout") from None
 
 
-def open_source(name: ImageName, endpoint: str | None, timeout: float, pool: int) -> Source:
+def open_source(
+    name: ImageName,
+    endpoint: str | None,
+    timeout: float,
+    pool: int,
+    mask: Callable[[str], None] = lambda secret: None,
+) -> Source:
     """Where reads for `name` go: its layout, a layout given as `--registry-url oci:DIR` (a
-    mirror on disk), or a registry endpoint."""
+    mirror on disk), or a registry endpoint. `mask` hears of every credential it reads."""
     if name.layout is not None:
         return LayoutSource(name)
     if endpoint and endpoint.startswith("oci:"):
         return LayoutSource(ImageName.parse(endpoint))
-    return RegistrySource(name, endpoint, timeout=timeout, pool=pool)
+    return RegistrySource(name, endpoint, timeout=timeout, pool=pool, mask=mask)

@@ -7,11 +7,18 @@ registered with `mask()` are replaced in every line written, whatever the channe
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
+
+SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "PINBOT_REGISTRY_TOKEN", "PINBOT_APP_API_KEY")
+# A credential someone wrote into a git or registry URL: `scheme://user:secret@host`, or a
+# token as the user name of an https URL (`https://TOKEN@github.com/...`).
+_URL_USERINFO = re.compile(r"\b(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 
 
 class Output:
@@ -21,7 +28,7 @@ class Output:
         self.json_mode = False
         self.verbose = 0
         self._secrets: set[str] = set()
-        for name in ("GITHUB_TOKEN", "GH_TOKEN", "PINBOT_REGISTRY_TOKEN", "PINBOT_APP_API_KEY"):
+        for name in SECRET_ENV:
             self.mask(os.environ.get(name, ""))
 
     @property
@@ -45,9 +52,11 @@ class Output:
             self.stdout.write(f"::add-mask::{secret}\n")
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
+        # Longest first, so a secret that contains another is not left half-shown; a copy,
+        # because a worker thread may register a token it just derived meanwhile.
+        for secret in sorted(tuple(self._secrets), key=len, reverse=True):
             text = text.replace(secret, "***")
-        return text
+        return strip_credentials(text)
 
     def progress(self, message: str) -> None:
         """A line of progress on stderr (long waits, phases); never on stdout."""
@@ -85,6 +94,34 @@ class Output:
                 fh.write(self.redact(summary.rstrip("\n") + "\n"))
         for message in errors:
             self.stdout.write(self.redact(f"::error title=pinbot::{escape_annotation(message)}\n"))
+
+
+class RedactingFilter(logging.Filter):
+    """Masks an Output's secrets (and URL credentials) in every log record it passes."""
+
+    def __init__(self, out: Output) -> None:
+        super().__init__()
+        self.out = out
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.out.redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.out.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def strip_credentials(text: str) -> str:
+    """`https://user:token@host/...` -> `https://***@host/...` wherever it appears in `text`."""
+    return _URL_USERINFO.sub(_hide_userinfo, text)
+
+
+def _hide_userinfo(match: re.Match[str]) -> str:
+    scheme, userinfo = match["scheme"], match["userinfo"]
+    if ":" in userinfo or scheme.lower() in ("http://", "https://"):
+        return f"{scheme}***@"
+    return match.group(0)  # ssh://git@host: a user name, not a secret
 
 
 def in_github_actions() -> bool:

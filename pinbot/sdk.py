@@ -26,6 +26,7 @@ from urllib3.util.retry import Retry
 from pinbot import config
 from pinbot.config import Settings
 from pinbot.errors import ExternalError, UsageError
+from pinbot.report import strip_credentials
 
 GITHUB_API = "https://api.github.com"
 # `scheme://...` or scp-like `user@host:path`; anything else is a filesystem path.
@@ -79,7 +80,7 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
+    return strip_credentials(lines[-1]) if lines else "no message"  # git may echo the URL
 
 
 class _CatFile:
@@ -192,7 +193,7 @@ class GitMirror:
 
     def __init__(self, url: str, root: Path | None = None) -> None:
         self.url = url
-        self.where = url
+        self.where = strip_credentials(url)  # shown in evidence, PR bodies and the cache
         key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.path = (root or config.cache_dir() / "sdk") / key
         self._lock = threading.Lock()
@@ -207,7 +208,7 @@ class GitMirror:
                 self._reader.close()  # see the fetched objects with a fresh reader
                 found = _lookup(self._reader, sha, path)
         if found is None:
-            raise ExternalError(f"commit {sha} is not in {self.url}, even after a fetch")
+            raise ExternalError(f"commit {sha} is not in {self.where}, even after a fetch")
         return found
 
     def _ensure_cloned(self) -> None:
@@ -220,7 +221,7 @@ class GitMirror:
             done = _git(staging, "clone", "--quiet", "--bare", "--filter=blob:none", self.url, ".")
             if done.returncode != 0:
                 raise ExternalError(
-                    f"cloning {self.url} failed: {_last_line(done.stderr)}; check the --sdk URL"
+                    f"cloning {self.where} failed: {_last_line(done.stderr)}; check the --sdk URL"
                 )
             try:
                 os.replace(staging, self.path)
@@ -236,7 +237,7 @@ class GitMirror:
         refspecs = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
         done = _git(self.path, "fetch", "--quiet", "--prune", "origin", *refspecs)
         if done.returncode != 0:
-            raise ExternalError(f"fetching {self.url} failed: {_last_line(done.stderr)}")
+            raise ExternalError(f"fetching {self.where} failed: {_last_line(done.stderr)}")
 
 
 class GithubContents:

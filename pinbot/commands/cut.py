@@ -132,13 +132,16 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     opts = image_options(ctx.settings, args)
     workdir = Path(tempfile.mkdtemp(prefix="pinbot-cut-"))
     keep = False  # only a successful build without --push leaves its commits for inspection
+    opened: list[gitops.Clone] = []  # closed at the end: GitPython keeps git helpers running
     try:
-        clones = Clones(
-            gitops.Clone(request.openhands, "--openhands", workdir / "openhands", request.author),
-            gitops.Clone(request.deploy, "--deploy", workdir / "deploy", request.author),
+        opened.append(
+            gitops.Clone(request.openhands, "--openhands", workdir / "openhands", request.author)
         )
+        opened.append(gitops.Clone(request.deploy, "--deploy", workdir / "deploy", request.author))
+        clones = Clones(opened[0], opened[1])
         pick = _pick(ctx, request, opts, clones)
         clones.required = _required_commits(ctx, request, clones.openhands)
+        ctx.out.progress(f"building the commits that pin {pick.ref}")
         plan = build_plan(ctx, request, pick, clones)
         if not request.push:
             keep = not request.dry_run
@@ -149,6 +152,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         _report(ctx, plan, pulls, pushed=True, kept=None)
         return 0
     finally:
+        for clone in opened:
+            clone.close()
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -184,8 +189,11 @@ def _branch(name: str, flag: str) -> str:
 
 def _pick(ctx: Context, request: Request, opts: ImageOptions, clones: Clones) -> Pick:
     clone = clones.openhands
+    ctx.out.progress(f"reading the pin sites of {request.branch} in {clone.url}")
     tip = _tip(clone, request.branch, "--openhands-branch")
     current = sites.read_pins(ctx.settings.pin, _reader(clone, tip), _where(clone, tip))
+    what = request.tag or f"the newest tag newer than {current.tag}"
+    ctx.out.progress(f"checking {what} of {opts.image} for {ctx.settings.capability}")
     candidate = examine(ctx, opts, request.tag, current.tag)
     forced = _judge(ctx, request, opts, candidate)
     return Pick(str(opts.image), candidate, forced, ctx.settings.capability)
@@ -379,9 +387,7 @@ def _push(ctx: Context, request: Request, clones: Clones, plan: Plan) -> Plan:
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             plan = build_plan(ctx, request, plan.pick, clones)
-        if not plan.openhands.changed or clones.openhands.push(
-            plan.openhands.commit, plan.openhands.branch
-        ):
+        if not plan.openhands.changed or _push_one(ctx, clones.openhands, plan.openhands):
             break
         _moved(ctx, plan.openhands, attempt)
     else:
@@ -390,10 +396,15 @@ def _push(ctx: Context, request: Request, clones: Clones, plan: Plan) -> Plan:
         if attempt > 1:
             deploy = _plan_deploy(ctx, request, plan.pick, clones.deploy, plan.openhands)
             plan = dataclasses.replace(plan, deploy=deploy)
-        if not plan.deploy.changed or clones.deploy.push(plan.deploy.commit, plan.deploy.branch):
+        if not plan.deploy.changed or _push_one(ctx, clones.deploy, plan.deploy):
             return plan
         _moved(ctx, plan.deploy, attempt)
     raise _kept_moving(plan.deploy, "the OpenHands pin is pushed; re-run to finish the deploy")
+
+
+def _push_one(ctx: Context, clone: gitops.Clone, repo: RepoPlan) -> bool:
+    ctx.out.progress(f"pushing {gitops.short(repo.commit)} to {repo.branch} in {repo.url}")
+    return clone.push(repo.commit, repo.branch)
 
 
 def _moved(ctx: Context, repo: RepoPlan, attempt: int) -> None:
@@ -416,7 +427,14 @@ def _open_pulls(ctx: Context, plan: Plan) -> dict[str, forge.PullRequest]:
         ctx.out.progress(f"{reason} (branches pushed)")
     if not plan.pulls:
         return {}
-    return forge.open_forge(ctx.settings.http_timeout).ensure(plan.pulls)
+    ctx.out.progress("opening or updating the pull requests")
+    try:
+        return forge.open_forge(ctx.settings.http_timeout).ensure(plan.pulls)
+    except ExternalError as exc:
+        raise ExternalError(
+            f"{exc}; both branches are pushed: re-run the same command to open or update the "
+            "PRs (it makes no new commit and finds any PR already opened)"
+        ) from None
 
 
 # --- messages and PR text (pure) --------------------------------------------------------------

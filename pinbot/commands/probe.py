@@ -217,7 +217,7 @@ def _report(ctx: Context, args: argparse.Namespace, plan: Plan, reports: list[Ag
     verdict = worst(r.verdict for r in reports)
     data = report_json(plan, reports, verdict)
     if args.report:
-        _write(Path(args.report), data)
+        _write(Path(args.report), ctx.out.redact(json.dumps(data, indent=2) + "\n"))
     ctx.out.result(data, render_text(data))
     errors = [f"{r.agent}: {r.step}: {r.error}" for r in reports if r.error]
     ctx.out.github(outputs={"verdict": verdict}, summary=render_markdown(data), errors=errors)
@@ -235,9 +235,9 @@ def report_json(plan: Plan, reports: list[AgentReport], verdict: str) -> dict[st
     }
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def _write(path: Path, text: str) -> None:
     try:
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--report {path}: cannot write it ({exc.strerror})") from None
 

@@ -69,6 +69,8 @@ def run_check(ctx: Context, opts: ImageOptions, text: str) -> int:
     lines = [f"{_ref(opts, candidate)}: {candidate.verdict}"]
     lines += [f"  {e.detector:<10} {e.result:<5} {e.detail}" for e in candidate.evidence]
     ctx.out.result(data, "\n".join(lines))
+    if candidate.verdict == "error":
+        ctx.out.error(f"could not decide {_ref(opts, candidate)}: {why(candidate)}")
     return {"pass": 0, "fail": 1}.get(candidate.verdict, 3)
 
 

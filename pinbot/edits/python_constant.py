@@ -84,7 +84,8 @@ def _parse(text: str, file: str) -> ast.Module:
     try:
         return ast.parse(text, filename=file)
     except SyntaxError as exc:
-        raise UsageError(f"{file}:{exc.lineno}: not valid Python ({exc.msg})") from None
+        where = f"{file}:{exc.lineno}" if exc.lineno else file
+        raise UsageError(f"{where}: not valid Python ({exc.msg})") from None
 
 
 def _bindings(tree: ast.AST, name: str) -> list[ast.Name]:

@@ -86,8 +86,12 @@ class Api:
                 status,
             )
         if status >= 400:
+            advice = (
+                f"; the {self.what} failed: check its logs, then re-run" if status >= 500 else ""
+            )
             raise ApiError(
-                f"the {self.what} answered {method} {path} with HTTP {status}: {_detail(response)}",
+                f"the {self.what} answered {method} {path} with HTTP {status}: "
+                f"{_detail(response)}{advice}",
                 status,
             )
         return response.json() if response.content else None

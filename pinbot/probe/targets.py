@@ -89,12 +89,14 @@ class AppHome:
         self.keep = keep
         self.conversation_id: str | None = None
         self.sandbox_id: str | None = None
+        self.task_id: str | None = None
         self._server: AgentServerApi | None = None
 
     def start(self, first_message: str) -> str:
         self.api.set_agent(self.settings)
         task = self.api.start({"initial_message": message(first_message)})
-        ready = self._wait_task(str(task["id"]))
+        self.task_id = str(task["id"])
+        ready = self._wait_task(self.task_id)
         self.conversation_id = str(ready["app_conversation_id"])
         return self.conversation_id
 
@@ -181,9 +183,28 @@ class AppHome:
     def close(self) -> None:
         if self.keep:
             return
+        unread = self._read_lost_task()
         for undo in (self._delete_conversation, self._delete_sandbox):
             with contextlib.suppress(ExternalError):  # already gone; must not hide the verdict
                 undo()
+        if unread:
+            raise StepFailed(
+                f"start task {unread} could not be read, so a sandbox it made may be left: "
+                "look for it in the app server and delete it"
+            )
+
+    def _read_lost_task(self) -> str | None:
+        """The start task's sandbox when its answer was lost (a dropped poll); else its id."""
+        if self.task_id is None or self.sandbox_id is not None:
+            return None
+        try:
+            task = self.api.start_task(self.task_id) or {}
+        except ExternalError:
+            return self.task_id
+        self.sandbox_id = str(task["sandbox_id"]) if task.get("sandbox_id") else None
+        found = task.get("app_conversation_id")
+        self.conversation_id = self.conversation_id or (str(found) if found else None)
+        return None
 
     def _delete_conversation(self) -> None:
         if self.conversation_id:

@@ -16,7 +16,7 @@ from typing import Any
 from pinbot.config import BLOB_ROUTE
 from pinbot.errors import ExternalError
 
-_APPLETS = ("sh", "httpd", "sleep", "cat")
+_APPLETS = ("sh", "httpd", "sleep", "cat", "head", "tr")
 
 _ENTRYPOINT = """\
 #!/bin/sh
@@ -33,6 +33,8 @@ done
 _SERVE = 'exec /bin/httpd -f -p "127.0.0.1:$port" -h /www\n'
 # Never answers /health: stands for a server that hangs during start-up.
 _HANG = "exec /bin/sleep 2147483647\n"
+# Holds N bytes in a shell variable before serving: a server too big for its memory bound.
+_HOG = "hog=$(head -c {size} /dev/zero | tr '\\0' x)\n"
 
 
 def openapi_document(routes: bool) -> dict[str, Any]:
@@ -48,8 +50,8 @@ def openapi_document(routes: bool) -> dict[str, Any]:
     return {"openapi": "3.1.0", "info": {"title": "OpenHands Agent Server"}, "paths": paths}
 
 
-def rootfs(*, build_sha: str | None, routes: bool, healthy: bool) -> bytes:
-    """The image's root filesystem as a tar archive."""
+def rootfs(*, build_sha: str | None, routes: bool, healthy: bool, hog: int = 0) -> bytes:
+    """The image's root filesystem as a tar archive (`hog`: bytes to hold before serving)."""
     busybox = shutil.which("busybox")
     if busybox is None:
         raise ExternalError("busybox is not installed: install busybox-static to build images")
@@ -58,7 +60,9 @@ def rootfs(*, build_sha: str | None, routes: bool, healthy: bool) -> bytes:
         tar.add(busybox, arcname="bin/busybox")
         for applet in _APPLETS:
             _add(tar, f"bin/{applet}", link="busybox")
-        _add(tar, "entrypoint.sh", _ENTRYPOINT + (_SERVE if healthy else _HANG), mode=0o755)
+        start = _HOG.format(size=hog) if hog else ""
+        start += _SERVE if healthy else _HANG
+        _add(tar, "entrypoint.sh", _ENTRYPOINT + start, mode=0o755)
         _add(tar, "www/health", '{"status":"ok"}')
         _add(tar, "www/server_info", json.dumps({"build_git_sha": build_sha}))
         _add(tar, "www/openapi.json", json.dumps(openapi_document(routes)))
@@ -94,6 +98,7 @@ def build_agent_image(
     routes: bool,
     healthy: bool = True,
     build_ref: str | None = None,
+    hog: int = 0,
 ) -> str:
     """`docker import` a stand-in agent-server image as `repository_tag`; returns its id."""
     changes = ['ENTRYPOINT ["/bin/sh", "/entrypoint.sh"]']
@@ -103,7 +108,7 @@ def build_agent_image(
         changes.append(f"ENV OPENHANDS_BUILD_GIT_REF={build_ref}")
     repository, tag = _split(repository_tag)
     answer = client.api.import_image_from_data(
-        rootfs(build_sha=build_sha, routes=routes, healthy=healthy),
+        rootfs(build_sha=build_sha, routes=routes, healthy=healthy, hog=hog),
         repository=repository,
         tag=tag,
         changes=changes,

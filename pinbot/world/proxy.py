@@ -1,19 +1,65 @@
-"""A loopback HTTP reverse proxy that counts requests and adds latency to each round trip.
+"""Loopback HTTP reverse proxies: one that adds latency, one that also injects faults.
 
-It stands for a registry across the internet (DESIGN.md §6): every request, and every new
-connection (a TCP handshake is a round trip too), waits `delay` seconds before it is forwarded.
+`LatencyProxy` stands for a registry across the internet (DESIGN.md §6): every request, and
+every new connection (a TCP handshake is a round trip too), waits `delay` seconds before it is
+forwarded. `FaultProxy` adds rules: a request whose method and path match a rule gets the
+rule's answer (a status, headers, a body, a delay, a stalled body or a dropped connection)
+instead of, or on top of, the upstream's — how the fault tests make a real registry misbehave.
 """
 
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+@dataclass
+class Rule:
+    """What to do to requests whose method is `method` ("*": any) and path matches `path`.
+
+    With `status`, the rule answers by itself; without, the upstream answers and the rule
+    overrides `headers` and passes the body through `body` (bytes replace it, a function
+    rewrites it). `delay` waits before answering, `drop` closes the connection without an
+    answer, `stall` sends the headers and half the body, waits that long and hangs up.
+    `times` applies the rule that many times, then lets requests through untouched."""
+
+    method: str
+    path: str
+    status: int | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | Callable[[bytes], bytes] | None = None
+    delay: float = 0.0
+    drop: bool = False
+    stall: float = 0.0
+    times: int | None = None
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        spent = self.times is not None and self.hits >= self.times
+        return not spent and self.method in ("*", method) and re.search(self.path, path) is not None
+
+    def answer(self, upstream: Answer | None) -> Answer:
+        status, headers, data = upstream or (self.status or 200, [], b"")
+        if self.status is not None:
+            status = self.status
+        if callable(self.body):
+            data = self.body(data)
+        elif self.body is not None:
+            data = self.body
+        names = {name.lower() for name in self.headers}
+        kept = [(k, v) for k, v in headers if k.lower() not in names]
+        return status, [*kept, *self.headers.items()], data
 
 
 class LatencyProxy:
@@ -25,7 +71,10 @@ class LatencyProxy:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutting a proxy down should not cost half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def address(self) -> str:
@@ -40,6 +89,10 @@ class LatencyProxy:
         with self._lock:
             self.requests.clear()
             self.connections = 0
+
+    def rule_for(self, method: str, path: str) -> Rule | None:
+        """The fault to apply to this request: none here (see FaultProxy)."""
+        return None
 
     def __enter__(self) -> LatencyProxy:
         self._thread.start()
@@ -73,6 +126,18 @@ class LatencyProxy:
                 time.sleep(proxy.delay)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                rule = proxy.rule_for(self.command, self.path)
+                if rule is None:
+                    self._send(*self._upstream(body))
+                    return
+                time.sleep(rule.delay)
+                if rule.drop:
+                    self.close_connection = True  # hang up without a word
+                    return
+                upstream = None if rule.status is not None else self._upstream(body)
+                self._send(*rule.answer(upstream), stall=rule.stall)
+
+            def _upstream(self, body: bytes | None) -> Answer:
                 # Clients may repeat a header (skopeo sends one Accept per media type): keep all.
                 headers = {
                     key: ", ".join(self.headers.get_all(key) or [])
@@ -82,19 +147,61 @@ class LatencyProxy:
                 self.upstream.request(self.command, self.path, body=body, headers=headers)
                 answer = self.upstream.getresponse()
                 data = answer.read()
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in HOP_BY_HOP | {"content-length"}:
+                kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+                return answer.status, kept, data
+
+            def _send(
+                self, status: int, headers: list[tuple[str, str]], data: bytes, stall: float = 0.0
+            ) -> None:
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() != "content-length":
                         self.send_header(key, value)
                 # A HEAD answer keeps the upstream length: it describes the body it did not send.
-                length_header = answer.getheader("Content-Length", "0")
+                given = dict((k.lower(), v) for k, v in headers).get("content-length", "0")
                 self.send_header(
-                    "Content-Length", length_header if self.command == "HEAD" else str(len(data))
+                    "Content-Length", given if self.command == "HEAD" else str(len(data))
                 )
                 self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
+                if self.command == "HEAD":
+                    return
+                if stall:
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    time.sleep(stall)
+                    self.close_connection = True
+                    return
+                self.wfile.write(data)
 
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _forward
 
         return Handler
+
+
+class FaultProxy(LatencyProxy):
+    """A LatencyProxy whose rules (first match wins) make the upstream misbehave on purpose."""
+
+    def __init__(self, upstream: str, delay: float = 0.0) -> None:
+        super().__init__(upstream, delay)
+        self.rules: list[Rule] = []
+
+    def add(self, rule: Rule) -> Rule:
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def rule_for(self, method: str, path: str) -> Rule | None:
+        with self._lock:
+            for rule in self.rules:
+                if rule.matches(method, path):
+                    rule.hits += 1
+                    return rule
+        return None
+
+    def __enter__(self) -> FaultProxy:
+        super().__enter__()
+        return self

@@ -17,6 +17,7 @@ included.
 - `crash`: the ACP agent exits when asked to load its session;
 - `stuck`: a resumed or restarted sandbox stays `STARTING` forever;
 - `start-error`: every start task ends in `ERROR`;
+- `start-stuck`: every start task stays `WORKING` forever (no sandbox is ever made);
 - `send-409` / `send-410`: send-message answers 409 (sandbox not running) / 410 (archived).
 """
 
@@ -142,6 +143,8 @@ class App:
         if self.mode == "start-error":
             task.update(status="ERROR", detail="sandbox failed to start: no capacity (harness)")
             return
+        if self.mode == "start-stuck":
+            return  # the task never leaves WORKING
         request = task["request"]
         ident = str(request.get("conversation_id") or uuid.uuid4())
         existing = ident in self.conversations

@@ -1,0 +1,81 @@
+"""Driving `pinbot cut` in the fault matrix, and judging what the two remotes hold afterwards.
+
+The promise under every git, GitHub and interruption fault: whatever happened, the remotes are
+consistent — at most one pin commit on the OpenHands branch, every human commit kept, and a
+deploy branch only ever names a commit its OpenHands remote has — and a re-run completes the cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from pinbot.cli import main
+from pinbot.world import repos
+from tests.cutworld import CAPABLE, IMAGE, Images, Repos
+from tests.faults.matrix import Run
+
+DEPLOY_BRANCH = f"pinbot/agent-server-{CAPABLE}"
+
+
+def argv(images: Images, world: Repos, *extra: str, openhands: str | None = None) -> list[str]:
+    return [
+        "--json", "cut", "--tag", CAPABLE,
+        "--openhands", openhands or world.openhands.url,
+        "--openhands-branch", world.openhands.branch,
+        "--deploy", world.deploy.url, "--image", IMAGE,
+        "--registry-url", images.registry, "--sdk", str(images.world.sdk),
+        "--require-commit", world.openhands.backend_commit, "--push", *extra,
+    ]  # fmt: skip
+
+
+def cut(capsys: pytest.CaptureFixture[str], args: Sequence[str]) -> Run:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return Run(code, out, err)
+
+
+@dataclass
+class State:
+    pins: list[str] = field(default_factory=list)  # pinbot's commits on the OpenHands branch
+    deployed: str | None = None  # OPENHANDS_SHA on the deploy branch, if it exists
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return not self.problems and len(self.pins) == 1 and self.deployed == self.pins[0]
+
+    def describe(self) -> str:
+        if self.problems:
+            return "; ".join(self.problems)
+        if self.completed:
+            return "pinned and deployed, one pin commit"
+        if self.pins:
+            return "OpenHands pinned, deploy branch not pushed yet"
+        return "nothing of pinbot's on either remote"
+
+
+def state(world: Repos, humans: Sequence[str] = ()) -> State:
+    oh, dp = world.openhands, world.deploy
+    found = State()
+    history = repos.git(oh.remote, "log", "--format=%H", f"{oh.backend_commit}..{oh.branch}")
+    for sha in history.split():
+        if "Pinbot-Image:" in repos.git(oh.remote, "log", "-1", "--format=%B", sha):
+            found.pins.append(sha)
+    if len(found.pins) > 1:
+        found.problems.append(f"{len(found.pins)} pin commits on {oh.branch}")
+    lost = [sha for sha in humans if sha not in history.split()]
+    if lost:
+        found.problems.append(f"human commit(s) {', '.join(s[:12] for s in lost)} lost")
+    if DEPLOY_BRANCH in repos.git(dp.remote, "branch", "--format=%(refname:short)").split():
+        found.deployed = _deployed(world)
+        if found.deployed not in history.split():
+            found.problems.append(f"the deploy names {found.deployed}, not on {oh.branch}")
+    return found
+
+
+def _deployed(world: Repos) -> str:
+    text = repos.show(world.deploy.remote, DEPLOY_BRANCH, repos.WORKFLOW)
+    return text.split("OPENHANDS_SHA:", 1)[1].split()[0].strip("'\"")

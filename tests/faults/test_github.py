@@ -1,0 +1,172 @@
+"""GitHub API faults during `pinbot cut --open-prs`: real pushes, the pulls API faked (responses).
+
+The remotes are GitHub URLs that git rewrites to the local bare repositories (insteadOf), as in
+tests/integration/test_cut_prs.py, whose stateful fake this module extends with faults. After
+each fault GitHub is healthy again and the cut re-run: it must find the PRs it opened, open the
+missing ones, and never make a second PR or a second commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+
+from pinbot.world import repos
+from tests.cutworld import CAPABLE, IMAGE, Images, Repos, images, make_repos
+from tests.faults import cutting
+from tests.faults.matrix import Fault, Row, check
+from tests.integration.test_cut_prs import API, DEPLOY_URL, OPENHANDS_URL, FakeGitHub
+
+__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+AREA = "GitHub API"
+RATE_LIMIT = {
+    "message": "You have exceeded a secondary rate limit. Please wait a few minutes before "
+    "you try again.",
+}
+DUPLICATE = {
+    "message": "Validation Failed",
+    "errors": [{"resource": "PullRequest", "code": "custom", "message": "A pull request "
+                "already exists for acme:{head}."}],
+}  # fmt: skip
+BAD_GATEWAY = {"message": "Server Error"}
+
+
+class FaultyGitHub(FakeGitHub):
+    """The stateful fake, plus faults (first match wins) and GitHub's 422 on a second PR."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        super().__init__(mock)
+        self.faults: list[dict[str, Any]] = []
+
+    def _handle(self, request: Any) -> tuple[int, dict[str, str], str]:
+        for fault in self.faults:
+            if fault["method"] == request.method and fault["hits"] < fault["times"]:
+                fault["hits"] += 1
+                if fault.get("goes_through"):
+                    super()._handle(request)  # done, though the answer says otherwise
+                return fault["status"], fault.get("headers", {}), json.dumps(fault["body"])
+        if request.method == "POST":
+            head = json.loads(request.body)["head"]
+            repo = request.url.split("/repos/")[1].rsplit("/pulls", 1)[0]
+            if any(p["head"]["ref"] == head for p in self.pulls.get(repo, [])):
+                body = json.loads(json.dumps(DUPLICATE).replace("{head}", head))
+                return 422, {}, json.dumps(body)
+        return super()._handle(request)
+
+    def open_pulls(self, repo: str) -> list[str]:
+        return [p["head"]["ref"] for p in self.pulls.get(repo, []) if p["state"] == "open"]
+
+
+def fault(name: str, code: int, says: str, outcome: str, **options: Any) -> Fault:
+    return Fault(AREA, name, code, says, outcome, options)
+
+
+FAULTS = [
+    fault(
+        "a lagging PR listing, then 422 'already exists' on opening",
+        0, '"pr": "https://github.com/acme/OpenHands/pull/7"',
+        "takes the PR that exists and updates it: no second PR",
+        seed=True, faults=[{"method": "GET", "times": 1, "status": 200, "body": []}],
+    ),
+    fault(
+        "the PR is opened but GitHub answers 502 (the retry hits 422)",
+        0, '"pr": "https://github.com/acme/deploy/pull/',
+        "retries, finds the PR its first request made: exactly one PR each",
+        faults=[{"method": "POST", "times": 1, "status": 502, "body": BAD_GATEWAY,
+                 "goes_through": True}],
+    ),
+    fault(
+        "secondary rate limit: 403 with Retry-After, once",
+        0, '"pr": "https://github.com/acme/deploy/pull/',
+        "waits as asked and goes on: both PRs opened",
+        faults=[{"method": "POST", "times": 1, "status": 403, "body": RATE_LIMIT,
+                 "headers": {"Retry-After": "1"}}],
+    ),
+    fault(
+        "secondary rate limit that does not lift",
+        3, "wait a few minutes and re-run",
+        "stops after its retries with both branches pushed; a re-run opens the PRs",
+        faults=[{"method": "POST", "times": 99, "status": 403, "body": RATE_LIMIT,
+                 "headers": {"Retry-After": "1"}}],
+    ),
+    fault(
+        "GitHub answers 502 to every request",
+        3, "re-run",
+        "stops with both branches pushed; a re-run opens the PRs, no new commit",
+        faults=[{"method": m, "times": 99, "status": 502, "body": BAD_GATEWAY}
+                for m in ("GET", "POST", "PATCH")],
+    ),
+]  # fmt: skip
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyGitHub]:
+    monkeypatch.setenv("GITHUB_API_URL", API)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_fault_matrix_token")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")  # the real registry
+        yield FaultyGitHub(mock)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Repos:
+    made = make_repos(tmp_path / "remotes")
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+        f'[url "{made.openhands.url}"]\n\tinsteadOf = {OPENHANDS_URL}\n'
+        f'[url "{made.deploy.url}"]\n\tinsteadOf = {DEPLOY_URL}\n'
+    )
+    return made
+
+
+def argv(images: Images, world: Repos) -> list[str]:
+    return [
+        "--json", "cut", "--tag", CAPABLE, "--openhands", OPENHANDS_URL,
+        "--openhands-branch", world.openhands.branch, "--deploy", DEPLOY_URL,
+        "--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk),
+        "--require-commit", world.openhands.backend_commit, "--open-prs",
+    ]  # fmt: skip
+
+
+def pull_state(github: FaultyGitHub, world: Repos) -> tuple[str, bool]:
+    """How many PRs each head has, and whether that is exactly one each."""
+    heads = [world.openhands.branch, cutting.DEPLOY_BRANCH]
+    counts = [
+        github.open_pulls(repo).count(head)
+        for repo, head in zip(("acme/OpenHands", "acme/deploy"), heads, strict=True)
+    ]
+    return f"PRs per head: {counts}", counts == [1, 1]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.id)
+def test_github_fault(
+    fault: Fault, row: Row, capsys, images, world, github, tag: str, temp: Path
+) -> None:
+    if fault.options.get("seed"):
+        github.seed("acme/OpenHands", 7, world.openhands.branch, "The backend change.")
+    github.faults = [dict(f, hits=0) for f in fault.options["faults"]]
+
+    run = cutting.cut(capsys, argv(images, world))
+
+    fired = any(f["hits"] for f in github.faults)
+    github.faults = []
+    before = cutting.state(world)
+    refs = world.refs()
+    again = cutting.cut(capsys, argv(images, world))
+    after = cutting.state(world)
+    prs, one_each = pull_state(github, world)
+    row.state = f"{before.describe()}; a re-run: {after.describe()}, {prs}"
+    row.data_lost = bool(before.problems or after.problems) or not one_each
+    check(fault, row, run, tag, temp)
+    assert fired
+    assert before.completed, before.describe()  # both branches pushed before any PR call
+    assert again.code == 0, again.text
+    assert world.refs() == refs  # the re-run made no new commit
+    assert not row.data_lost, row.state
+    assert repos.git(world.deploy.remote, "rev-parse", cutting.DEPLOY_BRANCH)
