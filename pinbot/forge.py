@@ -337,3 +337,20 @@ def open_forge(timeout: float) -> Forge:
             "or drop --open-prs to push the branches only"
         )
     return Forge(found, api_url(), timeout)
+
+
+def required_commits(
+    commits: Sequence[str], prs: Sequence[int], repo: GitHubRepo | None, timeout: float
+) -> tuple[str, ...]:
+    """The backend commits to require: the shas given, then each pull request's commits."""
+    shas = list(commits)
+    if prs:
+        if repo is None or token() is None:
+            raise UsageError(
+                "config require_prs names pull requests, which needs a GitHub --openhands "
+                "repository and GITHUB_TOKEN; set them, or list the commits in require_commits"
+            )
+        hub = open_forge(timeout)
+        for number in prs:
+            shas += hub.pr_commits(repo, number)
+    return tuple(dict.fromkeys(shas))

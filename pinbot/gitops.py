@@ -24,6 +24,7 @@ from git.objects.commit import Commit
 from gitdb.base import IStream  # type: ignore[import-untyped]  # GitPython's object store
 
 from pinbot.errors import ExternalError, UsageError
+from pinbot.gitcli import run_git
 from pinbot.model import SHA_RE
 
 IMAGE_TRAILER = "Pinbot-Image"
@@ -199,22 +200,7 @@ def _plain_git(cwd: Path, *args: str) -> tuple[int, str, str]:
 
 
 def _run_git(cwd: Path, args: list[str], stdin: bytes) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"}
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        env.pop(name, None)  # a caller's git environment must not redirect our reads
-    try:
-        return subprocess.run(
-            ["git", "-C", str(cwd), *args],
-            input=stdin,
-            capture_output=True,
-            env=env,
-            timeout=NETWORK_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise ExternalError("git is not installed: install git") from None
-    except subprocess.TimeoutExpired:
-        raise ExternalError(f"git {args[0]} in {cwd} took over {NETWORK_TIMEOUT:.0f}s") from None
+    return run_git(cwd, args, stdin, timeout=NETWORK_TIMEOUT)
 
 
 def parse_trailers(message: str) -> dict[str, str]:

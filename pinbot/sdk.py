@@ -26,12 +26,12 @@ from urllib3.util.retry import Retry
 from pinbot import config
 from pinbot.config import Settings
 from pinbot.errors import ExternalError, UsageError
+from pinbot.gitcli import run_git
 from pinbot.report import strip_credentials
 
 GITHUB_API = "https://api.github.com"
 # `scheme://...` or scp-like `user@host:path`; anything else is a filesystem path.
 _URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|[^/:@]+@[^/:]+:")
-_GIT_TIMEOUT = 300.0
 
 
 class SdkTree(Protocol):
@@ -54,32 +54,14 @@ def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
 def _checked_clone(path: Path) -> Path:
     if not path.is_dir():
         raise UsageError(f"--sdk {path}: no such directory: give a software-agent-sdk clone or URL")
-    probe = _git(path, "rev-parse", "--git-dir")
+    probe = run_git(path, ["rev-parse", "--git-dir"])
     if probe.returncode != 0:
         raise UsageError(f"--sdk {path} is not a git repository: clone software-agent-sdk there")
     return path
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # Never prompt for credentials: pinbot runs unattended in CI.
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    try:
-        return subprocess.run(
-            ["git", "-C", str(repo), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=_GIT_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise ExternalError("git is not installed: install git to use --sdk") from None
-    except subprocess.TimeoutExpired:
-        raise ExternalError(f"git {args[0]} in {repo} took over {_GIT_TIMEOUT:.0f}s") from None
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+def _last_line(output: bytes) -> str:
+    lines = [line for line in output.decode(errors="replace").splitlines() if line.strip()]
     return strip_credentials(lines[-1]) if lines else "no message"  # git may echo the URL
 
 
@@ -218,7 +200,9 @@ class GitMirror:
         # Clone beside the final place and rename, so a killed clone never looks complete.
         staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".clone-"))
         try:
-            done = _git(staging, "clone", "--quiet", "--bare", "--filter=blob:none", self.url, ".")
+            done = run_git(
+                staging, ["clone", "--quiet", "--bare", "--filter=blob:none", self.url, "."]
+            )
             if done.returncode != 0:
                 raise ExternalError(
                     f"cloning {self.where} failed: {_last_line(done.stderr)}; check the --sdk URL"
@@ -235,7 +219,7 @@ class GitMirror:
     def _fetch(self) -> None:
         # A bare clone has no fetch refspec, so name the refs to keep up to date.
         refspecs = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-        done = _git(self.path, "fetch", "--quiet", "--prune", "origin", *refspecs)
+        done = run_git(self.path, ["fetch", "--quiet", "--prune", "origin", *refspecs])
         if done.returncode != 0:
             raise ExternalError(f"fetching {self.where} failed: {_last_line(done.stderr)}")
 

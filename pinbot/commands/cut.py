@@ -238,23 +238,16 @@ def _judge(ctx: Context, request: Request, opts: ImageOptions, candidate: Candid
 
 
 def _required_commits(ctx: Context, request: Request, clone: gitops.Clone) -> tuple[str, ...]:
-    shas = list(request.require_commits)
-    if request.require_prs:
-        repo = forge.github_repo(clone.url)
-        if repo is None or forge.token() is None:
-            raise UsageError(
-                "config require_prs names pull requests, which needs a GitHub --openhands "
-                "remote and GITHUB_TOKEN; set them, or list the commits in require_commits"
-            )
-        hub = forge.open_forge(ctx.settings.http_timeout)
-        for number in request.require_prs:
-            shas += hub.pr_commits(repo, number)
+    repo = forge.github_repo(clone.url) if request.require_prs else None
+    shas = forge.required_commits(
+        request.require_commits, request.require_prs, repo, ctx.settings.http_timeout
+    )
     if not shas:
         ctx.out.progress(
             f"no backend commits required (--require-commit, config require_commits): "
             f"pinning {request.branch} as it is"
         )
-    return tuple(dict.fromkeys(shas))
+    return shas
 
 
 # --- the plan ---------------------------------------------------------------------------------

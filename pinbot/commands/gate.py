@@ -173,18 +173,12 @@ def _deployed_sha(ctx: Context, repo: gitops.RepoReader, ref: str | None) -> tup
 
 
 def _required_commits(ctx: Context, request: Request, repo: gitops.RepoReader) -> tuple[str, ...]:
-    shas = list(request.require_commits)
+    hub = None
     if request.require_prs:
         hub = repo.repo if isinstance(repo, forge.GitHubReader) else forge.github_repo(repo.where)
-        if hub is None or forge.token() is None:
-            raise UsageError(
-                "config require_prs names pull requests, which needs a GitHub --openhands "
-                "repository and GITHUB_TOKEN; set them, or list the commits in require_commits"
-            )
-        github = forge.open_forge(ctx.settings.http_timeout)
-        for number in request.require_prs:
-            shas += github.pr_commits(hub, number)
-    return tuple(dict.fromkeys(shas))
+    return forge.required_commits(
+        request.require_commits, request.require_prs, hub, ctx.settings.http_timeout
+    )
 
 
 def _reader(repo: gitops.RepoReader, commit: str) -> sites.Reader:
