@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,24 +55,26 @@ class Manifest:
         return self.media_type in INDEX_TYPES or "manifests" in self.data
 
 
-class Source:
+class Source(ABC):
     """What the scan reads from; subclasses fetch raw bytes, this class checks and interprets."""
 
     name: ImageName
 
+    @abstractmethod
     def tags(self) -> list[str]:
-        raise NotImplementedError
+        """Every tag of the repository, in the source's order."""
 
+    @abstractmethod
     def resolve(self, tag: str) -> str:
         """The digest a tag points at now (cheapest possible request)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
         """(body, media type, digest the server claims) for a tag or digest."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _blob_bytes(self, digest: str) -> bytes:
-        raise NotImplementedError
+        """The raw bytes of a blob, unchecked (blob() checks them)."""
 
     def manifest(self, reference: str) -> Manifest:
         body, media_type, claimed = self._manifest_bytes(reference)

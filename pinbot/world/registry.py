@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,19 +48,21 @@ def _canonical(data: dict[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
 
-class Writer:
+class Writer(ABC):
     """Content-addressed writes; subclasses store blobs and name manifests."""
 
     def __init__(self) -> None:
         self.indexes: dict[str, bytes] = {}  # index digest -> bytes, for re-tagging
 
+    @abstractmethod
     def put_blob(self, data: bytes) -> str:
-        raise NotImplementedError
+        """Store a blob; returns its digest."""
 
+    @abstractmethod
     def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
-        raise NotImplementedError
+        """Store a manifest under a tag or its digest; returns its digest."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - a registry has nothing to flush; a layout does
         """Make everything written visible (a layout writes its index.json here)."""
 
     def publish(self, spec: ImageSpec) -> str:
