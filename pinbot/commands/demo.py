@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import shlex
 import sys
 import tempfile
@@ -53,7 +54,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     out = ctx.out
     out.progress(f"building a local world in {workdir}")
-    with _registry(workdir) as (writer, endpoint):
+    # The world's verdicts belong to the world: never read or fill the user's own cache.
+    with _own_cache(workdir / "cache"), _registry(workdir) as (writer, endpoint):
         world = publish(writer, workdir / "software-agent-sdk", demo_builds())
         openhands = repos.openhands_repo(workdir / "remotes", tag=PIN)
         deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
@@ -140,6 +142,19 @@ def _invoke(out: Output, argv: list[str]) -> dict[str, Any]:
         raise NegativeVerdict(f"demo step failed: pinbot {' '.join(argv)} exited {code}")
     answer: dict[str, Any] = json.loads(buffer.getvalue())
     return answer
+
+
+@contextmanager
+def _own_cache(directory: Path) -> Iterator[None]:
+    saved = os.environ.get("PINBOT_CACHE_DIR")
+    os.environ["PINBOT_CACHE_DIR"] = str(directory)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PINBOT_CACHE_DIR", None)
+        else:
+            os.environ["PINBOT_CACHE_DIR"] = saved
 
 
 @contextmanager
