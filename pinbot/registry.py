@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from pinbot import httpclient
 from pinbot.capability import ImageFacts
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import DIGEST_RE, ImageName, is_loopback_host
@@ -35,7 +34,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_PAGES = 1000
-MAX_RETRY_AFTER = 30.0
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
@@ -170,41 +168,6 @@ def _facts(digest: str, platforms: tuple[str, ...], config: dict[str, Any]) -> I
     )
 
 
-class CappedRetry(Retry):
-    """urllib3 Retry with a capped Retry-After: a server asking for an hour cannot hang us."""
-
-    def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, MAX_RETRY_AFTER)
-
-
-def http_session(base_url: str, pool: int, retries: int = 4) -> requests.Session:
-    retry = CappedRetry(
-        total=retries,
-        connect=retries,
-        read=2,
-        status=retries,
-        backoff_factor=0.3,
-        status_forcelist=(408, 429, 500, 502, 503, 504),
-        allowed_methods=("GET", "HEAD"),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    # requests re-reads proxy settings from the whole environment on every request, a
-    # millisecond each on a CI runner; a scan makes hundreds. Read them once, for this registry
-    # (HTTPS_PROXY/NO_PROXY still apply), with the CA bundle variables requests would honour.
-    session.trust_env = False
-    session.proxies = requests.utils.get_environ_proxies(base_url)
-    session.verify = (
-        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    )
-    return session
-
-
 class RegistrySource(Source):
     """OCI distribution API over HTTP(S), with the anonymous (or credentialed) bearer-token flow."""
 
@@ -221,7 +184,7 @@ class RegistrySource(Source):
         self.mask = mask  # every credential we read or derive: never printed, masked in CI
         self.base = _base_url(endpoint or name.registry)
         self.timeout = timeout
-        self.session = session or http_session(self.base, pool)
+        self.session = session or httpclient.session(self.base, pool=pool)
         self._auth: str | None = _initial_auth(name.registry)
         self._lock = threading.Lock()
 

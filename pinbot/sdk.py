@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from pinbot import config
+from pinbot import config, httpclient
 from pinbot.config import Settings
 from pinbot.errors import ExternalError, UsageError
 from pinbot.gitcli import run_git
@@ -232,7 +230,7 @@ class GithubContents:
         self.where = f"github.com/{repo}"
         self.timeout = timeout
         self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or GITHUB_API).rstrip("/")
-        self.session = _github_session()
+        self.session = _github_session(self.api_url)
 
     def has_file(self, sha: str, path: str) -> bool:
         directory, name = posixpath.split(path)
@@ -279,18 +277,8 @@ class GithubContents:
         return ExternalError(f"{where}; try again later or pass --sdk with a clone")
 
 
-def _github_session() -> requests.Session:
-    session = requests.Session()
-    retry = Retry(
-        total=4,
-        backoff_factor=0.5,
-        status_forcelist=(408, 429, 500, 502, 503, 504),
-        allowed_methods=("GET", "HEAD"),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    session.mount("http://", HTTPAdapter(max_retries=retry))
+def _github_session(api_url: str) -> requests.Session:
+    session = httpclient.session(api_url, read=4, backoff=0.5)
     session.headers.update(
         {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     )

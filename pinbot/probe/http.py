@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
+from pinbot import httpclient
 from pinbot.errors import ExternalError
 
 MAX_PAGES = 1000
@@ -26,23 +25,10 @@ class ApiError(ExternalError):
         self.status = status
 
 
-def make_session(retries: int = 3) -> requests.Session:
-    retry = Retry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        backoff_factor=0.2,
-        status_forcelist=(408, 429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"GET", "DELETE", "HEAD"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
+def make_session(base_url: str, retries: int = 3) -> requests.Session:
+    return httpclient.session(
+        base_url, retries=retries, read=retries, backoff=0.2, methods=("GET", "DELETE", "HEAD")
     )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class Api:
@@ -55,7 +41,7 @@ class Api:
         self.base_url = base_url.rstrip("/")
         self.headers = headers
         self.timeout = timeout
-        self.http = make_session()
+        self.http = make_session(self.base_url)
 
     def call(
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None

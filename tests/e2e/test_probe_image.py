@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from pinbot import cli
+from tests.conftest import missing_service
 
 SHA = "fedcba9876543210fedcba9876543210fedcba98"
 ENTRY = '#!/bin/busybox sh\nexec /bin/busybox httpd -f -p "127.0.0.1:$2" -h /www\n'
@@ -34,7 +35,7 @@ def health_only_image(
 ) -> str:
     busybox = shutil.which("busybox")
     if busybox is None:
-        pytest.skip("busybox (static) is needed to build the test image")
+        missing_service("busybox (Debian package busybox-static), for the test image")
     rootfs = tmp_path_factory.mktemp("image") / "rootfs.tar"
     with tarfile.open(rootfs, "w") as tar:
         _add(tar, "bin/busybox", Path(busybox).read_bytes(), 0o755)

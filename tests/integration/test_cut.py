@@ -32,6 +32,24 @@ def world(tmp_path: Path) -> Repos:
     return make_repos(tmp_path / "remotes")
 
 
+def cut_argv(
+    images: Images,
+    world: Repos,
+    *,
+    tag: str | None = CAPABLE,
+    require: bool = True,
+    openhands: str | None = None,
+    branch: str | None = None,
+) -> list[str]:
+    """`pinbot cut ...` against this world's registry and remotes."""
+    argv = ["cut", *(["--tag", tag] if tag else ["--latest"])]
+    argv += ["--openhands", openhands or world.openhands.url]
+    argv += ["--openhands-branch", branch or world.openhands.branch]
+    argv += ["--deploy", world.deploy.url, "--image", IMAGE]
+    argv += ["--registry-url", images.registry, "--sdk", str(images.world.sdk)]
+    return argv + (["--require-commit", world.openhands.backend_commit] if require else [])
+
+
 def cut(
     capsys: pytest.CaptureFixture[str],
     images: Images,
@@ -42,13 +60,8 @@ def cut(
     openhands: str | None = None,
     branch: str | None = None,
 ) -> tuple[int, dict[str, Any] | None, str]:
-    argv = ["--json", "cut", *(["--tag", tag] if tag else ["--latest"])]
-    argv += ["--openhands", openhands or world.openhands.url]
-    argv += ["--openhands-branch", branch or world.openhands.branch]
-    argv += ["--deploy", world.deploy.url, "--image", IMAGE]
-    argv += ["--registry-url", images.registry, "--sdk", str(images.world.sdk)]
-    argv += ["--require-commit", world.openhands.backend_commit] if require else []
-    code = main([*argv, *extra])
+    argv = cut_argv(images, world, tag=tag, require=require, openhands=openhands, branch=branch)
+    code = main(["--json", *argv, *extra])
     out, err = capsys.readouterr()
     return code, json.loads(out) if out.strip() else None, err
 
@@ -213,27 +226,7 @@ def test_the_latest_capable_tag_is_found_by_scanning(capsys, images, world) -> N
 
 def test_dry_run_prints_the_plan_and_changes_nothing(capsys, images, world) -> None:
     refs = world.refs()
-    code = main(
-        [
-            "cut",
-            "--tag",
-            CAPABLE,
-            "--openhands",
-            world.openhands.url,
-            "--openhands-branch",
-            world.openhands.branch,
-            "--deploy",
-            world.deploy.url,
-            "--image",
-            IMAGE,
-            "--registry-url",
-            images.registry,
-            "--sdk",
-            str(images.world.sdk),
-            "--dry-run",
-            "--push",
-        ]
-    )
+    code = main([*cut_argv(images, world, require=False), "--dry-run", "--push"])
     out, err = capsys.readouterr()
 
     assert code == 0, err
@@ -259,25 +252,7 @@ def test_without_push_the_commits_are_built_and_kept_for_inspection(capsys, imag
     )
     assert built == "commit"
     shutil.rmtree(report["workdir"])
-    code = main(
-        [
-            "cut",
-            "--tag",
-            CAPABLE,
-            "--openhands",
-            world.openhands.url,
-            "--openhands-branch",
-            world.openhands.branch,
-            "--deploy",
-            world.deploy.url,
-            "--image",
-            IMAGE,
-            "--registry-url",
-            images.registry,
-            "--sdk",
-            str(images.world.sdk),
-        ]
-    )
+    code = main(cut_argv(images, world, require=False))
     out = capsys.readouterr().out
     kept = Path(out.split("the commits are in ")[1].split(" ")[0])
     try:

@@ -125,20 +125,15 @@ def _has_routes(world: Published, sha: str) -> bool:
     return probe.returncode == 0
 
 
+def proxied_scan(proxy: LatencyProxy, world: Published, current: str) -> list[str]:
+    """`pinbot scan` of `world` through `proxy`, which counts the requests."""
+    image = f"{proxy.address}/{world.repository}"
+    return ["scan", "--image", image, "--sdk", str(world.world.sdk), "--current", current]
+
+
 def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
-    host = ghcr_like.address
-    with LatencyProxy(host) as proxy:
-        image = f"{proxy.address}/{ghcr_like.repository}"
-        args = [
-            "--json",
-            "scan",
-            "--image",
-            image,
-            "--sdk",
-            str(ghcr_like.world.sdk),
-            "--current",
-            PIN,
-        ]
+    with LatencyProxy(ghcr_like.address) as proxy:
+        args = ["--json", *proxied_scan(proxy, ghcr_like, PIN)]
         assert main(args) == 0
         cold = json.loads(capsys.readouterr().out)
         cold_requests = dict(proxy.requests)
@@ -162,16 +157,7 @@ def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
 
 def test_no_cache_flag_ignores_the_cache(capsys, ghcr_like) -> None:
     with LatencyProxy(ghcr_like.address) as proxy:
-        image = f"{proxy.address}/{ghcr_like.repository}"
-        args = [
-            "scan",
-            "--image",
-            image,
-            "--sdk",
-            str(ghcr_like.world.sdk),
-            "--current",
-            "1.42.0-python",
-        ]
+        args = proxied_scan(proxy, ghcr_like, "1.42.0-python")
         main(["--json", *args])
         proxy.reset()
         main(["--json", "--no-cache", *args])
