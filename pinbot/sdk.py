@@ -72,6 +72,10 @@ class _CatFile:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        with self._lock:
+            self._started()
+
     def read(self, spec: str) -> tuple[str, bytes] | None:
         """(type, content) of the object `spec` names, or None when there is none."""
         with self._lock:
@@ -153,6 +157,7 @@ class GitClone:
         self.path = path
         self.where = f"the clone {path}"
         self._reader = _CatFile(path)
+        self._reader.start()  # now, while the registry is asked: a scan's first lookup waits less
 
     def has_file(self, sha: str, path: str) -> bool:
         found = _lookup(self._reader, sha, path)
