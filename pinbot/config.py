@@ -73,7 +73,7 @@ class Settings:
     require_commits: list[str] = field(default_factory=list)
     require_prs: list[int] = field(default_factory=list)
     git_author: str = DEFAULT_AUTHOR
-    concurrency: int = 8
+    concurrency: int = 6  # candidates examined at once; see engine.Engine._in_order
     http_timeout: float = 30.0
     pin: PinSettings = field(default_factory=PinSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)

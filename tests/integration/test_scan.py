@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pinbot.cli import main
+from pinbot.config import Settings
 from pinbot.world.proxy import LatencyProxy
 from tests.worlds import PIN, Published, ghcr_like_builds, publish_to, today_builds
 
@@ -142,10 +143,10 @@ def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
         warm = json.loads(capsys.readouterr().out)
 
     assert warm["selected"] == cold["selected"]
-    # Cold, candidates are examined in a window of `concurrency` (8); those already in flight when
-    # the answer arrives may finish, so up to 7 extra are read. Warm, the cache predicts the answer
-    # and the window never reaches past it: exactly one HEAD per examined tag.
-    examined, window = len(cold["candidates"]), 8
+    # Cold, candidates are examined in a window of `concurrency`; those already in flight when
+    # the answer arrives may finish, so up to window - 1 extra are read. Warm, the cache predicts
+    # the answer and the window never reaches past it: exactly one HEAD per examined tag.
+    examined, window = len(cold["candidates"]), Settings().concurrency
     assert set(cold_requests) == {"GET tags", "GET manifests", "GET blobs"}
     assert cold_requests["GET tags"] == 1
     floor = 1 + 3 * examined  # tag list; index, platform manifest and config per candidate
