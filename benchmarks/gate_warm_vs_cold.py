@@ -22,12 +22,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scan_vs_skopeo import start_registry
-
 from pinbot.world import repos
 from pinbot.world.agent_server import Build, World, publish
 from pinbot.world.proxy import LatencyProxy
 from pinbot.world.registry import RegistryWriter
+from pinbot.world.services import registry_server
 
 IMAGE = "ghcr.io/bench/agent-server"
 REPOSITORY = "bench/agent-server"
@@ -111,9 +110,7 @@ def main() -> int:
             raise SystemExit(f"{tool} is not installed: run ./scripts/dev setup")
     with tempfile.TemporaryDirectory(prefix="pinbot-bench-gate-") as tmp:
         root = Path(tmp)
-        registry, port = start_registry(root)
-        try:
-            address = f"127.0.0.1:{port}"
+        with registry_server(root / "registry") as address:
             print("building the world and cutting the pin ...", file=sys.stderr)
             setup = build(root, address)
             print(f"\n## pinbot gate, cold vs warm (median of {args.repeat} processes each)\n")
@@ -130,9 +127,6 @@ def main() -> int:
                     f"{cold.verdict} / {warm.verdict} |"
                 )
                 worst_warm = max(worst_warm, warm.seconds)
-        finally:
-            registry.terminate()
-            registry.wait()
     verdict = "under" if worst_warm < WARM_LIMIT else "OVER"
     print(f"\nwarm gate: {worst_warm:.3f} s at worst, {verdict} the {WARM_LIMIT:.0f} s bound")
     return 0 if worst_warm < WARM_LIMIT else 1
