@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> Non
 @pytest.fixture(scope="module")
 def health_only_image(
     registry: str, docker_client: Any, tmp_path_factory: pytest.TempPathFactory
-) -> str:
+) -> Iterator[str]:
     busybox = shutil.which("busybox")
     if busybox is None:
         missing_service("busybox (Debian package busybox-static), for the test image")
@@ -48,7 +49,10 @@ def health_only_image(
         ["docker", "import", "-c", entrypoint, str(rootfs), name], check=True, capture_output=True
     )
     subprocess.run(["docker", "push", name], check=True, capture_output=True)
-    return name
+    image_id = docker_client.images.get(name).id
+    yield name
+    # The tag and the by-digest pull share one image: removing it leaves the store as it was.
+    docker_client.images.remove(image_id, force=True)
 
 
 def test_image_probe_runs_by_digest_and_removes_container_and_volume(
