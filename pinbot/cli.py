@@ -67,6 +67,42 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_global_options(p: argparse.ArgumentParser, default: object = None) -> None:
+    """--config, --json, -v and --no-cache: `default` is theirs unless it is SUPPRESS."""
+
+    def given(normal: object) -> object:
+        return default if default is argparse.SUPPRESS else normal
+
+    g = p.add_argument_group("global options (before or after the command)")
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        default=given(None),
+        help="pinbot.toml, or a pyproject.toml with "
+        "[tool.pinbot] (default: ./pinbot.toml, then ./pyproject.toml)",
+    )
+    g.add_argument(
+        "--json",
+        action="store_true",
+        default=given(False),
+        help="print the result as JSON on stdout",
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=given(0),
+        help="more detail on stderr (-vv: debug)",
+    )
+    g.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=given(False),
+        help="ignore the verdict cache "
+        "($PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot)",
+    )
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="pinbot",
@@ -79,25 +115,19 @@ def build_parser() -> Parser:
         "3 external system failed, 4 internal error",
     )
     parser.add_argument("--version", action="version", version=f"pinbot {__version__}")
-    parser.add_argument(
-        "--config",
-        metavar="FILE",
-        help="pinbot.toml, or a pyproject.toml with "
-        "[tool.pinbot] (default: ./pinbot.toml, then ./pyproject.toml)",
-    )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)"
-    )
-    parser.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="ignore the verdict cache "
-        "($PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot)",
-    )
+    _add_global_options(parser)
+    # The same flags after the command too (`pinbot scan --json`), as users write them; there
+    # they default to "not given", so a flag before the command is not reset by the subparser.
+    after = Parser(add_help=False)
+    _add_global_options(after, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    p = sub.add_parser(
+    def command(name: str, help: str, description: str, epilog: str | None = None) -> Parser:
+        return sub.add_parser(
+            name, help=help, description=description, epilog=epilog, parents=[after]
+        )
+
+    p = command(
         "scan",
         help="find the newest tag whose image carries the capability",
         description="List release tags newest first, bind each to its digest, and "
@@ -116,7 +146,7 @@ def build_parser() -> Parser:
         help="examine every candidate instead of stopping at the first that qualifies",
     )
 
-    p = sub.add_parser(
+    p = command(
         "check",
         help="verdict and evidence for one image",
         description="Check one image (tag or digest) for the capability. Exit 0/1.",
@@ -124,7 +154,7 @@ def build_parser() -> Parser:
     p.add_argument("ref", metavar="REF", help="TAG, sha256:DIGEST, or REPO:TAG / REPO@DIGEST")
     _add_image_options(p)
 
-    p = sub.add_parser(
+    p = command(
         "cut",
         help="pin a tag in OpenHands and point the deploy repo at that commit",
         description="Rewrite every agent-server pin site on the OpenHands branch that "
@@ -174,7 +204,7 @@ def build_parser() -> Parser:
     )
     _add_image_options(p)
 
-    p = sub.add_parser(
+    p = command(
         "gate",
         help="check what the deploy would run before it runs",
         description="Read OPENHANDS_SHA from the deploy workflow, AGENT_SERVER_IMAGE at "
@@ -208,7 +238,7 @@ def build_parser() -> Parser:
     )
     _add_image_options(p)
 
-    p = sub.add_parser(
+    p = command(
         "probe",
         help="prove a recycled conversation resumes natively",
         description="Plant a codeword, recycle the sandbox, ask for it back. Exit 0 "
@@ -260,7 +290,7 @@ def build_parser() -> Parser:
         "--keep", action="store_true", help="keep the conversations and sandboxes it made"
     )
 
-    p = sub.add_parser(
+    p = command(
         "demo",
         help="run scan, cut, gate and probe on a local world",
         description="Build a local world (registry, SDK, OpenHands and deploy repos, "

@@ -1,8 +1,8 @@
 """The GitHub workflows cannot drift from the CLI, and keep to the hardening rules.
 
 Every `pinbot ...` command line in a `run:` script is checked against `build_parser()`: the
-command exists, every flag belongs to it (global flags before the command), flags that take a
-value get one, literal values fit their choices and types, required options and required
+command exists, every flag belongs to it (global flags before or after the command), flags that
+take a value get one, literal values fit their choices and types, required options and required
 either-or groups are given (on the line or as PINBOT_<FLAG> in the step's environment).
 """
 
@@ -129,7 +129,7 @@ def problems(args: list[str], env: Mapping[str, str] | None = None) -> list[str]
     if command not in commands:
         return [*errors, f"unknown command {command!r} (pinbot has {', '.join(commands)})"]
     grammar = commands[command]
-    given, words, more = read_options(grammar, tail, stop_at_word=False, top=top)
+    given, words, more = read_options(grammar, tail, stop_at_word=False)
     errors += more
     errors += missing(grammar, given, env or {})
     if len(words) != len(grammar.positionals):
@@ -138,7 +138,7 @@ def problems(args: list[str], env: Mapping[str, str] | None = None) -> list[str]
 
 
 def read_options(
-    grammar: Grammar, tokens: list[str], stop_at_word: bool, top: Grammar | None = None
+    grammar: Grammar, tokens: list[str], stop_at_word: bool
 ) -> tuple[set[str], list[str], list[str]]:
     """(dests given, the other words, problems); stops at the first word for global flags."""
     given: set[str] = set()
@@ -155,7 +155,7 @@ def read_options(
         flag, eq, inline = token.partition("=")
         action = grammar.options.get(flag)
         if action is None:
-            errors.append(unknown(flag, top))
+            errors.append(f"unknown flag {flag}")
             continue
         value = inline if eq else None
         if action.nargs != 0 and not eq:
@@ -167,12 +167,6 @@ def read_options(
         errors += bad_value(flag, action, value)
         given.add(action.dest)
     return given, words, errors
-
-
-def unknown(flag: str, top: Grammar | None) -> str:
-    if top is not None and flag in top.options:
-        return f"{flag} is a global flag: put it before the command"
-    return f"unknown flag {flag}"
 
 
 def bad_value(flag: str, action: argparse.Action, value: str | None) -> list[str]:
@@ -267,7 +261,6 @@ def ids(paths: list[Path]) -> list[str]:
     ("script", "complaint"),
     [
         ("pinbot gate --deploy d --openhands o --no-such-flag", "unknown flag --no-such-flag"),
-        ('pinbot probe --report "$F" --json', "--json is a global flag: put it before"),
         ("pinbot gate --openhands o", "--deploy is required"),
         ("pinbot cut --openhands o --openhands-branch b --deploy d", "one of --tag / --latest"),
         ("pinbot cut --tag t --latest --openhands o --openhands-branch b --deploy d", "only one"),
@@ -295,6 +288,7 @@ def test_the_checker_refuses_a_command_line_the_cli_would_refuse(
         'pinbot gate --deploy "${D:-$GITHUB_WORKSPACE@$GITHUB_SHA}" --openhands "$O" 2>&1',
         "pinbot -v --no-cache cut --latest --openhands=o --openhands-branch b --deploy d --dry-run",
         "pinbot check 1.43.1-python --detectors source,openapi --image oci:layout",
+        'pinbot probe --report "$F" --json -v',
     ],
 )
 def test_the_checker_accepts_a_command_line_the_cli_accepts(script: str) -> None:

@@ -1,0 +1,43 @@
+"""The global flags (--config, --json, -v, --no-cache) work before or after the command."""
+
+from __future__ import annotations
+
+import pytest
+
+from pinbot.cli import build_parser, main
+
+
+def test_global_flags_after_the_command_are_read() -> None:
+    args = build_parser().parse_args(
+        ["scan", "--json", "-vv", "--no-cache", "--config", "ci.toml", "--current", "1.2.3-python"]
+    )
+    assert (args.json, args.verbose, args.no_cache, args.config) == (True, 2, True, "ci.toml")
+    assert args.current == "1.2.3-python"
+
+
+def test_global_flags_before_the_command_are_not_reset_by_it() -> None:
+    args = build_parser().parse_args(["--json", "-v", "--no-cache", "--config", "ci.toml", "gate",
+                                      "--deploy", "d", "--openhands", "o"])  # fmt: skip
+    assert (args.json, args.verbose, args.no_cache, args.config) == (True, 1, True, "ci.toml")
+
+
+def test_global_flags_default_off_on_both_sides() -> None:
+    args = build_parser().parse_args(["probe"])
+    assert (args.json, args.verbose, args.no_cache, args.config) == (False, 0, False, None)
+
+
+def test_the_environment_still_sets_a_global_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinbot.cli import _apply_env_defaults
+
+    parser = build_parser()
+    _apply_env_defaults(parser, {"PINBOT_JSON": "1", "PINBOT_CONFIG": "env.toml"})
+    args = parser.parse_args(["check", "1.2.3-python"])
+    assert (args.json, args.config) == (True, "env.toml")
+
+
+def test_a_config_named_after_the_command_is_the_one_loaded(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["scan", "--config", "nowhere/pinbot.toml"])
+    assert code == 2
+    assert "nowhere/pinbot.toml" in capsys.readouterr().err
