@@ -235,7 +235,7 @@ class Engine:
         a candidate the cache says passes, and in-flight work stops at its next request once an
         answer is in. What was in flight behind the answer is still spent, about 2 x (window - 1)
         requests, so the window trades round trips for requests: the default, 6, keeps an answer
-        twenty releases down within 1.2x of DESIGN.md §6's floor (benchmarks/scan_vs_skopeo.py)."""
+        twenty releases down at about 1.2x DESIGN.md §6's floor (see benchmarks/scan_vs_skopeo)."""
         window = self.settings.concurrency
         self._stop.clear()
         with ThreadPoolExecutor(2 * window) as pool:
