@@ -181,6 +181,18 @@ def test_check_tag_and_digest(capsys, ghcr_like) -> None:
     assert by_digest["build_sha"] == ghcr_like.world.shas["1.44.0-python"]
 
 
+def test_a_bad_sdk_path_is_bad_input_though_detectors_start_in_the_background(
+    capsys, ghcr_like, tmp_path: Path
+) -> None:
+    # The detectors start beside the tag-list request and swallow their error there; the
+    # first judge must still report it, as exit 2 naming the path.
+    nowhere = tmp_path / "no-sdk"
+    code = main(["scan", "--image", ghcr_like.image, "--sdk", str(nowhere), "--current", PIN])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--sdk {nowhere}: no such directory" in err
+
+
 def test_check_of_a_tag_the_registry_lacks_is_bad_input(capsys, ghcr_like) -> None:
     code = main(
         ["check", "--image", ghcr_like.image, "--sdk", str(ghcr_like.world.sdk), "9.9.9-python"]
