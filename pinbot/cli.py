@@ -67,37 +67,33 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_global_options(p: argparse.ArgumentParser, default: object = None) -> None:
-    """--config, --json, -v and --no-cache: `default` is theirs unless it is SUPPRESS."""
-
-    def given(normal: object) -> object:
-        return default if default is argparse.SUPPRESS else normal
-
+def _add_global_options(p: argparse.ArgumentParser) -> None:
+    """--config, --json, -v and --no-cache, defaulting to "not given" (see build_parser)."""
     g = p.add_argument_group("global options (before or after the command)")
     g.add_argument(
         "--config",
         metavar="FILE",
-        default=given(None),
+        default=argparse.SUPPRESS,
         help="pinbot.toml, or a pyproject.toml with "
         "[tool.pinbot] (default: ./pinbot.toml, then ./pyproject.toml)",
     )
     g.add_argument(
         "--json",
         action="store_true",
-        default=given(False),
+        default=argparse.SUPPRESS,
         help="print the result as JSON on stdout",
     )
     g.add_argument(
         "-v",
         "--verbose",
         action="count",
-        default=given(0),
+        default=argparse.SUPPRESS,
         help="more detail on stderr (-vv: debug)",
     )
     g.add_argument(
         "--no-cache",
         action="store_true",
-        default=given(False),
+        default=argparse.SUPPRESS,
         help="ignore the verdict cache "
         "($PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot)",
     )
@@ -115,11 +111,13 @@ def build_parser() -> Parser:
         "3 external system failed, 4 internal error",
     )
     parser.add_argument("--version", action="version", version=f"pinbot {__version__}")
+    # The global flags go before or after the command (`pinbot scan --json`), as users write
+    # them. Only the top level has defaults, so a flag before the command is not reset by the
+    # command's copy of it.
     _add_global_options(parser)
-    # The same flags after the command too (`pinbot scan --json`), as users write them; there
-    # they default to "not given", so a flag before the command is not reset by the subparser.
+    parser.set_defaults(config=None, json=False, verbose=0, no_cache=False)
     after = Parser(add_help=False)
-    _add_global_options(after, default=argparse.SUPPRESS)
+    _add_global_options(after)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def command(name: str, help: str, description: str, epilog: str | None = None) -> Parser:
