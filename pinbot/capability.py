@@ -3,9 +3,10 @@
 A verdict is always bound to a digest. Image content never changes for a digest, so a cached
 pass or fail stays true forever; an `error` (a detector could not decide) is never cached.
 
-Two detectors: `source` reads the build sha from the image config and asks whether the route
+Three detectors: `source` reads the build sha from the image config and asks whether the route
 file is in the SDK tree at that sha (no pull); `openapi` runs the image and reads what its
-server says it serves. `docker` is imported only inside the openapi detector (start-up time).
+server says it serves; `provenance` (pinbot/provenance.py) checks that the build attestation
+names the same commit as the config. `docker` is imported only inside the openapi detector.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pinbot.config import Settings
+from pinbot.config import DETECTORS, Settings
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import SHA_RE, Evidence, Verdict
 from pinbot.net import free_port
@@ -29,6 +30,7 @@ from pinbot.net import free_port
 if TYPE_CHECKING:
     import requests
 
+    from pinbot.registry import Source
     from pinbot.sdk import SdkTree
 
 
@@ -386,9 +388,14 @@ def docker_from_env(settings: Settings) -> Callable[[], Any]:
 
 
 def make_detectors(
-    settings: Settings, names: Sequence[str], sdk_spec: str | None, pull_image: str
+    settings: Settings,
+    names: Sequence[str],
+    sdk_spec: str | None,
+    pull_image: str,
+    source: Source | None = None,
 ) -> list[Detector]:
-    """The detectors named (from config 'detectors' or --detectors), in that order."""
+    """The detectors named (from config 'detectors' or --detectors), in that order.
+    `source` is the registry the engine reads: the provenance detector reads it too."""
     detectors: list[Detector] = []
     for name in names:
         if name == "source":
@@ -397,8 +404,12 @@ def make_detectors(
             detectors.append(SourceDetector(open_sdk(sdk_spec, settings), settings.route_file))
         elif name == "openapi":
             detectors.append(OpenapiDetector(docker_from_env(settings), pull_image, settings))
+        elif name == "provenance" and source is not None:
+            from pinbot.provenance import ProvenanceDetector
+
+            detectors.append(ProvenanceDetector(source))
         else:
-            raise UsageError(f"detector {name!r} is unknown: choose from source, openapi")
+            raise UsageError(f"detector {name!r} is unknown: choose from {', '.join(DETECTORS)}")
     return detectors
 
 

@@ -58,7 +58,7 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
         "--detectors",
         metavar="LIST",
         help="comma-separated detectors to require: "
-        "source, openapi (default: config 'detectors', source)",
+        "source, openapi, provenance (default: config 'detectors', source)",
     )
     g.add_argument(
         "--include-sha-tags",

@@ -90,7 +90,7 @@ class Settings:
         return [_split_route(route) for route in self.routes]
 
 
-DETECTORS = ("source", "openapi")
+DETECTORS = ("source", "openapi", "provenance")
 
 
 def _split_route(route: str) -> tuple[str, str]:

@@ -114,7 +114,11 @@ class Engine:
                 pull = self.opts.registry_url or str(self.opts.image)
                 pull_image = _pull_name(pull, self.opts.image)
                 self._detectors = capability.make_detectors(
-                    self.settings, list(self.opts.detectors), self.opts.sdk, pull_image
+                    self.settings,
+                    list(self.opts.detectors),
+                    self.opts.sdk,
+                    pull_image,
+                    source=self.source,
                 )
             return self._detectors
 

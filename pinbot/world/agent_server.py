@@ -26,6 +26,8 @@ class Build:
     routes: bool = False
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
     record_sha: bool = True  # False: an image whose config carries no build sha
+    provenance: str = "match"  # its attestation: match, mismatch, missing or unreadable
+    slsa: str = "v0.2"  # the provenance predicate version (v0.2 or v1)
 
 
 @dataclass
@@ -52,6 +54,8 @@ def publish(
             created=(EPOCH + timedelta(hours=number)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             platforms=build.platforms,
             arch_tags=arch_tags,
+            provenance=build.provenance,
+            slsa=build.slsa,
         )
         for number, (build, sha) in enumerate(zip(builds, shas, strict=True))
     ]

@@ -2,6 +2,9 @@
 
 The images are metadata only (one tiny shared layer): enough for everything pinbot reads from a
 registry. Writers exist for a live registry (OCI distribution push API) and an OCI image layout.
+Like buildx, each platform gets an attestation manifest (platform unknown/unknown) holding an
+in-toto SLSA provenance statement (v0.2 or v1) that names the build commit; `ImageSpec.provenance`
+makes it match the config, name another commit, be absent, or be unreadable.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+IN_TOTO = "application/vnd.in-toto+json"
+PROVENANCE_KINDS = ("match", "mismatch", "missing", "unreadable")
+SDK_URL = "https://github.com/OpenHands/software-agent-sdk"
 # An empty tar archive, gzip'd reproducibly: the smallest valid layer.
 EMPTY_LAYER = gzip.compress(b"\0" * 1024, mtime=0)
 
@@ -36,8 +42,17 @@ class ImageSpec:
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
     build_ref: str | None = None
     arch_tags: bool = True
-    attestation: bool = True
+    provenance: str = "match"  # one of PROVENANCE_KINDS
+    slsa: str = "v0.2"  # the provenance predicate version: v0.2 or v1
     labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def attested_sha(self) -> str:
+        """The commit the provenance names: the build's, or (mismatch) another one."""
+        sha = self.build_sha or "0" * 40
+        if self.provenance == "mismatch":
+            return hashlib.sha1(sha.encode()).hexdigest()
+        return sha
 
 
 def _digest(data: bytes) -> str:
@@ -74,8 +89,8 @@ class Writer(ABC):
             manifest, entry = self._image(_config(spec, os_name, arch), os_name, arch)
             arch_manifests[arch] = manifest
             entries.append(entry)
-        if spec.attestation and entries:
-            entries.append(self._attestation(entries[0]["digest"]))
+        if spec.provenance != "missing":
+            entries += [self._attestation(spec, entry) for entry in list(entries)]
         index = _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
         index_digest = self.put_manifest(_digest(index), index, OCI_INDEX)
         self.indexes[index_digest] = index
@@ -87,11 +102,18 @@ class Writer(ABC):
         return index_digest
 
     def _image(
-        self, config: dict[str, Any], os_name: str, arch: str
+        self,
+        config: dict[str, Any],
+        os_name: str,
+        arch: str,
+        layers: list[dict[str, Any]] | None = None,
     ) -> tuple[bytes, dict[str, Any]]:
-        """Store a one-layer image manifest for `config`; returns it and its index entry."""
+        """Store an image manifest for `config` (one empty layer unless `layers`); returns it
+        and its index entry."""
         config_bytes = _canonical(config)
-        layer = self.put_blob(EMPTY_LAYER)
+        if layers is None:
+            layer = self.put_blob(EMPTY_LAYER)
+            layers = [{"mediaType": OCI_LAYER, "digest": layer, "size": len(EMPTY_LAYER)}]
         manifest = _canonical(
             {
                 "schemaVersion": 2,
@@ -101,7 +123,7 @@ class Writer(ABC):
                     "digest": self.put_blob(config_bytes),
                     "size": len(config_bytes),
                 },
-                "layers": [{"mediaType": OCI_LAYER, "digest": layer, "size": len(EMPTY_LAYER)}],
+                "layers": layers,
             }
         )
         digest = self.put_manifest(_digest(manifest), manifest, OCI_MANIFEST)
@@ -113,17 +135,90 @@ class Writer(ABC):
         }
         return manifest, entry
 
-    def _attestation(self, subject: str) -> dict[str, Any]:
-        """A buildx-style provenance entry (platform unknown/unknown) that scanners must skip."""
+    def _attestation(self, spec: ImageSpec, subject: dict[str, Any]) -> dict[str, Any]:
+        """buildx's attestation manifest for one platform manifest: platform unknown/unknown,
+        one in-toto layer holding the SLSA provenance statement."""
+        platform = f"{subject['platform']['os']}/{subject['platform']['architecture']}"
+        statement = _canonical(provenance_statement(spec, subject["digest"], platform))
+        if spec.provenance == "unreadable":
+            statement = statement[: len(statement) // 2]  # a torn statement: digest-valid bytes
+        predicate = SLSA_V1 if spec.slsa == "v1" else SLSA_V02
+        layer = {
+            "mediaType": IN_TOTO,
+            "digest": self.put_blob(statement),
+            "size": len(statement),
+            "annotations": {"in-toto.io/predicate-type": predicate},
+        }
         config = {"architecture": "unknown", "os": "unknown", "rootfs": {"type": "layers"}}
-        _, entry = self._image(config, "unknown", "unknown")
+        _, entry = self._image(config, "unknown", "unknown", [layer])
         return {
             **entry,
             "annotations": {
                 "vnd.docker.reference.type": "attestation-manifest",
-                "vnd.docker.reference.digest": subject,
+                "vnd.docker.reference.digest": subject["digest"],
             },
         }
+
+
+SLSA_V02 = "https://slsa.dev/provenance/v0.2"
+SLSA_V1 = "https://slsa.dev/provenance/v1"
+
+
+def provenance_statement(spec: ImageSpec, subject: str, platform: str) -> dict[str, Any]:
+    """An in-toto statement shaped like BuildKit's for a build from a checkout (local context)
+    with the build commit passed as a build argument and as buildx's `vcs:revision`."""
+    sha = spec.attested_sha
+    args = {"build-arg:OPENHANDS_BUILD_GIT_SHA": sha, "vcs:revision": sha, "vcs:source": SDK_URL}
+    if spec.build_ref:
+        args["build-arg:OPENHANDS_BUILD_GIT_REF"] = spec.build_ref
+    request = {"frontend": "dockerfile.v0", "args": args, "locals": [{"name": "context"}]}
+    vcs = {"revision": sha, "source": SDK_URL}
+    base = {
+        "uri": f"pkg:docker/python@3.12-slim?platform={platform.replace('/', '%2F')}",
+        "digest": {"sha256": hashlib.sha256(platform.encode()).hexdigest()},
+    }
+    statement: dict[str, Any] = {
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "subject": [
+            {
+                "name": f"pkg:docker/openhands/agent-server@{spec.tags[0] if spec.tags else ''}",
+                "digest": {"sha256": subject.partition(":")[2]},
+            }
+        ],
+    }
+    if spec.slsa == "v1":
+        statement["predicateType"] = SLSA_V1
+        statement["predicate"] = {
+            "buildDefinition": {
+                "buildType": "https://github.com/moby/buildkit/blob/master/docs/attestations/"
+                "slsa-definitions.md",
+                "externalParameters": {"configSource": {"path": "Dockerfile"}, "request": request},
+                "internalParameters": {"builderPlatform": "linux/amd64"},
+                "resolvedDependencies": [base],
+            },
+            "runDetails": {
+                "builder": {"id": f"{SDK_URL}/actions/runs/1"},
+                "metadata": {"invocationID": sha[:25], "buildkit_metadata": {"vcs": vcs}},
+            },
+        }
+        return statement
+    statement["predicateType"] = SLSA_V02
+    statement["predicate"] = {
+        "builder": {"id": f"{SDK_URL}/actions/runs/1"},
+        "buildType": "https://mobyproject.org/buildkit@v1",
+        "materials": [base],
+        "invocation": {
+            "configSource": {"entryPoint": "Dockerfile"},
+            "parameters": request,
+            "environment": {"platform": "linux/amd64"},
+        },
+        "metadata": {
+            "buildInvocationID": sha[:25],
+            "buildStartedOn": spec.created,
+            "https://mobyproject.org/buildkit@v1#metadata": {"vcs": vcs},
+        },
+    }
+    return statement
 
 
 def _config(spec: ImageSpec, os_name: str, arch: str) -> dict[str, Any]:

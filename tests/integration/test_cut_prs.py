@@ -267,3 +267,18 @@ def test_file_remotes_get_branches_pushed_and_no_pr(capsys, images, tmp_path) ->
     assert code == 0, err
     assert f"{world.openhands.url} is not a GitHub remote: no OpenHands PR" in err + out
     assert deploy_branch() in repos.git(world.deploy.remote, "branch")
+
+
+def test_with_the_provenance_detector_on_both_prs_show_its_evidence(
+    capsys, images, hub_world, github
+) -> None:
+    code, _, err = cut(capsys, images, hub_world, "--detectors", "source,provenance")
+
+    assert code == 0, err
+    sha = images.world.shas[CAPABLE][:12]
+    for repo, head in (
+        ("acme/OpenHands", hub_world.openhands.branch),
+        ("acme/deploy", deploy_branch()),
+    ):
+        body = github.body(repo, head)
+        assert f"| provenance | pass | linux/amd64, linux/arm64 attest build commit {sha}" in body
