@@ -249,6 +249,7 @@ HEADERS = (
     "session after",
     "marker",
     "recalled",
+    "restarted",
     "s",
     "detail",
 )
@@ -263,6 +264,7 @@ def _rows(data: dict[str, Any]) -> list[list[object]]:
             a["acp_session_id_after"] or "-",
             "yes" if a["marker_found"] else "no",
             "yes" if a["codeword_recalled"] else "no",
+            "yes" if a["restarted"] else "no",
             a["seconds"],
             f"{a['step']}: {a['error']}" if a["error"] else a["detail"],
         ]

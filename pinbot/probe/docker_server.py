@@ -130,5 +130,10 @@ class DockerServer:
             with contextlib.suppress(docker.errors.NotFound):
                 self.image.client.volumes.get(self.volume).remove(force=True)
 
-    def identity(self) -> dict[str, Any]:
-        return {**self.api.server_info(), **self.image.identity()}
+    def identity(self) -> str | None:
+        """The container's id and start time: a replaced container has a new one."""
+        if self.container is None:
+            return None
+        self.container.reload()
+        started = (self.container.attrs.get("State") or {}).get("StartedAt")
+        return f"container {self.container.id} started {started}"

@@ -1,5 +1,9 @@
 """One probe per agent: plant a codeword, recycle, ask for it back, judge.
 
+No verdict without a proven recycle: the agent server's identity (`Home.identity`) is read
+before and after the recycle; when it did not change, the recycle restarted nothing (a pause that
+only froze processes, a command that did nothing) and the verdict is `error`, never `native`.
+
 Agents run concurrently only when nothing they share can be disturbed (the command decides:
 see `pinbot.commands.probe.concurrent`); each agent gets its own codeword.
 """
@@ -16,12 +20,15 @@ from typing import Any
 from pinbot.errors import ExternalError
 from pinbot.probe.targets import Home
 from pinbot.probe.verdict import (
+    NO_RESTART,
     TERMINAL,
+    UNKNOWN_RESTART,
     Turn,
     judge,
     marker_in,
     outcomes,
     recalled,
+    restarted,
     turn_over,
     turn_result,
 )
@@ -45,6 +52,7 @@ class AgentReport:
     acp_session_id_after: str | None = None
     marker_found: bool = False
     codeword_recalled: bool = False
+    restarted: bool = False
     seconds: float = 0.0
     step: str | None = None
     error: str | None = None
@@ -88,6 +96,7 @@ def probe_agent(home: Home, codeword: str, timeout: float, progress: Progress) -
         report.marker_found,
         report.codeword_recalled,
         report.error,
+        report.restarted,
     )
     return report
 
@@ -109,10 +118,10 @@ def _steps(
     report.step = "plant"
     _expect_reply(wait_turn(home, 0, timeout, progress), "the first turn")
     report.acp_session_id_before = session_id(home)
-    report.build_git_sha = home.identity().get("build_git_sha")
+    report.build_git_sha = home.server().server_info().get("build_git_sha")
     report.step = "recycle"
     progress(f"{agent}: recycling ({getattr(home, 'recycle_how', 'recycle')})")
-    home.recycle()
+    _recycle(home, report)
     report.step = "recall"
     progress(f"{agent}: asking for the codeword")
     before = outcomes(home.server().events(report.conversation_id))
@@ -124,6 +133,18 @@ def _steps(
     report.codeword_recalled = recalled(reply, codeword)
     report.detail = f"codeword {codeword}; the agent answered: {reply[:200]!r}"
     report.step = None
+
+
+def _recycle(home: Home, report: AgentReport) -> None:
+    """Recycle, and prove that the agent server really restarted (or stop here)."""
+    before = home.identity()
+    home.recycle()
+    after = home.identity()
+    report.restarted = restarted(before, after)
+    if not report.restarted:
+        raise StepFailed(
+            NO_RESTART if before is not None and after is not None else UNKNOWN_RESTART
+        )
 
 
 def _expect_reply(turn: Turn, which: str) -> str:

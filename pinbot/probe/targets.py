@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from pinbot.errors import ExternalError
 from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi, ApiError, AppApi, message
+from pinbot.probe.verdict import uptime_identity
 from pinbot.probe.waiting import Progress, StepFailed, wait_until
 
 Mask = Callable[[str], None]
@@ -45,7 +47,14 @@ class Home(Protocol):
 
     def recycle(self) -> None: ...
 
-    def identity(self) -> dict[str, Any]: ...
+    def identity(self) -> str | None:
+        """What proves a restart: changes when, and only when, the agent server restarted.
+
+        The pid and start time of a server process pinbot started, a container's id and start
+        time, or `uptime_identity` of `/server_info` for a server found at a URL; None when it
+        cannot be told. `run` reads it before and after the recycle (`verdict.restarted`).
+        """
+        ...
 
     def close(self) -> None: ...
 
@@ -177,8 +186,8 @@ class AppHome:
             self._wait_task(str(task["id"]))
         self._wait_sandbox("RUNNING")
 
-    def identity(self) -> dict[str, Any]:
-        return self.server().server_info()
+    def identity(self) -> str | None:
+        return server_identity(self.server())
 
     def close(self) -> None:
         if self.keep:
@@ -231,7 +240,28 @@ class Server(Protocol):
 
     def stop(self, keep: bool) -> None: ...
 
-    def identity(self) -> dict[str, Any]: ...
+    def identity(self) -> str | None: ...
+
+
+def server_identity(api: AgentServerApi) -> str | None:
+    """A server's identity as it reports it: its start, from `/server_info` uptime."""
+    sent = time.time()
+    info = api.server_info()
+    return uptime_identity(info, sent, time.time())
+
+
+def process_identity(pid: int) -> str:
+    """A process's pid and start time (clock ticks after boot, from /proc): unique per process.
+
+    Without /proc the pid alone: pinbot started the process, so a new pid is a new process.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return f"pid {pid}"
+    # The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return f"pid {pid} started {fields[19]}"
 
 
 def wait_healthy(
@@ -316,8 +346,8 @@ class CommandServer:
         if not keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def identity(self) -> dict[str, Any]:
-        return self.api.server_info()
+    def identity(self) -> str | None:
+        return process_identity(self.proc.pid) if self.proc is not None else None
 
 
 def _kill_group_leftovers(pgid: int) -> None:
@@ -365,8 +395,8 @@ class UrlServer:
         if not keep:
             shutil.rmtree(self.working_dir, ignore_errors=True)
 
-    def identity(self) -> dict[str, Any]:
-        return self.api.server_info()
+    def identity(self) -> str | None:
+        return server_identity(self.api)
 
 
 class ServerHome:
@@ -411,7 +441,7 @@ class ServerHome:
     def recycle(self) -> None:
         self.srv.recycle()
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> str | None:
         return self.srv.identity()
 
     def close(self) -> None:

@@ -17,6 +17,9 @@ MARKER = "<<RESUMED CONVERSATION>>"
 TERMINAL = ("finished", "error", "stuck")
 Verdict = Literal["error", "lost", "bootstrap", "native"]
 ORDER: tuple[Verdict, ...] = ("error", "lost", "bootstrap", "native")  # worst first
+NO_RESTART = "the recycle restarted nothing; this proves nothing"
+UNKNOWN_RESTART = "the agent server's identity could not be read, so no restart is proven"
+UPTIME_PREFIX = "started between "
 
 
 @dataclass(frozen=True)
@@ -33,14 +36,53 @@ def judge(
     marker_found: bool,
     codeword_recalled: bool,
     error: str | None = None,
+    restarted: bool = False,
 ) -> Verdict:
-    if error is not None:
-        return "error"
+    if error is not None or not restarted:
+        return "error"  # never a verdict about resume unless the recycle restarted the server
     if not codeword_recalled:
         return "lost"
     if marker_found or session_before != session_after:
         return "bootstrap"
     return "native"
+
+
+def uptime_identity(server_info: dict[str, Any], sent: float, received: float) -> str | None:
+    """An agent server's identity from a `/server_info` uptime read between `sent` and `received`.
+
+    The server started between `sent - uptime` and `received - uptime`, widened by a second when
+    the uptime is whole seconds (1.58 truncates it). The interval always holds the real start,
+    so two reads of one server always overlap, whatever the network did.
+    """
+    uptime = server_info.get("uptime")
+    if not isinstance(uptime, int | float) or isinstance(uptime, bool):
+        return None
+    rounding = 1.0 if float(uptime).is_integer() else 0.0
+    return f"{UPTIME_PREFIX}{sent - uptime - rounding:.3f} and {received - uptime:.3f}"
+
+
+def restarted(before: str | None, after: str | None) -> bool:
+    """Whether two identities (see `Home.identity`) name two different server processes.
+
+    Identities are compared as strings, except uptime-derived ones: those name a restart only
+    when the later server surely started after the earlier one did.
+    """
+    if before is None or after is None:
+        return False
+    first, then = _started(before), _started(after)
+    if first is not None and then is not None:
+        return then[0] > first[1]
+    return before != after
+
+
+def _started(identity: str) -> tuple[float, float] | None:
+    low, sep, high = identity.removeprefix(UPTIME_PREFIX).partition(" and ")
+    if not identity.startswith(UPTIME_PREFIX) or not sep:
+        return None
+    try:
+        return float(low), float(high)
+    except ValueError:
+        return None
 
 
 def worst(verdicts: Iterable[str]) -> Verdict:

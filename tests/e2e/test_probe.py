@@ -298,3 +298,22 @@ def test_agent_server_url_that_does_not_answer_exits_3(probe: Any) -> None:
     run = probe("--target", "agent-server", "--agent-server-url", url, "--recycle-command", "true")
     assert run.code == 3
     assert "does not answer" in run.err
+
+
+def test_a_recycle_that_restarts_nothing_is_an_error_and_never_native(
+    tmp_path: Path, probe: Any
+) -> None:
+    workdir = tmp_path / "server"
+    workdir.mkdir()
+    port = free_port()
+    with world.agent_server(workdir, port):
+        run = probe(
+            "--target", "agent-server", "--agent-server-url", f"http://127.0.0.1:{port}",
+            "--recycle-command", "true", "--acp-command", world.acp_command("custom"),
+            "--agents", "codex", "--timeout", "20",
+        )  # fmt: skip
+    assert (run.code, run.data["verdict"]) == (3, "error"), run.err
+    codex = run.agent("codex")
+    assert codex["restarted"] is False
+    assert codex["step"] == "recycle"
+    assert codex["error"] == "the recycle restarted nothing; this proves nothing"

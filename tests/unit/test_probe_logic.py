@@ -18,8 +18,10 @@ from pinbot.probe.verdict import (
     marker_in,
     outcomes,
     recalled,
+    restarted,
     turn_over,
     turn_result,
+    uptime_identity,
     worst,
 )
 
@@ -42,7 +44,55 @@ USER = {"kind": "MessageEvent", "llm_message": {"content": [{"type": "text", "te
 def test_judge_names_the_worst_thing_seen(
     before: str, after: str, marker: bool, recall: bool, error: str | None, verdict: str
 ) -> None:
-    assert judge(before, after, marker, recall, error) == verdict
+    assert judge(before, after, marker, recall, error, restarted=True) == verdict
+
+
+@pytest.mark.parametrize(("marker", "recall"), [(False, True), (True, True), (False, False)])
+def test_no_verdict_about_resume_without_a_restart(marker: bool, recall: bool) -> None:
+    assert judge("s1", "s1", marker, recall, None, restarted=False) == "error"
+
+
+def test_a_new_pid_or_start_time_is_a_restart_and_the_same_one_is_not() -> None:
+    assert restarted("pid 7 started 100", "pid 9 started 180")
+    assert restarted("pid 7 started 100", "pid 7 started 180")  # a reused pid
+    assert not restarted("pid 7 started 100", "pid 7 started 100")
+
+
+def test_an_identity_that_cannot_be_read_proves_no_restart() -> None:
+    assert not restarted(None, "pid 7 started 100")
+    assert not restarted("pid 7 started 100", None)
+    assert not restarted(None, None)
+
+
+def test_uptime_that_kept_counting_is_no_restart_even_across_a_rounding_second() -> None:
+    # One server that started at 960.5 reports whole seconds: read at 1000.9 it says 40, read
+    # at 1030.1 it says 69 -- the naive starts, 960.9 and 961.1, differ.
+    before = uptime_identity({"uptime": 40}, 1000.9, 1000.9)
+    after = uptime_identity({"uptime": 69}, 1030.1, 1030.1)
+    assert not restarted(before, after)
+
+
+def test_a_slow_answer_does_not_look_like_a_restart() -> None:
+    before = uptime_identity({"uptime": 40.25}, 1000.0, 1000.1)
+    after = uptime_identity({"uptime": 60.0}, 1015.0, 1020.5)  # 5 s in flight
+    assert not restarted(before, after)
+
+
+def test_uptime_that_started_again_is_a_restart() -> None:
+    before = uptime_identity({"uptime": 40}, 1000.0, 1000.1)
+    after = uptime_identity({"uptime": 2}, 1015.0, 1015.1)  # the new server started near 1013
+    assert restarted(before, after)
+
+
+def test_a_fractional_uptime_proves_a_restart_a_second_apart() -> None:
+    before = uptime_identity({"uptime": 1.2}, 1000.0, 1000.01)
+    after = uptime_identity({"uptime": 0.4}, 1000.6, 1000.61)
+    assert restarted(before, after)
+
+
+@pytest.mark.parametrize("info", [{}, {"uptime": "long"}, {"uptime": True}])
+def test_a_server_info_without_a_numeric_uptime_gives_no_identity(info: dict[str, Any]) -> None:
+    assert uptime_identity(info, 1000.0, 1000.0) is None
 
 
 def test_worst_orders_error_over_lost_over_bootstrap_over_native() -> None:
@@ -171,12 +221,16 @@ def test_bad_usage_exits_2_before_touching_the_network(
 
 
 def test_reports_carry_the_build_and_show_the_error_step() -> None:
-    good = AgentReport("codex", "native", "c1", "s1", "s1", False, True, 3.0, detail="codeword x")
+    good = AgentReport(
+        "codex", "native", "c1", "s1", "s1", codeword_recalled=True, restarted=True, seconds=3.0
+    )
+    good.detail = "codeword x"
     bad = AgentReport("claude-code", step="recall", error="HTTP 410", build_git_sha="a" * 40)
     good.build_git_sha = "a" * 40
     data = report_json(Plan("app", ["codex", "claude-code"], 5), [good, bad], "error")
     assert data["build_git_sha"] == "a" * 40
     assert data["agents"][0]["acp_session_id_after"] == "s1"
+    assert [a["restarted"] for a in data["agents"]] == [True, False]
     assert "recall: HTTP 410" in render_text(data)
     assert "### pinbot probe: error" in render_markdown(data)
     assert "| codex | native |" in render_markdown(data)

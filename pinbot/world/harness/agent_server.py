@@ -32,6 +32,7 @@ from typing import Any
 
 from pinbot.world.harness.web import Reply, Request, Router, page, serve
 
+STARTED = time.time()
 DEFAULT_BUILD_SHA = "0123456789abcdef0123456789abcdef01234567"
 TERMINAL = ("finished", "error", "stuck")
 
@@ -287,7 +288,7 @@ def build_router(server: AgentServer) -> Router:
     @router.add("GET", r"/server_info")
     def server_info(request: Request) -> tuple[int, Any]:
         info = {"version": "harness", "build_git_sha": sha, "build_git_ref": "harness"}
-        return 200, {**info, "uptime": time.monotonic()}
+        return 200, {**info, "uptime": time.time() - STARTED}
 
     @router.add("POST", r"/api/conversations")
     def create(request: Request) -> tuple[int, Any]:
