@@ -24,10 +24,11 @@ from typing import Any
 from pinbot import config, forge, gitops
 from pinbot.commands import Context
 from pinbot.commands.scan import why
-from pinbot.edits import Change, compose, python_constant, sites, workflow
+from pinbot.edits import Change, sites, workflow
 from pinbot.engine import Engine, ImageOptions, image_options
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.model import Candidate, validate_sha, validate_tag
+from pinbot.pins import compose, python_constant
 
 ATTEMPTS = 3
 DEPLOY_PREFIX = "pinbot/agent-server-"

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pinbot.config import DeploySettings, PinSettings
-from pinbot.edits import Site, compose, python_constant, workflow
+from pinbot.edits import Site, workflow
 from pinbot.errors import UsageError
+from pinbot.pins import compose, python_constant
 
 Reader = Callable[[str], bytes | None]
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from pinbot.edits import Change, compose
 from pinbot.errors import UsageError
+from pinbot.pins import compose
+from pinbot.pins.text import Change
 
 FILE = "docker-compose.yml"
 VAR = "AGENT_SERVER_IMAGE_TAG"

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from pinbot.edits import Change, python_constant
 from pinbot.errors import UsageError
+from pinbot.pins import python_constant
+from pinbot.pins.text import Change
 
 FILE = "openhands/app_server/sandbox/sandbox_spec_service.py"
 NAME = "AGENT_SERVER_IMAGE"

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinbot import versions
-from pinbot.edits import compose, python_constant, workflow
+from pinbot.edits import workflow
 from pinbot.errors import UsageError
 from pinbot.model import SHA_RE, TAG_RE, ImageName, ImageRef, validate_sha, validate_tag
+from pinbot.pins import compose, python_constant
 from pinbot.registry import _next_link
 
 FAST = settings(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
-from pinbot.edits import Change, Site, line_at
 from pinbot.errors import UsageError
 from pinbot.model import TAG_RE, validate_tag
+from pinbot.pins.text import Change, NotPresent, Site, line_at
 
 
 def _pattern(variable: str) -> re.Pattern[str]:
@@ -28,7 +28,7 @@ def read(text: str, file: str, variable: str) -> list[Site]:
         for m in _pattern(variable).finditer(text)
     ]
     if not sites:
-        raise UsageError(
+        raise NotPresent(
             f"{file}: no ${{{variable}:-<tag>}} default found: check config pin.compose_files "
             "and pin.compose_variable"
         )

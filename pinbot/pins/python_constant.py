@@ -11,9 +11,9 @@ import io
 import tokenize
 from dataclasses import dataclass
 
-from pinbot.edits import Change, Site, line_starts
 from pinbot.errors import UsageError
 from pinbot.model import ImageRef, validate_tag
+from pinbot.pins.text import Change, NotPresent, Site, line_starts
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
@@ -66,7 +66,7 @@ def _locate(text: str, file: str, constant: str) -> _Literal:
     tree = _parse(text, file)
     bindings = _bindings(tree, constant)
     if not bindings:
-        raise UsageError(
+        raise NotPresent(
             f"{file}: no module-level {constant} = '<repo>:<tag>' found: check the path "
             "(config pin.python_file) and the name (pin.python_constant)"
         )

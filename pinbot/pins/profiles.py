@@ -1,0 +1,58 @@
+"""The sites a repository has, by name: the `[pin]` config resolved into `SiteSpec`s.
+
+- `openhands` (the default): every site of both eras of the OpenHands repository, each optional,
+  at least one present. The constant era's `AGENT_SERVER_IMAGE` and compose defaults, and both
+  eras' package pins in `pyproject.toml` and `poetry.lock`.
+- `openhands-cloud-chart`: the four pin spots of OpenHands-Cloud (the chart's global image, the
+  runtime-api subchart's copy, the image-loader's pre-pull, and the replicated config's default
+  with the help text that quotes it), all required.
+- an explicit `[[pin.sites]]` list replaces the profile.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pinbot.errors import UsageError
+from pinbot.pins.kinds import SiteSpec, parse
+
+if TYPE_CHECKING:
+    from pinbot.config import PinSettings
+
+PROFILES = ("openhands", "openhands-cloud-chart")
+_CHART_IMAGE = "global.agentServerImage.tag"
+_REPLICATED_ITEM = "spec.groups[name=sandbox_configuration].items[name=custom_sandbox_image_tag]"
+CLOUD_CHART = (
+    SiteSpec("yaml", "charts/openhands/values.yaml", path=_CHART_IMAGE),
+    SiteSpec("yaml", "charts/openhands/charts/runtime-api/values.yaml", path=_CHART_IMAGE),
+    SiteSpec("yaml", "charts/image-loader/values.yaml", path="image.tag"),
+    SiteSpec("yaml", "replicated/config.yaml", path=f"{_REPLICATED_ITEM}.default"),
+    SiteSpec("yaml", "replicated/config.yaml", path=f"{_REPLICATED_ITEM}.help_text", within=True),
+)
+
+
+def sites(pin: PinSettings, where: str) -> tuple[SiteSpec, ...]:
+    """The configured sites: the explicit list, else the profile's."""
+    if pin.sites:
+        return tuple(parse(entry, where, i) for i, entry in enumerate(pin.sites))
+    if pin.profile == "openhands":
+        return openhands(pin)
+    if pin.profile == "openhands-cloud-chart":
+        return CLOUD_CHART
+    raise UsageError(
+        f"{where}: pin.profile {pin.profile!r} is not known: choose from {', '.join(PROFILES)}, "
+        "or list the sites as [[pin.sites]]"
+    )
+
+
+def openhands(pin: PinSettings) -> tuple[SiteSpec, ...]:
+    packages = tuple(pin.packages)
+    return (
+        SiteSpec("python-constant", pin.python_file, name=pin.python_constant, optional=True),
+        *(
+            SiteSpec("compose-default", path, name=pin.compose_variable, optional=True)
+            for path in pin.compose_files
+        ),
+        SiteSpec("requirement", "pyproject.toml", packages=packages, optional=True),
+        SiteSpec("lock", "poetry.lock", packages=packages, optional=True),
+    )

@@ -1,0 +1,275 @@
+"""Exact PEP 508 pins of packages (`openhands-sdk==1.34.0`), wherever Python projects write them.
+
+In `pyproject.toml`: `[project].dependencies`, `[project.optional-dependencies]` and
+`[tool.poetry.dependencies]` (and its groups) in string (`openhands-sdk = "==1.34.0"`) and table
+(`{ version = "==1.34.0" }`) form; elsewhere a requirements file, one requirement per line.
+Requirements are parsed with `packaging`; the TOML is located by `toml_strings` and cross-checked
+against `tomllib`, and every rewrite is re-read to prove only the versions changed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from pinbot.errors import UsageError
+from pinbot.pins import Found
+from pinbot.pins.text import Change, line_starts
+from pinbot.pins.toml_strings import TomlString, strings
+
+_EXACT = re.compile(r"(?P<op>===?)\s*(?P<version>[^\s,;]+)")
+_POETRY = re.compile(r"\s*(?:===?\s*)?(?P<version>[^\s,]+)\s*\Z")
+
+
+@dataclass(frozen=True)
+class _Pin:
+    package: str
+    version: str
+    line: int
+    start: int  # offset of the version's text
+    end: int
+    where: str  # the table (or "requirements") it is written in
+
+    def found(self, file: str) -> Found:
+        return Found(file, self.line, "version", self.version, f"{self.package}=={self.version}")
+
+
+def read(text: str, file: str, packages: Sequence[str]) -> list[Found]:
+    """Every exact pin of `packages` in the file, in order (none: an empty list)."""
+    return [pin.found(file) for pin in _pins(text, file, packages)]
+
+
+def rewrite(
+    text: str, version: str, file: str, packages: Sequence[str]
+) -> tuple[str, list[Change]]:
+    """Set every pin of `packages` to `version`; the rest of the file stays byte for byte."""
+    _check_version(version, file)
+    pins = _pins(text, file, packages)
+    new = text
+    for pin in reversed(pins):  # back to front, so earlier offsets stay valid
+        new = new[: pin.start] + version + new[pin.end :]
+    _confirm(text, new, file, packages, version)
+    return new, [
+        Change(file, p.line, f"{p.package}=={p.version}", f"{p.package}=={version}")
+        for p in pins
+        if p.version != version
+    ]
+
+
+def _check_version(version: str, file: str) -> None:
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise UsageError(f"{file}: {version!r} is not a package version") from None
+
+
+def _pins(text: str, file: str, packages: Sequence[str]) -> list[_Pin]:
+    wanted: set[str] = {canonicalize_name(p) for p in packages}
+    if file.endswith(".toml"):
+        return _toml_pins(text, file, wanted)
+    return _requirements_pins(text, file, wanted)
+
+
+# --- pyproject.toml ---------------------------------------------------------------------------
+
+
+def _toml_pins(text: str, file: str, wanted: set[str]) -> list[_Pin]:
+    meant = _meant(_load(text, file), wanted, file)
+    found = [
+        pin
+        for string in strings(text, file)
+        if (pin := _toml_pin(text, string, wanted, file)) is not None
+    ]
+    written = Counter((p.where, p.package) for p in found)
+    if written != meant:
+        missing = ", ".join(f"{pkg} in {where}" for where, pkg in sorted(meant - written))
+        extra = ", ".join(f"{pkg} in {where}" for where, pkg in sorted(written - meant))
+        raise UsageError(
+            f"{file}: cannot locate every pin surgically ({missing or extra}): write each as "
+            'a plain one-line string, e.g. "openhands-sdk==1.34.0"'
+        )
+    return found
+
+
+def _load(text: str, file: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{file}: not valid TOML ({exc})") from None
+
+
+def _meant(doc: dict[str, Any], wanted: set[str], file: str) -> Counter[tuple[str, str]]:
+    """(table, package) of every pin tomllib sees: what the lexer must find, no more, no less."""
+    found: Counter[tuple[str, str]] = Counter()
+    for where, items in _requirement_lists(doc):
+        for item in items:
+            name = _requirement_name(item)
+            if name in wanted:
+                found[(where, name)] += 1
+    for where, table in _poetry_tables(doc):
+        for key in table:
+            if canonicalize_name(key) in wanted:
+                found[(where, canonicalize_name(key))] += 1
+    return found
+
+
+def _requirement_lists(doc: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+    project = doc.get("project", {})
+    lists = [("project.dependencies", project.get("dependencies", []))]
+    for extra, items in project.get("optional-dependencies", {}).items():
+        lists.append((f"project.optional-dependencies.{extra}", items))
+    return [(where, items) for where, items in lists if isinstance(items, list)]
+
+
+def _poetry_tables(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    poetry = doc.get("tool", {}).get("poetry", {})
+    tables = [("tool.poetry.dependencies", poetry.get("dependencies", {}))]
+    for group, body in poetry.get("group", {}).items():
+        deps = body.get("dependencies", {}) if isinstance(body, dict) else {}
+        tables.append((f"tool.poetry.group.{group}.dependencies", deps))
+    return [(where, table) for where, table in tables if isinstance(table, dict)]
+
+
+def _requirement_name(item: Any) -> str | None:
+    try:
+        return canonicalize_name(Requirement(item).name) if isinstance(item, str) else None
+    except InvalidRequirement:
+        return None
+
+
+def _toml_pin(text: str, string: TomlString, wanted: set[str], file: str) -> _Pin | None:
+    path = string.path
+    where = ".".join(path)
+    if string.in_array and _is_requirement_list(path):
+        name = _requirement_name(string.value)
+        if name not in wanted:
+            return None
+        return _exact(text, string, name, where, file, _pep508_span(string.value))
+    poetry = _poetry_key(path)
+    if poetry is None or string.in_array or canonicalize_name(poetry[1]) not in wanted:
+        return None
+    name = canonicalize_name(poetry[1])
+    return _exact(text, string, name, poetry[0], file, _poetry_span(string.value))
+
+
+def _is_requirement_list(path: tuple[str, ...]) -> bool:
+    return path == ("project", "dependencies") or (
+        len(path) == 3 and path[:2] == ("project", "optional-dependencies")
+    )
+
+
+def _poetry_key(path: tuple[str, ...]) -> tuple[str, str] | None:
+    """(table, package) for a string under a poetry dependency table, else None."""
+    if path[:2] != ("tool", "poetry"):
+        return None
+    rest = path[2:]
+    if rest[:1] == ("group",) and len(rest) >= 4 and rest[2] == "dependencies":
+        table, tail = f"tool.poetry.group.{rest[1]}.dependencies", rest[3:]
+    elif rest[:1] == ("dependencies",):
+        table, tail = "tool.poetry.dependencies", rest[1:]
+    else:
+        return None
+    if len(tail) == 1 or (len(tail) == 2 and tail[1] == "version"):
+        return table, tail[0]
+    return None
+
+
+def _pep508_span(value: str) -> tuple[int, int] | None:
+    """Where the version of a `name==X` requirement is written, markers left out."""
+    head = value.split(";", 1)[0]
+    spec = Requirement(value).specifier
+    matches = list(_EXACT.finditer(head))
+    if len(spec) != 1 or len(matches) != 1:
+        return None
+    return matches[0].span("version")
+
+
+def _poetry_span(value: str) -> tuple[int, int] | None:
+    match = _POETRY.match(value)
+    return match.span("version") if match else None
+
+
+def _exact(
+    text: str,
+    string: TomlString,
+    name: str,
+    where: str,
+    file: str,
+    span: tuple[int, int] | None,
+) -> _Pin:
+    line = string.line
+    if span is None or not string.raw:
+        raise UsageError(
+            f"{file}:{line}: {name} is written {string.value!r}, not as one exact version: "
+            f'pin it exactly ("{name}==1.2.3") so pinbot can move it'
+        )
+    version = string.value[span[0] : span[1]]
+    _valid(version, name, f"{file}:{line}")
+    return _Pin(name, version, line, string.start + span[0], string.start + span[1], where)
+
+
+def _valid(version: str, name: str, where: str) -> None:
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise UsageError(
+            f"{where}: {name} pins {version!r}, which is not an exact version: write {name}==X.Y.Z"
+        ) from None
+
+
+# --- requirements files -----------------------------------------------------------------------
+
+
+def _requirements_pins(text: str, file: str, wanted: set[str]) -> list[_Pin]:
+    pins: list[_Pin] = []
+    starts = line_starts(text)
+    for number, start in enumerate(starts, 1):
+        end = starts[number] if number < len(starts) else len(text)
+        line = text[start:end].rstrip("\r\n")
+        body = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].rstrip().removesuffix("\\").rstrip()
+        if not body.strip() or body.lstrip().startswith("-"):
+            continue
+        try:
+            requirement = Requirement(body.strip())
+        except InvalidRequirement:
+            continue  # a URL, a path or an option: not a pin of ours
+        name = canonicalize_name(requirement.name)
+        if name not in wanted:
+            continue
+        span = _pep508_span(body)
+        if span is None:
+            raise UsageError(
+                f"{file}:{number}: {name} is written {body.strip()!r}, not as one exact "
+                f"version: pin it exactly ({name}==1.2.3)"
+            )
+        version = body[span[0] : span[1]]
+        _valid(version, name, f"{file}:{number}")
+        pins.append(_Pin(name, version, number, start + span[0], start + span[1], "requirements"))
+    return pins
+
+
+# --- proof ------------------------------------------------------------------------------------
+
+
+def _confirm(old: str, new: str, file: str, packages: Sequence[str], version: str) -> None:
+    """The same pins, each now at `version`, and nothing else different once they are masked."""
+    before, after = _pins(old, file, packages), _pins(new, file, packages)
+    same_places = [(p.package, p.line) for p in before] == [(p.package, p.line) for p in after]
+    if not same_places or any(p.version != version for p in after):
+        raise AssertionError(f"{file}: rewriting the pins moved or missed one")
+    if _masked(old, before) != _masked(new, after):
+        raise AssertionError(f"{file}: rewriting the pins changed more than their versions")
+
+
+def _masked(text: str, pins: Sequence[_Pin]) -> str:
+    for pin in reversed(pins):
+        text = text[: pin.start] + "\0" + text[pin.end :]
+    return text

@@ -1,0 +1,73 @@
+"""What the surgical rewriters share: changes, line arithmetic. Pure: text in, data out.
+
+Each rewriter finds its site exactly (a parser, not a guess), replaces only the value, keeps
+everything else byte for byte, and re-reads the result to prove only that value changed. A
+missing, duplicated or non-literal site is a UsageError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pinbot.errors import UsageError
+
+# Python and YAML both end a line at \r\n, \r or \n; offsets must agree with their parsers.
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One value replaced at one site (line is 1-based)."""
+
+    file: str
+    line: int
+    old: str
+    new: str
+
+    def to_json(self, repo: str) -> dict[str, object]:
+        return {
+            "repo": repo,
+            "file": self.file,
+            "line": self.line,
+            "old": self.old,
+            "new": self.new,
+        }
+
+
+class NotPresent(UsageError):
+    """The file holds no such site. For an optional site that only means it is absent."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """A value read from a pin site, for checks that do not edit (the gate)."""
+
+    file: str
+    line: int
+    value: str
+
+
+def line_starts(text: str) -> list[int]:
+    """Offset of the first character of each line; index 0 is line 1."""
+    return [0, *(m.end() for m in _LINE_END.finditer(text))]
+
+
+def line_at(text: str, offset: int) -> int:
+    """1-based line number of the character at `offset`."""
+    return sum(1 for m in _LINE_END.finditer(text, 0, offset) if m.end() <= offset) + 1
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split the way Python and YAML split them."""
+    starts = line_starts(text)
+    ends = [*starts[1:], len(text)]
+    return [text[a:b] for a, b in zip(starts, ends, strict=True) if a < b or a == 0]
+
+
+def changed_lines(old: str, new: str) -> int:
+    """How many lines differ; the rewriters promise a fixed number."""
+    before, after = split_lines(old), split_lines(new)
+    if len(before) != len(after):
+        return max(len(before), len(after))
+    return sum(1 for a, b in zip(before, after, strict=True) if a != b)
