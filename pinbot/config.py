@@ -32,6 +32,14 @@ class PinSettings:
         default_factory=lambda: ["docker-compose.yml", "containers/dev/compose.yml"]
     )
     compose_variable: str = "AGENT_SERVER_IMAGE_TAG"
+    # Which sites: a profile (pinbot.pins.profiles), or an explicit [[pin.sites]] list.
+    profile: str = "openhands"
+    sites: list[dict[str, Any]] = field(default_factory=list)
+    packages: list[str] = field(
+        default_factory=lambda: ["openhands-agent-server", "openhands-sdk", "openhands-tools"]
+    )
+    # Where a version's packages must be published before a site may hold that version.
+    index_url: str = "https://pypi.org/simple/"
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,7 @@ def _check_type(value: Any, hint: Any, where: str, key: str) -> Any:
 
 
 def _is(value: Any, kind: Any) -> bool:
+    kind = typing.get_origin(kind) or kind  # dict[str, Any] is checked as dict
     if kind is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind is int:
@@ -187,8 +196,21 @@ def validate(settings: Settings) -> None:
             raise UsageError(f"{where}: route {route!r} must look like 'GET /api/path'")
     for sha in settings.require_commits:
         validate_sha(sha, f"{where}: require_commits entry")
+    _validate_pin(settings)
     if settings.concurrency < 1 or settings.concurrency > 64:
         raise UsageError(f"{where}: concurrency {settings.concurrency} must be between 1 and 64")
+
+
+def _validate_pin(settings: Settings) -> None:
+    from pinbot.pins.profiles import sites
+
+    sites(settings.pin, settings.source)
+    url = settings.pin.index_url
+    if not url.startswith(("https://", "http://")) or "://" not in url or not url.split("://")[1]:
+        raise UsageError(
+            f"{settings.source}: pin.index_url {url!r} must be an http(s) URL of a simple "
+            "package index, e.g. https://pypi.org/simple/"
+        )
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,92 @@
+"""Properties of the pin site kinds over generated files (hypothesis), CRLF included.
+
+For any version and any surrounding text, a rewrite changes exactly the pinned versions (the
+text outside them is byte for byte what it was), a rewrite back restores the file, and arbitrary
+text is either read or refused with a UsageError, never a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pinbot.errors import UsageError
+from pinbot.pins import requirement, yaml_value
+
+FAST = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+PACKAGES = ("openhands-sdk", "openhands-tools")
+versions = st.from_regex(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", fullmatch=True)
+endings = st.sampled_from(["\n", "\r\n"])
+quotes = st.sampled_from(['"', "'"])
+comments = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20)
+near_misses = st.text(
+    st.sampled_from(list("openhands-sdk=[]{}\"'#\n\r\t .,1;version[tool.poetry]")), max_size=120
+)
+
+
+def pyproject(old: str, quote: str, comment: str, end: str) -> str:
+    lines = [
+        "[project]",
+        "dependencies = [",
+        f"  {quote}openhands-sdk=={old}{quote},  # {comment}",
+        f"  {quote}openhands-tools[x] == {old} ; python_version > '3'{quote},"
+        if quote == '"'
+        else f"  {quote}openhands-tools=={old}{quote},",
+        "]",
+        "[tool.poetry.dependencies]",
+        f"openhands-sdk = {quote}=={old}{quote}",
+        f"openhands-tools = {{ version = {quote}{old}{quote} }}  # {comment}",
+    ]
+    return end.join(lines) + end
+
+
+@FAST
+@given(versions, versions, quotes, comments, endings)
+def test_a_requirement_rewrite_changes_exactly_the_versions(
+    old: str, new: str, quote: str, comment: str, end: str
+) -> None:
+    text = pyproject(old, quote, comment, end)
+    rewritten, changes = requirement.rewrite(text, new, "pyproject.toml", PACKAGES)
+    assert rewritten == pyproject(new, quote, comment, end)
+    assert len(changes) == (0 if old == new else 4)
+    back, _ = requirement.rewrite(rewritten, old, "pyproject.toml", PACKAGES)
+    assert back == text
+
+
+@FAST
+@given(versions, versions, comments, endings)
+def test_a_requirements_file_rewrite_changes_exactly_the_version(
+    old: str, new: str, comment: str, end: str
+) -> None:
+    text = f"# {comment}{end}openhands-sdk=={old}  # {comment}{end}other=={old}{end}"
+    rewritten, _ = requirement.rewrite(text, new, "requirements.txt", PACKAGES)
+    assert rewritten == f"# {comment}{end}openhands-sdk=={new}  # {comment}{end}other=={old}{end}"
+
+
+@FAST
+@given(versions, versions, quotes, comments, endings)
+def test_a_yaml_rewrite_changes_exactly_the_value(
+    old: str, new: str, quote: str, comment: str, end: str
+) -> None:
+    def doc(version: str) -> str:
+        return end.join(
+            [f"# {comment}", "image:", f"  tag: {quote}{version}-python{quote}  # {comment}", ""]
+        )
+
+    rewritten, change = yaml_value.rewrite(doc(old), f"{new}-python", "v.yaml", "image.tag", "tag")
+    assert rewritten == doc(new)
+    assert change.line == 3
+
+
+@FAST
+@given(near_misses)
+def test_arbitrary_text_is_read_or_refused(text: str) -> None:
+    for file in ("pyproject.toml", "requirements.txt"):
+        with contextlib.suppress(UsageError):
+            requirement.read(text, file, PACKAGES)
+    with contextlib.suppress(UsageError):
+        yaml_value.read(text, "v.yaml", "image.tag", "tag")

@@ -1,0 +1,185 @@
+"""Every site of a tree read at once: both eras, the charts, agreement named site by site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pinbot import config
+from pinbot.config import PinSettings
+from pinbot.errors import UsageError
+from pinbot.pins import lock, profiles
+from pinbot.pins.kinds import SiteSpec
+from pinbot.pins.state import read_state
+from pinbot.world import repos
+
+IMAGE = "ghcr.io/openhands/agent-server"
+
+
+def pyproject(version: str, sdk: str | None = None) -> str:
+    sdk = sdk or version
+    return f"""\
+[project]
+name = "openhands-ai"
+dependencies = [
+  "openhands-agent-server=={version}",
+  "openhands-sdk=={sdk}",
+  "openhands-tools=={version}",
+]
+
+[tool.poetry.dependencies]
+openhands-agent-server = "=={version}"
+openhands-sdk = "=={sdk}"
+openhands-tools = "=={version}"
+"""
+
+
+def poetry_lock(version: str) -> str:
+    entries = "".join(
+        f'[[package]]\nname = "{name}"\nversion = "{version}"\ndescription = ""\n\n'
+        for name in ("openhands-agent-server", "openhands-sdk", "openhands-tools")
+    )
+    return entries + '[[package]]\nname = "requests"\nversion = "2.32.0"\n\n[metadata]\n'
+
+
+def constant_era(tag: str = "1.38.0-python", version: str = "1.38.0") -> dict[str, bytes]:
+    return {
+        repos.SPEC_FILE: repos.sandbox_spec_service(IMAGE, tag).encode(),
+        "docker-compose.yml": repos.docker_compose(IMAGE, tag).encode(),
+        "containers/dev/compose.yml": repos.dev_compose(IMAGE, tag).encode(),
+        "pyproject.toml": pyproject(version).encode(),
+        "poetry.lock": poetry_lock(version).encode(),
+    }
+
+
+def package_era(version: str = "1.38.0", sdk: str | None = None) -> dict[str, bytes]:
+    return {
+        repos.SPEC_FILE: b'"""No constant since OpenHands #15168."""\n',
+        "pyproject.toml": pyproject(version, sdk).encode(),
+        "poetry.lock": poetry_lock(version).encode(),
+    }
+
+
+def state(files: dict[str, bytes], pin: PinSettings | None = None):  # type: ignore[no-untyped-def]
+    specs = profiles.sites(pin or PinSettings(), "pinbot.toml")
+    return read_state(specs, files.get, IMAGE, "python")
+
+
+def test_the_constant_era_reads_every_site_and_they_agree() -> None:
+    pins = state(constant_era())
+    assert pins.reference == f"{IMAGE}:1.38.0-python"
+    assert pins.deployed.label == f"AGENT_SERVER_IMAGE={IMAGE}:1.38.0-python"
+    assert len(pins.values) == 1 + 2 + 6 + 3
+    assert pins.disagreements() == []
+
+
+def test_the_package_era_reads_the_pins_and_the_lock_and_deploys_the_locked_server() -> None:
+    pins = state(package_era())
+    assert [s.spec.kind for s in pins.present] == ["requirement", "lock"]
+    assert pins.deployed.label == "openhands-agent-server==1.38.0 (locked)"
+    assert pins.tag == "1.38.0-python"
+    assert pins.disagreements() == []
+
+
+def test_a_split_package_pin_is_named_with_site_and_value() -> None:
+    pins = state(package_era("1.39.0", sdk="1.38.0"))
+    problems = pins.disagreements()
+    assert problems[0] == (
+        "openhands-sdk==1.38.0 at pyproject.toml:5 beside "
+        "openhands-agent-server==1.39.0 (locked) at poetry.lock:3"
+    )
+    assert len(problems) == 2  # both of pyproject.toml's sdk pins; the lock agrees
+
+
+def test_a_constant_behind_the_package_pins_is_a_split() -> None:
+    files = constant_era()
+    files["pyproject.toml"] = pyproject("1.39.0").encode()
+    problems = state(files).disagreements()
+    assert len(problems) == 6
+    assert all("beside AGENT_SERVER_IMAGE=" in p for p in problems)
+    assert problems[0].startswith("openhands-agent-server==1.39.0 at pyproject.toml:4 beside")
+
+
+def test_a_tree_with_no_site_is_refused_naming_what_was_looked_for() -> None:
+    with pytest.raises(UsageError, match=r"no pin site found.*python-constant"):
+        state({"README.md": b"hi"})
+
+
+def test_a_required_site_that_is_missing_is_refused() -> None:
+    pin = PinSettings(profile="openhands-cloud-chart")
+    with pytest.raises(UsageError, match=r"charts/openhands/values.yaml is missing"):
+        state({}, pin)
+
+
+def test_the_lock_diff_names_every_changed_package() -> None:
+    changes = lock.diff(poetry_lock("1.38.0"), poetry_lock("1.39.0"), "poetry.lock")
+    assert [(c.package, c.old, c.new) for c in changes] == [
+        ("openhands-agent-server", "1.38.0", "1.39.0"),
+        ("openhands-sdk", "1.38.0", "1.39.0"),
+        ("openhands-tools", "1.38.0", "1.39.0"),
+    ]
+
+
+def test_lock_commands_follow_the_file_name() -> None:
+    assert lock.command("poetry.lock", "") == ["poetry", "lock"]
+    assert lock.command("sub/uv.lock", "") == ["uv", "lock"]
+    with pytest.raises(UsageError, match=r"set `command`"):
+        lock.command("Pipfile.lock", "")
+
+
+def test_a_missing_lock_tool_is_a_usage_error_naming_the_tool_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"no-such-locker is not installed.*install it"):
+        lock.regenerate(tmp_path, ["no-such-locker", "lock"], "poetry.lock")
+
+
+# --- [pin] in the config file ------------------------------------------------------------------
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pinbot.toml"
+    path.write_text(text)
+    return path
+
+
+def test_explicit_sites_are_parsed(tmp_path: Path) -> None:
+    settings = config.load(
+        write(
+            tmp_path,
+            '[[pin.sites]]\nkind = "yaml"\nfile = "values.yaml"\npath = "image.tag"\n'
+            '[[pin.sites]]\nkind = "requirement"\nfile = "requirements.txt"\n'
+            'packages = ["openhands-sdk"]\noptional = true\n',
+        )
+    )
+    specs = profiles.sites(settings.pin, "x")
+    assert specs == (
+        SiteSpec("yaml", "values.yaml", path="image.tag"),
+        SiteSpec("requirement", "requirements.txt", packages=("openhands-sdk",), optional=True),
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('kind = "toml"\nfile = "a"', "unknown kind 'toml'"),
+        ('kind = "yaml"\nfile = "a"\npath = "x"\nname = "n"', "unknown key 'name' for kind yaml"),
+        ('kind = "yaml"\nfile = "a"', "path .* is required for kind yaml"),
+        ('kind = "yaml"\nfile = "../a"\npath = "x"', "must be a path inside the repository"),
+        ('kind = "yaml"\nfile = "a"\npath = "x"\nholds = "digest"', "holds 'digest'"),
+        ('kind = "lock"\nfile = "a"\npackages = []', "packages must be a list"),
+    ],
+)
+def test_a_bad_site_names_the_file_and_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path, f"[[pin.sites]]\n{body}\n")
+    with pytest.raises(UsageError, match=rf"{tmp_path}/pinbot.toml: pin.sites\[0\].*{message}"):
+        config.load(path)
+
+
+def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"pin.profile 'helm' is not known"):
+        config.load(write(tmp_path, '[pin]\nprofile = "helm"\n'))
+
+
+def test_an_unknown_pin_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"unknown key 'pin.sitez'"):
+        config.load(write(tmp_path, "[pin]\nsitez = []\n"))
