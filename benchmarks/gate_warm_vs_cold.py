@@ -22,11 +22,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinbot.world import repos
-from pinbot.world.agent_server import Build, World, publish
-from pinbot.world.proxy import LatencyProxy
-from pinbot.world.registry import RegistryWriter
-from pinbot.world.services import registry_server
+# The test kit (testing/, at the root of the checkout) is not installed: import it from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pinbot.demo import repos
+from pinbot.demo.builds import Build, World, publish
+from pinbot.demo.registry import RegistryWriter
+from pinbot.demo.services import registry_server
+from testing.proxy import LatencyProxy
 
 IMAGE = "ghcr.io/bench/agent-server"
 REPOSITORY = "bench/agent-server"

@@ -22,11 +22,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+# The test kit (testing/, at the root of the checkout) is not installed: import it from here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from pinbot.config import ROUTE_FILE
-from pinbot.world.agent_server import Build, World, publish
-from pinbot.world.proxy import LatencyProxy
-from pinbot.world.registry import RegistryWriter
-from pinbot.world.services import registry_server
+from pinbot.demo.builds import Build, World, publish
+from pinbot.demo.registry import RegistryWriter
+from pinbot.demo.services import registry_server
+from testing.proxy import LatencyProxy
 
 PIN = "1.26.0-python"
 ANSWER = "1.63.0"  # the one capable release in `twenty`: 21 releases down from 1.69.2

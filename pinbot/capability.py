@@ -5,8 +5,9 @@ pass or fail stays true forever; an `error` (a detector could not decide) is nev
 
 Three detectors: `source` reads the build sha from the image config and asks whether the route
 file is in the SDK tree at that sha (no pull); `openapi` runs the image and reads what its
-server says it serves; `provenance` (pinbot/provenance.py) checks that the build attestation
-names the same commit as the config. `docker` is imported only inside the openapi detector.
+server says it serves, in a container run through the Docker seam (`pinbot.docker`);
+`provenance` (pinbot/provenance.py) checks that the build attestation names the same commit as
+the config.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pinbot import docker
 from pinbot.config import DETECTORS, Settings
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import SHA_RE, Evidence, Verdict
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     import requests
 
     from pinbot.registry import Source
-    from pinbot.sdk import SdkTree
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,6 @@ class SourceDetector:
             return self._known[sha]
 
 
-MANAGED_LABEL = "pinbot.managed"
 _MAX_CONTAINERS = 2  # each may take settings.openapi.memory; keep the host usable
 
 
@@ -229,7 +229,7 @@ class OpenapiDetector:
         try:
             with self._slots:
                 paths = self._served_paths(ref, facts.digest)
-        except _Undecided as exc:
+        except (_Undecided, docker.DockerError) as exc:
             return Evidence(self.name, "error", str(exc))
         document = self.settings.openapi.openapi_path
         missing = [f"{m} {p}" for m, p in self.settings.route_specs if not _serves(paths, m, p)]
@@ -240,14 +240,7 @@ class OpenapiDetector:
         )
 
     def _served_paths(self, ref: str, digest: str) -> dict[str, Any]:
-        import docker.errors
-
-        try:
-            client = self.client_factory()
-        except docker.errors.DockerException as exc:
-            raise _Undecided(
-                f"cannot reach the Docker engine ({exc}): start dockerd or set DOCKER_HOST"
-            ) from None
+        client = docker.connect(self.client_factory)
         try:
             self._ensure_image(client, ref, digest)
             return self._run_and_read(client, ref, digest)
@@ -255,49 +248,30 @@ class OpenapiDetector:
             client.close()
 
     def _ensure_image(self, client: Any, ref: str, digest: str) -> None:
-        import docker.errors
-        import requests
-
-        try:
-            client.images.get(ref)
+        if docker.has_image(client, ref):
             return  # content is fixed by the digest, so a local copy is as good as a pull
-        except docker.errors.ImageNotFound:
-            pass
-        except (docker.errors.DockerException, requests.RequestException) as exc:
-            raise _Undecided(f"the Docker engine failed ({exc}): is dockerd running?") from None
         try:
-            client.images.pull(self.pull_image, tag=digest)
-        except (docker.errors.DockerException, requests.RequestException) as exc:
+            with docker.failures(f"pulling {ref}"):
+                client.images.pull(self.pull_image, tag=digest)
+        except docker.DockerError as exc:
             raise _Undecided(
-                f"pulling {ref} failed ({_one_line(exc)}): check that the digest exists "
-                "there (see --registry-url) and that the engine can reach the registry"
+                f"{exc}: check that the digest exists there (see --registry-url) and that the "
+                "engine can reach the registry"
             ) from None
 
     def _run_and_read(self, client: Any, ref: str, digest: str) -> dict[str, Any]:
-        import docker.errors
-        import requests
-
         port = free_port()
-        try:
-            container = client.containers.create(
-                ref,
-                command=["--port", str(port)],
-                detach=True,
-                network_mode="host",
-                mem_limit=self.settings.openapi.memory,
-                pids_limit=1024,
-                privileged=False,
-                labels={MANAGED_LABEL: "1", "pinbot.detector": self.name, "pinbot.digest": digest},
+        labels = {"pinbot.detector": self.name, "pinbot.digest": digest}
+        with docker.failures(f"creating a container from {ref}"):
+            container = docker.create(
+                client, ref, ["--port", str(port)], self.settings.openapi.memory, labels
             )
-        except (docker.errors.DockerException, requests.RequestException) as exc:
-            raise _Undecided(f"creating a container from {ref} failed: {_one_line(exc)}") from None
         try:
-            container.start()
-            return self._read_document(container, f"http://127.0.0.1:{port}")
-        except (docker.errors.DockerException, requests.RequestException) as exc:
-            raise _Undecided(f"running {ref} failed: {_one_line(exc)}") from None
+            with docker.failures(f"running {ref}"):
+                container.start()
+                return self._read_document(container, f"http://127.0.0.1:{port}")
         finally:
-            _remove(container)
+            docker.remove(container)
 
     def _read_document(self, container: Any, base: str) -> dict[str, Any]:
         import requests
@@ -321,8 +295,7 @@ class OpenapiDetector:
         health, bound = self.settings.openapi.health_path, self.settings.openapi.startup_timeout
         deadline = time.monotonic() + bound
         while not _answers(http, base + health, deadline):
-            container.reload()
-            if container.status in ("exited", "dead"):
+            if docker.has_exited(container):
                 raise _Undecided(self._exited(container, health))
             if time.monotonic() >= deadline:
                 raise _Undecided(
@@ -338,7 +311,7 @@ class OpenapiDetector:
                 f"the container ran out of memory (openapi.memory = {self.settings.openapi.memory})"
                 f" before {health} answered: raise openapi.memory in the config"
             )
-        tail = container.logs(tail=3).decode(errors="replace").strip()
+        tail = docker.logs_tail(container, 3)
         code = state.get("ExitCode")
         return f"the container exited (code {code}) before {health} answered: {tail!r}"
 
@@ -358,33 +331,23 @@ def _serves(paths: dict[str, Any], method: str, path: str) -> bool:
     return isinstance(operations, dict) and method.lower() in operations
 
 
-def _remove(container: Any) -> None:
-    import docker.errors
+class SdkTree(Protocol):
+    where: str  # names the tree in evidence, e.g. "github.com/OpenHands/software-agent-sdk"
 
-    try:
-        container.remove(force=True)
-    except docker.errors.NotFound:
-        pass  # already gone
-    except docker.errors.DockerException as exc:
-        raise _Undecided(
-            f"could not remove container {container.short_id} ({_one_line(exc)}): "
-            f"remove it with 'docker rm -f {container.short_id}'"
-        ) from None
+    def has_file(self, sha: str, path: str) -> bool:
+        """Whether `path` is a file at commit `sha`; ExternalError when that cannot be told."""
+        ...
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
+    """The tree named by `--sdk`: a clone's path, a git URL, or (None) GitHub's contents API."""
+    if not spec:
+        from pinbot.github import GithubContents
 
+        return GithubContents(settings.sdk_repo, timeout=settings.http_timeout)
+    from pinbot.git import open_sdk_git
 
-def docker_from_env(settings: Settings) -> Callable[[], Any]:
-    """A factory for clients of the engine named by DOCKER_HOST (or the local socket)."""
-
-    def connect() -> Any:
-        import docker
-
-        return docker.from_env(timeout=int(max(60.0, settings.http_timeout)))
-
-    return connect
+    return open_sdk_git(spec)
 
 
 def make_detectors(
@@ -399,11 +362,11 @@ def make_detectors(
     detectors: list[Detector] = []
     for name in names:
         if name == "source":
-            from pinbot.sdk import open_sdk
-
             detectors.append(SourceDetector(open_sdk(sdk_spec, settings), settings.route_file))
         elif name == "openapi":
-            detectors.append(OpenapiDetector(docker_from_env(settings), pull_image, settings))
+            detectors.append(
+                OpenapiDetector(docker.client_factory(settings.http_timeout), pull_image, settings)
+            )
         elif name == "provenance" and source is not None:
             from pinbot.provenance import ProvenanceDetector
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.world.services import registry_binary, registry_server
+from pinbot.demo.services import registry_binary, registry_server
+from testing.services import missing_service
 
 HERE = Path(__file__).parent
 
@@ -57,13 +58,6 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "no-gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.chdir(tmp_path)
-
-
-def missing_service(what: str) -> None:
-    message = f"{what} is not available; .ci/run installs and starts it"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

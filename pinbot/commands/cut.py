@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pinbot import config, forge, gitops
+from pinbot import config
+from pinbot import git as gitops  # the git seam; the pin engineer renames these with cut/
+from pinbot import github as forge
 from pinbot.commands import Context
 from pinbot.commands.scan import why
 from pinbot.edits import Change, sites, workflow

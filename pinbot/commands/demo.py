@@ -25,12 +25,12 @@ import pinbot
 from pinbot import cli
 from pinbot.commands import Context
 from pinbot.commands.scan import why_json
+from pinbot.demo import repos
+from pinbot.demo.builds import Build, publish
+from pinbot.demo.registry import LayoutWriter, RegistryWriter, Writer
+from pinbot.demo.services import registry_binary, registry_server
 from pinbot.errors import ExternalError, NegativeVerdict
 from pinbot.report import Output
-from pinbot.world import repos
-from pinbot.world.agent_server import Build, publish
-from pinbot.world.registry import LayoutWriter, RegistryWriter, Writer
-from pinbot.world.services import registry_binary, registry_server
 
 IMAGE = "ghcr.io/openhands/agent-server"  # the name written into files; traffic goes local
 REPOSITORY = "openhands/agent-server"
@@ -128,7 +128,7 @@ def _server_command(candidates: list[dict[str, Any]], tag: str) -> str:
     home = shlex.quote(str(Path(pinbot.__file__).resolve().parents[1]))
     return (
         f"env PYTHONPATH={home} HARNESS_BUILD_SHA={build_sha} {python} "
-        "-m pinbot.world.harness.agent_server --port {port} --workdir {workdir}"
+        "-m pinbot.demo.agent_server --port {port} --workdir {workdir}"
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pinbot import forge, gitops
+from pinbot import git, github
 from pinbot.capability import cached_result
 from pinbot.commands import Context
 from pinbot.commands.scan import why
@@ -139,49 +139,49 @@ def _is_userinfo(text: str) -> bool:
 # --- where the repositories are read -----------------------------------------------------------
 
 
-def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> gitops.RepoReader:
+def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> git.RepoReader:
     """In place for a path or file:// URL; GitHub's API for a GitHub repository when a token
     is set; otherwise a temporary blobless mirror of the URL (in `scratch`, removed after)."""
     if not source:
         raise UsageError(f"{flag} is empty: give a path or a git URL")
     if source.startswith("file://") or Path(source).expanduser().exists():
-        return gitops.InPlace.open(source, flag)
+        return git.InPlace.open(source, flag)
     url = f"https://{source}" if source.startswith("github.com/") else source
-    hub = forge.github_repo(url)
-    token = forge.token()
+    hub = github.github_repo(url)
+    token = github.token()
     if hub is not None and token is not None:
         ctx.out.detail(f"reading {hub.full_name} through the GitHub API")
-        return forge.GitHubReader(
-            forge.Forge(token, forge.api_url(), ctx.settings.http_timeout), hub
+        return github.GitHubReader(
+            github.Forge(token, github.api_url(), ctx.settings.http_timeout), hub
         )
-    if not gitops.is_url(url):
+    if not git.is_url(url):
         raise UsageError(f"{flag} {source!r}: no such directory, and not a git URL")
     ctx.out.progress(f"{flag}: no GitHub token for {url}; reading a temporary blobless mirror")
-    return gitops.InPlace.mirror(url, flag, scratch)
+    return git.InPlace.mirror(url, flag, scratch)
 
 
-def _deployed_sha(ctx: Context, repo: gitops.RepoReader, ref: str | None) -> tuple[str, Site]:
+def _deployed_sha(ctx: Context, repo: git.RepoReader, ref: str | None) -> tuple[str, Site]:
     commit = repo.resolve(ref)
     if commit is None:
         raise UsageError(
             f"--deploy: {ref or 'HEAD'} is not a commit in {repo.where}: check the branch, tag "
             "or sha after the @"
         )
-    where = f" at {gitops.short(commit)} in {repo.where}"
+    where = f" at {git.short(commit)} in {repo.where}"
     site = sites.read_deployed_sha(ctx.settings.deploy, _reader(repo, commit), where)
     return commit, site
 
 
-def _required_commits(ctx: Context, request: Request, repo: gitops.RepoReader) -> tuple[str, ...]:
+def _required_commits(ctx: Context, request: Request, repo: git.RepoReader) -> tuple[str, ...]:
     hub = None
     if request.require_prs:
-        hub = repo.repo if isinstance(repo, forge.GitHubReader) else forge.github_repo(repo.where)
-    return forge.required_commits(
+        hub = repo.repo if isinstance(repo, github.GitHubReader) else github.github_repo(repo.where)
+    return github.required_commits(
         request.require_commits, request.require_prs, hub, ctx.settings.http_timeout
     )
 
 
-def _reader(repo: gitops.RepoReader, commit: str) -> sites.Reader:
+def _reader(repo: git.RepoReader, commit: str) -> sites.Reader:
     return lambda path: repo.read(commit, path)
 
 
@@ -194,7 +194,7 @@ class Gate:
         ctx: Context,
         opts: ImageOptions,
         request: Request,
-        openhands: gitops.RepoReader,
+        openhands: git.RepoReader,
         facts: Facts,
     ) -> None:
         self.ctx = ctx
@@ -252,20 +252,20 @@ class Gate:
             )
         missing = [r for r in required if not self.repo.contains(sha, r)]
         if missing:
-            names = ", ".join(gitops.short(r) for r in missing)
+            names = ", ".join(git.short(r) for r in missing)
             return _fail(
                 "backend_commits",
-                f"{gitops.short(sha)} does not contain {names}: the deploy would run without "
+                f"{git.short(sha)} does not contain {names}: the deploy would run without "
                 "the backend change; cut the pin on the branch that carries it",
             )
-        names = ", ".join(gitops.short(r) for r in required)
-        return _pass("backend_commits", f"{gitops.short(sha)} contains {names}")
+        names = ", ".join(git.short(r) for r in required)
+        return _pass("backend_commits", f"{git.short(sha)} contains {names}")
 
     def pin_sites_agree(self) -> Check:
         sha = self.facts.openhands_sha
         if sha is None:
             return _skip("pin_sites_agree", "no OpenHands commit to read the pin sites from")
-        where = f" at {gitops.short(sha)} in {self.repo.where}"
+        where = f" at {git.short(sha)} in {self.repo.where}"
         try:
             pins = sites.read_pins(self.settings.pin, _reader(self.repo, sha), where)
         except UsageError as exc:
@@ -299,29 +299,29 @@ class Gate:
         if cut is None:
             return _fail(
                 name,
-                f"no commit with a {gitops.DIGEST_TRAILER} trailer at {gitops.short(sha)} or its "
+                f"no commit with a {git.DIGEST_TRAILER} trailer at {git.short(sha)} or its "
                 f"first-parent ancestors: cut the pin with `pinbot cut` so the gate knows which "
                 "digest was proven",
             )
-        recorded_image = cut.trailers.get(gitops.IMAGE_TRAILER)
-        recorded = cut.trailers.get(gitops.DIGEST_TRAILER, "")
+        recorded_image = cut.trailers.get(git.IMAGE_TRAILER)
+        recorded = cut.trailers.get(git.DIGEST_TRAILER, "")
         if recorded_image != pins.constant.value:
             return _fail(
                 name,
-                f"the pin changed after pinbot's cut: {gitops.short(cut.sha)} recorded "
+                f"the pin changed after pinbot's cut: {git.short(cut.sha)} recorded "
                 f"{recorded_image}, {pins.constant.value} is pinned now; cut it with `pinbot cut`",
             )
         if not DIGEST_RE.match(recorded):
             return _fail(
                 name,
-                f"the cut {gitops.short(cut.sha)} records no valid {gitops.DIGEST_TRAILER} "
+                f"the cut {git.short(cut.sha)} records no valid {git.DIGEST_TRAILER} "
                 f"({recorded!r}): cut it again with `pinbot cut`",
             )
         self.facts.digest = now or recorded
         return self._compare(pins.tag, cut.sha, recorded, now)
 
     def _compare(self, tag: str, cut: str, recorded: str, now: str | None) -> Check:
-        name, by = "digest_unchanged", f"recorded by {gitops.short(cut)}"
+        name, by = "digest_unchanged", f"recorded by {git.short(cut)}"
         if now is None:
             return _fail(name, f"{tag} no longer exists in {self.opts.image} ({by}: {recorded})")
         if now == recorded:
@@ -341,7 +341,7 @@ class Gate:
         except NotFound:
             return None
 
-    def _pin_commit(self, sha: str) -> gitops.CommitInfo | None:
+    def _pin_commit(self, sha: str) -> git.CommitInfo | None:
         """The newest pinbot cut on the first-parent line that leads to `sha`."""
         history = self.repo.first_parents(sha, PIN_SEARCH)
         return next((c for c in history if c.by_pinbot), None)

@@ -183,7 +183,7 @@ def _plan_agent_server(ctx: Context, args: argparse.Namespace, plan: Plan) -> No
 
 
 def _image(args: argparse.Namespace) -> Any:
-    from pinbot.probe.docker_server import Image
+    from pinbot.docker import Image
 
     return Image(args.image, args.registry_url)
 

@@ -20,7 +20,7 @@ import requests
 
 from pinbot import cli
 from pinbot.net import free_port
-from pinbot.world.harness import world
+from testing import world
 
 AGENTS = "claude-code,codex"
 
@@ -275,7 +275,7 @@ def test_agent_server_url_with_recycle_command_kills_the_agent_and_resumes_nativ
     workdir.mkdir()
     port = free_port()
     monkeypatch.setenv("OH_SESSION_API_KEYS_0", key)  # the restarted server needs it too
-    recycle = f"{sys.executable} -m pinbot.world.harness.world {workdir} {{port}}"
+    recycle = f"{sys.executable} -m testing.world {workdir} {{port}}"
     with world.agent_server(workdir, port, OH_SESSION_API_KEYS_0=key):
         run = probe(
             "--target", "agent-server", "--agent-server-url", f"http://127.0.0.1:{port}",

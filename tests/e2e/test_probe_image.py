@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pinbot import cli
-from tests.conftest import missing_service
+from testing.services import missing_service
 
 SHA = "fedcba9876543210fedcba9876543210fedcba98"
 ENTRY = '#!/bin/busybox sh\nexec /bin/busybox httpd -f -p "127.0.0.1:$2" -h /www\n'

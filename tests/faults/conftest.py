@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.world.harness import world
-from tests.faults.matrix import Fault, Row, record_path
+from testing import world
+from testing.matrix import Fault, Row, record_path
 
 ROWS = pytest.StashKey[list[Row]]()
 ROW = pytest.StashKey[Row]()

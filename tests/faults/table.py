@@ -23,7 +23,7 @@ if not __package__:  # run as a file (python tests/faults/table.py): import from
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pinbot.report import markdown_table
-from tests.faults.matrix import RECORD_ENV
+from testing.matrix import RECORD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADING = "## What pinbot does on a bad day"

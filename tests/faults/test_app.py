@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from pinbot.cli import main
-from pinbot.world.harness import world
-from pinbot.world.proxy import FaultProxy, Rule
-from tests.faults.matrix import Fault, Row, Run, check
+from testing import world
+from testing.matrix import Fault, Row, Run, check
+from testing.proxy import FaultProxy, Rule
 
 AREA = "app server"
 START = r"^/api/v1/app-conversations$"

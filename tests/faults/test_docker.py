@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from pinbot.cli import main
-from pinbot.world.images import build_agent_image, push_image
-from pinbot.world.proxy import FaultProxy, Rule
-from tests.faults.matrix import Fault, Row, Run, check
+from testing.images import build_agent_image, push_image
+from testing.matrix import Fault, Row, Run, check
+from testing.proxy import FaultProxy, Rule
 
 AREA = "docker"
 REPOSITORY = "faults/agent-server"

@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from pinbot.world.proxy import FaultProxy, Rule
-from tests.cutworld import CAPABLE, INCAPABLE, Images, images
-from tests.faults.matrix import Fault, Row, Run, check
-from tests.gateworld import CutWorld, cut_world, registry_state, run
-from tests.integration.test_gate import deploy_at
+from testing.cutworld import CAPABLE, INCAPABLE, Images, images
+from testing.gateworld import CutWorld, cut_world, deploy_at, registry_state, run
+from testing.matrix import Fault, Row, Run, check
+from testing.proxy import FaultProxy, Rule
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from pinbot.world import repos
-from tests.cutworld import Images, Repos, images, make_repos
-from tests.faults import cutting
-from tests.faults.matrix import Fault, Row, check
+from pinbot.demo import repos
+from testing import cutting
+from testing.cutworld import Images, Repos, images, make_repos
+from testing.matrix import Fault, Row, check
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
@@ -28,14 +28,16 @@ HANG_UP = "#!/bin/sh\nkill -9 $PPID\n"  # the receiving end dies: the connection
 COLLEAGUE = """\
 import sys
 from pathlib import Path
-from pinbot.world.repos import add_commit
+from pinbot.demo.repos import add_commit
 remote, branch, number = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 print(add_commit(remote, branch, {f"NOTES-{number}.md": "a colleague's fix\\n"}, "Fix docs"))
 """
 GIT = """\
 #!/bin/sh
 # git, except that a push to $RACE_URL is preceded by a colleague's push ($RACE_TIMES times).
-if [ "$1" = "push" ] && [ -z "$RACE_INSIDE" ]; then
+# (pinbot runs `git -C DIR push ...`: look for the subcommand among the arguments.)
+case " $* " in *" push "*) pushing=1 ;; *) pushing= ;; esac
+if [ -n "$pushing" ] && [ -z "$RACE_INSIDE" ]; then
   case "$*" in *"$RACE_URL"*)
     n=$(cat "$RACE_DIR/count" 2>/dev/null || echo 0)
     if [ "$n" -lt "$RACE_TIMES" ]; then

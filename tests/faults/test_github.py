@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import responses
 
-from pinbot.world import repos
-from tests.cutworld import CAPABLE, IMAGE, Images, Repos, images, make_repos
-from tests.faults import cutting
-from tests.faults.matrix import Fault, Row, check
-from tests.integration.test_cut_prs import API, DEPLOY_URL, OPENHANDS_URL, FakeGitHub
+from pinbot.demo import repos
+from testing import cutting
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos, images, make_repos
+from testing.github import API, DEPLOY_URL, OPENHANDS_URL, FakeGitHub
+from testing.matrix import Fault, Row, check
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from pinbot.world.proxy import FaultProxy, Rule
-from tests.cutworld import Repos, images, make_repos
-from tests.faults import cutting
-from tests.faults.matrix import Fault, Row, Run, check
+from testing import cutting
+from testing.cutworld import Repos, images, make_repos
+from testing.matrix import Fault, Row, Run, check
+from testing.proxy import FaultProxy, Rule
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

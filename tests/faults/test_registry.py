@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from pinbot.cli import main
-from pinbot.world.proxy import FaultProxy, Rule
-from tests.cutworld import CAPABLE, IMAGE, Images, images
-from tests.faults.matrix import Fault, Row, Run, check
+from testing.cutworld import CAPABLE, IMAGE, Images, images
+from testing.matrix import Fault, Row, Run, check
+from testing.proxy import FaultProxy, Rule
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

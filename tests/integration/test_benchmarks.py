@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pinbot.world.services import registry_binary
-from tests.conftest import missing_service
+from pinbot.demo.services import registry_binary
+from testing.services import missing_service
 
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 

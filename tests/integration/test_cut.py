@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 
-from pinbot import gitops
+from pinbot import git
 from pinbot.cli import main
-from pinbot.world import repos
-from tests.cutworld import (
+from pinbot.demo import repos
+from testing.cutworld import (
     CAPABLE,
     COMPOSE_FILES,
     IMAGE,
     INCAPABLE,
     Images,
     Repos,
+    deploy_branch,
     images,
     make_repos,
 )
@@ -68,10 +69,6 @@ def cut(
 
 def show(remote: Path, revision: str, path: str) -> str:
     return repos.show(remote, revision, path)
-
-
-def deploy_branch(tag: str = CAPABLE) -> str:
-    return f"pinbot/agent-server-{tag}"
 
 
 def log(remote: Path, revision: str) -> list[str]:
@@ -156,21 +153,21 @@ def test_rerun_makes_no_new_commit(capsys, images, world) -> None:
 def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_commit(
     capsys, images, world, monkeypatch
 ) -> None:
-    real_push = gitops.Clone.push
+    real_push = git.Clone.push
 
-    def killed_before_deploy(self: gitops.Clone, commit: str, branch: str) -> bool:
+    def killed_before_deploy(self: git.Clone, commit: str, branch: str) -> bool:
         if self.flag == "--deploy":
             raise KeyboardInterrupt
         return real_push(self, commit, branch)
 
-    monkeypatch.setattr(gitops.Clone, "push", killed_before_deploy)
+    monkeypatch.setattr(git.Clone, "push", killed_before_deploy)
     code, _, err = cut(capsys, images, world, "--push")
     assert code == 130, err
     pinned = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
     assert log(world.openhands.remote, pinned)[1] == world.openhands.backend_commit
     assert deploy_branch() not in repos.git(world.deploy.remote, "branch")
 
-    monkeypatch.setattr(gitops.Clone, "push", real_push)
+    monkeypatch.setattr(git.Clone, "push", real_push)
     code, report, err = cut(capsys, images, world, "--push")
 
     assert code == 0, err
@@ -183,11 +180,11 @@ def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_co
 def test_a_branch_that_moves_before_the_push_gets_the_pin_rebuilt_on_top_once(
     capsys, images, world, monkeypatch
 ) -> None:
-    real_push = gitops.Clone.push
+    real_push = git.Clone.push
     pushes: list[str] = []
     human: list[str] = []
 
-    def racing(self: gitops.Clone, commit: str, branch: str) -> bool:
+    def racing(self: git.Clone, commit: str, branch: str) -> bool:
         pushes.append(branch)
         if branch == world.openhands.branch and not human:
             human.append(
@@ -197,7 +194,7 @@ def test_a_branch_that_moves_before_the_push_gets_the_pin_rebuilt_on_top_once(
             )
         return real_push(self, commit, branch)
 
-    monkeypatch.setattr(gitops.Clone, "push", racing)
+    monkeypatch.setattr(git.Clone, "push", racing)
     code, report, err = cut(capsys, images, world, "--push")
 
     assert code == 0, err

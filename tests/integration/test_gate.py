@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from pinbot.commands.probe import Plan, report_json
+from pinbot.demo import repos
+from pinbot.demo.builds import Build, publish
+from pinbot.demo.registry import OCI_INDEX, RegistryWriter
 from pinbot.probe.run import AgentReport
-from pinbot.world import repos
-from pinbot.world.agent_server import Build, publish
-from pinbot.world.registry import OCI_INDEX, RegistryWriter
-from tests.cutworld import CAPABLE, INCAPABLE, Images, images
-from tests.gateworld import CutWorld, cut_world, registry_state, run
+from testing.cutworld import CAPABLE, INCAPABLE, Images, images
+from testing.gateworld import CutWorld, cut_world, deploy_at, registry_state, run
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
@@ -69,14 +69,6 @@ def statuses(report: dict[str, Any]) -> dict[str, str]:
 
 def detail(report: dict[str, Any], name: str) -> str:
     return str(next(c["detail"] for c in report["checks"] if c["name"] == name))
-
-
-def deploy_at(world: CutWorld, branch: str, openhands_sha: str) -> str:
-    """A deploy branch whose workflow names `openhands_sha` (a human's edit of main)."""
-    workflow = repos.deploy_workflow(openhands_sha)
-    repos.add_commit(world.repos.deploy.remote, branch, {repos.WORKFLOW: workflow}, "Deploy",
-                     start=world.repos.deploy.main)  # fmt: skip
-    return branch
 
 
 # --- pass ---------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import responses
 
-from pinbot.world import repos
-from tests.cutworld import CAPABLE, Images, images
-from tests.gateworld import CutWorld, cut_world, run
+from pinbot.demo import repos
+from testing.cutworld import CAPABLE, Images, images
+from testing.gateworld import CutWorld, cut_world, run
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pinbot.config import ROUTE_FILE
-from pinbot.sdk import GithubContents
+from pinbot.github import GithubContents
 
 SHA = "2" * 40
 

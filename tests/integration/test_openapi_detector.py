@@ -1,6 +1,6 @@
 """The openapi detector against a real Docker engine and a real registry.
 
-The images are busybox stand-ins (pinbot.world.images) pushed to the session's registry and
+The images are busybox stand-ins (testing.images) pushed to the session's registry and
 removed locally, so every check pulls by digest as it would from ghcr.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from pinbot.capability import MANAGED_LABEL, ImageFacts, OpenapiDetector, make_detectors
+from pinbot.capability import ImageFacts, OpenapiDetector, make_detectors
 from pinbot.config import BLOB_ROUTE, OpenapiSettings, Settings
-from pinbot.world.images import build_agent_image, push_image
+from pinbot.docker import MANAGED_LABEL
+from testing.images import build_agent_image, push_image
 
 BUILD_SHA = "3" * 40
 STARTUP = 3.0

@@ -9,8 +9,8 @@ import pytest
 
 from pinbot.cli import main
 from pinbot.config import Settings
-from pinbot.world.proxy import LatencyProxy
-from tests.worlds import PIN, Published, ghcr_like_builds, publish_to, today_builds
+from testing.proxy import LatencyProxy
+from testing.worlds import PIN, Published, ghcr_like_builds, publish_to, today_builds
 
 
 @pytest.fixture(scope="session")
@@ -203,8 +203,8 @@ def test_check_of_a_tag_the_registry_lacks_is_bad_input(capsys, ghcr_like) -> No
 
 
 def test_scan_reads_an_oci_image_layout(capsys, tmp_path: Path) -> None:
-    from pinbot.world.agent_server import Build, publish
-    from pinbot.world.registry import LayoutWriter
+    from pinbot.demo.builds import Build, publish
+    from pinbot.demo.registry import LayoutWriter
 
     builds = [Build(version="1.30.0", routes=True), Build(version="1.31.0")]
     world = publish(LayoutWriter(tmp_path / "layout"), tmp_path / "sdk", builds)

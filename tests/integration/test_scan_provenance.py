@@ -8,8 +8,8 @@ import json
 import pytest
 
 from pinbot.cli import main
-from pinbot.world.agent_server import Build
-from tests.worlds import Published, publish_to
+from pinbot.demo.builds import Build
+from testing.worlds import Published, publish_to
 
 PIN = "1.26.0-python"
 

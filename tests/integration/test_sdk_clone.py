@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.capability import ImageFacts, SourceDetector
+from pinbot.capability import ImageFacts, SourceDetector, open_sdk
 from pinbot.config import ROUTE_FILE, Settings
 from pinbot.errors import ExternalError
-from pinbot.sdk import GitClone, GitMirror, open_sdk
+from pinbot.git import GitClone, GitMirror
 
 UNKNOWN = "0123456789abcdef0123456789abcdef01234567"
 

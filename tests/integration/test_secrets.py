@@ -22,10 +22,10 @@ import pytest
 import responses
 
 from pinbot.cli import main
-from pinbot.world.harness import world as harness
-from pinbot.world.proxy import FaultProxy, Rule
-from tests.cutworld import CAPABLE, IMAGE, images, make_repos
-from tests.integration.test_cut_prs import API
+from testing import world as harness
+from testing.cutworld import CAPABLE, IMAGE, images, make_repos
+from testing.github import API
+from testing.proxy import FaultProxy, Rule
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

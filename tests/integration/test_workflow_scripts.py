@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from pinbot.world import repos
-from tests.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, images, make_repos
+from pinbot.demo import repos
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, images, make_repos
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

@@ -13,11 +13,13 @@ from pinbot.capability import (
     VerdictCache,
     judge,
     make_detectors,
+    open_sdk,
 )
 from pinbot.config import ROUTE_FILE, Settings
 from pinbot.errors import ExternalError, UsageError
+from pinbot.git import GitClone, GitMirror
+from pinbot.github import GithubContents
 from pinbot.model import Evidence
-from pinbot.sdk import GitClone, GithubContents, GitMirror, open_sdk
 
 DIGEST = "sha256:" + "d" * 64
 SHA = "1" * 40

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from pinbot.config import DeploySettings, PinSettings
+from pinbot.demo import repos
 from pinbot.edits import sites
 from pinbot.errors import UsageError
-from pinbot.world import repos
 
 IMAGE = "ghcr.io/openhands/agent-server"
 

@@ -17,7 +17,7 @@ from pinbot.commands.gate import (
     split_deploy,
 )
 from pinbot.errors import UsageError
-from pinbot.gitops import parse_trailers
+from pinbot.git import parse_trailers
 
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from pinbot.capability import ImageFacts, VerdictCache, judge
+from pinbot.demo.registry import ImageSpec, LayoutWriter, provenance_statement
 from pinbot.model import ImageName
 from pinbot.provenance import MISMATCH, MISSING, UNREADABLE, Claim, ProvenanceDetector, claims
 from pinbot.registry import LayoutSource, Source
-from pinbot.world.registry import ImageSpec, LayoutWriter, provenance_statement
 
 SHA = "a1" * 20
 OTHER = "b2" * 20

@@ -11,11 +11,11 @@ import pytest
 import responses
 
 from pinbot.cli import main
+from pinbot.demo.builds import Build, publish
+from pinbot.demo.registry import Writer
 from pinbot.errors import ExternalError
 from pinbot.model import ImageName
 from pinbot.registry import RegistrySource
-from pinbot.world.agent_server import Build, publish
-from pinbot.world.registry import Writer
 
 HOST = "ghcr.example"
 REPO = "openhands/agent-server"

@@ -5,18 +5,18 @@ import re
 import pytest
 import responses
 
-from pinbot import forge
+from pinbot import github
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import Evidence
 
-SPEC = forge.PullSpec(
+SPEC = github.PullSpec(
     role="deploy",
-    repo=forge.GitHubRepo("acme", "deploy"),
+    repo=github.GitHubRepo("acme", "deploy"),
     head="pinbot/agent-server-1.27.0-python",
     base="main",
     title="Deploy",
     marker={"role": "deploy", "tag": "1.27.0-python"},
-    section=forge.render_section(
+    section=github.render_section(
         title="pinbot: deploy",
         facts=[("tag", "`1.27.0-python`"), ("OpenHands PR", "{other}")],
         evidence=[Evidence("source", "pass", "route file | present")],
@@ -38,14 +38,14 @@ SPEC = forge.PullSpec(
     ],
 )
 def test_github_remotes_are_recognised(url: str, expected: tuple[str, str] | None) -> None:
-    found = forge.github_repo(url)
+    found = github.github_repo(url)
     assert ((found.owner, found.name) if found else None) == expected
 
 
 def test_enterprise_hosts_come_from_github_server_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert forge.github_repo("https://git.corp.example/acme/deploy") is None
+    assert github.github_repo("https://git.corp.example/acme/deploy") is None
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://git.corp.example")
-    assert forge.github_repo("https://git.corp.example/acme/deploy") == forge.GitHubRepo(
+    assert github.github_repo("https://git.corp.example/acme/deploy") == github.GitHubRepo(
         "acme", "deploy"
     )
 
@@ -54,23 +54,23 @@ def test_the_section_holds_the_marker_the_link_and_an_escaped_evidence_table() -
     body = SPEC.body_section("https://github.com/acme/OpenHands/pull/7")
     first, *rest = body.splitlines()
     assert first == '<!-- pinbot:begin {"role": "deploy", "tag": "1.27.0-python"} -->'
-    assert rest[-1] == forge.END
+    assert rest[-1] == github.END
     assert "| OpenHands PR | https://github.com/acme/OpenHands/pull/7 |" in rest
     assert "| source | pass | route file \\| present |" in rest
 
 
 def test_merge_section_keeps_human_text_and_replaces_only_pinbots_part() -> None:
     old = SPEC.body_section(None)
-    body = forge.merge_section("Human text.\n", old)
+    body = github.merge_section("Human text.\n", old)
     assert body == f"Human text.\n\n{old}"
     new = SPEC.body_section("https://x/pull/1")
-    assert forge.merge_section(body + "\nFooter", new) == f"Human text.\n\n{new}\nFooter"
-    assert forge.merge_section(None, new) == new
+    assert github.merge_section(body + "\nFooter", new) == f"Human text.\n\n{new}\nFooter"
+    assert github.merge_section(None, new) == new
 
 
 def test_open_forge_needs_a_token() -> None:
     with pytest.raises(UsageError, match="set GITHUB_TOKEN"):
-        forge.open_forge(5)
+        github.open_forge(5)
 
 
 @responses.activate
@@ -83,7 +83,7 @@ def test_github_errors_become_external_errors_naming_the_action(
         status=403,
         json={"message": "Resource not accessible by integration"},
     )
-    hub = forge.open_forge(5)
+    hub = github.open_forge(5)
     with pytest.raises(ExternalError) as info:
         hub.find(SPEC)
     message = str(info.value)

@@ -1,4 +1,4 @@
-"""gitops on real repositories: bytes and modes kept, races reported, identity fixed."""
+"""The git seam on real repositories: bytes and modes kept, races reported, identity fixed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pinbot import gitops
+from pinbot import git
+from pinbot.demo import repos
 from pinbot.errors import ExternalError, UsageError
-from pinbot.world import repos
 
 BOT = ("pinbot", "pinbot@users.noreply.github.com")
 
@@ -18,8 +18,8 @@ def deploy(tmp_path: Path) -> repos.DeployRepo:
     return repos.deploy_repo(tmp_path / "remotes", "1" * 40)
 
 
-def clone(tmp_path: Path, deploy: repos.DeployRepo, name: str = "c") -> gitops.Clone:
-    return gitops.Clone(deploy.url, "--deploy", tmp_path / name, BOT)
+def clone(tmp_path: Path, deploy: repos.DeployRepo, name: str = "c") -> git.Clone:
+    return git.Clone(deploy.url, "--deploy", tmp_path / name, BOT)
 
 
 def test_a_commit_keeps_bytes_and_the_executable_bit(tmp_path, deploy) -> None:
@@ -60,11 +60,11 @@ def test_missing_branches_and_files_are_none(tmp_path, deploy) -> None:
 
 def test_a_local_path_that_does_not_exist_is_bad_input(tmp_path) -> None:
     with pytest.raises(UsageError, match="no such directory"):
-        gitops.Clone(str(tmp_path / "missing"), "--deploy", tmp_path / "c", BOT)
+        git.Clone(str(tmp_path / "missing"), "--deploy", tmp_path / "c", BOT)
 
 
 def test_fetching_from_a_remote_that_is_not_a_repository_is_an_external_error(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
-    c = gitops.Clone(str(tmp_path / "empty"), "--deploy", tmp_path / "c", BOT)
+    c = git.Clone(str(tmp_path / "empty"), "--deploy", tmp_path / "c", BOT)
     with pytest.raises(ExternalError, match=r"git ls-remote .*empty \(--deploy\) failed"):
         c.fetch("main")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pinbot.world.harness import world
+from testing import world
 
 RECORD_ENV = "PINBOT_FAULT_RECORD"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinbot.world.agent_server import Build, World, publish
-from pinbot.world.registry import RegistryWriter
+from pinbot.demo.builds import Build, World, publish
+from pinbot.demo.registry import RegistryWriter
 
 PIN = "1.26.0-python"
 

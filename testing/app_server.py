@@ -1,9 +1,9 @@
 """A stand-in for the OpenHands app server (V1, `/api/v1`), whose sandboxes are agent servers.
 
-Run as `python -m pinbot.world.harness.app_server --port N --root DIR`. Every call needs
+Run as `python -m testing.app_server --port N --root DIR`. Every call needs
 `Authorization: Bearer KEY` with a key from `HARNESS_APP_KEY` (comma-separated: one account
 each, and settings such as the ACP agent are per account, as in OpenHands). A sandbox is a
-`pinbot.world.harness.agent_server` process in its own process group on a free port, with its own
+`pinbot.demo.agent_server` process in its own process group on a free port, with its own
 session key, on a directory that stands for the conversation's volume (so a restarted sandbox
 finds the conversation again). Pausing or deleting a sandbox kills its whole group, ACP agents
 included.
@@ -39,8 +39,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from pinbot.demo.web import Reply, Request, Router, serve
 from pinbot.net import free_port
-from pinbot.world.harness.web import Reply, Request, Router, serve
 
 MARKER = "<<RESUMED CONVERSATION>>"
 AGENT_MODES = {"crash": "crash-on-load"}
@@ -77,7 +77,7 @@ class Sandbox:
         command = [
             sys.executable,
             "-m",
-            "pinbot.world.harness.agent_server",
+            "pinbot.demo.agent_server",
             "--port",
             str(self.port),
         ]

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from pinbot.cli import main
-from pinbot.world import repos
-from tests.cutworld import CAPABLE, IMAGE, Images, Repos
-from tests.faults.matrix import Run
+from pinbot.demo import repos
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos
+from testing.matrix import Run
 
 DEPLOY_BRANCH = f"pinbot/agent-server-{CAPABLE}"
 

@@ -1,6 +1,6 @@
 """A small ACP agent that remembers what it was told, persisted on disk so `session/load` works.
 
-Run as `python -m pinbot.world.harness.acp_agent --name NAME --store DIR`.
+Run as `python -m pinbot.demo.acp_agent --name NAME --store DIR`.
 It answers from its session
 history: told "the codeword is X" it acknowledges without repeating X; asked for the codeword it
 answers with the last one in its history (which, after a bootstrap prompt, includes the replayed

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from pinbot.cli import main
-from pinbot.world import repos
-from tests.cutworld import IMAGE, Images, Repos
+from pinbot.demo import repos
+from testing.cutworld import IMAGE, Images, Repos
 
 
 @dataclass
@@ -97,3 +97,11 @@ def registry_state(address: str, repository: str) -> dict[str, str]:
             ).headers["Docker-Content-Digest"]
             for tag in sorted(tags)
         }
+
+
+def deploy_at(world: CutWorld, branch: str, openhands_sha: str) -> str:
+    """A deploy branch whose workflow names `openhands_sha` (a human's edit of main)."""
+    workflow = repos.deploy_workflow(openhands_sha)
+    repos.add_commit(world.repos.deploy.remote, branch, {repos.WORKFLOW: workflow}, "Deploy",
+                     start=world.repos.deploy.main)  # fmt: skip
+    return branch

@@ -1,12 +1,15 @@
-"""GitHub: the two pull requests of a cut (idempotent, cross-linked) and PR numbers -> commits.
+"""GitHub: every GitHub API call pinbot makes.
 
-The only module that talks to GitHub. The API base comes from GITHUB_API_URL, so GitHub
-Enterprise and tests work alike; the token only from GITHUB_TOKEN / GH_TOKEN. PyGithub is
-imported here, and this module only by commands that use it.
+The API base comes from GITHUB_API_URL, so GitHub Enterprise and tests work alike; the token
+only from GITHUB_TOKEN / GH_TOKEN. PyGithub is imported only when a `Forge` is made.
 
-A PR body carries pinbot's section between two HTML comments; the opening one holds the cut as
-JSON (the machine-readable marker). Re-running finds the PR by its head branch and rewrites only
-that section, and only when it changed: no second PR, no needless edit, a human's text kept.
+- `Forge`: the two pull requests of a cut (idempotent, cross-linked) and PR numbers -> commits.
+  A PR body carries pinbot's section between two HTML comments; the opening one holds the cut as
+  JSON (the machine-readable marker). Re-running finds the PR by its head branch and rewrites
+  only that section, and only when it changed: no second PR, no needless edit, a human's text
+  kept.
+- `GitHubReader`: a repository read through the API (the gate's answers without a clone).
+- `GithubContents`: without `--sdk`, "is the route file at that sha" through the contents API.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,14 +25,18 @@ from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlparse
 
+import requests
+
+from pinbot import httpclient
 from pinbot.errors import ExternalError, UsageError
-from pinbot.gitops import CommitInfo, parse_trailers
+from pinbot.git import CommitInfo, parse_trailers
 from pinbot.model import Evidence
 from pinbot.report import markdown_table
 
 BEGIN = "<!-- pinbot:begin "
 END = "<!-- pinbot:end -->"
 _SECTION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
+GITHUB_API = "https://api.github.com"
 _SCP = re.compile(r"^[^/@\s]+@(?P<host>[^:/\s]+):(?P<path>.+)$")
 
 
@@ -96,7 +104,7 @@ def token() -> str | None:
 
 
 def api_url() -> str:
-    return os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    return os.environ.get("GITHUB_API_URL") or GITHUB_API
 
 
 def render_section(
@@ -354,3 +362,86 @@ def required_commits(
         for number in prs:
             shas += hub.pr_commits(repo, number)
     return tuple(dict.fromkeys(shas))
+
+
+# --- the contents API: the SDK tree at a sha, without a clone ----------------------------------
+
+
+class GithubContents:
+    """Without `--sdk`: list the route file's directory at the sha through GitHub's REST API."""
+
+    def __init__(self, repo: str, timeout: float = 30.0, api_url: str | None = None) -> None:
+        self.repo = repo
+        self.where = f"github.com/{repo}"
+        self.timeout = timeout
+        self.api_url = (api_url or os.environ.get("GITHUB_API_URL") or GITHUB_API).rstrip("/")
+        self.session = _github_session(self.api_url)
+
+    def has_file(self, sha: str, path: str) -> bool:
+        directory, name = posixpath.split(path)
+        listing = self._get(f"contents/{directory}", {"ref": sha})
+        if listing.status_code == 200:
+            return _names_file(listing.json(), name)
+        if listing.status_code == 404:
+            return self._absent_or_unknown(sha, path, listing)
+        raise self._failure(listing)
+
+    def _absent_or_unknown(self, sha: str, path: str, listing: requests.Response) -> bool:
+        """A 404 means the directory is absent at `sha`, or `sha` (or the repo) is unknown."""
+        if "no commit found" in _response_message(listing).lower():
+            raise ExternalError(
+                f"commit {sha} is not in github.com/{self.repo}: {_response_message(listing)}"
+            )
+        commit = self._get(f"commits/{sha}", {})
+        if commit.status_code == 200:
+            return False  # the commit exists, so it is the directory that is missing
+        if commit.status_code in (404, 422):
+            raise ExternalError(
+                f"GitHub cannot find commit {sha} in {self.repo} ({_response_message(commit)}): "
+                "check config 'sdk_repo', or set GITHUB_TOKEN if the repository is private"
+            )
+        raise self._failure(commit)
+
+    def _get(self, endpoint: str, params: dict[str, str]) -> requests.Response:
+        url = f"{self.api_url}/repos/{self.repo}/{endpoint}"
+        try:
+            return self.session.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ExternalError(f"GitHub API {url} failed after retries: {exc}") from None
+
+    def _failure(self, response: requests.Response) -> ExternalError:
+        status, message = response.status_code, _response_message(response)
+        where = f"GitHub API {response.url} answered {status} ({message})"
+        if status in (401, 403):
+            wait = response.headers.get("Retry-After")
+            later = f"; retry after {wait}s" if wait else ""
+            return ExternalError(
+                f"{where}: rate-limited or not authorised: set GITHUB_TOKEN (or GH_TOKEN) "
+                f"to a token that can read {self.repo}, or pass --sdk with a clone{later}"
+            )
+        return ExternalError(f"{where}; try again later or pass --sdk with a clone")
+
+
+def _github_session(api_url: str) -> requests.Session:
+    session = httpclient.session(api_url, read=4, backoff=0.5)
+    session.headers.update(
+        {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    )
+    found = token()
+    if found:
+        session.headers["Authorization"] = f"Bearer {found}"
+    return session
+
+
+def _names_file(listing: Any, name: str) -> bool:
+    if not isinstance(listing, list):
+        return False  # the "directory" is itself a file at this sha
+    return any(e.get("name") == name and e.get("type") == "file" for e in listing)
+
+
+def _response_message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.reason or "no message"
+    return str(data.get("message", "no message")) if isinstance(data, dict) else "no message"

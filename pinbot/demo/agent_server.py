@@ -1,6 +1,6 @@
 """A stand-in for `openhands-agent-server`: the endpoints the probe uses, as 1.58.0 answers them.
 
-Run as `python -m pinbot.world.harness.agent_server --port N --workdir DIR`.
+Run as `python -m pinbot.demo.agent_server --port N --workdir DIR`.
 Conversations persist under
 DIR/conversations, the ACP agents' sessions under DIR/acp-store, so a restart on the same DIR
 resumes them. Each conversation's ACP agent is a child process (same process group), started at
@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from pinbot.world.harness.web import Reply, Request, Router, page, serve
+from pinbot.demo.web import Reply, Request, Router, page, serve
 
 STARTED = time.time()
 DEFAULT_BUILD_SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -160,7 +160,7 @@ class AgentServer:
         base = json.loads(os.environ.get("HARNESS_ACP_COMMAND") or "null") or [
             sys.executable,
             "-m",
-            "pinbot.world.harness.acp_agent",
+            "pinbot.demo.acp_agent",
         ]
         store = self.workdir / "acp-store" / server
         return [*base, "--name", server, "--store", str(store)]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pinbot.world.registry import ImageSpec, Writer
-from pinbot.world.sdk import build_sdk
+from pinbot.demo.registry import ImageSpec, Writer
+from pinbot.demo.sdk import build_sdk
 
 VARIANTS = ("python", "java", "golang")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

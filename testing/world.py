@@ -23,11 +23,11 @@ from typing import Any
 
 from pinbot.net import free_port, wait_for_http
 
-REPO_ROOT = Path(__file__).resolve().parents[3]  # the directory holding `pinbot`
+REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: holds `pinbot` and `testing`
 
 
 def harness_env(**extra: str) -> dict[str, str]:
-    """The environment for harness processes: importable `pinbot`, plus `extra`."""
+    """The environment for harness processes: importable `pinbot` and `testing`, plus `extra`."""
     path = os.environ.get("PYTHONPATH")
     env = dict(os.environ, PYTHONPATH=f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT))
     env.update(extra)
@@ -37,13 +37,13 @@ def harness_env(**extra: str) -> dict[str, str]:
 def server_command() -> str:
     """A `--server-command` that runs the stand-in agent server."""
     python = shlex.quote(sys.executable)
-    return f"{python} -m pinbot.world.harness.agent_server --port {{port}} --workdir {{workdir}}"
+    return f"{python} -m pinbot.demo.agent_server --port {{port}} --workdir {{workdir}}"
 
 
 def acp_command(name: str = "custom") -> str:
     """An `--acp-command` that runs the harness ACP agent, its sessions kept under {workdir}."""
     return (
-        f"{shlex.quote(sys.executable)} -m pinbot.world.harness.acp_agent --name {name} "
+        f"{shlex.quote(sys.executable)} -m pinbot.demo.acp_agent --name {name} "
         "--store {workdir}/../custom-acp-store"
     )
 
@@ -80,7 +80,7 @@ def app_server(
     """The stand-in app server; `accounts` API keys, one account (and settings) each."""
     port = free_port()
     keys = [f"app-key-{uuid.uuid4().hex}" for _ in range(accounts)]
-    command = [sys.executable, "-m", "pinbot.world.harness.app_server", "--port", str(port)]
+    command = [sys.executable, "-m", "testing.app_server", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--root", str(root)],
         env=harness_env(HARNESS_APP_KEY=",".join(keys), HARNESS_APP_MODE=mode, **env),
@@ -120,7 +120,7 @@ def alive(pid: int) -> bool:
 
 
 def start_agent_server(workdir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "pinbot.world.harness.agent_server", "--port", str(port)]
+    command = [sys.executable, "-m", "pinbot.demo.agent_server", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--workdir", str(workdir)], env=harness_env(**env), start_new_session=True
     )
@@ -149,7 +149,7 @@ def tagged_processes(tag: str, ignore: set[int] = frozenset()) -> list[str]:  # 
 
 
 def restart_main() -> None:
-    """`python -m pinbot.world.harness.world WORKDIR PORT`: a --recycle-command for a stand-in."""
+    """`python -m testing.world WORKDIR PORT`: a --recycle-command for a stand-in."""
     workdir, port = Path(sys.argv[1]), int(sys.argv[2])
     pid = int((workdir / "server.pid").read_text())
     _kill_group(pid)

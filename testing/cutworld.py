@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pinbot.world import repos
-from pinbot.world.agent_server import Build, World, publish
-from pinbot.world.registry import RegistryWriter
+from pinbot.demo import repos
+from pinbot.demo.builds import Build, World, publish
+from pinbot.demo.registry import RegistryWriter
 
 IMAGE = "ghcr.io/cutworld/agent-server"
 CAPABLE = "1.27.0-python"
@@ -51,3 +51,8 @@ def make_repos(
 ) -> Repos:
     openhands = repos.openhands_repo(root, image=IMAGE, files=files)
     return Repos(openhands, repos.deploy_repo(root, openhands.main, workflow))
+
+
+def deploy_branch(tag: str = CAPABLE) -> str:
+    """The deploy branch a cut to `tag` pushes."""
+    return f"pinbot/agent-server-{tag}"

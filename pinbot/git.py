@@ -1,0 +1,579 @@
+"""Git: every git operation pinbot does, through one runner.
+
+One runner (`run`) with one environment (`environment`): git never prompts (pinbot runs
+unattended), never follows a caller's GIT_DIR/GIT_WORK_TREE/GIT_INDEX_FILE, takes no optional
+locks, speaks English (pushes are told apart by what git says) and is bounded in time; a git that
+is missing or hangs is an ExternalError, never a made-up exit status.
+
+On top of it: `InPlace` reads a repository where it is (the gate), `Clone` is a bare temporary
+repository that fetches from the user's repository and pushes back to it (the cut: the user's
+working tree, index and configuration are never read or written; commits are built from objects,
+so no hook, autocrlf filter or signing setting changes what is committed), and `GitClone` /
+`GitMirror` answer "is this file in the SDK at that sha" through one long-lived `cat-file`.
+GitPython is imported only by `Clone`, for building commits from objects: scans never load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pinbot import config
+from pinbot.errors import ExternalError, UsageError
+from pinbot.model import SHA_RE
+from pinbot.report import strip_credentials
+
+TIMEOUT = 300.0
+IMAGE_TRAILER = "Pinbot-Image"
+DIGEST_TRAILER = "Pinbot-Digest"
+_FIELD, _RECORD = "\x1f", "\x1e"
+# `scheme://...` or scp-like `user@host:path`; anything else is a filesystem path.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
+# Rejections that mean "the branch moved under us": refetch and rebuild. Anything else is final.
+_MOVED = ("non-fast-forward", "fetch first")
+_TRAILER = re.compile(r"(?P<key>[A-Za-z0-9][A-Za-z0-9-]*):\s+(?P<value>.*)\Z")
+_OWN_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+
+
+def environment() -> dict[str, str]:
+    """The environment every git pinbot starts runs with (see the module's docstring)."""
+    env = dict(
+        os.environ,
+        GIT_OPTIONAL_LOCKS="0",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_SSH_COMMAND=os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+        LC_ALL="C",
+        LANGUAGE="C",
+    )
+    for name in _OWN_ENV:
+        env.pop(name, None)
+    return env
+
+
+def run(
+    cwd: Path, args: Sequence[str], stdin: bytes = b"", timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[bytes]:
+    """`git -C cwd ARGS`. subprocess.run kills git when pinbot is interrupted or git times out,
+    so no push carries on behind pinbot's back."""
+    try:
+        return subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            input=stdin,
+            capture_output=True,
+            env=environment(),
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise ExternalError("git is not installed: install git") from None
+    except subprocess.TimeoutExpired:
+        raise ExternalError(f"git {args[0]} in {cwd} took over {timeout:.0f}s") from None
+
+
+def run_text(cwd: Path, *args: str) -> tuple[int, str, str]:
+    """`run`, decoded: (status, stdout, stderr) without their trailing newlines."""
+    done = run(cwd, args)
+    return (
+        done.returncode,
+        done.stdout.decode("utf-8", "replace").rstrip("\n"),
+        done.stderr.decode("utf-8", "replace").rstrip("\n"),
+    )
+
+
+def last_line(text: str | bytes) -> str:
+    """The last thing git said, without "fatal: " and without credentials it may echo."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return strip_credentials(lines[-1].removeprefix("fatal: ").strip()) if lines else "no message"
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author: str
+    subject: str
+    trailers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def by_pinbot(self) -> bool:
+        return IMAGE_TRAILER in self.trailers
+
+
+def is_url(text: str) -> bool:
+    """A URL or scp-like `user@host:path`, as opposed to a filesystem path."""
+    return bool(_URL.match(text))
+
+
+def remote_url(source: str, flag: str) -> str:
+    """A URL git can fetch from: URLs as given, local paths made absolute (and checked)."""
+    if _URL.match(source):
+        return source
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise UsageError(f"{flag} {source!r}: no such directory, and not a git URL")
+    return str(path.resolve())
+
+
+def trailers(image: str, digest: str | None, extra: Mapping[str, str] | None = None) -> str:
+    lines = [f"{IMAGE_TRAILER}: {image}"]
+    if digest:
+        lines.append(f"{DIGEST_TRAILER}: {digest}")
+    lines += [f"{key}: {value}" for key, value in (extra or {}).items()]
+    return "\n".join(lines)
+
+
+class RepoReader(Protocol):
+    """Read-only questions about one repository (the gate's seam: a clone, or GitHub's API)."""
+
+    where: str  # names the repository in messages
+
+    def resolve(self, ref: str | None) -> str | None:
+        """The commit `ref` names (None: HEAD, or the default branch), or None when unknown."""
+        ...
+
+    def has_commit(self, sha: str) -> bool: ...
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        """The file at `path` in `commit`, or None when it is not there."""
+        ...
+
+    def contains(self, tip: str, sha: str) -> bool:
+        """Whether `sha` is `tip` or one of its ancestors (an unknown sha is not)."""
+        ...
+
+    def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
+        """`tip` and its first-parent ancestors, newest first, with their trailers."""
+        ...
+
+
+class InPlace:
+    """A repository on disk read where it is, with git plumbing: no checkout, no fetch of the
+    user's refs, no write (GIT_OPTIONAL_LOCKS=0 keeps even git's opportunistic index refresh
+    away). `mirror` makes a temporary blobless mirror of a URL and reads that instead."""
+
+    def __init__(self, path: Path, flag: str, where: str | None = None) -> None:
+        self.path = path
+        self.flag = flag
+        self.where = where or str(path)
+        self._fetch_from: str | None = None  # set for a mirror: fetch a commit it lacks
+        status, _, err = self._git("rev-parse", "--git-dir")
+        if status != 0:
+            raise UsageError(f"{flag} {self.where} is not a git repository ({last_line(err)})")
+
+    @classmethod
+    def open(cls, source: str, flag: str) -> InPlace:
+        """A local path or file:// URL, read in place."""
+        text = source.removeprefix("file://")
+        path = Path(text).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"{flag} {source!r}: no such directory, and not a git URL")
+        return cls(path, flag, source)
+
+    @classmethod
+    def mirror(cls, url: str, flag: str, directory: Path) -> InPlace:
+        """A blobless bare mirror of `url` in `directory` (file contents arrive when read)."""
+        status, _, err = run_text(
+            directory.parent,
+            "clone",
+            "--quiet",
+            "--bare",
+            "--filter=blob:none",
+            url,
+            str(directory),
+        )
+        if status != 0:
+            raise ExternalError(
+                f"git clone {url} ({flag}) failed: {last_line(err)}; check the URL and your "
+                "access to it"
+            )
+        made = cls(directory, flag, url)
+        made._fetch_from = url
+        return made
+
+    def resolve(self, ref: str | None) -> str | None:
+        status, out, _ = self._git(
+            "rev-parse", "--verify", "--quiet", f"{ref or 'HEAD'}^{{commit}}"
+        )
+        if status != 0 and ref and SHA_RE.match(ref) and self._fetched(ref):
+            status, out, _ = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        return out.strip() if status == 0 else None
+
+    def has_commit(self, sha: str) -> bool:
+        return self.resolve(sha) == sha
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        # One cat-file process answers "missing" or "<id> <type> <size>" and the bytes.
+        done = run(self.path, ["cat-file", "--batch"], f"{commit}:{path}\n".encode())
+        header, _, rest = done.stdout.partition(b"\n")
+        fields = header.split()
+        if len(fields) != 3 or fields[1] != b"blob":
+            return None
+        return rest[: int(fields[2])]
+
+    def contains(self, tip: str, sha: str) -> bool:
+        status, _, _ = self._git("merge-base", "--is-ancestor", sha, tip)
+        return status == 0
+
+    def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
+        fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
+        status, out, err = self._git("log", f"--format={fmt}", "--first-parent", f"-n{limit}", tip)
+        if status != 0:
+            raise ExternalError(f"git log {short(tip)} in {self.where} failed: {last_line(err)}")
+        return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
+
+    def _fetched(self, sha: str) -> bool:
+        """A mirror lacks commits that no branch reaches: ask the remote for that one."""
+        if self._fetch_from is None:
+            return False
+        status, _, _ = self._git("fetch", "--quiet", "--filter=blob:none", self._fetch_from, sha)
+        return status == 0
+
+    def _git(self, *args: str) -> tuple[int, str, str]:
+        return run_text(self.path, *args)
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """`Key: value` lines of a message's last paragraph, as `git log %(trailers)` reads them
+    (for commits that come from GitHub's API rather than from git)."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
+    if len(paragraphs) < 2:
+        return {}
+    found: dict[str, str] = {}
+    for line in paragraphs[-1].splitlines():
+        match = _TRAILER.match(line)
+        if match is None:
+            return {}  # git takes the block only when every line is a trailer
+        found[match["key"]] = match["value"].strip()
+    return found
+
+
+class Clone:
+    """A bare temporary repository that mirrors the branches it is asked for from one source."""
+
+    def __init__(self, source: str, flag: str, directory: Path, author: tuple[str, str]) -> None:
+        self.flag = flag
+        import git as gitpython  # GitPython: only a cut builds commits
+
+        self.url = remote_url(source, flag)
+        self.author = gitpython.Actor(*author)
+        # No templates and no hooks: what pinbot pushes must not depend on the user's set-up.
+        # (GitPython guards --template against untrusted input; this value is our own.)
+        self.repo = gitpython.Repo.init(
+            directory, bare=True, template="", allow_unsafe_options=True
+        )
+        with self.repo.config_writer() as cfg:
+            cfg.set_value("core", "hooksPath", str(directory / "no-hooks"))
+
+    def close(self) -> None:
+        """Stop the `git cat-file` helpers GitPython keeps running for this repository."""
+        self.repo.close()
+
+    def remote_branches(self, *branches: str) -> dict[str, str]:
+        """branch -> tip sha on the remote, for those of `branches` that exist there."""
+        out = self._network("ls-remote", "--heads", self.url, *branches)
+        refs = (line.split("\t") for line in out.splitlines() if "\t" in line)
+        tips = {ref: sha for sha, ref in refs}
+        return {b: tips[f"refs/heads/{b}"] for b in branches if f"refs/heads/{b}" in tips}
+
+    def default_branch(self) -> str | None:
+        out = self._network("ls-remote", "--symref", self.url, "HEAD")
+        match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", out, re.MULTILINE)
+        return match.group(1) if match else None
+
+    def fetch(self, *branches: str) -> dict[str, str]:
+        """Fetch the branches that exist; returns their tips (a missing branch is left out)."""
+        tips = self.remote_branches(*branches)
+        if tips:
+            specs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in tips]
+            self._network("fetch", "--quiet", "--no-tags", self.url, *specs)
+        return tips
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        """The file at `path` in `commit`, or None when it is not there (or not a file)."""
+        try:
+            blob = self.repo.commit(commit).tree / path
+        except KeyError:
+            return None
+        return bytes(blob.data_stream.read()) if blob.type == "blob" else None
+
+    def contains(self, tip: str, sha: str) -> bool:
+        """Whether `sha` is `tip` or one of its ancestors (an unknown sha is not)."""
+        status, _, _ = self._run("merge-base", "--is-ancestor", sha, tip)
+        return status == 0
+
+    def commit(self, parent: str, files: Mapping[str, bytes], message: str) -> str:
+        """A commit on `parent` with `files` replaced, by the bot identity; returns its sha."""
+        from git.index.base import IndexFile
+        from git.objects.commit import Commit
+
+        base = self.repo.commit(parent)
+        index = IndexFile.from_tree(self.repo, base.tree)
+        entries = [self._entry(base, path, data) for path, data in files.items()]
+        index.add(entries, write=False)
+        tree = index.write_tree()
+        made = Commit.create_from_tree(
+            self.repo, tree, message, [base], author=self.author, committer=self.author
+        )
+        return str(made.hexsha)
+
+    def _entry(self, base: Any, path: str, data: bytes) -> Any:
+        from git.index.typ import BaseIndexEntry
+        from gitdb.base import IStream  # type: ignore[import-untyped]  # GitPython's object store
+
+        mode = (base.tree / path).mode  # keep the executable bit as it was
+        stream = self.repo.odb.store(IStream("blob", len(data), io.BytesIO(data)))
+        return BaseIndexEntry((mode, stream.binsha, 0, path))
+
+    def log(self, tip: str, base: str | None = None, limit: int | None = None) -> list[CommitInfo]:
+        """Commits reachable from `tip` (and not from `base`), newest first, with trailers."""
+        fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
+        args = ["log", f"--format={fmt}", "--first-parent"]
+        args += [f"-n{limit}"] if limit else []
+        args.append(f"{base}..{tip}" if base else tip)
+        status, out, err = self._run(*args)
+        if status != 0:
+            raise ExternalError(f"git log in the clone of {self.url} failed: {last_line(err)}")
+        return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
+
+    def push(self, commit: str, branch: str) -> bool:
+        """Push `commit` to `branch` without force. False when the branch moved meanwhile."""
+        status, out, err = self._run(
+            "push", "--porcelain", self.url, f"{commit}:refs/heads/{branch}"
+        )
+        if status == 0:
+            return True
+        if any(reason in out + err for reason in _MOVED) and "remote rejected" not in out:
+            return False
+        raise ExternalError(
+            f"git push of {branch} to {self.url} failed: {_push_reason(out, err)}; "
+            "nothing was forced, re-run once the remote accepts pushes"
+        )
+
+    def _network(self, *args: str) -> str:
+        status, out, err = self._run(*args)
+        if status != 0:
+            raise ExternalError(
+                f"git {args[0]} {self.url} ({self.flag}) failed: {last_line(err)}; "
+                "check the URL and your access to it"
+            )
+        return out
+
+    def _run(self, *args: str) -> tuple[int, str, str]:
+        return run_text(Path(self.repo.git_dir), *args)
+
+
+def _commit_info(record: str) -> CommitInfo:
+    sha, author, subject, block = record.strip("\n").split(_FIELD)
+    found: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            found[key] = value.strip()
+    return CommitInfo(sha, author, subject, found)
+
+
+def _push_reason(out: str, err: str) -> str:
+    rejected = [line.split("\t")[-1] for line in out.splitlines() if line.startswith("!")]
+    return rejected[0] if rejected else last_line(err)
+
+
+def short(sha: str) -> str:
+    return sha[:12]
+
+
+def describe_foreign(commits: Sequence[CommitInfo]) -> str:
+    first = commits[0]
+    return f"{short(first.sha)} by {first.author} ({first.subject!r})"
+
+
+# --- the SDK tree at a sha, read through one cat-file process ----------------------------------
+
+
+def open_sdk_git(spec: str) -> GitClone | GitMirror:
+    """`--sdk URL` (a mirror in the cache) or `--sdk PATH` (the user's clone, read in place)."""
+    if is_url(spec):
+        return GitMirror(spec)
+    return GitClone(checked_clone(Path(spec).expanduser()))
+
+
+def checked_clone(path: Path) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"--sdk {path}: no such directory: give a software-agent-sdk clone or URL")
+    probe = run(path, ["rev-parse", "--git-dir"])
+    if probe.returncode != 0:
+        raise UsageError(f"--sdk {path} is not a git repository: clone software-agent-sdk there")
+    return path
+
+
+class _CatFile:
+    """One `git cat-file --batch` per repository, started on first use: a scan asks about many
+    shas, and a lookup through the pipe costs far less than starting git for each."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self._started()
+
+    def read(self, spec: str) -> tuple[str, bytes] | None:
+        """(type, content) of the object `spec` names, or None when there is none."""
+        with self._lock:
+            proc = self._started()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(spec.encode() + b"\n")
+                proc.stdin.flush()
+                header = proc.stdout.readline().split()
+                if len(header) != 3:  # "<spec> missing" or "<spec> ambiguous"
+                    return None
+                body = proc.stdout.read(int(header[2]) + 1)[:-1]
+            except (OSError, ValueError):
+                self.close()
+                raise ExternalError(f"git cat-file in {self.repo} stopped answering") from None
+            return header[1].decode(), body
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                self._proc = subprocess.Popen(
+                    ["git", "-C", str(self.repo), "cat-file", "--batch"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    env=environment(),
+                )
+            except FileNotFoundError:
+                raise ExternalError("git is not installed: install git to use --sdk") from None
+            weakref.finalize(self, _stop, self._proc)
+        return self._proc
+
+    def close(self) -> None:
+        if self._proc is not None:
+            _stop(self._proc)
+            self._proc = None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()  # git exits at the end of its input
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _lookup(reader: _CatFile, sha: str, path: str) -> bool | None:
+    """True/False: the file is/is not at `sha`; None: this repository does not have `sha`."""
+    # `^{commit}` makes a tree or blob id count as unknown. Only trees are read, so this works
+    # in a blobless mirror without fetching blobs; `<sha>:<dir>` is from the top of the tree
+    # even when --sdk names a subdirectory of the clone.
+    if reader.read(f"{sha}^{{commit}}") is None:
+        return None
+    directory, _, name = path.rpartition("/")
+    tree = reader.read(f"{sha}:{directory}" if directory else f"{sha}^{{tree}}")
+    return tree is not None and tree[0] == "tree" and name in _file_names(tree[1])
+
+
+def _file_names(tree: bytes) -> set[str]:
+    """Names of the regular files in a raw tree object (`<mode> <name>\\0<20-byte id>`...)."""
+    names, at = set(), 0
+    while at < len(tree):
+        space = tree.index(b" ", at)
+        end = tree.index(b"\0", space)
+        if tree[at:space] in (b"100644", b"100755"):
+            names.add(tree[space + 1 : end].decode(errors="replace"))
+        at = end + 21
+    return names
+
+
+class GitClone:
+    """A clone the user keeps (`--sdk PATH`). Read-only: pinbot never fetches into it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = f"the clone {path}"
+        self._reader = _CatFile(path)
+        self._reader.start()  # now, while the registry is asked: a scan's first lookup waits less
+
+    def has_file(self, sha: str, path: str) -> bool:
+        found = _lookup(self._reader, sha, path)
+        if found is None:
+            raise ExternalError(
+                f"commit {sha} is not in the clone {self.path}: "
+                f"run 'git -C {self.path} fetch origin' (or pass --sdk URL)"
+            )
+        return found
+
+
+class GitMirror:
+    """`--sdk URL`: a bare blobless mirror under the cache, fetched when a sha is missing.
+
+    A blobless clone is a partial clone, so git itself may fetch a missing commit on lookup
+    (servers that allow it, like GitHub); the explicit fetch covers servers that do not.
+    """
+
+    def __init__(self, url: str, root: Path | None = None) -> None:
+        self.url = url
+        self.where = strip_credentials(url)  # shown in evidence, PR bodies and the cache
+        key = hashlib.sha256(url.encode()).hexdigest()[:16]
+        self.path = (root or config.cache_dir() / "sdk") / key
+        self._lock = threading.Lock()
+        self._reader = _CatFile(self.path)
+
+    def has_file(self, sha: str, path: str) -> bool:
+        with self._lock:
+            self._ensure_cloned()
+            found = _lookup(self._reader, sha, path)
+            if found is None:
+                self._fetch()
+                self._reader.close()  # see the fetched objects with a fresh reader
+                found = _lookup(self._reader, sha, path)
+        if found is None:
+            raise ExternalError(f"commit {sha} is not in {self.where}, even after a fetch")
+        return found
+
+    def _ensure_cloned(self) -> None:
+        if (self.path / "HEAD").is_file():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Clone beside the final place and rename, so a killed clone never looks complete.
+        staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".clone-"))
+        try:
+            done = run(staging, ["clone", "--quiet", "--bare", "--filter=blob:none", self.url, "."])
+            if done.returncode != 0:
+                raise ExternalError(
+                    f"cloning {self.where} failed: {last_line(done.stderr)}; check the --sdk URL"
+                )
+            try:
+                os.replace(staging, self.path)
+            except OSError as exc:
+                # Another pinbot may have finished the same clone first; that one is fine.
+                if not (self.path / "HEAD").is_file():
+                    raise ExternalError(f"cannot create the mirror {self.path}: {exc}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _fetch(self) -> None:
+        # A bare clone has no fetch refspec, so name the refs to keep up to date.
+        refspecs = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+        done = run(self.path, ["fetch", "--quiet", "--prune", "origin", *refspecs])
+        if done.returncode != 0:
+            raise ExternalError(f"fetching {self.where} failed: {last_line(done.stderr)}")
