@@ -8,11 +8,11 @@ import pytest
 
 from pinbot import config
 from pinbot.config import PinSettings
+from pinbot.demo import repos
 from pinbot.errors import UsageError
 from pinbot.pins import lock, profiles
 from pinbot.pins.kinds import SiteSpec
 from pinbot.pins.state import read_state
-from pinbot.world import repos
 
 IMAGE = "ghcr.io/openhands/agent-server"
 
