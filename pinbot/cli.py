@@ -143,6 +143,15 @@ def build_parser() -> Parser:
         action="store_true",
         help="examine every candidate instead of stopping at the first that qualifies",
     )
+    p.add_argument(
+        "--openhands",
+        metavar="REPO",
+        help="OpenHands repo (path or git URL) whose --openhands-branch is read for rollbacks: "
+        "an image whose pinbot pin was reverted there is shown as held, never selected",
+    )
+    p.add_argument(
+        "--openhands-branch", metavar="BRANCH", help="the branch to read (with --openhands)"
+    )
 
     p = command(
         "check",
@@ -199,6 +208,12 @@ def build_parser() -> Parser:
         "--force-capability",
         action="store_true",
         help="pin even if the tag fails the capability check (said in the PR)",
+    )
+    p.add_argument(
+        "--allow-held",
+        action="store_true",
+        help="pin an image even though a pinbot pin of it was reverted on the branch (a "
+        "rollback holds it back otherwise)",
     )
     _add_image_options(p)
 
@@ -375,7 +390,13 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
         opts = image_options(settings, args)
         if args.command == "check":
             return scan.run_check(ctx, opts, args.ref)
-        return scan.run(ctx, opts, current=args.current, examine_all=args.all)
+        if bool(args.openhands) != bool(args.openhands_branch):
+            raise UsageError(
+                "scan: --openhands and --openhands-branch go together: give both to hold back "
+                "images rolled back on that branch, or neither"
+            )
+        holds_from = (args.openhands, args.openhands_branch) if args.openhands else None
+        return scan.run(ctx, opts, args.current, args.all, holds_from)
     if args.command == "cut":
         from pinbot.commands import cut
 

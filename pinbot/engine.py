@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +103,8 @@ class Engine:
         self._detectors: list[capability.Detector] | None = None
         self._detector_lock = threading.Lock()
         self._stop = threading.Event()
+        # Rewrites each judged candidate: `held` for an image a human rolled back (holds.py).
+        self.veto: Callable[[Candidate], Candidate] | None = None
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -150,7 +152,7 @@ class Engine:
     def judge(self, tag: str, version: str | None, found: ImageFacts) -> Candidate:
         self._check_stop()
         verdict = capability.judge(found, self.detectors(), self.cache, self.key, self.platforms)
-        return Candidate(
+        candidate = Candidate(
             tag=tag,
             version=version,
             digest=found.digest,
@@ -159,6 +161,7 @@ class Engine:
             verdict=verdict.result,
             evidence=verdict.evidence,
         )
+        return self.veto(candidate) if self.veto else candidate
 
     def examine(self, tag: str, version: str | None = None) -> Candidate:
         """Resolve `tag` and judge its image. A tag the registry lacks raises NotFound (exit 2)."""

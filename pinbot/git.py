@@ -24,13 +24,14 @@ import subprocess
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from pinbot import config
 from pinbot.errors import ExternalError, UsageError
+from pinbot.holds import Hold, Logged, find
 from pinbot.model import SHA_RE
 from pinbot.report import strip_credentials
 
@@ -577,3 +578,48 @@ class GitMirror:
         done = run(self.path, ["fetch", "--quiet", "--prune", "origin", *refspecs])
         if done.returncode != 0:
             raise ExternalError(f"fetching {self.where} failed: {last_line(done.stderr)}")
+
+
+# --- rollback holds: the pins and reverts of a branch ----------------------------------------
+
+# How far back a rollback is looked for: the newest this many pin and revert commits.
+HOLD_SEARCH = 500
+_PIN_FORMAT = _FIELD.join(("%H", "%B", "%(trailers:only,unfold)")) + _RECORD
+
+
+def holds_at(git_dir: Path, tip: str, branch: str) -> list[Hold]:
+    """The rollback holds in force at `tip` of `branch` (see pinbot/holds.py)."""
+    return find(pins_and_reverts(git_dir, tip), lambda sha: logged(git_dir, sha), branch)
+
+
+def pins_and_reverts(git_dir: Path, tip: str, limit: int = HOLD_SEARCH) -> list[Logged]:
+    """The pinbot pin commits and the reverts reachable from `tip`, newest first (children
+    before parents), at most `limit`: the history pinbot/holds.py reads."""
+    args = ["log", "--topo-order", f"-n{limit}", f"--format={_PIN_FORMAT}", "-E"]
+    args += ["--grep=^This reverts commit [0-9a-f]{40}", f"--grep=^{IMAGE_TRAILER}: ", tip, "--"]
+    done = run(git_dir, args)
+    if done.returncode != 0:
+        raise ExternalError(f"git log {short(tip)} in {git_dir} failed: {last_line(done.stderr)}")
+    records = done.stdout.decode("utf-8", "replace").split(_RECORD)
+    return [_logged(record) for record in records if record.strip()]
+
+
+def logged(git_dir: Path, sha: str) -> Logged | None:
+    """Commit `sha` as holds.py reads it, or None when the repository does not have it."""
+    done = run(git_dir, ["log", "-1", f"--format={_PIN_FORMAT}", sha, "--"])
+    if done.returncode != 0:
+        return None
+    return _logged(done.stdout.decode("utf-8", "replace"))
+
+
+def _logged(record: str) -> Logged:
+    sha, text, block = record.lstrip("\n").rstrip(_RECORD + "\n").split(_FIELD)
+    trailers = dict(_trailer_lines(block))
+    return Logged(sha, text, trailers.get(IMAGE_TRAILER), trailers.get(DIGEST_TRAILER))
+
+
+def _trailer_lines(block: str) -> Iterator[tuple[str, str]]:
+    for line in block.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep:
+            yield key, value.strip()

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pinbot import config
+from pinbot import config, holds
 from pinbot import git as gitops  # the git seam; the pin engineer renames these with cut/
 from pinbot import github as forge
 from pinbot.commands import Context
-from pinbot.commands.scan import why
+from pinbot.commands.scan import hold_back, why
 from pinbot.edits import Change, sites, workflow
 from pinbot.engine import Engine, ImageOptions, image_options
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
+from pinbot.holds import Hold
 from pinbot.model import Candidate, validate_sha, validate_tag
 from pinbot.pins import compose, python_constant
 
@@ -54,6 +55,7 @@ class Request:
     dry_run: bool
     force: bool
     author: tuple[str, str]
+    allow_held: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ def _request(ctx: Context, args: argparse.Namespace) -> Request:
         dry_run=args.dry_run,
         force=args.force_capability,
         author=config.git_author(settings),
+        allow_held=args.allow_held,
     )
 
 
@@ -196,25 +199,63 @@ def _pick(ctx: Context, request: Request, opts: ImageOptions, clones: Clones) ->
     tip = _tip(clone, request.branch, "--openhands-branch")
     current = sites.read_pins(ctx.settings.pin, _reader(clone, tip), _where(clone, tip))
     what = request.tag or f"the newest tag newer than {current.tag}"
+    found = _holds(ctx, request, clone, tip)
     ctx.out.progress(f"checking {what} of {opts.image} for {ctx.settings.capability}")
-    candidate = examine(ctx, opts, request.tag, current.tag)
+    candidate = examine(ctx, opts, request.tag, current.tag, found)
+    _check_hold(ctx, request, opts, candidate, found)
     forced = _judge(ctx, request, opts, candidate)
     return Pick(str(opts.image), candidate, forced, ctx.settings.capability)
 
 
-def examine(ctx: Context, opts: ImageOptions, tag: str | None, current: str | None) -> Candidate:
-    """The engine's answer for `tag`, or for the newest qualifying tag (--latest)."""
+def examine(
+    ctx: Context,
+    opts: ImageOptions,
+    tag: str | None,
+    current: str | None,
+    found: Sequence[Hold] = (),
+) -> Candidate:
+    """The engine's answer for `tag`, or for the newest qualifying tag that is not held
+    (--latest)."""
     engine = Engine(ctx, opts)
     if tag is not None:
         return engine.examine(tag)
+    engine.veto = hold_back(list(found), str(opts.image))
     result = engine.scan(current=current, examine_all=False)
+    passed_over = [c for c in result.candidates if c.verdict == "held"]
+    for candidate in passed_over:
+        ctx.out.progress(f"passing over {why(candidate).removeprefix('hold: ')}")
     if result.selected is None:
         newer = f" newer than the pin {current}" if current else ""
+        held = "; ".join(why(c).removeprefix("hold: ") for c in passed_over)
         raise NegativeVerdict(
-            f"--latest: no tag of {opts.image}{newer} carries {ctx.settings.capability}; "
-            "`pinbot scan` shows why for each"
+            f"--latest: no tag of {opts.image}{newer} carries {ctx.settings.capability}"
+            + (f" and is not held ({held}; --allow-held lifts that)" if held else "")
+            + "; `pinbot scan` shows why for each"
         )
     return result.selected
+
+
+def _holds(ctx: Context, request: Request, clone: gitops.Clone, tip: str) -> list[Hold]:
+    """The rollbacks of pinbot pins on the branch; none with --allow-held (said out loud)."""
+    found = gitops.holds_at(Path(clone.repo.git_dir), tip, request.branch)
+    if found and request.allow_held:
+        for hold in found:
+            ctx.out.progress(f"warning: {hold.describe()}; --allow-held: not holding it back")
+        return []
+    return found
+
+
+def _check_hold(
+    ctx: Context, request: Request, opts: ImageOptions, candidate: Candidate, found: Sequence[Hold]
+) -> None:
+    """`cut --tag` of a held image is refused: a rollback is a human's negative verdict."""
+    hold = holds.held(found, str(opts.image), candidate.tag, candidate.digest)
+    if hold is not None:
+        raise NegativeVerdict(
+            f"{opts.image}:{candidate.tag} is not pinned: {hold.describe()}. Pick another tag "
+            "(`pinbot scan --openhands ... --openhands-branch ...` shows what is held), or "
+            "pass --allow-held to pin it again on purpose"
+        )
 
 
 def _judge(ctx: Context, request: Request, opts: ImageOptions, candidate: Candidate) -> bool:

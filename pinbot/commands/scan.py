@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from pinbot import holds
 from pinbot.commands import Context
 from pinbot.engine import Engine, ImageOptions, ScanResult
+from pinbot.errors import UsageError
+from pinbot.holds import Hold
 from pinbot.model import Candidate, ImageRef
 from pinbot.report import table
 
+if TYPE_CHECKING:
+    from pinbot.git import InPlace
 
-def run(ctx: Context, opts: ImageOptions, current: str | None, examine_all: bool) -> int:
-    result = Engine(ctx, opts).scan(current, examine_all)
-    ctx.out.result(scan_json(result), scan_text(result))
+
+def run(
+    ctx: Context,
+    opts: ImageOptions,
+    current: str | None,
+    examine_all: bool,
+    holds_from: tuple[str, str] | None = None,
+) -> int:
+    """`holds_from`: (OpenHands repository, branch) whose rollbacks hold images back."""
+    engine = Engine(ctx, opts)
+    found = read_holds(ctx, *holds_from) if holds_from else []
+    engine.veto = hold_back(found, str(opts.image))
+    result = engine.scan(current, examine_all)
+    data = {**scan_json(result), "holds": [h.to_json() for h in found]}
+    ctx.out.result(data, scan_text(result, found))
     selected = result.selected
     ctx.out.github(
         outputs={
@@ -87,7 +107,46 @@ def scan_json(result: ScanResult) -> dict[str, Any]:
     }
 
 
-def scan_text(result: ScanResult) -> str:
+def read_holds(ctx: Context, source: str, branch: str) -> list[Hold]:
+    """The rollback holds on `branch` of the OpenHands repository `source`, read in place (a
+    path) or from a temporary blobless mirror (a URL)."""
+    from pinbot import git
+
+    with tempfile.TemporaryDirectory(prefix="pinbot-holds-") as scratch:
+        repo = _open(source, Path(scratch) / "openhands")
+        tip = repo.resolve(branch)
+        if tip is None:
+            raise UsageError(
+                f"--openhands-branch {branch!r} is not a branch of {repo.where}: check the name"
+            )
+        ctx.out.detail(f"reading rollbacks of pinbot pins on {branch} in {repo.where}")
+        return git.holds_at(repo.path, tip, branch)
+
+
+def _open(source: str, scratch: Path) -> InPlace:
+    from pinbot import git
+
+    if source.startswith("file://") or Path(source).expanduser().exists():
+        return git.InPlace.open(source, "--openhands")
+    url = f"https://{source}" if source.startswith("github.com/") else source
+    if not git.is_url(url):
+        raise UsageError(f"--openhands {source!r}: no such directory, and not a git URL")
+    return git.InPlace.mirror(url, "--openhands", scratch)
+
+
+def hold_back(found: list[Hold], image: str) -> Callable[[Candidate], Candidate] | None:
+    """The engine's veto: a candidate whose tag or digest is held becomes `held`."""
+    if not found:
+        return None
+
+    def veto(candidate: Candidate) -> Candidate:
+        hold = holds.held(found, image, candidate.tag, candidate.digest)
+        return holds.mark(candidate, hold) if hold else candidate
+
+    return veto
+
+
+def scan_text(result: ScanResult, found: Sequence[Hold] = ()) -> str:
     rows = [
         (c.tag, _short(c.digest), (c.build_sha or "")[:10], c.verdict, why(c))
         for c in result.candidates
@@ -95,6 +154,7 @@ def scan_text(result: ScanResult) -> str:
     lines = [f"{result.image}: looking for {result.capability}"]
     if rows:
         lines.append(table(("TAG", "DIGEST", "BUILD SHA", "VERDICT", "WHY"), rows))
+    lines += [f"held: {hold.describe()}" for hold in found]
     if result.selected is not None:
         lines.append(f"selected: {_ref_of(result, result.selected)}")
     else:

@@ -265,6 +265,19 @@ def add_commit(
         return _git(work, "rev-parse", "HEAD")
 
 
+def revert_commit(remote: Path, branch: str, commit: str, author: tuple[str, str] = HUMAN) -> str:
+    """A human rolls `commit` back on `branch` with `git revert` (its own message: "This
+    reverts commit <sha>."), and pushes; returns the revert commit."""
+    with tempfile.TemporaryDirectory(prefix="pinbot-world-") as tmp:
+        work = Path(tmp)
+        _git(work, "init", "-q", "-b", "work")
+        _git(work, "fetch", "-q", str(remote), f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        _git(work, "checkout", "-q", "--detach", f"refs/remotes/origin/{branch}")
+        _git(work, "revert", "--no-edit", commit, author=author)
+        _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
+        return _git(work, "rev-parse", "HEAD")
+
+
 def show(remote: Path, revision: str, path: str) -> str:
     """`git show REVISION:PATH` in `remote`."""
     return _git(remote, "show", f"{revision}:{path}", strip=False)
