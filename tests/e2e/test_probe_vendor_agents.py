@@ -1,0 +1,113 @@
+"""`pinbot probe` against the real agent server running the real Claude and Codex adapters.
+
+`openhands-agent-server` 1.58.2 runs `claude-agent-acp` 0.63.0 and `codex-acp` 1.10.0 (npm), which
+talk to the deterministic fake model in `testing/`. All of it -- the fake model, the agent server,
+the adapters and pinbot itself -- runs in one network namespace with loopback only (`unshare -n`),
+so nothing reaches the internet. The fake model answers only from the history it is sent, and its
+log shows whether the codeword was in the history sent after the recycle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinbot.probe.run import RECALL
+from testing import world
+from testing.services import missing_service
+from testing.vendor_agents import REPO, Rig, missing_parts
+
+API = {"claude-code": "anthropic", "codex": "openai"}
+REMINDERS = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+
+
+@pytest.fixture(autouse=True)
+def real_parts() -> None:
+    missing = missing_parts()
+    if missing:
+        missing_service(f"the real agent server and vendor adapters ({', '.join(missing)})")
+
+
+def probe_in_namespace(root: Path, via: str, wipe: bool = False) -> dict[str, Any]:
+    """Run the probe in a fresh network namespace; return pinbot's exit code and JSON report."""
+    tag = uuid.uuid4().hex
+    # Root gets a bare network namespace; anyone else maps themselves to root in a user namespace.
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "-n"]
+    command = [*unshare, "--", sys.executable, "-m", "testing.vendor_agents", "probe"]
+    command += [str(root), "--via", via, *(["--wipe"] if wipe else [])]
+    env = dict(os.environ, HARNESS_RUN=tag, PYTHONPATH=str(REPO))
+    subprocess.run(command, env=env, cwd=REPO, timeout=900, check=True)
+    assert_nothing_running(tag)
+    result = json.loads((root / "result.json").read_text())
+    result["data"] = json.loads(result["stdout"]) if result["stdout"].startswith("{") else {}
+    return result
+
+
+def assert_nothing_running(tag: str) -> None:
+    deadline = time.monotonic() + 5
+    while (left := world.tagged_processes(tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == []
+
+
+def codeword(agent: dict[str, Any]) -> str:
+    return str(agent["detail"]).split()[1].rstrip(";")
+
+
+def recall_histories(rig: Rig, api: str) -> list[list[list[str]]]:
+    """The histories the agent sent with the recall question (the turn after the recycle).
+
+    Side requests that quote the question (Codex titles a conversation from its first message
+    in each process) do not start with it and are left out.
+    """
+    asked = []
+    for request in rig.model_requests():
+        users = [text for role, text in request.get("history") or [] if role == "user"]
+        if request.get("api") == api and users and asks(users[-1]):
+            asked.append(request["history"])
+    return asked
+
+
+def asks(text: str) -> bool:
+    return REMINDERS.sub("", text).strip().startswith(RECALL)
+
+
+def test_both_vendor_agents_resume_natively_after_the_real_server_restarts(
+    tmp_path: Path,
+) -> None:
+    result = probe_in_namespace(tmp_path, "server-command")
+    assert (result["code"], result["data"].get("verdict")) == (0, "native"), result["stderr"]
+    rig = Rig(tmp_path)
+    for name, api in API.items():
+        agent = next(a for a in result["data"]["agents"] if a["agent"] == name)
+        assert agent["verdict"] == "native"
+        assert agent["restarted"] is True
+        assert agent["acp_session_id_after"] == agent["acp_session_id_before"]
+        asked = recall_histories(rig, api)
+        assert asked, f"{name} never asked the fake model the recall question"
+        assert all(codeword(agent) in json.dumps(history) for history in asked)
+
+
+def test_both_vendor_agents_lose_their_context_when_the_recycle_wipes_their_stores(
+    tmp_path: Path,
+) -> None:
+    result = probe_in_namespace(tmp_path, "url", wipe=True)
+    assert (result["code"], result["data"].get("verdict")) == (1, "lost"), result["stderr"]
+    rig = Rig(tmp_path)
+    for name, api in API.items():
+        agent = next(a for a in result["data"]["agents"] if a["agent"] == name)
+        assert agent["verdict"] == "lost"
+        assert agent["restarted"] is True
+        assert agent["acp_session_id_after"] != agent["acp_session_id_before"]
+        asked = recall_histories(rig, api)
+        assert asked, f"{name} never asked the fake model the recall question"
+        assert not any(codeword(agent) in json.dumps(history) for history in asked)
