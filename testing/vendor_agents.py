@@ -230,19 +230,29 @@ def probe(args: argparse.Namespace) -> int:
         rig.prepare(model.url)
         try:
             argv = _target_args(rig, args)
-            done = subprocess.run(
-                [sys.executable, "-m", "pinbot", "--json", "probe", *argv],
-                env=rig.env(),
-                cwd=rig.root,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            code, out, err = run_pinbot(argv, rig.env(), rig.root, args.deadline)
         finally:
             rig.stop_server()
-    result = {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+    result = {"code": code, "stdout": out, "stderr": err}
     (rig.root / "result.json").write_text(json.dumps(result))
     return 0
+
+
+def run_pinbot(
+    argv: list[str], env: dict[str, str], cwd: Path, deadline: float
+) -> tuple[int, str, str]:
+    """`pinbot --json probe ARGV`; past the deadline, interrupted (it cleans up) like a ^C."""
+    command = [sys.executable, "-m", "pinbot", "--json", "probe", *argv]
+    with subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+            err += f"\n(vendor_agents: interrupted after {deadline:.0f}s)"
+    return proc.returncode, out, err
 
 
 def _target_args(rig: Rig, args: argparse.Namespace) -> list[str]:
@@ -285,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--via", choices=("server-command", "url"), required=True)
     run.add_argument("--wipe", action="store_true", help="--via url: the recycle wipes the stores")
     run.add_argument("--agents", default="claude-code,codex")
-    run.add_argument("--timeout", type=float, default=240)
+    run.add_argument("--timeout", type=float, default=240, help="pinbot's --timeout")
+    run.add_argument("--deadline", type=float, default=780, help="interrupt pinbot after this")
     again = verbs.add_parser("recycle", help="the --recycle-command of a --via url run")
     again.add_argument("root", type=Path)
     again.add_argument("--wipe", action="store_true")
