@@ -17,7 +17,8 @@ nothing can leave the machine:
 `recycle ROOT [--wipe]` is the `--recycle-command` of the `--via url` runs: it restarts the
 agent server on the same directories, after wiping the vendors' session stores when asked.
 
-`scripts/dev setup` installs both parts; `AGENT_SERVER_VENV` and `ACP_ADAPTERS_DIR` say where.
+`scripts/dev setup` installs both parts under `$PINBOT_TOOLS_DIR` (default `~/.cache/pinbot-dev`)
+and exports `AGENT_SERVER_VENV` and `ACP_ADAPTERS_DIR`, which say where they are.
 """
 
 from __future__ import annotations
@@ -46,13 +47,19 @@ ADAPTERS = {"claude-code": "claude-agent-acp", "codex": "codex-acp"}
 HEALTH_TIMEOUT = 120.0  # 10-25 s on an idle machine; far more on two busy cores
 
 
+def tools_dir() -> Path:
+    """Where `scripts/dev setup` keeps the real servers (shared by checkouts)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("PINBOT_TOOLS_DIR") or Path(cache) / "pinbot-dev")
+
+
 def agent_server_binary() -> Path:
-    venv = os.environ.get("AGENT_SERVER_VENV") or str(REPO / ".pinbot-run/venvs/agent-server")
+    venv = os.environ.get("AGENT_SERVER_VENV") or tools_dir() / "agent-server"
     return Path(venv) / "bin" / "agent-server"
 
 
 def adapters_bin() -> Path:
-    where = os.environ.get("ACP_ADAPTERS_DIR") or str(REPO / ".pinbot-run/acp-adapters")
+    where = os.environ.get("ACP_ADAPTERS_DIR") or tools_dir() / "acp-adapters"
     return Path(where) / "node_modules" / ".bin"
 
 
