@@ -9,6 +9,7 @@ import argparse
 import datetime
 import logging
 import os
+import platform
 import signal
 import sys
 import traceback
@@ -29,6 +30,55 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+# The libraries whose versions a bug report needs: the seams' clients. Read from the installed
+# distributions' metadata, so `--version` imports none of them.
+KEY_LIBRARIES = (
+    "requests",
+    "urllib3",
+    "docker",
+    "GitPython",
+    "PyGithub",
+    "ruamel.yaml",
+    "packaging",
+)
+
+
+def version_report() -> str:
+    from importlib import metadata
+
+    def installed(name: str) -> str:
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            return f"{name} not installed"
+
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return "\n".join(
+        [
+            f"pinbot {__version__}",
+            f"Python {python} on {platform.system().lower()}-{platform.machine()}",
+            ", ".join(installed(name) for name in KEY_LIBRARIES),
+        ]
+    )
+
+
+class _VersionAction(argparse.Action):
+    """Like argparse's "version" action, but several lines, kept as written."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(version_report() + "\n")  # stdout, as argparse's own version does
+        parser.exit()
 
 
 def _add_image_options(p: argparse.ArgumentParser) -> None:
@@ -110,7 +160,11 @@ def build_parser() -> Parser:
         epilog="exit codes: 0 success, 1 negative verdict, 2 bad usage/config/input, "
         "3 external system failed, 4 internal error",
     )
-    parser.add_argument("--version", action="version", version=f"pinbot {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show pinbot's, Python's and the key libraries' versions and exit",
+    )
     # The global flags go before or after the command (`pinbot scan --json`), as users write
     # them. Only the top level has defaults, so a flag before the command is not reset by the
     # command's copy of it.
