@@ -76,6 +76,9 @@ class Output:
         body = json.dumps(data, indent=2) + "\n" if self.json_mode else text.rstrip("\n") + "\n"
         self.stdout.write(self.redact(body))
         self.stdout.flush()
+        # Under Actions the whole result is also the step output `report`: one line of JSON, so
+        # a later step reads any field with fromJSON() whatever the command.
+        self.github(outputs={"report": json.dumps(data, separators=(",", ":"))})
 
     def github(
         self,

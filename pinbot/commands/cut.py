@@ -603,6 +603,8 @@ def _report(
     ctx.out.result(data, plan_text(plan, pulls, pushed, kept))
     ctx.out.github(
         outputs={
+            "verdict": plan.pick.candidate.verdict,
+            "image": plan.pick.image,
             "tag": plan.pick.tag,
             "digest": plan.pick.digest or "",
             "openhands_sha": plan.openhands.commit,

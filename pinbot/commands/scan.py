@@ -36,6 +36,8 @@ def run(
     selected = result.selected
     ctx.out.github(
         outputs={
+            "verdict": selected.verdict if selected else "fail",
+            "image": str(result.image),
             "tag": selected.tag if selected else "",
             "digest": selected.digest or "" if selected else "",
             "found": "true" if selected else "false",
@@ -89,6 +91,14 @@ def run_check(ctx: Context, opts: ImageOptions, text: str) -> int:
     lines = [f"{_ref(opts, candidate)}: {candidate.verdict}"]
     lines += [f"  {e.detector:<10} {e.result:<5} {e.detail}" for e in candidate.evidence]
     ctx.out.result(data, "\n".join(lines))
+    ctx.out.github(
+        outputs={
+            "verdict": candidate.verdict,
+            "image": str(opts.image),
+            "tag": candidate.tag,
+            "digest": candidate.digest or "",
+        }
+    )
     if candidate.verdict == "error":
         ctx.out.error(f"could not decide {_ref(opts, candidate)}: {why(candidate)}")
     return {"pass": 0, "fail": 1}.get(candidate.verdict, 3)

@@ -339,7 +339,9 @@ def test_github_actions_get_outputs_a_summary_and_one_error_per_failing_check(
 
     assert code == 1
     digest = forced.images.world.digests[INCAPABLE]
-    assert output.read_text().splitlines() == [
+    report, *lines = output.read_text().splitlines()
+    assert json.loads(report.removeprefix("report="))["verdict"] == "block"
+    assert lines == [
         "verdict=block",
         f"openhands_sha={forced.pin}",
         f"image={forced.image}",
