@@ -369,7 +369,11 @@ def build_parser() -> Parser:
 
 
 def _apply_env_defaults(parser: argparse.ArgumentParser, environ: dict[str, str]) -> None:
-    """Every flag also reads PINBOT_<FLAG>: make the environment value the flag's default."""
+    """Every flag also reads PINBOT_<FLAG>: make the environment value the flag's default.
+
+    An empty value sets no value flag (a workflow passes an unused input as ""), and a flag set
+    here satisfies its either-or group (`PINBOT_LATEST=true` is `cut --latest`)."""
+    from_env: set[str] = set()
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for subparser in action.choices.values():
@@ -379,10 +383,15 @@ def _apply_env_defaults(parser: argparse.ArgumentParser, environ: dict[str, str]
         if not longs or action.dest in ("help", "version"):
             continue
         env = "PINBOT_" + longs[0][2:].upper().replace("-", "_")
-        if env not in environ:
+        if env not in environ or (environ[env] == "" and action.nargs != 0):
             continue
         action.default = _env_value(action, env, environ[env])
         action.required = False
+        if action.default:
+            from_env.add(action.dest)
+    for group in parser._mutually_exclusive_groups:
+        if any(action.dest in from_env for action in group._group_actions):
+            group.required = False
 
 
 def _env_value(action: argparse.Action, env: str, text: str) -> object:

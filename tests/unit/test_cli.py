@@ -41,3 +41,24 @@ def test_a_config_named_after_the_command_is_the_one_loaded(
     code = main(["scan", "--config", "nowhere/pinbot.toml"])
     assert code == 2
     assert "nowhere/pinbot.toml" in capsys.readouterr().err
+
+
+def test_an_either_or_flag_from_the_environment_satisfies_its_group() -> None:
+    from pinbot.cli import _apply_env_defaults
+
+    parser = build_parser()
+    _apply_env_defaults(parser, {"PINBOT_LATEST": "true", "PINBOT_TAG": ""})
+    args = parser.parse_args(
+        ["cut", "--openhands", "o", "--openhands-branch", "b", "--deploy", "d"]
+    )
+    assert (args.latest, args.tag) == (True, None)  # the empty PINBOT_TAG set nothing
+
+
+def test_an_either_or_group_is_still_required_when_the_environment_says_false() -> None:
+    from pinbot.cli import _apply_env_defaults
+    from pinbot.errors import UsageError
+
+    parser = build_parser()
+    _apply_env_defaults(parser, {"PINBOT_LATEST": "false"})
+    with pytest.raises(UsageError, match="--tag --latest"):
+        parser.parse_args(["cut", "--openhands", "o", "--openhands-branch", "b", "--deploy", "d"])
