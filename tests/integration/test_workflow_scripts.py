@@ -1,32 +1,27 @@
-"""The cut workflows' shell steps, run as Actions would run them, against a local world.
+"""The cut workflows' steps, run as Actions would run them, against a local world.
 
-Each `run:` script is executed with `bash --noprofile --norc -eo pipefail` (what `shell: bash`
-means on a runner) and the environment the workflow gives it, its `${{ }}` values filled in
-the way the runner would. `pinbot` on PATH is this checkout; the registry is real and the
-OpenHands and deploy repositories sit behind file:// remotes, where `--open-prs` pushes and
-says that no PR was opened.
+testing/actionrunner.py runs each job: its `run:` scripts under `bash -eo pipefail` and the pinbot
+action's shell steps, with the environment the workflow gives them. `pinbot` on PATH is this
+checkout (the action's install steps are left out here; tests/integration/test_action.py runs
+them); the registry is real and the OpenHands and deploy repositories sit behind file://
+remotes, where `--open-prs` pushes and says that no PR was opened.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from pinbot.demo import repos
+from testing.actionrunner import ROOT, Runner, load
 from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, images, make_repos
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
-ROOT = Path(__file__).resolve().parents[2]
-EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 
 
 @dataclass
@@ -53,66 +48,22 @@ def bin_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def step(name: str, command: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(workflow, job, step) of the step in workflows/`name` that runs `pinbot COMMAND`."""
-    workflow = YAML(typ="safe", pure=True).load((ROOT / "workflows" / name).read_text())
-    for job in workflow["jobs"].values():
-        for candidate in job["steps"]:
-            if f"pinbot {command}" in candidate.get("run", ""):
-                return workflow, job, candidate
-    raise AssertionError(f"{name}: no step runs pinbot {command}")
-
-
-def resolve(value: object, context: dict[str, str]) -> str:
-    """Fill in `${{ name }}` and `${{ a || 'b' }}` as the runner would, from `context`."""
-
-    def one(match: re.Match[str]) -> str:
-        for option in match[1].split("||"):
-            option = option.strip()
-            text = option[1:-1] if option.startswith("'") else context[option]
-            if text:
-                return text
-        return ""
-
-    return EXPRESSION.sub(one, str(value))
-
-
-def run_step(
+def run_workflow(
     name: str,
-    command: str,
     tmp_path: Path,
     bin_dir: Path,
     config: dict[str, str],
     context: dict[str, str],
     extra: dict[str, str],
 ) -> Run:
-    workflow, job, chosen = step(name, command)
-    declared = {**workflow.get("env", {}), **config, **job.get("env", {}), **chosen.get("env", {})}
-    outputs = tmp_path / "github-output"
-    env = {
-        **os.environ,
-        **{key: resolve(value, context) for key, value in declared.items()},
-        **extra,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(ROOT),
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_OUTPUT": str(outputs),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary"),
-        "RUNNER_TEMP": str(tmp_path),
-    }
-    script = tmp_path / "step.sh"
-    script.write_text(chosen["run"], encoding="utf-8")
-    done = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    text = outputs.read_text(encoding="utf-8") if outputs.exists() else ""
-    return Run(done.returncode, done.stdout, done.stderr, text)
+    """The job of workflows/`name`, its env block filled in with `config`; the last step's run."""
+    workflow = load((ROOT / "workflows" / name).read_text(encoding="utf-8"))
+    workflow["env"] = {**workflow.get("env", {}), **config}
+    where = Path(tempfile.mkdtemp(prefix="runner-", dir=tmp_path))
+    runner = Runner(where, [bin_dir], {**extra, "PYTHONPATH": str(ROOT)}, install=False)
+    (job,) = workflow["jobs"]
+    last = runner.run_job(workflow, job, context)[-1]
+    return Run(last.code, last.stdout, last.stderr, last.github_output)
 
 
 def world_env(images: Images, world: Repos, require: str | None = None) -> dict[str, str]:
@@ -127,11 +78,7 @@ def world_env(images: Images, world: Repos, require: str | None = None) -> dict[
 
 def repo_config(world: Repos, branch: bool = True) -> dict[str, str]:
     """What the user fills into the workflow's env block when copying it."""
-    config = {
-        "INSTALL_PINBOT": "pinbot",
-        "OPENHANDS_REPO": world.openhands.url,
-        "DEPLOY_REPO": world.deploy.url,
-    }
+    config = {"OPENHANDS_REPO": world.openhands.url, "DEPLOY_REPO": world.deploy.url}
     return {**config, "OPENHANDS_BRANCH": world.openhands.branch} if branch else config
 
 
@@ -142,7 +89,7 @@ def watch(tmp_path, bin_dir, images, world, **kwargs: Any) -> Run:
     require = kwargs.pop("require", None)
     config = {**repo_config(world), **kwargs}
     env = world_env(images, world, require)
-    return run_step("pin-watch.yml", "cut", tmp_path, bin_dir, config, SECRETS, env)
+    return run_workflow("pin-watch.yml", tmp_path, bin_dir, config, SECRETS, env)
 
 
 def release(tmp_path, bin_dir, images, world, tag: str, dry_run: bool) -> Run:
@@ -154,7 +101,7 @@ def release(tmp_path, bin_dir, images, world, tag: str, dry_run: bool) -> Run:
     }
     env = world_env(images, world)
     config = repo_config(world, branch=False)
-    return run_step("release-cut.yml", "cut", tmp_path, bin_dir, config, context, env)
+    return run_workflow("release-cut.yml", tmp_path, bin_dir, config, context, env)
 
 
 def test_pin_watch_cuts_the_newer_qualifying_tag_and_a_rerun_changes_nothing(
@@ -182,7 +129,7 @@ def test_pin_watch_ends_green_with_a_notice_on_a_negative_verdict(
     run = watch(tmp_path, bin_dir, images, world, require="0" * 40)
 
     assert run.code == 0, run.stderr
-    assert "::notice title=pin-watch::nothing to cut" in run.stdout
+    assert "::notice title=pinbot::pinbot cut: a negative verdict (exit 1)" in run.stdout
     assert "does not contain the backend commit(s) 0000000" in run.stderr  # pinbot said why
     assert world.refs() == refs
 

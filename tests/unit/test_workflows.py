@@ -1,6 +1,7 @@
 """The GitHub workflows cannot drift from the CLI, and keep to the hardening rules.
 
-Every `pinbot ...` command line in a `run:` script is checked against `build_parser()`: the
+Every `pinbot ...` command line in a `run:` script, and every step that uses the pinbot action
+(`command` and `args`, one argument a line), is checked against `build_parser()`: the
 command exists, every flag belongs to it (global flags before or after the command), flags that
 take a value get one, literal values fit their choices and types, required options and required
 either-or groups are given (on the line or as PINBOT_<FLAG> in the step's environment).
@@ -24,7 +25,8 @@ from pinbot.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted([*ROOT.glob("workflows/*.yml"), *ROOT.glob(".github/workflows/*.yml")])
-GATE_OUTPUTS = {"verdict", "openhands_sha", "image", "tag", "digest"}
+GATE_OUTPUTS = {"verdict", "openhands_sha", "image", "tag", "digest", "report"}
+PINBOT_ACTION = re.compile(r"^[A-Za-z0-9_.-]+/pinbot@[0-9a-f]{40}$")
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+\b")
@@ -193,7 +195,7 @@ def missing(grammar: Grammar, given: set[str], env: Mapping[str, str]) -> list[s
         count = sum(a.dest in given for a in actions)
         if count > 1:
             errors.append(f"give only one of {flags}")
-        elif required and count == 0:
+        elif required and not any(present(a) for a in actions):
             errors.append(f"one of {flags} is required")
     return errors
 
@@ -223,9 +225,18 @@ def step_env(workflow: dict[str, Any], job: dict[str, Any], step: dict[str, Any]
 
 
 def run_invocations(workflow: dict[str, Any]) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """Every pinbot command line: in `run:` scripts, and as the action's command and args."""
     for job, step in steps(workflow):
         for args in invocations(step.get("run", "")):
             yield args, step_env(workflow, job, step)
+        if PINBOT_ACTION.match(step.get("uses", "")):
+            yield action_args(step["with"]), step_env(workflow, job, step)
+
+
+def action_args(given: dict[str, str]) -> list[str]:
+    """What the action runs: `pinbot COMMAND ARG...`, one argument per non-blank line of args."""
+    lines = [line.strip() for line in str(given.get("args", "")).splitlines()]
+    return [given["command"], *[line for line in lines if line]]
 
 
 def leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -412,9 +423,13 @@ def test_release_cut_takes_a_tag_or_latest_a_branch_and_dry_run() -> None:
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"tag", "openhands_branch", "dry_run"}
     assert inputs["dry_run"]["type"] == "boolean"
-    runs = [args for args, env in run_invocations(workflow)]
-    assert {"--latest", "--tag"} <= {a for args in runs for a in args}
-    assert all("PINBOT_DRY_RUN" in env for _, env in run_invocations(workflow))
+    ((args, env),) = run_invocations(workflow)
+    assert args == ["cut", "--open-prs"]
+    # each input reaches pinbot as the PINBOT_<FLAG> of the flag it means
+    assert env["PINBOT_LATEST"] == "${{ inputs.tag == 'latest' }}"
+    assert env["PINBOT_TAG"] == "${{ inputs.tag != 'latest' && inputs.tag || '' }}"
+    assert env["PINBOT_OPENHANDS_BRANCH"] == "${{ inputs.openhands_branch }}"
+    assert env["PINBOT_DRY_RUN"] == "${{ inputs.dry_run }}"
 
 
 def test_the_gate_workflow_exposes_the_five_outputs_from_pinbot_gate() -> None:
@@ -428,7 +443,7 @@ def test_the_gate_workflow_exposes_the_five_outputs_from_pinbot_gate() -> None:
         step_id = step_ref.removeprefix("${{ steps.").split(".")[0]
         (step,) = [s for s in workflow["jobs"][job]["steps"] if s.get("id") == step_id]
         assert step_ref == f"${{{{ steps.{step_id}.outputs.{name} }}}}"
-        assert [args[0] for args in invocations(step["run"])] == ["gate"]
+        assert PINBOT_ACTION.match(step["uses"]) and action_args(step["with"]) == ["gate"]
 
 
 def test_the_probe_workflow_probes_both_agents_and_keeps_each_report() -> None:
@@ -437,9 +452,9 @@ def test_the_probe_workflow_probes_both_agents_and_keeps_each_report() -> None:
     assert job["strategy"]["matrix"]["agent"] == ["claude-code", "codex"]
     assert job["strategy"]["fail-fast"] is False
     (args, env), *rest = run_invocations(workflow)
-    assert not rest and args[:2] == ["--json", "probe"]
-    assert env["AGENT"] == "${{ matrix.agent }}" and args[args.index("--agents") + 1] == "$AGENT"
-    report = Path(args[args.index("--report") + 1]).name
+    assert not rest and args == ["probe", "--target=app"]
+    assert env["PINBOT_AGENTS"] == "${{ matrix.agent }}"
+    report = Path(env["PINBOT_REPORT"]).name
     (upload,) = [s for _, s in steps(workflow) if "upload-artifact" in s.get("uses", "")]
     assert Path(upload["with"]["path"]).name == report
     assert "matrix.agent" in upload["with"]["name"]
