@@ -200,6 +200,12 @@ class Engine:
             result.candidates.append(candidate)
             if candidate.verdict == "pass" and result.selected is None:
                 result.selected = candidate
+            self.ctx.out.status(
+                "scan",
+                f"examined {len(result.candidates)} of {len(order)} candidates: "
+                f"{candidate.tag} {candidate.verdict}",
+            )
+        self.ctx.out.status("scan", "", done=True)
         self.hints.save()
         return result
 

@@ -11,14 +11,45 @@ import logging
 import os
 import re
 import sys
+import time
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from pinbot.live import LiveLine
 
 SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "PINBOT_REGISTRY_TOKEN", "PINBOT_APP_API_KEY")
 # A credential someone wrote into a git or registry URL: `scheme://user:secret@host`, or a
 # token as the user name of an https URL (`https://TOKEN@github.com/...`).
+# Without a terminal, a long wait says how it goes at most this often (per thing waited for).
+PLAIN_EVERY = 5.0
 _URL_USERINFO = re.compile(r"\b(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+class Status(str):
+    """A progress message about something still under way (`key` names it: a scan, an agent's
+    turn). On a terminal it is redrawn in place; elsewhere printed at most every PLAIN_EVERY
+    seconds. `done` marks the end of the wait. Any other progress callable sees plain text."""
+
+    key: str
+    done: bool
+
+    def __new__(cls, text: str, key: str, done: bool = False) -> Status:
+        status = super().__new__(cls, text)
+        status.key, status.done = key, done
+        return status
+
+
+def wants_live(stream: TextIO, json_mode: bool, environ: Mapping[str, str]) -> bool:
+    """Live progress only for a person at a terminal: not with --json, in CI, under Actions,
+    with NO_COLOR (no-color.org: any value) or TERM=dumb."""
+    if json_mode or environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    if environ.get("GITHUB_ACTIONS") or environ.get("CI", "").lower() not in ("", "0", "false"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 class Output:
@@ -28,6 +59,8 @@ class Output:
         self.json_mode = False
         self.verbose = 0
         self._secrets: set[str] = set()
+        self._live: LiveLine | None = None
+        self._said: dict[str, float] = {}
         for name in SECRET_ENV:
             self.mask(os.environ.get(name, ""))
 
@@ -42,6 +75,11 @@ class Output:
     def configure(self, json_mode: bool, verbose: int) -> None:
         self.json_mode = json_mode
         self.verbose = verbose
+        self._live = None
+        if wants_live(self.stderr, json_mode, os.environ):
+            from pinbot.live import LiveLine  # only here: --json and CI runs never load it
+
+            self._live = LiveLine(self.stderr)
 
     def mask(self, secret: str) -> None:
         """Never print `secret`; under GitHub Actions also ask the runner to mask it."""
@@ -60,19 +98,50 @@ class Output:
 
     def progress(self, message: str) -> None:
         """A line of progress on stderr (long waits, phases); never on stdout."""
-        self.stderr.write(self.redact(f"pinbot: {message}\n"))
+        if isinstance(message, Status):
+            self.status(message.key, message, done=message.done)
+            return
+        line = self.redact(f"pinbot: {message}\n")
+        if self._live is not None:
+            self._live.above(line)
+            return
+        self.stderr.write(line)
         self.stderr.flush()
+
+    def status(self, key: str, message: str, done: bool = False) -> None:
+        """How something long goes (candidates examined, a turn waited for): redrawn in place on
+        a terminal; elsewhere a plain line once it has gone on for PLAIN_EVERY seconds, and
+        then at most that often."""
+        if self._live is not None:
+            if done:
+                self._live.done(key)
+            else:
+                self._live.show(key, self.redact(f"pinbot: {message}"))
+            return
+        now = time.monotonic()
+        if done:
+            self._said.pop(key, None)
+        elif now - self._said.setdefault(key, now) >= PLAIN_EVERY:
+            self._said[key] = now
+            self.stderr.write(self.redact(f"pinbot: {message}\n"))
+            self.stderr.flush()
+
+    def _end_status(self) -> None:
+        if self._live is not None:
+            self._live.clear()
 
     def detail(self, message: str) -> None:
         if self.verbose:
             self.progress(message)
 
     def error(self, message: str) -> None:
+        self._end_status()
         self.stderr.write(self.redact(f"pinbot: error: {message}\n"))
         self.stderr.flush()
 
     def result(self, data: dict[str, Any], text: str) -> None:
         """The command's result: JSON with --json, else the human text."""
+        self._end_status()
         body = json.dumps(data, indent=2) + "\n" if self.json_mode else text.rstrip("\n") + "\n"
         self.stdout.write(self.redact(body))
         self.stdout.flush()
@@ -147,17 +216,41 @@ def escape_annotation(message: str) -> str:
     return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A plain left-aligned text table."""
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], width: int | None = None
+) -> str:
+    """A plain left-aligned text table, no wider than `width` (default: the terminal's, when
+    stdout is one; unlimited into a pipe or a file). The last column - the why, the detail -
+    gives way first, each cut marked with an ellipsis."""
     cells = [
         [str(h) for h in headers],
         *[["" if c is None else str(c) for c in row] for row in rows],
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+    limit = terminal_width() if width is None else width
+    if limit:
+        room = limit - sum(widths[:-1]) - 2 * (len(widths) - 1)
+        widths[-1] = max(min(widths[-1], room), 8)
+        cells = [[*row[:-1], _cut(row[-1], widths[-1])] for row in cells]
+    lines = (
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in cells
     )
+    return "\n".join(_cut(line, limit) if limit else line for line in lines)
+
+
+def terminal_width() -> int | None:
+    """The terminal's columns when stdout is a terminal, else None (pipes and files get it all)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    import shutil  # only for a terminal
+
+    return shutil.get_terminal_size().columns
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

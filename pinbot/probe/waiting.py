@@ -6,9 +6,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from pinbot.report import Status
+
 T = TypeVar("T")
 Progress = Callable[[str], None]
-PROGRESS_EVERY = 5.0
+# A terminal redraws the wait each second; elsewhere Output prints it every PLAIN_EVERY seconds.
+PROGRESS_EVERY = 1.0
 MAX_POLL = 0.5  # seconds between polls at most: a turn can end any moment
 
 
@@ -29,15 +32,19 @@ def wait_until(
     start = time.monotonic()
     said = start
     delay = 0.05
-    while True:
-        found = check()
-        if found is not None:
-            return found
-        elapsed = time.monotonic() - start
-        if elapsed >= timeout:
-            raise StepFailed(f"{what}: still waiting after {timeout:.0f}s (--timeout)")
-        if time.monotonic() - said >= PROGRESS_EVERY:
-            progress(f"{what} ({elapsed:.0f}s of {timeout:.0f}s)")
-            said = time.monotonic()
-        time.sleep(min(delay, max(0.0, timeout - elapsed)))
-        delay = min(delay * 1.3, MAX_POLL)
+    try:
+        while True:
+            found = check()
+            if found is not None:
+                return found
+            elapsed = time.monotonic() - start
+            if elapsed >= timeout:
+                raise StepFailed(f"{what}: still waiting after {timeout:.0f}s (--timeout)")
+            if time.monotonic() - said >= PROGRESS_EVERY:
+                progress(Status(f"{what} ({elapsed:.0f}s of {timeout:.0f}s)", what))
+                said = time.monotonic()
+            time.sleep(min(delay, max(0.0, timeout - elapsed)))
+            delay = min(delay * 1.3, MAX_POLL)
+    finally:
+        if said != start:  # something was shown: take it down
+            progress(Status(f"{what}: done after {time.monotonic() - start:.0f}s", what, True))
