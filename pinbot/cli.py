@@ -9,7 +9,6 @@ import argparse
 import datetime
 import logging
 import os
-import platform
 import signal
 import sys
 import traceback
@@ -46,6 +45,7 @@ KEY_LIBRARIES = (
 
 
 def version_report() -> str:
+    import platform
     from importlib import metadata
 
     def installed(name: str) -> str:
