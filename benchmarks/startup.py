@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def world(root: Path) -> tuple[str, str]:
     """(image, sdk): an OCI layout of five releases, the newest capable one two releases down."""
-    from pinbot.world.agent_server import Build, publish
-    from pinbot.world.registry import LayoutWriter
+    from pinbot.demo.builds import Build, publish
+    from pinbot.demo.registry import LayoutWriter
 
     builds = [Build("1.40.0"), Build("1.41.0", routes=True), Build("1.42.0"), Build("1.43.0")]
     builds.append(Build("1.44.0"))

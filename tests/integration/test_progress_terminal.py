@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cutworld import CAPABLE, IMAGE, Images, images
+from testing.cutworld import CAPABLE, IMAGE, Images, images
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
