@@ -62,15 +62,24 @@ class Rule:
         return status, [*kept, *self.headers.items()], data
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a client opening a few dozen connections at once (a
+    # warm scan's round of HEADs) would see SYNs dropped and retried a second later, a delay no
+    # registry adds. Accept like a real server does.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class LatencyProxy:
     def __init__(self, upstream: str, delay: float = 0.0) -> None:
         self.upstream = upstream  # host:port
         self.delay = delay
         self.requests: Counter[str] = Counter()
         self.connections = 0
+        self.in_flight = 0
+        self.peak = 0  # the most requests in flight at once since the last reset
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         # A short poll interval: shutting a proxy down should not cost half a second.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -89,6 +98,7 @@ class LatencyProxy:
         with self._lock:
             self.requests.clear()
             self.connections = 0
+            self.peak = 0
 
     def rule_for(self, method: str, path: str) -> Rule | None:
         """The fault to apply to this request: none here (see FaultProxy)."""
@@ -127,6 +137,15 @@ class LatencyProxy:
             def _forward(self) -> None:
                 with proxy._lock:
                     proxy.requests[f"{self.command} {self.path.split('/')[-2]}"] += 1
+                    proxy.in_flight += 1
+                    proxy.peak = max(proxy.peak, proxy.in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with proxy._lock:
+                        proxy.in_flight -= 1
+
+            def _answer(self) -> None:
                 time.sleep(proxy.delay)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
