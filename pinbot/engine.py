@@ -29,6 +29,9 @@ from pinbot.model import DIGEST_RE, Candidate, Evidence, ImageName, validate_tag
 from pinbot.registry import NotFound, Source, open_source
 
 _VARIANT = re.compile(r"[a-z][a-z0-9]*\Z")
+# The most manifest HEADs a warm scan has in flight at once. A HEAD costs the registry next to
+# nothing, and 132 releases newer than a pin (the benchmark's world) go in one round.
+WARM_WIDTH = 256
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,13 @@ class Engine:
         self.ctx = ctx
         self.settings = ctx.settings
         self.opts = opts
-        # The examination window is up to twice `concurrency` deep (see _in_order): one pooled
-        # connection per thread, or extra connections are opened and thrown away.
+        # One pooled connection per examining thread (see _in_order), or extra connections are
+        # opened and thrown away.
         self.source = source or open_source(
             opts.image,
             opts.registry_url,
             self.settings.http_timeout,
-            2 * self.settings.concurrency,
+            WARM_WIDTH + self.settings.concurrency,
             mask=ctx.out.mask,
         )
         directory = config.cache_dir() / "v1" if ctx.use_cache else None
@@ -241,35 +244,41 @@ class Engine:
     def _in_order(
         self, order: Sequence[tuple[str, str | None]], stop_at_pass: bool
     ) -> Iterator[Candidate]:
-        """Examine ahead of the reader in a sliding window, yielding results in rank order.
+        """Examine ahead of the reader, yielding results in rank order.
 
-        The window is `concurrency` candidates deep, twice that for candidates the cache knows
-        (they cost one HEAD). Work past the answer is waste, so the window never reaches beyond
-        a candidate the cache says passes, and in-flight work stops at its next request once an
-        answer is in. What was in flight behind the answer is still spent, about 2 x (window - 1)
-        requests, so the window trades round trips for requests: the default, 6, keeps an answer
-        twenty releases down at about 1.2x DESIGN.md §6's floor (see benchmarks/scan_vs_skopeo)."""
-        window = self.settings.concurrency
+        Two kinds of work, scheduled apart (DESIGN.md §6):
+        - the warm round: every candidate the cache can predict, down to the first it predicts
+          passes, is confirmed at once by one `HEAD` each, all in flight together;
+        - the cold look-ahead: a candidate the cache cannot predict costs three requests in a
+          row, and whatever is in flight past the answer is spent for nothing, so the
+          look-ahead starts small and grows with depth (`lookahead`): an answer one release
+          down costs little more than its floor, one sixty down is not walked six at a time.
+        In-flight work stops at its next request once an answer is in."""
+        expected = [self._expected(tag) for tag, _ in order]
+        warm = warm_round(expected, stop_at_pass)
+        # Nothing past a predicted pass starts before that pass is confirmed (its tag may move).
+        predicted = warm[-1] if warm and stop_at_pass and expected[warm[-1]] == "pass" else None
         self._stop.clear()
-        with ThreadPoolExecutor(2 * window) as pool:
-            futures: list[Future[Candidate]] = []
-            known_pass: int | None = None
+        width = min(len(warm), WARM_WIDTH) + self.settings.concurrency
+        with ThreadPoolExecutor(width) as pool:
+            futures: dict[int, Future[Candidate]] = {
+                i: pool.submit(self._examine_quietly, *order[i]) for i in warm
+            }
+            cold = 0  # candidates below this rank have been submitted or are in the warm round
             for index in range(len(order)):
-                if known_pass is not None and known_pass < index:
-                    known_pass = None  # it did not pass after all (its tag moved): go on
-                while len(futures) < len(order) and known_pass is None:
-                    expected = self._expected(order[len(futures)][0])
-                    if len(futures) >= index + (2 * window if expected else window):
-                        break
-                    if stop_at_pass and expected == "pass":
-                        known_pass = len(futures)
-                    futures.append(pool.submit(self._examine_quietly, *order[len(futures)]))
+                horizon = min(len(order), index + lookahead(index, self.settings.concurrency))
+                if predicted is not None and index <= predicted:
+                    horizon = min(horizon, predicted + 1)
+                for rank in range(cold, horizon):
+                    if rank not in futures:
+                        futures[rank] = pool.submit(self._examine_quietly, *order[rank])
+                cold = max(cold, horizon)
                 candidate = futures[index].result()
                 yield candidate
                 if stop_at_pass and candidate.verdict == "pass":
                     self._stop.set()  # in-flight examinations give up before their next request
                     break
-            for future in futures:
+            for future in futures.values():
                 future.cancel()
         self._stop.clear()
 
@@ -297,6 +306,28 @@ class Engine:
     def _check_stop(self) -> None:
         if self._stop.is_set():
             raise Cancelled
+
+
+def warm_round(expected: Sequence[str | None], stop_at_pass: bool) -> list[int]:
+    """Ranks to confirm in one round: those the cache predicts, down to the first it predicts
+    passes (past that, a scan that stops at a pass has its answer unless that tag moved)."""
+    ranks: list[int] = []
+    for rank, verdict in enumerate(expected):
+        if verdict is None:
+            continue
+        ranks.append(rank)
+        if stop_at_pass and verdict == "pass":
+            break
+    return ranks
+
+
+def lookahead(depth: int, cap: int) -> int:
+    """How many unpredicted candidates to have in flight once `depth` are answered.
+
+    Three to start, then one more for every two answered, up to `cap` (`concurrency`). The
+    waste past an answer grows with the look-ahead and the floor with depth, so this keeps
+    requests near the floor at every depth (benchmarks/scan_vs_skopeo.py measures 1-60)."""
+    return max(1, min(cap, 3 + depth // 2))
 
 
 def _pull_name(endpoint: str, image: ImageName) -> str:
