@@ -34,6 +34,9 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_PAGES = 1000
+# ghcr pages 100 tags at a time unless asked for more, and its agent-server repository lists
+# thousands: ask for big pages, or the listing alone costs a round trip per hundred tags.
+PAGE_SIZE = 10_000
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
@@ -189,7 +192,7 @@ class RegistrySource(Source):
         self._lock = threading.Lock()
 
     def tags(self) -> list[str]:
-        url: str | None = f"{self.base}/v2/{self.name.repository}/tags/list?n=1000"
+        url: str | None = f"{self.base}/v2/{self.name.repository}/tags/list?n={PAGE_SIZE}"
         seen: set[str] = set()
         tags: list[str] = []
         while url:

@@ -104,6 +104,15 @@ class LatencyProxy:
         """The fault to apply to this request: none here (see FaultProxy)."""
         return None
 
+    def local(self, method: str, path: str) -> Answer | None:
+        """An answer the proxy gives by itself, without asking upstream: none here (see
+        testing's GhcrLike, which lists tags the way ghcr does)."""
+        return None
+
+    def upstream_path(self, path: str) -> str:
+        """Where upstream a request goes: where it was sent, here."""
+        return path
+
     def __enter__(self) -> LatencyProxy:
         self._thread.start()
         return self
@@ -149,6 +158,10 @@ class LatencyProxy:
                 time.sleep(proxy.delay)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                local = proxy.local(self.command, self.path)
+                if local is not None:
+                    self._send(*local)
+                    return
                 rule = proxy.rule_for(self.command, self.path)
                 if rule is None:
                     self._send(*self._upstream(body))
@@ -167,7 +180,8 @@ class LatencyProxy:
                     for key in dict.fromkeys(self.headers.keys())
                     if key.lower() not in HOP_BY_HOP
                 }
-                self.upstream.request(self.command, self.path, body=body, headers=headers)
+                path = proxy.upstream_path(self.path)
+                self.upstream.request(self.command, path, body=body, headers=headers)
                 answer = self.upstream.getresponse()
                 data = answer.read()
                 kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
