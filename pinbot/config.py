@@ -81,7 +81,7 @@ class Settings:
     require_commits: list[str] = field(default_factory=list)
     require_prs: list[int] = field(default_factory=list)
     git_author: str = DEFAULT_AUTHOR
-    concurrency: int = 8  # most unpredicted candidates in flight; see engine.lookahead
+    concurrency: int = 7  # most unpredicted candidates in flight; see engine.lookahead
     http_timeout: float = 30.0
     pin: PinSettings = field(default_factory=PinSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)

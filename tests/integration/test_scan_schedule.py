@@ -1,8 +1,8 @@
 """How a scan spends round trips (DESIGN.md §6), counted by a proxy in front of a real registry.
 
 A warm scan confirms what the cache predicts in one round of `HEAD`s, and nothing more; a cold
-scan's look-ahead grows with depth. The proxy holds every request `DELAY` seconds, so requests
-that were sent together are seen in flight together.
+scan's look-ahead grows with depth. The proxy holds every request `DELAY` seconds (`ROUND` while
+a warm round is watched), so requests that were sent together are seen in flight together.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from pinbot.cli import main
+from pinbot.config import Settings
 from pinbot.engine import lookahead
 from pinbot.world.proxy import LatencyProxy
 from pinbot.world.registry import ImageSpec, RegistryWriter
 from tests.worlds import Published, publish_to, releases
 
-DELAY = 0.2
+DELAY = 0.1
+ROUND = 0.6  # long enough for twenty threads to send their HEADs on a loaded machine
 DEPTH = 20  # 1.39.2 down to 1.33.1, the one release with the routes
 
 
@@ -49,13 +51,14 @@ def test_cold_scan_stays_within_its_lookahead_of_the_floor(world, capsys) -> Non
     assert len(report["candidates"]) == DEPTH
     floor = 1 + 3 * DEPTH  # one tag page; index, platform manifest and config per candidate
     # What was in flight behind the answer is spent: at most the look-ahead there, less one.
-    assert floor <= proxy.total <= floor + 3 * (lookahead(DEPTH, 8) - 1)
+    assert floor <= proxy.total <= floor + 3 * (lookahead(DEPTH, Settings().concurrency) - 1)
     assert proxy.requests["GET tags"] == 1
 
 
 def test_warm_scan_confirms_every_examined_tag_in_one_round_of_heads(world, capsys) -> None:
     with LatencyProxy(world.address, DELAY) as proxy:
         scan(proxy, world, capsys)
+        proxy.delay = ROUND
         report = scan(proxy, world, capsys)
 
     assert report["selected"]["tag"] == "1.33.1-python"
@@ -71,6 +74,7 @@ def test_a_release_newer_than_the_cache_is_examined_beside_the_round(world, caps
         newest = world.world.shas["1.39.2-python"]  # a new release, still without the routes
         spec = ImageSpec(["1.40.0-python"], newest, "2026-12-01T00:00:00Z", arch_tags=False)
         RegistryWriter(world.address, world.repository).publish(spec)
+        proxy.delay = ROUND
         report = scan(proxy, world, capsys)
 
     assert report["selected"]["tag"] == "1.33.1-python"

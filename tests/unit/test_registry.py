@@ -15,7 +15,7 @@ from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import Writer
 from pinbot.errors import ExternalError
 from pinbot.model import ImageName
-from pinbot.registry import RegistrySource
+from pinbot.registry import PAGE_SIZE, RegistrySource
 
 HOST = "ghcr.example"
 REPO = "openhands/agent-server"
@@ -55,7 +55,7 @@ class FakeGhcr(Writer):
         chunks = [self.tags[i : i + page] for i in range(0, len(self.tags), page)]
         for number, chunk in enumerate(chunks):
             url = (
-                f"{BASE}/tags/list?n=1000"
+                f"{BASE}/tags/list?n={PAGE_SIZE}"
                 if number == 0
                 else f"{BASE}/tags/list?last={chunks[number - 1][-1]}&n={page}"
             )

@@ -28,9 +28,9 @@ def test_warm_round_is_empty_on_a_cold_cache() -> None:
     assert warm_round([None, None, None], stop_at_pass=True) == []
 
 
-def test_lookahead_starts_at_three_and_grows_one_per_two_answers_up_to_the_cap() -> None:
-    assert [lookahead(depth, cap=8) for depth in range(0, 14)] == [
-        3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 8, 8
+def test_lookahead_starts_at_two_and_grows_one_per_two_answers_up_to_the_cap() -> None:
+    assert [lookahead(depth, cap=7) for depth in range(0, 14)] == [
+        2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 7, 7
     ]  # fmt: skip
 
 
