@@ -14,10 +14,10 @@ import pytest
 
 from pinbot.cli import main
 from pinbot.config import Settings
+from pinbot.demo.registry import ImageSpec, RegistryWriter
 from pinbot.engine import lookahead
-from pinbot.world.proxy import LatencyProxy
-from pinbot.world.registry import ImageSpec, RegistryWriter
-from tests.worlds import Published, publish_to, releases
+from testing.proxy import LatencyProxy
+from testing.worlds import Published, publish_to, releases
 
 DELAY = 0.1
 ROUND = 0.6  # long enough for twenty threads to send their HEADs on a loaded machine
