@@ -235,9 +235,16 @@ def build_parser() -> Parser:
         "--openhands-branch",
         metavar="BRANCH",
         required=True,
-        help="the branch that carries the backend change",
+        action="append",
+        help="the branch that carries the backend change; repeat for release lines (one "
+        "commit per branch; the deploy names the first)",
     )
-    p.add_argument("--deploy", metavar="REPO", required=True, help="deploy repo: path or git URL")
+    p.add_argument(
+        "--deploy",
+        metavar="REPO",
+        help="deploy repo: path or git URL (optional: without it "
+        "only the OpenHands branches are pinned)",
+    )
     p.add_argument("--deploy-branch", metavar="BRANCH", help="deploy base branch (default: main)")
     p.add_argument(
         "--require-commit",

@@ -363,14 +363,8 @@ SPEC = repos.sandbox_spec_service(IMAGE, "1.26.0-python")
             {repos.SPEC_FILE: SPEC.replace(f"'{IMAGE}:1.26.0-python'", f"f'{IMAGE}:{{TAG}}'")},
             f"{repos.SPEC_FILE}:15: AGENT_SERVER_IMAGE is built with an f-string",
         ),
-        ({repos.SPEC_FILE: None}, f"{repos.SPEC_FILE} is missing at"),
-        ({"containers/dev/compose.yml": None}, "containers/dev/compose.yml is missing at"),
-        (
-            {"docker-compose.yml": "services: {}\n"},
-            "docker-compose.yml: no ${AGENT_SERVER_IMAGE_TAG",
-        ),
     ],
-    ids=["defined-twice", "f-string", "missing-spec", "missing-compose", "compose-without-default"],
+    ids=["defined-twice", "f-string"],
 )
 def test_odd_pin_sites_are_refused_and_nothing_is_pushed(
     capsys, images, tmp_path, files, message
@@ -383,6 +377,36 @@ def test_odd_pin_sites_are_refused_and_nothing_is_pushed(
     assert code == 2
     assert message in err
     assert world.refs() == refs
+
+
+@pytest.mark.parametrize(
+    ("files", "moved"),
+    [
+        ({"containers/dev/compose.yml": None}, [repos.SPEC_FILE, "docker-compose.yml"]),
+        ({"docker-compose.yml": "services: {}\n"}, [repos.SPEC_FILE, COMPOSE_FILES[1]]),
+    ],
+    ids=["missing-compose", "compose-without-default"],
+)
+def test_every_site_present_moves_and_an_absent_one_is_not_required(
+    capsys, images, tmp_path, files, moved
+) -> None:
+    world = make_repos(tmp_path / "some", files=files)
+
+    code, report, err = cut(capsys, images, world, "--push")
+
+    assert code == 0, err
+    assert report is not None
+    assert [c["file"] for c in report["changes"] if c["repo"] == "openhands"] == moved
+
+
+def test_a_tree_without_any_pin_site_is_refused(capsys, images, tmp_path) -> None:
+    files = {repos.SPEC_FILE: None, "docker-compose.yml": None, "containers/dev/compose.yml": None}
+    world = make_repos(tmp_path / "none", files=files)
+
+    code, _, err = cut(capsys, images, world, "--push")
+
+    assert code == 2
+    assert "no pin site found at" in err
 
 
 def test_a_workflow_without_openhands_sha_is_refused(capsys, images, tmp_path) -> None:

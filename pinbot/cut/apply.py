@@ -1,0 +1,229 @@
+"""Carry out a plan: regenerate the locks, build the commits, push them, open the PRs.
+
+OpenHands branches first, then the deploy commit that names the first branch's commit, so a
+deploy never names a commit its remote lacks; a run that died in between finds the pin on the
+branch next time and only does the rest. A push that loses a race is rebuilt on the new tip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from pinbot import forge, gitops
+from pinbot.commands import Context
+from pinbot.cut.plan import BranchPlan, FileEdit, LockStep, Plan, deploy_message
+from pinbot.edits import sites, workflow
+from pinbot.errors import ExternalError, UsageError
+from pinbot.pins import lock
+from pinbot.pins.lock import LockChange
+
+ATTEMPTS = 3
+LOCK_NEIGHBOURS = ("pyproject.toml", "poetry.toml", "uv.toml")
+
+
+@dataclass(frozen=True)
+class Built:
+    """A branch's commit (the parent itself when nothing changed) and what its lock did."""
+
+    plan: BranchPlan
+    commit: str
+    edits: tuple[FileEdit, ...] = ()
+    lock: tuple[LockChange, ...] = ()
+
+    @property
+    def branch(self) -> str:
+        return self.plan.branch
+
+    @property
+    def changed(self) -> bool:
+        return self.commit != self.plan.parent
+
+
+@dataclass(frozen=True)
+class DeployBuilt:
+    """The deploy repository's commit: `commit` on `branch`, built on `parent`."""
+
+    url: str
+    branch: str
+    parent: str
+    commit: str
+    message: str | None = None
+    edits: tuple[FileEdit, ...] = ()
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.commit != self.parent
+
+
+# --- the OpenHands branches ---------------------------------------------------------------------
+
+
+def build_branch(clone: gitops.Clone, plan: BranchPlan, scratch: Path) -> Built:
+    """Run the plan's lock steps and commit everything on the parent (objects in the clone)."""
+    files = {e.path: e.after for e in plan.edits}
+    edits, changes = list(plan.edits), []
+    for number, step in enumerate(plan.locks):
+        old = clone.read(plan.parent, step.file) or b""
+        new = _relock(clone, plan.parent, files, step, scratch / f"lock-{plan.branch}-{number}")
+        changes += lock.diff(old.decode("utf-8"), new.decode("utf-8"), step.file)
+        if new != old:
+            files[step.file] = new
+            edits.append(FileEdit(step.file, old, new, ()))
+    if not files or all(clone.read(plan.parent, p) == data for p, data in files.items()):
+        return Built(plan, plan.parent)
+    assert plan.message is not None
+    commit = clone.commit(plan.parent, files, plan.message)
+    return Built(plan, commit, tuple(edits), tuple(changes))
+
+
+def _relock(
+    clone: gitops.Clone, parent: str, files: dict[str, bytes], step: LockStep, work: Path
+) -> bytes:
+    """The lock file as its tool writes it for the edited pyproject.toml beside it."""
+    folder = PurePosixPath(step.file).parent
+    directory = work / "project"
+    directory.mkdir(parents=True)
+    for name in (*LOCK_NEIGHBOURS, PurePosixPath(step.file).name):
+        path = str(folder / name) if str(folder) != "." else name
+        data = files.get(path) or clone.read(parent, path)
+        if data is not None:
+            (directory / name).write_bytes(data)
+    lock.regenerate(directory, step.argv, step.file)
+    new = (directory / PurePosixPath(step.file).name).read_bytes()
+    _check_locked(new, step)
+    return new
+
+
+def _check_locked(new: bytes, step: LockStep) -> None:
+    found = lock.read(new.decode("utf-8"), step.file, step.packages)
+    versions = {f.value for f in found}
+    if len(versions) > 1:
+        raise ExternalError(
+            f"`{' '.join(step.argv)}` left {step.file} split ("
+            + ", ".join(f.label for f in found)
+            + "): nothing was pushed"
+        )
+
+
+# --- the deploy repository ----------------------------------------------------------------------
+
+
+def build_deploy(
+    ctx: Context, clone: gitops.Clone, plan: Plan, base: str, target: str
+) -> DeployBuilt:
+    """`OPENHANDS_SHA: target` on the pinbot/… branch (a commit in the clone only)."""
+    branch = plan.deploy_branch
+    tips = clone.fetch(base, branch)
+    start = tips.get(base)
+    if start is None:
+        raise UsageError(f"--deploy-branch {base!r} does not exist in {clone.url}: check the name")
+    short = gitops.short(target)
+    if deployed_sha(ctx, clone, start) == target:
+        return DeployBuilt(clone.url, base, start, start, note=f"{base} already deploys {short}")
+    parent = tips.get(branch, start)
+    if branch in tips:
+        _check_only_pinbot(clone, branch, start, parent)
+    edit = workflow_edit(ctx, clone, parent, target)
+    if not edit.changed:
+        return DeployBuilt(clone.url, branch, parent, parent, note=f"{branch} names {short}")
+    message = deploy_message(plan.pick, plan.first.branch, target, ctx.settings)
+    commit = clone.commit(parent, {edit.path: edit.after}, message)
+    note = f"updates {branch}" if branch in tips else f"new branch from {base}"
+    return DeployBuilt(clone.url, branch, parent, commit, message, (edit,), note)
+
+
+def deployed_sha(ctx: Context, clone: gitops.Clone, commit: str) -> str:
+    read = lambda path: clone.read(commit, path)  # noqa: E731
+    where = f" at {gitops.short(commit)} in {clone.url}"
+    return sites.read_deployed_sha(ctx.settings.deploy, read, where).value
+
+
+def workflow_edit(ctx: Context, clone: gitops.Clone, parent: str, sha: str) -> FileEdit:
+    deploy = ctx.settings.deploy
+    where = f" at {gitops.short(parent)} in {clone.url}: check config deploy.workflow"
+    data = sites.need(lambda path: clone.read(parent, path), deploy.workflow, where)
+    new, change = workflow.rewrite(
+        sites.utf8(data, deploy.workflow), sha, deploy.workflow, deploy.sha_key
+    )
+    changes = (change,) if change.old != change.new else ()
+    return FileEdit(deploy.workflow, data, new.encode("utf-8"), changes)
+
+
+def _check_only_pinbot(clone: gitops.Clone, branch: str, base: str, tip: str) -> None:
+    foreign = [c for c in clone.log(tip, base=base) if not c.by_pinbot]
+    if foreign:
+        raise UsageError(
+            f"{branch} in {clone.url} has commits pinbot did not make "
+            f"({gitops.describe_foreign(foreign)}): pinbot will not build on them; merge or "
+            "drop them, or delete the branch, then re-run"
+        )
+
+
+# --- pushing --------------------------------------------------------------------------------------
+
+
+def push_branch(
+    ctx: Context, clone: gitops.Clone, built: Built, rebuild: Callable[[], Built]
+) -> Built:
+    """Push one branch's commit; when the branch moved meanwhile, rebuild on its new tip."""
+    for attempt in range(1, ATTEMPTS + 1):
+        if attempt > 1:
+            built = rebuild()
+        if not built.changed or _push(ctx, clone, built.commit, built.branch):
+            return built
+        _moved(ctx, built.branch, clone.url, attempt)
+    raise _kept_moving(built.branch, clone.url, "nothing more was pushed")
+
+
+def push_deploy(
+    ctx: Context, clone: gitops.Clone, deploy: DeployBuilt, rebuild: Callable[[], DeployBuilt]
+) -> DeployBuilt:
+    for attempt in range(1, ATTEMPTS + 1):
+        if attempt > 1:
+            deploy = rebuild()
+        if not deploy.changed or _push(ctx, clone, deploy.commit, deploy.branch):
+            return deploy
+        _moved(ctx, deploy.branch, clone.url, attempt)
+    raise _kept_moving(
+        deploy.branch, clone.url, "the OpenHands pin is pushed; re-run to finish the deploy"
+    )
+
+
+def _push(ctx: Context, clone: gitops.Clone, commit: str, branch: str) -> bool:
+    ctx.out.progress(f"pushing {gitops.short(commit)} to {branch} in {clone.url}")
+    return clone.push(commit, branch)
+
+
+def _moved(ctx: Context, branch: str, url: str, attempt: int) -> None:
+    if attempt < ATTEMPTS:
+        ctx.out.progress(
+            f"{branch} moved in {url} meanwhile; refetching and rebuilding on its "
+            f"new tip (attempt {attempt + 1} of {ATTEMPTS})"
+        )
+
+
+def _kept_moving(branch: str, url: str, state: str) -> ExternalError:
+    return ExternalError(
+        f"{branch} in {url} kept moving during {ATTEMPTS} attempts; {state}; "
+        "re-run when it is quiet"
+    )
+
+
+def open_pulls(
+    ctx: Context, specs: tuple[forge.PullSpec, ...], reasons: tuple[str, ...]
+) -> dict[str, forge.PullRequest]:
+    for reason in reasons:
+        ctx.out.progress(f"{reason} (branches pushed)")
+    if not specs:
+        return {}
+    ctx.out.progress("opening or updating the pull requests")
+    try:
+        return forge.open_forge(ctx.settings.http_timeout).ensure(specs)
+    except ExternalError as exc:
+        raise ExternalError(
+            f"{exc}; the branches are pushed: re-run the same command to open or update the "
+            "PRs (it makes no new commit and finds any PR already opened)"
+        ) from None

@@ -1,0 +1,124 @@
+"""What `cut` reads before it decides anything: the request, the image, every branch's pins."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pinbot import gitops, pyindex
+from pinbot.commands import Context
+from pinbot.errors import NegativeVerdict, UsageError
+from pinbot.model import Candidate
+from pinbot.pins import Target
+from pinbot.pins.kinds import SiteSpec
+from pinbot.pins.state import PinState, read_state
+
+
+@dataclass(frozen=True)
+class Request:
+    """The validated command line: nothing below reads `args`."""
+
+    tag: str | None
+    openhands: str
+    branches: tuple[str, ...]
+    deploy: str | None
+    deploy_base: str
+    require_commits: tuple[str, ...]
+    require_prs: tuple[int, ...]
+    push: bool
+    open_prs: bool
+    dry_run: bool
+    force: bool
+    author: tuple[str, str]
+    allow_held: bool = False
+
+    @property
+    def branch(self) -> str:
+        """The first branch: the one carrying the backend change, which the deploy names."""
+        return self.branches[0]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The image being pinned: the name written into files and what the checks found."""
+
+    image: str
+    candidate: Candidate
+    forced: bool
+    capability: str
+    variant: str
+
+    @property
+    def tag(self) -> str:
+        return self.candidate.tag
+
+    @property
+    def ref(self) -> str:
+        return f"{self.image}:{self.tag}"
+
+    @property
+    def digest(self) -> str | None:
+        return self.candidate.digest
+
+    @property
+    def target(self) -> Target:
+        return Target(self.image, self.tag, self.variant)
+
+
+@dataclass(frozen=True)
+class BranchFacts:
+    """One OpenHands branch as it is: its tip, its pins and the files that hold them."""
+
+    branch: str
+    tip: str
+    state: PinState
+    files: Mapping[str, bytes]
+    lacks: tuple[str, ...] = field(default=())  # required backend commits not in the tip
+
+
+def read_branch(
+    clone: gitops.Clone,
+    branch: str,
+    specs: Sequence[SiteSpec],
+    settings_image: str,
+    variant: str,
+    required: Sequence[str],
+) -> BranchFacts:
+    tip = clone.fetch(branch).get(branch)
+    if tip is None:
+        raise UsageError(
+            f"--openhands-branch {branch!r} does not exist in {clone.url}: check the name"
+        )
+    where = f" at {gitops.short(tip)} of {branch} in {clone.url}"
+    state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
+    files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
+    lacks = tuple(sha for sha in required if not clone.contains(tip, sha))
+    return BranchFacts(branch, tip, state, files, lacks)
+
+
+def _need(data: bytes | None) -> bytes:
+    assert data is not None  # read_state found the site in it
+    return data
+
+
+def check_published(ctx: Context, pick: Pick, branches: Sequence[BranchFacts]) -> list[str]:
+    """Refuse (exit 1) a version whose packages the index lacks; returns the packages checked.
+
+    Only sites that hold a package version need this; a build tag is refused later, by the
+    sites themselves (exit 2), because no version of it is ever published."""
+    packages = sorted(
+        {f.label.split("==")[0] for b in branches for f in b.state.values if f.holds == "version"}
+    )
+    version = pick.target.version
+    if not packages or version is None:
+        return []
+    index = ctx.settings.pin.index_url
+    ctx.out.progress(f"checking that {', '.join(packages)} {version} are published on {index}")
+    missing = pyindex.unpublished(index, packages, version, ctx.settings.http_timeout)
+    if missing:
+        names = ", ".join(f"{name}=={version}" for name in missing)
+        raise NegativeVerdict(
+            f"{names} not published on {index}: {pick.ref} is not pinned until its packages "
+            "are (the lock could not resolve them); re-run once they are, or pick another tag"
+        )
+    return packages

@@ -1,0 +1,177 @@
+"""The plan: every file edit, the lock commands, the commit messages and the PRs, as data.
+
+Pure: built from the facts, printed by `--dry-run`, carried out by `apply`. Nothing here runs a
+tool or writes anywhere.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pinbot import gitops
+from pinbot.config import Settings
+from pinbot.cut.facts import BranchFacts, Pick
+from pinbot.errors import NegativeVerdict
+from pinbot.pins import kinds, lock
+from pinbot.pins.text import Change
+
+DEPLOY_PREFIX = "pinbot/agent-server-"
+OPENHANDS_SHA_TRAILER = "Pinbot-OpenHands-Sha"
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    path: str
+    before: bytes
+    after: bytes
+    changes: tuple[Change, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self) -> str:
+        old = self.before.decode("utf-8", "replace").splitlines()
+        new = self.after.decode("utf-8", "replace").splitlines()
+        lines = difflib.unified_diff(old, new, f"a/{self.path}", f"b/{self.path}", n=1, lineterm="")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LockStep:
+    """Regenerate `file` with `argv`, run in its directory beside the edited pyproject.toml."""
+
+    file: str
+    argv: tuple[str, ...]
+    packages: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class BranchPlan:
+    """What one OpenHands branch gets: edits and lock runs on `parent`, in one commit."""
+
+    branch: str
+    parent: str
+    edits: tuple[FileEdit, ...] = ()
+    locks: tuple[LockStep, ...] = ()
+    message: str | None = None
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.edits or self.locks)
+
+    @property
+    def paths(self) -> list[str]:
+        return [e.path for e in self.edits] + [step.file for step in self.locks]
+
+
+@dataclass(frozen=True)
+class Plan:
+    pick: Pick
+    url: str
+    branches: tuple[BranchPlan, ...]
+    deploy_base: str | None  # None: no deploy repository was given
+
+    @property
+    def first(self) -> BranchPlan:
+        return self.branches[0]
+
+    @property
+    def deploy_branch(self) -> str:
+        return DEPLOY_PREFIX + self.pick.tag
+
+
+def plan_branch(facts: BranchFacts, pick: Pick, settings: Settings, url: str) -> BranchPlan:
+    """Every present site of the branch moved to the pick, and its locks regenerated."""
+    if facts.lacks:
+        names = ", ".join(gitops.short(sha) for sha in facts.lacks)
+        raise NegativeVerdict(
+            f"{facts.branch} ({gitops.short(facts.tip)}) in {url} does not contain the backend "
+            f"commit(s) {names}: the pin must land on the branch that carries the backend change, "
+            "so that one commit holds both; pass that branch as --openhands-branch (or merge the "
+            "commits into it) and re-run"
+        )
+    edits = tuple(e for e in _edits(facts, pick) if e.changed)
+    locks = tuple(_locks(facts, pick, bool(edits)))
+    plan = BranchPlan(facts.branch, facts.tip, edits, locks)
+    if not plan.changed:
+        return BranchPlan(facts.branch, facts.tip, note=f"{facts.branch} already pins {pick.ref}")
+    message = openhands_message(pick, facts.branch, plan.paths, settings)
+    return BranchPlan(facts.branch, facts.tip, edits, locks, message, f"on top of {facts.branch}")
+
+
+def _edits(facts: BranchFacts, pick: Pick) -> list[FileEdit]:
+    """One edit per file; sites sharing a file are applied one after the other."""
+    target = pick.target
+    edits: dict[str, FileEdit] = {}
+    for site in facts.state.edit_sites:
+        path = site.spec.file
+        before = edits[path].after if path in edits else facts.files[path]
+        after, changes = kinds.rewrite(site.spec, before, target)
+        earlier = edits[path].changes if path in edits else ()
+        edits[path] = FileEdit(path, facts.files[path], after, (*earlier, *changes))
+    return list(edits.values())
+
+
+def _locks(facts: BranchFacts, pick: Pick, edited: bool) -> list[LockStep]:
+    version = pick.target.version
+    steps = []
+    for site in facts.state.lock_sites:
+        if not site.present:
+            continue
+        stale = [f.label for f in site.found if f.value != version]
+        if not edited and not stale:
+            continue
+        reason = "the pins moved" if edited else f"it locks {', '.join(stale)}"
+        argv = tuple(lock.command(site.spec.file, site.spec.command))
+        steps.append(LockStep(site.spec.file, argv, site.spec.packages, reason))
+    return steps
+
+
+# --- messages (pure) ----------------------------------------------------------------------------
+
+
+def openhands_message(pick: Pick, branch: str, paths: Sequence[str], settings: Settings) -> str:
+    built = f"built from {pick.candidate.build_sha}" if pick.candidate.build_sha else "no build sha"
+    lines = [
+        f"Pin agent-server {pick.tag}",
+        "",
+        f"Point every agent-server pin site on {branch} at {pick.ref}",
+        f"({pick.digest}, {built}), so that one commit carries the backend change",
+        "and the image it needs:",
+        "",
+        *[f"- {path}" for path in paths],
+        "",
+        capability_sentence(pick, settings),
+        "",
+        gitops.trailers(pick.ref, pick.digest),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def deploy_message(pick: Pick, branch: str, sha: str, settings: Settings) -> str:
+    lines = [
+        f"Deploy OpenHands {gitops.short(sha)} with agent-server {pick.tag}",
+        "",
+        f"Set {settings.deploy.sha_key} to {sha},",
+        f"the commit on {branch} that carries the backend change and pins",
+        f"{pick.ref} ({pick.digest}).",
+        "",
+        capability_sentence(pick, settings),
+        "",
+        gitops.trailers(pick.ref, pick.digest, {OPENHANDS_SHA_TRAILER: sha}),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def capability_sentence(pick: Pick, settings: Settings) -> str:
+    if pick.forced:
+        return (
+            f"WARNING: the capability check for {settings.capability} said "
+            f"{pick.candidate.verdict}; pinned anyway with --force-capability."
+        )
+    return f"The image carries {settings.capability} (checked by pinbot)."

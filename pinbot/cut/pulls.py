@@ -1,0 +1,87 @@
+"""The pull requests a cut opens, with the evidence a reviewer needs (lock diff included)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pinbot import forge, gitops
+from pinbot.cut.apply import Built, DeployBuilt
+from pinbot.cut.facts import Pick
+from pinbot.pins.lock import LockChange
+
+
+def facts(pick: Pick, first: Built) -> list[tuple[str, str]]:
+    candidate = pick.candidate
+    forced = " (pinned anyway: --force-capability)" if pick.forced else ""
+    return [
+        ("image", f"`{pick.ref}`"),
+        ("tag", f"`{pick.tag}`"),
+        ("digest", f"`{candidate.digest}`"),
+        ("build sha", f"`{candidate.build_sha or 'unknown'}`"),
+        ("capability", f"{pick.capability}: {candidate.verdict}" + forced),
+        ("OpenHands commit", f"`{first.commit}` on `{first.branch}`"),
+    ]
+
+
+def lock_rows(changes: Sequence[LockChange]) -> list[tuple[str, str]]:
+    """One row per package whose locked version moved (the lock diff)."""
+    return [
+        (f"locked `{c.package}` ({c.file})", f"{c.old or 'absent'} → {c.new or 'removed'}")
+        for c in changes
+    ]
+
+
+def marker(pick: Pick, role: str, openhands_sha: str) -> dict[str, Any]:
+    return {
+        "role": role,
+        "image": pick.image,
+        "tag": pick.tag,
+        "digest": pick.digest,
+        "build_sha": pick.candidate.build_sha,
+        "openhands_sha": openhands_sha,
+        "forced": pick.forced,
+    }
+
+
+def notes(pick: Pick) -> list[str]:
+    if not pick.forced:
+        return []
+    return [
+        "> [!WARNING]",
+        "> Pinned with `--force-capability`: the capability check did not pass.",
+    ]
+
+
+def openhands_pull(pick: Pick, first: Built, repo: forge.GitHubRepo, base: str) -> forge.PullSpec:
+    section = forge.render_section(
+        title=f"pinbot: agent-server {pick.tag}",
+        facts=[*facts(pick, first), *lock_rows(first.lock), ("deploy PR", "{other}")],
+        evidence=pick.candidate.evidence,
+        notes=notes(pick),
+    )
+    return forge.PullSpec(
+        "openhands",
+        repo,
+        first.branch,
+        base,
+        f"Pin agent-server {pick.tag}",
+        marker(pick, "openhands", first.commit),
+        section,
+    )
+
+
+def deploy_pull(
+    pick: Pick, first: Built, deploy: DeployBuilt, repo: forge.GitHubRepo, base: str
+) -> forge.PullSpec:
+    short = gitops.short(first.commit)
+    section = forge.render_section(
+        title=f"pinbot: deploy OpenHands {short}",
+        facts=[*facts(pick, first), *lock_rows(first.lock), ("OpenHands PR", "{other}")],
+        evidence=pick.candidate.evidence,
+        notes=notes(pick),
+    )
+    title = f"Deploy OpenHands {short} with agent-server {pick.tag}"
+    return forge.PullSpec(
+        "deploy", repo, deploy.branch, base, title, marker(pick, "deploy", first.commit), section
+    )
