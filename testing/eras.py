@@ -1,0 +1,179 @@
+"""The OpenHands repository in both eras of its pin, with a real `poetry.lock`, and the charts.
+
+- constant era: `AGENT_SERVER_IMAGE`, the compose defaults, *and* the three package pins in
+  `pyproject.toml` with their lock (OpenHands PR #14612 bumped the constant "to align with the
+  existing package pins");
+- package era (OpenHands #15168): no constant; the pins written twice in `pyproject.toml`
+  (`[project]` and `[tool.poetry]`) and locked in `poetry.lock`;
+- the charts (OpenHands-Cloud): the four pin spots, on `main` and three `release/*` branches.
+
+The lock is made by the real poetry against a local package index (`package_index`), so a test
+can run `poetry check --lock` on what pinbot commits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pinbot.world import repos
+
+PACKAGES = ("openhands-agent-server", "openhands-sdk", "openhands-tools")
+SPEC_WITHOUT_CONSTANT = '''\
+"""Sandbox specs. Since OpenHands #15168 the agent-server image follows the installed
+openhands-agent-server package: ghcr.io/openhands/agent-server:<version>-python."""
+
+from importlib.metadata import version
+
+
+def get_agent_server_image() -> str:
+    return f"ghcr.io/openhands/agent-server:{version('openhands-agent-server')}-python"
+'''
+
+
+def poetry() -> str:
+    """The real poetry: on PATH, or installed beside this interpreter by `scripts/dev setup`."""
+    found = shutil.which("poetry") or str(Path(sys.executable).parent / "poetry")
+    if not Path(found).exists():
+        raise FileNotFoundError("poetry is not installed: run ./scripts/dev setup")
+    return found
+
+
+def path_with_poetry() -> str:
+    """PATH with poetry's directory first, for the commands pinbot runs."""
+    return os.pathsep.join([str(Path(poetry()).parent), os.environ.get("PATH", "")])
+
+
+def pyproject(version: str, index_url: str, sdk: str | None = None) -> str:
+    sdk = sdk or version
+    return f"""\
+[project]
+name = "openhands-ai"
+version = "1.11.0"
+description = "OpenHands: code less, make more"
+requires-python = ">=3.11"
+dependencies = [
+  "openhands-agent-server=={version}",
+  "openhands-sdk=={sdk}",
+  "openhands-tools=={version}",
+]
+
+[tool.poetry]
+package-mode = false
+
+[tool.poetry.dependencies]
+python = ">=3.11"
+openhands-agent-server = "=={version}"
+openhands-sdk = "=={sdk}"
+openhands-tools = "=={version}"
+
+# The tests' stand-in for PyPI.
+[[tool.poetry.source]]
+name = "local"
+url = "{index_url}"
+priority = "primary"
+"""
+
+
+def poetry_run(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, POETRY_NO_INTERACTION="1", PATH=path_with_poetry())
+    return subprocess.run(
+        [poetry(), *args], cwd=directory, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def lock(pyproject_text: str) -> str:
+    """The poetry.lock the real poetry writes for this pyproject.toml."""
+    with tempfile.TemporaryDirectory(prefix="pinbot-lock-") as tmp:
+        (Path(tmp) / "pyproject.toml").write_text(pyproject_text)
+        done = poetry_run(Path(tmp), "lock")
+        if done.returncode != 0:
+            raise RuntimeError(f"poetry lock failed: {done.stderr or done.stdout}")
+        return (Path(tmp) / "poetry.lock").read_text()
+
+
+def check_lock(files: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`poetry check --lock` on a tree's pyproject.toml and poetry.lock."""
+    with tempfile.TemporaryDirectory(prefix="pinbot-check-") as tmp:
+        for name, text in files.items():
+            (Path(tmp) / name).write_text(text)
+        return poetry_run(Path(tmp), "check", "--lock")
+
+
+def package_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
+    """Files of an OpenHands main in the package era (for `repos.openhands_repo(files=...)`)."""
+    text = pyproject(version, index_url)
+    return {
+        repos.SPEC_FILE: SPEC_WITHOUT_CONSTANT,
+        "docker-compose.yml": None,
+        "containers/dev/compose.yml": None,
+        "pyproject.toml": text,
+        "poetry.lock": lock(text),
+    }
+
+
+def constant_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
+    """The constant era's extra files: the package pins beside the constant, locked."""
+    text = pyproject(version, index_url)
+    return {"pyproject.toml": text, "poetry.lock": lock(text)}
+
+
+# --- the charts (OpenHands-Cloud) -------------------------------------------------------------
+
+CHART_FILES = (
+    "charts/openhands/values.yaml",
+    "charts/openhands/charts/runtime-api/values.yaml",
+    "charts/image-loader/values.yaml",
+    "replicated/config.yaml",
+)
+
+
+def chart_files(tag: str) -> dict[str, str]:
+    """The four pin spots of OpenHands-Cloud, shaped as upstream writes them."""
+    global_image = f"""\
+replicaCount: 1
+
+global:
+  # Canonical agent-server image. Defaults the runtime image (runtime.image) and
+  # any warm-runtime configsByName entry that omits its own `image`.
+  agentServerImage:
+    repository: ghcr.io/openhands/agent-server
+    tag: {tag}
+  security:
+    allowInsecureImages: true
+"""
+    return {
+        CHART_FILES[0]: global_image,
+        CHART_FILES[1]: "enabled: false\n\n" + global_image,
+        CHART_FILES[2]: f"""\
+# Agent-server image the loader pre-pulls onto nodes; keep tag in sync with the sandbox runtime.
+image:
+  repository: ghcr.io/openhands/agent-server
+  tag: {tag}
+  pullPolicy: Always
+""",
+        CHART_FILES[3]: f"""\
+apiVersion: kots.io/v1beta1
+kind: Config
+metadata:
+  name: openhands-config
+spec:
+  groups:
+    - name: domain_configuration
+      title: Domain Configuration
+      items: []
+    - name: sandbox_configuration
+      title: Sandbox Configuration
+      items:
+        - name: custom_sandbox_image_tag
+          title: Sandbox Image Tag
+          help_text: Image tag, e.g. {tag}
+          type: text
+          default: "{tag}"
+          required: true
+""",
+    }
