@@ -26,10 +26,11 @@ from pinbot.capability import cached_result
 from pinbot.commands import Context
 from pinbot.commands.scan import why
 from pinbot.edits import Site, sites
-from pinbot.edits.sites import Pins
 from pinbot.engine import Engine, ImageOptions, image_options
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import DIGEST_RE, validate_sha
+from pinbot.pins import profiles
+from pinbot.pins.state import PinState, read_state
 from pinbot.registry import NotFound
 from pinbot.report import markdown_table, table
 
@@ -73,7 +74,7 @@ class Facts:
     deploy: str
     deploy_commit: str | None = None
     openhands_sha: str | None = None
-    pins: Pins | None = None
+    pins: PinState | None = None
     same_image: bool = False
     digest: str | None = None
     build_sha: str | None = None
@@ -267,13 +268,14 @@ class Gate:
             return _skip("pin_sites_agree", "no OpenHands commit to read the pin sites from")
         where = f" at {git.short(sha)} in {self.repo.where}"
         try:
-            pins = sites.read_pins(self.settings.pin, _reader(self.repo, sha), where)
+            specs = profiles.sites(self.settings.pin, self.settings.source)
+            image, variant = str(self.opts.image), self.opts.variant
+            pins = read_state(specs, _reader(self.repo, sha), image, variant, where)
         except UsageError as exc:
             return _fail("pin_sites_agree", str(exc))  # the deploy would read a broken pin
         self.facts.pins = pins
         self.facts.same_image = pins.repository == str(self.opts.image)
-        constant = f"{pins.constant.file}:{pins.constant.line}"
-        problems = [f"{s.file}:{s.line} says {s.value}" for s in pins.disagreeing()]
+        problems = pins.disagreements()
         if not self.facts.same_image:
             problems.insert(
                 0, f"the image is {pins.repository}, not {self.opts.image} (--image, config image)"
@@ -281,13 +283,10 @@ class Gate:
         if problems:
             return _fail(
                 "pin_sites_agree",
-                f"{constant} pins {pins.constant.value}, but {'; '.join(problems)}: make every "
-                "pin site agree (`pinbot cut` rewrites them all)",
+                f"the deploy runs {pins.reference}, but {'; '.join(problems)}: a version split "
+                "is a protocol split; make every pin site agree (`pinbot cut` moves them all)",
             )
-        return _pass(
-            "pin_sites_agree",
-            f"{constant} and {len(pins.defaults)} compose default(s) say {pins.tag}",
-        )
+        return _pass("pin_sites_agree", pins.summary())
 
     def digest_unchanged(self) -> Check:
         name, pins, sha = "digest_unchanged", self.facts.pins, self.facts.openhands_sha
@@ -305,11 +304,11 @@ class Gate:
             )
         recorded_image = cut.trailers.get(git.IMAGE_TRAILER)
         recorded = cut.trailers.get(git.DIGEST_TRAILER, "")
-        if recorded_image != pins.constant.value:
+        if recorded_image != pins.reference:
             return _fail(
                 name,
                 f"the pin changed after pinbot's cut: {git.short(cut.sha)} recorded "
-                f"{recorded_image}, {pins.constant.value} is pinned now; cut it with `pinbot cut`",
+                f"{recorded_image}, {pins.reference} is pinned now; cut it with `pinbot cut`",
             )
         if not DIGEST_RE.match(recorded):
             return _fail(

@@ -193,7 +193,10 @@ def test_a_compose_default_changed_after_the_cut_blocks(clean: CutWorld) -> None
     assert code == 1
     assert report["openhands_sha"] == human
     assert statuses(report) == {**dict.fromkeys(CHECKS, "pass"), "pin_sites_agree": "fail"}
-    assert "docker-compose.yml:10 says 1.26.0-python" in detail(report, "pin_sites_agree")
+    assert (
+        "AGENT_SERVER_IMAGE_TAG:-1.26.0-python at docker-compose.yml:10 beside AGENT_SERVER_IMAGE="
+        in detail(report, "pin_sites_agree")
+    )
     # The cut is found on the first-parent line below the human's commit.
     assert f"recorded by {clean.pin[:12]}" in detail(report, "digest_unchanged")
 

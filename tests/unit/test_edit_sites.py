@@ -6,6 +6,8 @@ from pinbot.config import DeploySettings, PinSettings
 from pinbot.demo import repos
 from pinbot.edits import sites
 from pinbot.errors import UsageError
+from pinbot.pins import profiles
+from pinbot.pins.state import PinState, read_state
 
 IMAGE = "ghcr.io/openhands/agent-server"
 
@@ -19,29 +21,26 @@ def tree(tag: str = "1.26.0-python", dev_tag: str | None = None) -> dict[str, by
     }
 
 
-def test_read_pins_gives_the_constant_and_every_default() -> None:
-    pins = sites.read_pins(PinSettings(), tree().get)
+def read(files: dict[str, bytes]) -> PinState:
+    return read_state(profiles.sites(PinSettings(), "x"), files.get, IMAGE, "python", " at abc")
+
+
+def test_the_constant_and_every_default_are_read_with_their_lines() -> None:
+    pins = read(tree())
     assert (pins.repository, pins.tag) == (IMAGE, "1.26.0-python")
-    assert pins.constant.line == 15
-    assert [(s.file, s.value) for s in pins.defaults] == [
-        ("docker-compose.yml", "1.26.0-python"),
-        ("containers/dev/compose.yml", "1.26.0-python"),
+    assert [(f.file, f.line, f.value) for f in pins.values] == [
+        (repos.SPEC_FILE, 15, f"{IMAGE}:1.26.0-python"),
+        ("docker-compose.yml", 10, "1.26.0-python"),
+        ("containers/dev/compose.yml", 12, "1.26.0-python"),
     ]
-    assert pins.disagreeing() == []
+    assert pins.disagreements() == []
 
 
 def test_disagreeing_defaults_are_named() -> None:
-    pins = sites.read_pins(PinSettings(), tree(dev_tag="1.25.0-python").get)
-    assert [(s.file, s.line, s.value) for s in pins.disagreeing()] == [
-        ("containers/dev/compose.yml", 12, "1.25.0-python")
+    assert read(tree(dev_tag="1.25.0-python")).disagreements() == [
+        "AGENT_SERVER_IMAGE_TAG:-1.25.0-python at containers/dev/compose.yml:12 beside "
+        f"AGENT_SERVER_IMAGE={IMAGE}:1.26.0-python at {repos.SPEC_FILE}:15"
     ]
-
-
-def test_a_missing_site_names_the_file_where_and_the_setting() -> None:
-    files = tree()
-    del files["containers/dev/compose.yml"]
-    with pytest.raises(UsageError, match=r"containers/dev/compose.yml is missing at abc: check"):
-        sites.read_pins(PinSettings(), files.get, " at abc")
 
 
 def test_read_deployed_sha() -> None:
@@ -51,4 +50,4 @@ def test_read_deployed_sha() -> None:
 
 def test_non_utf8_yaml_is_bad_input() -> None:
     with pytest.raises(UsageError, match=r"docker-compose\.yml is not UTF-8"):
-        sites.read_pins(PinSettings(), {**tree(), "docker-compose.yml": b"\xff\xfe"}.get)
+        read({**tree(), "docker-compose.yml": b"\xff\xfe"})
