@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pinbot.world import repos
+from pinbot.demo import repos
 
 PACKAGES = ("openhands-agent-server", "openhands-sdk", "openhands-tools")
 SPEC_WITHOUT_CONSTANT = '''\

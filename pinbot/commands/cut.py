@@ -15,9 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinbot import config, holds
-from pinbot import git as gitops  # the git seam; the pin engineer renames these with cut/
-from pinbot import github as forge
+from pinbot import config, git, github, holds
 from pinbot.commands import Context
 from pinbot.commands.scan import hold_back, why
 from pinbot.cut import apply
@@ -43,13 +41,13 @@ class _Cut:
     def __init__(self, ctx: Context, request: Request, opts: ImageOptions, workdir: Path) -> None:
         self.ctx, self.request, self.opts, self.workdir = ctx, request, opts, workdir
         self.specs: tuple[SiteSpec, ...] = profiles.sites(ctx.settings.pin, ctx.settings.source)
-        self.clones: list[gitops.Clone] = []
+        self.clones: list[git.Clone] = []
         self.openhands = self._clone(request.openhands, "--openhands", "openhands")
         self.deploy = self._clone(request.deploy, "--deploy", "deploy") if request.deploy else None
         self.required: tuple[str, ...] = ()
 
-    def _clone(self, source: str, flag: str, name: str) -> gitops.Clone:
-        clone = gitops.Clone(source, flag, self.workdir / name, self.request.author)
+    def _clone(self, source: str, flag: str, name: str) -> git.Clone:
+        clone = git.Clone(source, flag, self.workdir / name, self.request.author)
         self.clones.append(clone)
         return clone
 
@@ -168,15 +166,15 @@ def _preview(cut: _Cut, plan: Plan) -> Outcome:
 def _need_token(cut: _Cut) -> None:
     """Refuse --open-prs without a token now, before anything is pushed."""
     urls = [cut.openhands.url, *([cut.deploy.url] if cut.deploy else [])]
-    if any(forge.github_repo(url) for url in urls):
-        forge.open_forge(0)
+    if any(github.github_repo(url) for url in urls):
+        github.open_forge(0)
 
 
 def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
-    specs: list[forge.PullSpec] = []
+    specs: list[github.PullSpec] = []
     reasons: list[str] = []
     first, pick = outcome.built[0], outcome.plan.pick
-    openhands_repo = forge.github_repo(cut.openhands.url)
+    openhands_repo = github.github_repo(cut.openhands.url)
     if openhands_repo is None:
         reasons.append(f"{cut.openhands.url} is not a GitHub remote: no OpenHands PR")
     else:
@@ -185,7 +183,7 @@ def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
             specs.append(openhands_pull(pick, first, openhands_repo, base))
     deploy = outcome.deploy
     if cut.deploy is not None and deploy is not None:
-        deploy_repo = forge.github_repo(cut.deploy.url)
+        deploy_repo = github.github_repo(cut.deploy.url)
         if deploy_repo is None:
             reasons.append(f"{cut.deploy.url} is not a GitHub remote: no deploy PR")
         elif deploy.branch != cut.request.deploy_base:
@@ -229,7 +227,7 @@ def _branch(name: str, flag: str) -> str:
 # --- what to pin ------------------------------------------------------------------------------
 
 
-def _pick(ctx: Context, request: Request, opts: ImageOptions, first: BranchFacts, clone: gitops.Clone) -> Pick:
+def _pick(ctx: Context, request: Request, opts: ImageOptions, first: BranchFacts, clone: git.Clone) -> Pick:
     current = first.state.tag
     what = request.tag or f"the newest tag newer than {current}"
     found = _holds(ctx, request, clone, first.tip)
@@ -268,9 +266,9 @@ def examine(
     return result.selected
 
 
-def _holds(ctx: Context, request: Request, clone: gitops.Clone, tip: str) -> list[Hold]:
+def _holds(ctx: Context, request: Request, clone: git.Clone, tip: str) -> list[Hold]:
     """The rollbacks of pinbot pins on the branch; none with --allow-held (said out loud)."""
-    found = gitops.holds_at(Path(clone.repo.git_dir), tip, request.branch)
+    found = git.holds_at(Path(clone.repo.git_dir), tip, request.branch)
     if found and request.allow_held:
         for hold in found:
             ctx.out.progress(f"warning: {hold.describe()}; --allow-held: not holding it back")
@@ -314,9 +312,9 @@ def _judge(ctx: Context, request: Request, opts: ImageOptions, candidate: Candid
     )
 
 
-def _required_commits(ctx: Context, request: Request, clone: gitops.Clone) -> tuple[str, ...]:
-    repo = forge.github_repo(clone.url) if request.require_prs else None
-    shas = forge.required_commits(
+def _required_commits(ctx: Context, request: Request, clone: git.Clone) -> tuple[str, ...]:
+    repo = github.github_repo(clone.url) if request.require_prs else None
+    shas = github.required_commits(
         request.require_commits, request.require_prs, repo, ctx.settings.http_timeout
     )
     if not shas:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pinbot import forge, gitops
+from pinbot import git, github
 from pinbot.commands import Context
 from pinbot.cut.plan import BranchPlan, FileEdit, LockStep, Plan, deploy_message
 from pinbot.edits import sites, workflow
@@ -61,7 +61,7 @@ class DeployBuilt:
 # --- the OpenHands branches ---------------------------------------------------------------------
 
 
-def build_branch(clone: gitops.Clone, plan: BranchPlan, scratch: Path) -> Built:
+def build_branch(clone: git.Clone, plan: BranchPlan, scratch: Path) -> Built:
     """Run the plan's lock steps and commit everything on the parent (objects in the clone)."""
     files = {e.path: e.after for e in plan.edits}
     edits, changes = list(plan.edits), []
@@ -80,7 +80,7 @@ def build_branch(clone: gitops.Clone, plan: BranchPlan, scratch: Path) -> Built:
 
 
 def _relock(
-    clone: gitops.Clone, parent: str, files: dict[str, bytes], step: LockStep, work: Path
+    clone: git.Clone, parent: str, files: dict[str, bytes], step: LockStep, work: Path
 ) -> bytes:
     """The lock file as its tool writes it for the edited pyproject.toml beside it."""
     folder = PurePosixPath(step.file).parent
@@ -111,16 +111,14 @@ def _check_locked(new: bytes, step: LockStep) -> None:
 # --- the deploy repository ----------------------------------------------------------------------
 
 
-def build_deploy(
-    ctx: Context, clone: gitops.Clone, plan: Plan, base: str, target: str
-) -> DeployBuilt:
+def build_deploy(ctx: Context, clone: git.Clone, plan: Plan, base: str, target: str) -> DeployBuilt:
     """`OPENHANDS_SHA: target` on the pinbot/… branch (a commit in the clone only)."""
     branch = plan.deploy_branch
     tips = clone.fetch(base, branch)
     start = tips.get(base)
     if start is None:
         raise UsageError(f"--deploy-branch {base!r} does not exist in {clone.url}: check the name")
-    short = gitops.short(target)
+    short = git.short(target)
     if deployed_sha(ctx, clone, start) == target:
         return DeployBuilt(clone.url, base, start, start, note=f"{base} already deploys {short}")
     parent = tips.get(branch, start)
@@ -135,15 +133,15 @@ def build_deploy(
     return DeployBuilt(clone.url, branch, parent, commit, message, (edit,), note)
 
 
-def deployed_sha(ctx: Context, clone: gitops.Clone, commit: str) -> str:
+def deployed_sha(ctx: Context, clone: git.Clone, commit: str) -> str:
     read = lambda path: clone.read(commit, path)  # noqa: E731
-    where = f" at {gitops.short(commit)} in {clone.url}"
+    where = f" at {git.short(commit)} in {clone.url}"
     return sites.read_deployed_sha(ctx.settings.deploy, read, where).value
 
 
-def workflow_edit(ctx: Context, clone: gitops.Clone, parent: str, sha: str) -> FileEdit:
+def workflow_edit(ctx: Context, clone: git.Clone, parent: str, sha: str) -> FileEdit:
     deploy = ctx.settings.deploy
-    where = f" at {gitops.short(parent)} in {clone.url}: check config deploy.workflow"
+    where = f" at {git.short(parent)} in {clone.url}: check config deploy.workflow"
     data = sites.need(lambda path: clone.read(parent, path), deploy.workflow, where)
     new, change = workflow.rewrite(
         sites.utf8(data, deploy.workflow), sha, deploy.workflow, deploy.sha_key
@@ -152,12 +150,12 @@ def workflow_edit(ctx: Context, clone: gitops.Clone, parent: str, sha: str) -> F
     return FileEdit(deploy.workflow, data, new.encode("utf-8"), changes)
 
 
-def _check_only_pinbot(clone: gitops.Clone, branch: str, base: str, tip: str) -> None:
+def _check_only_pinbot(clone: git.Clone, branch: str, base: str, tip: str) -> None:
     foreign = [c for c in clone.log(tip, base=base) if not c.by_pinbot]
     if foreign:
         raise UsageError(
             f"{branch} in {clone.url} has commits pinbot did not make "
-            f"({gitops.describe_foreign(foreign)}): pinbot will not build on them; merge or "
+            f"({git.describe_foreign(foreign)}): pinbot will not build on them; merge or "
             "drop them, or delete the branch, then re-run"
         )
 
@@ -166,7 +164,7 @@ def _check_only_pinbot(clone: gitops.Clone, branch: str, base: str, tip: str) ->
 
 
 def push_branch(
-    ctx: Context, clone: gitops.Clone, built: Built, rebuild: Callable[[], Built]
+    ctx: Context, clone: git.Clone, built: Built, rebuild: Callable[[], Built]
 ) -> Built:
     """Push one branch's commit; when the branch moved meanwhile, rebuild on its new tip."""
     for attempt in range(1, ATTEMPTS + 1):
@@ -179,7 +177,7 @@ def push_branch(
 
 
 def push_deploy(
-    ctx: Context, clone: gitops.Clone, deploy: DeployBuilt, rebuild: Callable[[], DeployBuilt]
+    ctx: Context, clone: git.Clone, deploy: DeployBuilt, rebuild: Callable[[], DeployBuilt]
 ) -> DeployBuilt:
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
@@ -192,8 +190,8 @@ def push_deploy(
     )
 
 
-def _push(ctx: Context, clone: gitops.Clone, commit: str, branch: str) -> bool:
-    ctx.out.progress(f"pushing {gitops.short(commit)} to {branch} in {clone.url}")
+def _push(ctx: Context, clone: git.Clone, commit: str, branch: str) -> bool:
+    ctx.out.progress(f"pushing {git.short(commit)} to {branch} in {clone.url}")
     return clone.push(commit, branch)
 
 
@@ -213,15 +211,15 @@ def _kept_moving(branch: str, url: str, state: str) -> ExternalError:
 
 
 def open_pulls(
-    ctx: Context, specs: tuple[forge.PullSpec, ...], reasons: tuple[str, ...]
-) -> dict[str, forge.PullRequest]:
+    ctx: Context, specs: tuple[github.PullSpec, ...], reasons: tuple[str, ...]
+) -> dict[str, github.PullRequest]:
     for reason in reasons:
         ctx.out.progress(f"{reason} (branches pushed)")
     if not specs:
         return {}
     ctx.out.progress("opening or updating the pull requests")
     try:
-        return forge.open_forge(ctx.settings.http_timeout).ensure(specs)
+        return github.open_forge(ctx.settings.http_timeout).ensure(specs)
     except ExternalError as exc:
         raise ExternalError(
             f"{exc}; the branches are pushed: re-run the same command to open or update the "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pinbot import gitops, pyindex
+from pinbot import git, pyindex
 from pinbot.commands import Context
 from pinbot.errors import NegativeVerdict, UsageError
 from pinbot.model import Candidate
@@ -77,7 +77,7 @@ class BranchFacts:
 
 
 def read_branch(
-    clone: gitops.Clone,
+    clone: git.Clone,
     branch: str,
     specs: Sequence[SiteSpec],
     settings_image: str,
@@ -89,7 +89,7 @@ def read_branch(
         raise UsageError(
             f"--openhands-branch {branch!r} does not exist in {clone.url}: check the name"
         )
-    where = f" at {gitops.short(tip)} of {branch} in {clone.url}"
+    where = f" at {git.short(tip)} of {branch} in {clone.url}"
     state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
     files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
     lacks = tuple(sha for sha in required if not clone.contains(tip, sha))

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pinbot import gitops
+from pinbot import git
 from pinbot.config import Settings
 from pinbot.cut.facts import BranchFacts, Pick
 from pinbot.errors import NegativeVerdict
@@ -88,9 +88,9 @@ class Plan:
 def plan_branch(facts: BranchFacts, pick: Pick, settings: Settings, url: str) -> BranchPlan:
     """Every present site of the branch moved to the pick, and its locks regenerated."""
     if facts.lacks:
-        names = ", ".join(gitops.short(sha) for sha in facts.lacks)
+        names = ", ".join(git.short(sha) for sha in facts.lacks)
         raise NegativeVerdict(
-            f"{facts.branch} ({gitops.short(facts.tip)}) in {url} does not contain the backend "
+            f"{facts.branch} ({git.short(facts.tip)}) in {url} does not contain the backend "
             f"commit(s) {names}: the pin must land on the branch that carries the backend change, "
             "so that one commit holds both; pass that branch as --openhands-branch (or merge the "
             "commits into it) and re-run"
@@ -148,14 +148,14 @@ def openhands_message(pick: Pick, branch: str, paths: Sequence[str], settings: S
         "",
         capability_sentence(pick, settings),
         "",
-        gitops.trailers(pick.ref, pick.digest),
+        git.trailers(pick.ref, pick.digest),
     ]
     return "\n".join(lines) + "\n"
 
 
 def deploy_message(pick: Pick, branch: str, sha: str, settings: Settings) -> str:
     lines = [
-        f"Deploy OpenHands {gitops.short(sha)} with agent-server {pick.tag}",
+        f"Deploy OpenHands {git.short(sha)} with agent-server {pick.tag}",
         "",
         f"Set {settings.deploy.sha_key} to {sha},",
         f"the commit on {branch} that carries the backend change and pins",
@@ -163,7 +163,7 @@ def deploy_message(pick: Pick, branch: str, sha: str, settings: Settings) -> str
         "",
         capability_sentence(pick, settings),
         "",
-        gitops.trailers(pick.ref, pick.digest, {OPENHANDS_SHA_TRAILER: sha}),
+        git.trailers(pick.ref, pick.digest, {OPENHANDS_SHA_TRAILER: sha}),
     ]
     return "\n".join(lines) + "\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pinbot import forge, gitops
+from pinbot import git, github
 from pinbot.cut.apply import Built, DeployBuilt
 from pinbot.cut.facts import Pick
 from pinbot.pins.lock import LockChange
@@ -53,14 +53,14 @@ def notes(pick: Pick) -> list[str]:
     ]
 
 
-def openhands_pull(pick: Pick, first: Built, repo: forge.GitHubRepo, base: str) -> forge.PullSpec:
-    section = forge.render_section(
+def openhands_pull(pick: Pick, first: Built, repo: github.GitHubRepo, base: str) -> github.PullSpec:
+    section = github.render_section(
         title=f"pinbot: agent-server {pick.tag}",
         facts=[*facts(pick, first), *lock_rows(first.lock), ("deploy PR", "{other}")],
         evidence=pick.candidate.evidence,
         notes=notes(pick),
     )
-    return forge.PullSpec(
+    return github.PullSpec(
         "openhands",
         repo,
         first.branch,
@@ -72,16 +72,16 @@ def openhands_pull(pick: Pick, first: Built, repo: forge.GitHubRepo, base: str) 
 
 
 def deploy_pull(
-    pick: Pick, first: Built, deploy: DeployBuilt, repo: forge.GitHubRepo, base: str
-) -> forge.PullSpec:
-    short = gitops.short(first.commit)
-    section = forge.render_section(
+    pick: Pick, first: Built, deploy: DeployBuilt, repo: github.GitHubRepo, base: str
+) -> github.PullSpec:
+    short = git.short(first.commit)
+    section = github.render_section(
         title=f"pinbot: deploy OpenHands {short}",
         facts=[*facts(pick, first), *lock_rows(first.lock), ("OpenHands PR", "{other}")],
         evidence=pick.candidate.evidence,
         notes=notes(pick),
     )
     title = f"Deploy OpenHands {short} with agent-server {pick.tag}"
-    return forge.PullSpec(
+    return github.PullSpec(
         "deploy", repo, deploy.branch, base, title, marker(pick, "deploy", first.commit), section
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pinbot import forge, gitops
+from pinbot import git, github
 from pinbot.cut.apply import Built, DeployBuilt
 from pinbot.cut.plan import BranchPlan, FileEdit, Plan
 
@@ -20,9 +20,9 @@ class Outcome:
     deploy: DeployBuilt | None = None
     deploy_preview: FileEdit | None = None
     deploy_message: str | None = None
-    pulls: tuple[forge.PullSpec, ...] = ()
+    pulls: tuple[github.PullSpec, ...] = ()
     no_pr_reasons: tuple[str, ...] = ()
-    opened: dict[str, forge.PullRequest] = field(default_factory=dict)
+    opened: dict[str, github.PullRequest] = field(default_factory=dict)
     pushed: bool = False
     kept: Path | None = None
 
@@ -115,7 +115,7 @@ def plan_text(outcome: Outcome, url: str) -> str:
         first = outcome.built[0]
         lines.append(
             f"built, not pushed: the commits are in {outcome.kept} (git -C "
-            f"{outcome.kept}/openhands show {gitops.short(first.commit)}); re-run with --push "
+            f"{outcome.kept}/openhands show {git.short(first.commit)}); re-run with --push "
             "to publish them"
         )
     elif not outcome.pushed:
@@ -128,11 +128,11 @@ def _branch_text(url: str, plan: BranchPlan, built: Built | None, pushed: bool) 
     if not plan.changed or (built is not None and not built.changed):
         return [f"{head}: no new commit ({plan.note or plan.branch + ' is up to date'})"]
     if built is None:
-        lines = [f"{head}: would commit on {gitops.short(plan.parent)} ({plan.note})"]
+        lines = [f"{head}: would commit on {git.short(plan.parent)} ({plan.note})"]
     else:
         state = "pushed" if pushed else "not pushed"
         lines = [
-            f"{head}: commit {built.commit} on {gitops.short(plan.parent)} ({state}; {plan.note})"
+            f"{head}: commit {built.commit} on {git.short(plan.parent)} ({state}; {plan.note})"
         ]
     edits = [e for e in (built.edits if built else plan.edits) if not e.path.endswith(".lock")]
     lines += [f"    {line}" for edit in edits for line in edit.diff().splitlines()]
@@ -160,7 +160,7 @@ def _deploy_text(outcome: Outcome) -> list[str]:
         return [f"{head}: no new commit ({deploy.note})"]
     state = "pushed" if outcome.pushed else "not pushed"
     lines = [
-        f"{head}: commit {deploy.commit} on {gitops.short(deploy.parent)} ({state}; {deploy.note})"
+        f"{head}: commit {deploy.commit} on {git.short(deploy.parent)} ({state}; {deploy.note})"
     ]
     lines += [f"    {line}" for edit in deploy.edits for line in edit.diff().splitlines()]
     lines += [f"  | {line}".rstrip() for line in (deploy.message or "").splitlines()]
