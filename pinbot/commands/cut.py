@@ -227,7 +227,9 @@ def _branch(name: str, flag: str) -> str:
 # --- what to pin ------------------------------------------------------------------------------
 
 
-def _pick(ctx: Context, request: Request, opts: ImageOptions, first: BranchFacts, clone: git.Clone) -> Pick:
+def _pick(
+    ctx: Context, request: Request, opts: ImageOptions, first: BranchFacts, clone: git.Clone
+) -> Pick:
     current = first.state.tag
     what = request.tag or f"the newest tag newer than {current}"
     found = _holds(ctx, request, clone, first.tip)
