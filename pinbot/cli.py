@@ -6,6 +6,7 @@ Nothing below this module prints or exits: commands return an int, the core retu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import logging
 import os
@@ -13,13 +14,14 @@ import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
-from pinbot import __version__, config
+from pinbot import __version__, config, inputs, options
 from pinbot.errors import PinbotError, UsageError
+from pinbot.model import ImageName
 from pinbot.report import Output, RedactingFilter
 
+T = TypeVar("T")
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
 
@@ -86,27 +88,34 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--image",
         metavar="REPO",
+        type=inputs.image_repository,
         help="image repository: HOST/NAME, localhost:PORT/NAME "
         "or oci:DIR (default: config 'image', ghcr.io/openhands/agent-server)",
     )
     g.add_argument(
-        "--variant", metavar="V", help="tag variant: python, java or golang (default: python)"
+        "--variant",
+        metavar="V",
+        type=inputs.variant,
+        help="tag variant: python, java or golang (default: config 'variant', python)",
     )
     g.add_argument(
         "--registry-url",
         metavar="URL",
+        type=inputs.registry_endpoint,
         help="send registry traffic for --image to this "
         "endpoint (a mirror, or a local registry) while names written into files stay --image",
     )
     g.add_argument(
         "--sdk",
         metavar="PATH|URL",
+        type=inputs.sdk,
         help="software-agent-sdk clone (path or git URL) for the "
         "source detector; without it the GitHub contents API is asked",
     )
     g.add_argument(
         "--detectors",
         metavar="LIST",
+        type=inputs.detectors,
         help="comma-separated detectors to require: "
         "source, openapi, provenance (default: config 'detectors', source)",
     )
@@ -123,6 +132,7 @@ def _add_global_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--config",
         metavar="FILE",
+        type=inputs.existing_file,
         default=argparse.SUPPRESS,
         help="pinbot.toml, or a pyproject.toml with "
         "[tool.pinbot] (default: ./pinbot.toml, then ./pyproject.toml)",
@@ -190,6 +200,7 @@ def build_parser() -> Parser:
     p.add_argument(
         "--current",
         metavar="TAG",
+        type=inputs.tag,
         help="the tag pinned today: never select an older one, stop examining at it",
     )
     p.add_argument(
@@ -200,11 +211,15 @@ def build_parser() -> Parser:
     p.add_argument(
         "--openhands",
         metavar="REPO",
+        type=inputs.repository,
         help="OpenHands repo (path or git URL) whose --openhands-branch is read for rollbacks: "
         "an image whose pinbot pin was reverted there is shown as held, never selected",
     )
     p.add_argument(
-        "--openhands-branch", metavar="BRANCH", help="the branch to read (with --openhands)"
+        "--openhands-branch",
+        metavar="BRANCH",
+        type=inputs.branch,
+        help="the branch to read (with --openhands)",
     )
 
     p = command(
@@ -224,32 +239,46 @@ def build_parser() -> Parser:
         "never touches your working tree.",
     )
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--tag", metavar="TAG", help="the tag to pin (must carry the capability)")
+    which.add_argument(
+        "--tag", metavar="TAG", type=inputs.tag, help="the tag to pin (must carry the capability)"
+    )
     which.add_argument(
         "--latest", action="store_true", help="scan first and pin the newest qualifying tag"
     )
     p.add_argument(
-        "--openhands", metavar="REPO", required=True, help="OpenHands repo: path or git URL"
+        "--openhands",
+        metavar="REPO",
+        required=True,
+        type=inputs.repository,
+        help="OpenHands repo: a path, a git URL or github.com/OWNER/NAME",
     )
     p.add_argument(
         "--openhands-branch",
         metavar="BRANCH",
         required=True,
         action="append",
+        type=inputs.branch,
         help="the branch that carries the backend change; repeat for release lines (one "
         "commit per branch; the deploy names the first)",
     )
     p.add_argument(
         "--deploy",
         metavar="REPO",
-        help="deploy repo: path or git URL (optional: without it "
+        type=inputs.repository,
+        help="deploy repo: a path, a git URL or github.com/OWNER/NAME (optional: without it "
         "only the OpenHands branches are pinned)",
     )
-    p.add_argument("--deploy-branch", metavar="BRANCH", help="deploy base branch (default: main)")
+    p.add_argument(
+        "--deploy-branch",
+        metavar="BRANCH",
+        type=inputs.branch,
+        help="deploy base branch (default: config deploy.branch, main)",
+    )
     p.add_argument(
         "--require-commit",
         metavar="SHA",
         action="append",
+        type=inputs.sha,
         default=None,
         help="backend commit the OpenHands branch must contain (repeatable; default: "
         "config require_commits / require_prs)",
@@ -288,15 +317,21 @@ def build_parser() -> Parser:
         "--deploy",
         metavar="REPO[@REF]",
         required=True,
-        help="deploy repo (path or URL) and optional ref",
+        type=inputs.deploy_repository,
+        help="deploy repo (a path, a git URL or github.com/OWNER/NAME) and optional ref",
     )
     p.add_argument(
-        "--openhands", metavar="REPO", required=True, help="OpenHands repo: path or git URL"
+        "--openhands",
+        metavar="REPO",
+        required=True,
+        type=inputs.repository,
+        help="OpenHands repo: a path, a git URL or github.com/OWNER/NAME",
     )
     p.add_argument(
         "--require-commit",
         metavar="SHA",
         action="append",
+        type=inputs.sha,
         default=None,
         help="backend commit OPENHANDS_SHA must contain (repeatable)",
     )
@@ -308,6 +343,7 @@ def build_parser() -> Parser:
     p.add_argument(
         "--require-probe",
         metavar="FILE",
+        type=inputs.existing_file,
         help="a `pinbot probe --json` report that must say native for this digest",
     )
     _add_image_options(p)
@@ -330,36 +366,68 @@ def build_parser() -> Parser:
         "directly (--image, --server-command or --agent-server-url) (default: app)",
     )
     p.add_argument(
-        "--agents", metavar="LIST", help="comma-separated ACP agents (default: claude-code,codex)"
+        "--agents",
+        metavar="LIST",
+        type=inputs.agents,
+        help="comma-separated ACP agents (default: claude-code,codex)",
     )
     p.add_argument(
-        "--timeout", metavar="S", type=float, help="seconds to wait for each turn (default: 300)"
+        "--timeout",
+        metavar="S",
+        type=inputs.seconds,
+        help="seconds to wait for each turn (default: 300)",
     )
     p.add_argument(
         "--app-url",
         metavar="URL",
+        type=inputs.http_url,
         help="OpenHands app server (target app); key from PINBOT_APP_API_KEY",
     )
     p.add_argument(
         "--recycle", choices=("pause", "restart"), help="how to recycle the sandbox (target app)"
     )
     p.add_argument(
-        "--image", metavar="REF", help="run this agent-server image by digest (target agent-server)"
+        "--image",
+        metavar="REF",
+        type=inputs.image_ref,
+        help="run this agent-server image by digest (target agent-server)",
     )
     p.add_argument(
-        "--registry-url", metavar="URL", help="pull --image through this registry endpoint"
+        "--registry-url",
+        metavar="URL",
+        type=inputs.registry_endpoint,
+        help="pull --image through this registry endpoint",
     )
     p.add_argument(
         "--server-command",
         metavar="CMD",
+        type=inputs.command_line,
         help="start the agent server with CMD ({port}, {workdir})",
     )
     p.add_argument(
-        "--agent-server-url", metavar="URL", help="an agent server that is already running"
+        "--agent-server-url",
+        metavar="URL",
+        type=inputs.http_url,
+        help="an agent server that is already running",
     )
-    p.add_argument("--recycle-command", metavar="CMD", help="how to recycle --agent-server-url")
-    p.add_argument("--acp-command", metavar="CMD", help="custom ACP server command ({workdir})")
-    p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
+    p.add_argument(
+        "--recycle-command",
+        metavar="CMD",
+        type=inputs.command_line,
+        help="how to recycle --agent-server-url",
+    )
+    p.add_argument(
+        "--acp-command",
+        metavar="CMD",
+        type=inputs.command_line,
+        help="custom ACP server command ({workdir})",
+    )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        type=inputs.output_file,
+        help="also write the JSON report to FILE",
+    )
     p.add_argument(
         "--keep", action="store_true", help="keep the conversations and sandboxes it made"
     )
@@ -371,7 +439,12 @@ def build_parser() -> Parser:
         "probe target) in a temporary directory and run the whole pipeline on it. "
         "No network, no tokens.",
     )
-    p.add_argument("--workdir", metavar="DIR", help="build the world here and keep it")
+    p.add_argument(
+        "--workdir",
+        metavar="DIR",
+        type=inputs.work_directory,
+        help="build the world here and keep it",
+    )
     return parser
 
 
@@ -402,24 +475,36 @@ def _apply_env_defaults(parser: argparse.ArgumentParser, environ: dict[str, str]
 
 
 def _env_value(action: argparse.Action, env: str, text: str) -> object:
+    """PINBOT_<FLAG>'s value, checked as the flag's own would be."""
     if isinstance(action, argparse._StoreTrueAction):
         if text.lower() not in TRUE + FALSE:
             raise UsageError(f"{env}={text!r}: write 1/true or 0/false")
         return text.lower() in TRUE
     if isinstance(action, argparse._CountAction):
-        return int(text) if text.isdigit() else 1
+        return _env_count(env, text)
     if isinstance(action, argparse._AppendAction):
-        return [part for part in text.replace(",", " ").split() if part]
-    if action.type is not None and callable(action.type):
-        try:
-            return action.type(text)
-        except ValueError:
-            raise UsageError(
-                f"{env}={text!r} is not a valid value for {action.option_strings[0]}"
-            ) from None
+        parts = [part for part in text.replace(",", " ").split() if part]
+        return [_env_typed(action, env, part) for part in parts]
     if action.choices is not None and text not in action.choices:
         raise UsageError(f"{env}={text!r}: choose from {', '.join(map(str, action.choices))}")
-    return text
+    return _env_typed(action, env, text)
+
+
+def _env_count(env: str, text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text.lower() in TRUE + FALSE:
+        return int(text.lower() in TRUE)
+    raise UsageError(f"{env}={text!r}: write a count such as 1 or 2 (or true/false)")
+
+
+def _env_typed(action: argparse.Action, env: str, text: str) -> object:
+    if action.type is None or not callable(action.type):
+        return text
+    try:
+        return action.type(text)
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        raise UsageError(f"{env}={text!r}: {exc} (or unset {env})") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -451,37 +536,57 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, out: Output) -> int:
     from pinbot.commands import Context
 
-    settings = config.load(Path(args.config) if args.config else None)
+    settings = config.load(args.config)
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
-    if args.command in ("scan", "check"):
+    if args.command == "scan":
         from pinbot.commands import scan
-        from pinbot.engine import image_options
 
-        opts = image_options(settings, args)
-        if args.command == "check":
-            return scan.run_check(ctx, opts, args.ref)
         if bool(args.openhands) != bool(args.openhands_branch):
             raise UsageError(
                 "scan: --openhands and --openhands-branch go together: give both to hold back "
                 "images rolled back on that branch, or neither"
             )
-        holds_from = (args.openhands, args.openhands_branch) if args.openhands else None
-        return scan.run(ctx, opts, args.current, args.all, holds_from)
+        return scan.run(ctx, _options(options.ScanOptions, args, settings))
+    if args.command == "check":
+        from pinbot.commands import scan
+
+        return scan.run_check(ctx, _options(options.CheckOptions, args, settings))
     if args.command == "cut":
         from pinbot.commands import cut
 
-        return cut.run(ctx, args)
+        return cut.run(ctx, _options(options.CutOptions, args, settings))
     if args.command == "gate":
         from pinbot.commands import gate
 
-        return gate.run(ctx, args)
+        return gate.run(ctx, _options(options.GateOptions, args, settings))
     if args.command == "probe":
         from pinbot.commands import probe
 
-        return probe.run(ctx, args)
+        return probe.run(ctx, _options(options.ProbeOptions, args, settings))
     from pinbot.commands import demo
 
-    return demo.run(ctx, args)
+    return demo.run(ctx, _options(options.DemoOptions, args, settings))
+
+
+def _options(kind: type[T], args: argparse.Namespace, settings: config.Settings) -> T:
+    """The command's typed options: its flags by name, the image flags as one ImageOptions."""
+    names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    values = {name: getattr(args, name) for name in names - {"image_options"}}
+    if "image_options" in names:
+        values["image_options"] = _image_options(args, settings)
+    return kind(**values)
+
+
+def _image_options(args: argparse.Namespace, settings: config.Settings) -> options.ImageOptions:
+    """The image and detector flags shared by scan, check, cut and gate, over the config."""
+    return options.ImageOptions(
+        image=ImageName.parse(args.image or settings.image),
+        registry_url=args.registry_url,
+        variant=args.variant or settings.variant,
+        sdk=args.sdk,
+        detectors=args.detectors or tuple(settings.detectors),
+        include_sha_tags=args.include_sha_tags,
+    )
 
 
 class _LogHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -7,7 +7,9 @@ and the key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pinbot.errors import UsageError
+from pinbot.model import BRANCH_RE
 
 DEFAULT_IMAGE = "ghcr.io/openhands/agent-server"
 ROUTE_FILE = "openhands-agent-server/openhands/agent_server/acp_session_blob_router.py"
@@ -98,6 +101,8 @@ class Settings:
         return [_split_route(route) for route in self.routes]
 
 
+VARIANTS = ("python", "java", "golang")  # the agent-server image's tag variants
+RECYCLES = ("pause", "restart")
 DETECTORS = ("source", "openapi", "provenance")
 
 
@@ -126,6 +131,10 @@ def _from_file(path: Path, required: bool) -> Settings | None:
         raise UsageError(
             f"config file {path} does not exist: check --config / PINBOT_CONFIG"
         ) from None
+    except IsADirectoryError:
+        raise UsageError(f"config file {path} is a directory: name a TOML file") from None
+    except OSError as exc:
+        raise UsageError(f"config file {path} cannot be read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
     if path.name == "pyproject.toml":
@@ -197,8 +206,85 @@ def validate(settings: Settings) -> None:
     for sha in settings.require_commits:
         validate_sha(sha, f"{where}: require_commits entry")
     _validate_pin(settings)
-    if settings.concurrency < 1 or settings.concurrency > 64:
-        raise UsageError(f"{where}: concurrency {settings.concurrency} must be between 1 and 64")
+    _in_range(where, "concurrency", settings.concurrency, 1, 64)
+    _check_bounds(settings)
+    _check_names(settings)
+
+
+MAX_SECONDS = 24 * 3600.0
+_SDK_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9]+(?:/[a-z0-9]+)?\Z")
+_MEMORY = re.compile(r"[1-9][0-9]*[bkmg]?\Z")
+_AGENT = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+
+
+def _in_range(where: str, key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise UsageError(f"{where}: {key} {value:g} must be between {low:g} and {high:g}")
+
+
+def _check_bounds(settings: Settings) -> None:
+    """Numbers: timeouts are positive and at most a day (0 would fail every request)."""
+    where, tiny = settings.source, 0.001
+    _in_range(where, "http_timeout", settings.http_timeout, tiny, 3600)
+    _in_range(where, "probe.timeout", settings.probe.timeout, tiny, MAX_SECONDS)
+    _in_range(where, "openapi.startup_timeout", settings.openapi.startup_timeout, tiny, 3600)
+    for number in settings.require_prs:
+        if number < 1:
+            raise UsageError(f"{where}: require_prs entry {number} is not a pull request number")
+
+
+def _check_names(settings: Settings) -> None:
+    """Names, paths and words: each is what its key says, or the message says what to write."""
+    where = settings.source
+    if settings.variant not in VARIANTS:
+        raise UsageError(f"{where}: variant {settings.variant!r}: {variant_hint(settings.variant)}")
+    if not _SDK_REPO.match(settings.sdk_repo):
+        raise UsageError(f"{where}: sdk_repo {settings.sdk_repo!r}: write OWNER/NAME")
+    for platform in settings.platforms:
+        if not _PLATFORM.match(platform):
+            raise UsageError(f"{where}: platform {platform!r}: write OS/ARCH, e.g. linux/amd64")
+    route = settings.route_file
+    if not route or route.startswith("/") or ".." in route.split("/"):
+        raise UsageError(f"{where}: route_file {route!r}: give a path inside the SDK repository")
+    _check_author(where, settings.git_author)
+    _check_probe(where, settings.probe)
+    _check_openapi(where, settings.openapi)
+    if not BRANCH_RE.match(settings.deploy.branch):
+        raise UsageError(f"{where}: deploy.branch {settings.deploy.branch!r} is not a branch name")
+
+
+def _check_author(where: str, text: str) -> None:
+    name, _, rest = text.partition("<")
+    if not name.strip() or "@" not in rest or not rest.rstrip().endswith(">"):
+        raise UsageError(f"{where}: git_author {text!r}: write 'Name <email@example.com>'")
+
+
+def _check_probe(where: str, probe: ProbeSettings) -> None:
+    if probe.recycle not in RECYCLES:
+        raise UsageError(
+            f"{where}: probe.recycle {probe.recycle!r}: choose from {', '.join(RECYCLES)}"
+        )
+    if not probe.agents or not all(_AGENT.match(agent) for agent in probe.agents):
+        raise UsageError(
+            f"{where}: probe.agents {probe.agents!r}: name ACP agents, e.g. claude-code, codex"
+        )
+
+
+def _check_openapi(where: str, openapi: OpenapiSettings) -> None:
+    if not _MEMORY.match(openapi.memory.lower()):
+        raise UsageError(f"{where}: openapi.memory {openapi.memory!r}: write a size like 1g")
+    for key in ("health_path", "openapi_path"):
+        value = getattr(openapi, key)
+        if not value.startswith("/"):
+            raise UsageError(f"{where}: openapi.{key} {value!r} must start with /")
+
+
+def variant_hint(text: str) -> str:
+    """What to write instead of a variant that is not one, with the likely one."""
+    close = difflib.get_close_matches(text, VARIANTS, n=1)
+    guess = f" (did you mean {close[0]}?)" if close else ""
+    return f"choose {', '.join(VARIANTS)}{guess}"
 
 
 def _validate_pin(settings: Settings) -> None:

@@ -8,12 +8,10 @@ examined concurrently, in a bounded window, and the window stops at the first th
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
 import os
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -23,49 +21,15 @@ from pathlib import Path
 
 from pinbot import capability, config, versions
 from pinbot.capability import ImageFacts, VerdictCache
-from pinbot.commands import Context
+from pinbot.context import Context
 from pinbot.errors import UsageError
 from pinbot.model import DIGEST_RE, Candidate, Evidence, ImageName, validate_tag
+from pinbot.options import ImageOptions
 from pinbot.registry import NotFound, Source, open_source
 
-_VARIANT = re.compile(r"[a-z][a-z0-9]*\Z")
 # The most manifest HEADs a warm scan has in flight at once. A HEAD costs the registry next to
 # nothing, and 132 releases newer than a pin (the benchmark's world) go in one round.
 WARM_WIDTH = 256
-
-
-@dataclass(frozen=True)
-class ImageOptions:
-    image: ImageName
-    registry_url: str | None
-    variant: str
-    sdk: str | None
-    detectors: tuple[str, ...]
-    include_sha_tags: bool
-
-
-def image_options(settings: config.Settings, args: argparse.Namespace) -> ImageOptions:
-    """The image and detector flags shared by scan, check, cut and gate, validated."""
-    image = ImageName.parse(getattr(args, "image", None) or settings.image)
-    variant = getattr(args, "variant", None) or settings.variant
-    if not _VARIANT.match(variant):
-        raise UsageError(f"--variant {variant!r}: use a lowercase word such as python")
-    detectors = settings.detectors
-    if getattr(args, "detectors", None):
-        detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
-        unknown = [d for d in detectors if d not in config.DETECTORS]
-        if unknown or not detectors:
-            raise UsageError(
-                f"--detectors {args.detectors!r}: choose from {', '.join(config.DETECTORS)}"
-            )
-    return ImageOptions(
-        image=image,
-        registry_url=getattr(args, "registry_url", None),
-        variant=variant,
-        sdk=getattr(args, "sdk", None),
-        detectors=tuple(detectors),
-        include_sha_tags=bool(getattr(args, "include_sha_tags", False)),
-    )
 
 
 @dataclass

@@ -1,17 +1,8 @@
-"""One module per verb; each is a thin use of the engine and returns an exit code."""
+"""One module per verb: typed options in (`pinbot.options`), an exit code out; no printing of
+their own (they report through `ctx.out`), no argparse, no call back into the CLI."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pinbot.context import Context
 
-from pinbot.config import Settings
-from pinbot.report import Output
-
-
-@dataclass
-class Context:
-    """What every command gets: validated settings, the one output, and the cache switch."""
-
-    settings: Settings
-    out: Output
-    use_cache: bool = True
+__all__ = ["Context"]

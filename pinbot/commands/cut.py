@@ -8,7 +8,6 @@ the first branch's commit, pushes in that order, then the PRs.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import tempfile
@@ -17,19 +16,21 @@ from pathlib import Path
 
 from pinbot import config, git, github, holds
 from pinbot.commands import Context
-from pinbot.commands.scan import hold_back, why
+from pinbot.commands.scan import hold_back
 from pinbot.cut import apply
 from pinbot.cut.apply import Built
 from pinbot.cut.facts import BranchFacts, Pick, Request, check_published, read_branch
 from pinbot.cut.plan import FileEdit, Plan, deploy_message, plan_branch
 from pinbot.cut.pulls import deploy_pull, openhands_pull
 from pinbot.cut.render import Outcome, github_outputs, plan_text, result_json
-from pinbot.engine import Engine, ImageOptions, image_options
+from pinbot.engine import Engine
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.holds import Hold
 from pinbot.model import Candidate, validate_sha, validate_tag
+from pinbot.options import CutOptions, ImageOptions
 from pinbot.pins import profiles
 from pinbot.pins.kinds import SiteSpec
+from pinbot.report import why
 
 _BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])\Z")
 PLACEHOLDER_SHA = "0" * 40
@@ -71,9 +72,9 @@ class _Cut:
         return apply.build_branch(self.openhands, plan, self.workdir)
 
 
-def run(ctx: Context, args: argparse.Namespace) -> int:
+def run(ctx: Context, args: CutOptions) -> int:
     request = _request(ctx, args)
-    opts = image_options(ctx.settings, args)
+    opts = args.image_options
     workdir = Path(tempfile.mkdtemp(prefix="pinbot-cut-"))
     keep = False  # only a successful build without --push leaves its commits for inspection
     cut: _Cut | None = None
@@ -191,7 +192,7 @@ def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
     outcome.pulls, outcome.no_pr_reasons = tuple(specs), tuple(reasons)
 
 
-def _request(ctx: Context, args: argparse.Namespace) -> Request:
+def _request(ctx: Context, args: CutOptions) -> Request:
     settings = ctx.settings
     given = args.require_commit
     shas = given if given is not None else settings.require_commits

@@ -1,175 +1,171 @@
 """`pinbot demo`: the whole pipeline on a local world, no network, no tokens.
 
-The world is built in a work directory that is kept, so the user can look at what happened:
-a registry (the real Distribution registry when installed, else an OCI image layout), an SDK
-history, and the repositories and probe target of the later stages.
+The world (`pinbot.demo.world`) is built in a work directory that is kept, so the user can look
+at what happened. Each step is the real command, called with its typed options; a step that
+does not succeed ends the demo with that step's own exit code.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
-import json
-import os
-import shlex
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import pinbot
-from pinbot import cli
-from pinbot.commands import Context
-from pinbot.commands.scan import why_json
-from pinbot.demo import repos
-from pinbot.demo.builds import Build, publish
-from pinbot.demo.registry import LayoutWriter, RegistryWriter, Writer
-from pinbot.demo.services import registry_binary, registry_server
-from pinbot.errors import ExternalError, NegativeVerdict
-from pinbot.report import Output
+from pinbot.commands import Context, cut, gate, probe, scan
+from pinbot.config import Settings
+from pinbot.demo import world
+from pinbot.demo.world import IMAGE, PIN, DemoWorld
+from pinbot.errors import PinbotError
+from pinbot.model import ImageName
+from pinbot.options import (
+    CutOptions,
+    DemoOptions,
+    GateOptions,
+    ImageOptions,
+    ProbeOptions,
+    ScanOptions,
+)
+from pinbot.report import Output, why_json
 
-IMAGE = "ghcr.io/openhands/agent-server"  # the name written into files; traffic goes local
-REPOSITORY = "openhands/agent-server"
-PIN = repos.PIN
-
-
-def demo_builds() -> list[Build]:
-    """Oldest first: the routes arrive in 1.29.0, are lost again in 1.31.0 (as upstream did)."""
-    return [
-        *[Build(version=f"1.{minor}.{patch}") for minor in range(24, 29) for patch in range(2)],
-        Build(version="1.29.0", routes=True),
-        Build(version="1.30.0", routes=True, platforms=("linux/amd64",)),
-        *[Build() for _ in range(6)],
-        Build(version="1.31.0"),
-    ]
+Opts = TypeVar("Opts")
 
 
-def run(ctx: Context, args: argparse.Namespace) -> int:
+class StepFailed(PinbotError):
+    """A step did not succeed: the demo ends with the step's own exit code."""
+
+    def __init__(self, step: str, code: int) -> None:
+        super().__init__(f"demo step {step} exited {code}; its messages are above")
+        self.exit_code = code
+
+
+class StepOutput(Output):
+    """A step's output: progress and errors go to the demo's, the result is kept as data."""
+
+    def __init__(self, parent: Output) -> None:
+        self.parent = parent
+        super().__init__()
+        self.configure(json_mode=True, verbose=parent.verbose)
+        self.data: dict[str, Any] | None = None
+
+    def mask(self, secret: str) -> None:
+        self.parent.mask(secret)
+        super().mask(secret)
+
+    def progress(self, message: str) -> None:
+        self.parent.progress(message)
+
+    def error(self, message: str) -> None:
+        self.parent.error(message)
+
+    def result(self, data: dict[str, Any], text: str) -> None:
+        self.data = data
+
+    def github(self, *args: Any, **kwargs: Any) -> None:
+        """The demo's steps write no workflow outputs."""
+
+
+def run(ctx: Context, options: DemoOptions) -> int:
     started = time.monotonic()
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="pinbot-demo-"))
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="pinbot-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    out = ctx.out
-    out.progress(f"building a local world in {workdir}")
-    # The world's verdicts belong to the world: never read or fill the user's own cache.
-    with _own_cache(workdir / "cache"), _registry(workdir) as (writer, endpoint):
-        world = publish(writer, workdir / "software-agent-sdk", demo_builds())
-        openhands = repos.openhands_repo(workdir / "remotes", tag=PIN)
-        deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
-        out.progress(f"published {len(world.tags)} tags; OpenHands and deploy remotes in {workdir}")
-        image = ["--image", IMAGE, "--sdk", str(world.sdk), *endpoint]
-        require = ["--require-commit", openhands.backend_commit]
-
-        out.progress("step 1/4 scan: which newest tag carries the blob routes?")
-        scan = _invoke(out, ["scan", *image, "--current", PIN])
-        for candidate in scan["candidates"]:
-            why = why_json(candidate["evidence"])
-            out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why}")
-        tag = scan["selected"]["tag"]
-
-        out.progress(f"step 2/4 cut: pin {tag} on {openhands.branch}, point the deploy at it")
-        cut = _invoke(out, ["cut", "--tag", tag, "--openhands", openhands.url,
-                            "--openhands-branch", openhands.branch, "--deploy", deploy.url,
-                            "--push", *require, *image])  # fmt: skip
-        for change in cut["changes"]:
-            out.progress(f"  {change['repo']}: {change['file']}:{change['line']}: {change['new']}")
-
-        out.progress(
-            "step 3/4 gate: what would the deploy branch run, and is it the pin we proved?"
-        )
-        gate = _invoke(out, ["gate", "--deploy", f"{deploy.url}@{cut['deploy']['branch']}",
-                             "--openhands", openhands.url, *require, *image])  # fmt: skip
-        for check in gate["checks"]:
-            out.progress(f"  {'ok ' if check['ok'] else 'NO '} {check['name']}: {check['detail']}")
-
-        out.progress(
-            "step 4/4 probe: does a recycled Claude and Codex conversation resume natively?"
-        )
-        report = workdir / "probe-report.json"
-        server = _server_command(scan["candidates"], tag)
-        probe = _invoke(out, ["probe", "--target", "agent-server", "--server-command", server,
-                              "--agents", "claude-code,codex", "--timeout", "60",
-                              "--report", str(report)])  # fmt: skip
-        for agent in probe["agents"]:
-            out.progress(f"  {agent['agent']:<12} {agent['verdict']}")
-    summary = {
-        "workdir": str(workdir),
-        "selected": scan["selected"],
-        "openhands_commit": cut["openhands"]["commit"],
-        "deploy_branch": cut["deploy"]["branch"],
-        "gate": gate["verdict"],
-        "probe": probe["verdict"],
-        "probe_report": str(report),
-    }
-    remotes = workdir / "remotes"
-    text = f"""\
-pinbot demo: success in {time.monotonic() - started:.0f}s
-  scan   {tag} is the newest tag carrying the blob routes ({scan["selected"]["digest"][:19]})
-  cut    OpenHands {openhands.branch} @ {cut["openhands"]["commit"][:12]} pins it at every site;
-         deploy branch {cut["deploy"]["branch"]} sets OPENHANDS_SHA to that commit
-  gate   {gate["verdict"]}: {len(gate["checks"])} checks
-  probe  {probe["verdict"]}: claude-code and codex kept their ACP session across a recycle
-Where to look:
-  git -C {remotes / "openhands.git"} show {cut["openhands"]["commit"][:12]}
-  git -C {remotes / "deploy.git"} diff main {cut["deploy"]["branch"]}
-  {report}"""
-    out.result(summary, text)
+    ctx.out.progress(f"building a local world in {workdir}")
+    with world.own_cache(workdir / "cache"), world.built(workdir) as built:
+        ctx.out.progress(f"published {built.tags} tags; OpenHands and deploy remotes in {workdir}")
+        summary = _pipeline(ctx, built)
+    ctx.out.result(summary, _summary_text(summary, time.monotonic() - started))
     return 0
 
 
-def _server_command(candidates: list[dict[str, Any]], tag: str) -> str:
-    """The stand-in agent server, reporting the build sha of the image we pinned."""
-    build_sha = next(c["build_sha"] for c in candidates if c["tag"] == tag)
-    python = shlex.quote(sys.executable)
-    # The server runs in its own directory: point it at this pinbot, however it was found.
-    home = shlex.quote(str(Path(pinbot.__file__).resolve().parents[1]))
-    return (
-        f"env PYTHONPATH={home} HARNESS_BUILD_SHA={build_sha} {python} "
-        "-m pinbot.demo.agent_server --port {port} --workdir {workdir}"
+def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
+    images = ImageOptions(
+        ImageName.parse(IMAGE), built.endpoint, "python", str(built.sdk), ("source",), False
     )
+    shown = f"--image {IMAGE} --sdk {built.sdk} --registry-url {built.endpoint}"
+    require = [built.openhands.backend_commit]
+
+    ctx.out.progress("step 1/4 scan: which newest tag carries the blob routes?")
+    _show(ctx, f"scan {shown} --current {PIN}")
+    found = _step(ctx, "1/4 scan", scan.run, ScanOptions(images, current=PIN, all=False))
+    for candidate in found["candidates"]:
+        why = why_json(candidate["evidence"])
+        ctx.out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why}")
+    tag = found["selected"]["tag"]
+
+    oh, deploy = built.openhands, built.deploy
+    ctx.out.progress(f"step 2/4 cut: pin {tag} on {oh.branch}, point the deploy at it")
+    _show(ctx, f"cut --tag {tag} --openhands {oh.url} --openhands-branch {oh.branch} "
+               f"--deploy {deploy.url} --push --require-commit {require[0]} {shown}")  # fmt: skip
+    cutting = CutOptions(images, tag, False, oh.url, [oh.branch], deploy.url, None, require,
+                         push=True, open_prs=False, dry_run=False,
+                         force_capability=False)  # fmt: skip
+    pinned = _step(ctx, "2/4 cut", cut.run, cutting)
+    for change in pinned["changes"]:
+        ctx.out.progress(f"  {change['repo']}: {change['file']}:{change['line']}: {change['new']}")
+
+    ctx.out.progress(
+        "step 3/4 gate: what would the deploy branch run, and is it the pin we proved?"
+    )
+    branch = pinned["deploy"]["branch"]
+    _show(ctx, f"gate --deploy {deploy.url}@{branch} --openhands {oh.url} "
+               f"--require-commit {require[0]} {shown}")  # fmt: skip
+    gating = GateOptions(images, (deploy.url, branch), oh.url, require, False, None)
+    gated = _step(ctx, "3/4 gate", gate.run, gating)
+    for check in gated["checks"]:
+        ctx.out.progress(f"  {'ok ' if check['ok'] else 'NO '} {check['name']}: {check['detail']}")
+
+    ctx.out.progress(
+        "step 4/4 probe: does a recycled Claude and Codex conversation resume natively?"
+    )
+    report = built.workdir / "probe-report.json"
+    server = world.server_command(built.shas[tag])
+    _show(ctx, f"probe --target agent-server --server-command '{server}' "
+               f"--agents claude-code,codex --timeout 60 --report {report}")  # fmt: skip
+    probing = ProbeOptions("agent-server", "claude-code,codex", 60.0, None, None, None, None,
+                           server, None, None, None, report, keep=False)  # fmt: skip
+    probed = _step(ctx, "4/4 probe", probe.run, probing)
+    for agent in probed["agents"]:
+        ctx.out.progress(f"  {agent['agent']:<12} {agent['verdict']}")
+    return {
+        "workdir": str(built.workdir),
+        "selected": found["selected"],
+        "openhands_commit": pinned["openhands"]["commit"],
+        "openhands_branch": oh.branch,
+        "deploy_branch": branch,
+        "gate": gated["verdict"],
+        "probe": probed["verdict"],
+        "probe_report": str(report),
+        "checks": len(gated["checks"]),
+    }
 
 
-def _invoke(out: Output, argv: list[str]) -> dict[str, Any]:
-    """Run a pinbot command in-process as a user would, and read its JSON answer."""
-    out.progress("$ pinbot " + " ".join(argv))
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = cli.main(["--json", *argv])
-    if code != 0:
-        raise NegativeVerdict(f"demo step failed: pinbot {' '.join(argv)} exited {code}")
-    answer: dict[str, Any] = json.loads(buffer.getvalue())
-    return answer
+def _show(ctx: Context, command: str) -> None:
+    """The command line a user would type for the step (the demo calls the command itself)."""
+    ctx.out.progress(f"$ pinbot --json {command}")
 
 
-@contextmanager
-def _own_cache(directory: Path) -> Iterator[None]:
-    saved = os.environ.get("PINBOT_CACHE_DIR")
-    os.environ["PINBOT_CACHE_DIR"] = str(directory)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PINBOT_CACHE_DIR", None)
-        else:
-            os.environ["PINBOT_CACHE_DIR"] = saved
+def _step(ctx: Context, name: str, command: Callable[[Context, Opts], int], options: Opts) -> Any:
+    """Run one command on the world's own settings; its result, or StepFailed with its code."""
+    out = StepOutput(ctx.out)
+    code = command(Context(Settings(), out, ctx.use_cache), options)
+    if code != 0 or out.data is None:
+        raise StepFailed(name, code)
+    return out.data
 
 
-@contextmanager
-def _registry(workdir: Path) -> Iterator[tuple[Writer, list[str]]]:
-    """A real registry on a free loopback port when installed, else an OCI image layout.
-
-    Yields the writer and the flags that send the image's registry traffic there."""
-    if registry_binary() is None:
-        layout = workdir / "agent-server.oci"
-        yield LayoutWriter(layout), ["--registry-url", f"oci:{layout}"]
-        return
-    try:
-        with registry_server(workdir / "registry") as address:
-            yield RegistryWriter(address, REPOSITORY), ["--registry-url", address]
-    except RuntimeError as exc:
-        raise ExternalError(
-            f"the demo registry did not start ({exc}); see {workdir}/registry"
-        ) from None
+def _summary_text(summary: dict[str, Any], seconds: float) -> str:
+    remotes = Path(summary["workdir"]) / "remotes"
+    selected, commit = summary["selected"], summary["openhands_commit"][:12]
+    oh_branch, branch = summary["openhands_branch"], summary["deploy_branch"]
+    return f"""\
+pinbot demo: success in {seconds:.0f}s
+  scan   {selected["tag"]} is the newest tag carrying the blob routes ({selected["digest"][:19]})
+  cut    OpenHands {oh_branch} @ {commit} pins it at every site;
+         deploy branch {branch} sets OPENHANDS_SHA to that commit
+  gate   {summary["gate"]}: {summary["checks"]} checks
+  probe  {summary["probe"]}: claude-code and codex kept their ACP session across a recycle
+Where to look:
+  git -C {remotes / "openhands.git"} show {commit}
+  git -C {remotes / "deploy.git"} diff main {branch}
+  {summary["probe_report"]}"""

@@ -12,7 +12,6 @@ Exit 0 pass, 1 block, 2 bad input (the --deploy value, the workflow, the probe r
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import tempfile
@@ -21,22 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pinbot import git, github
+from pinbot import git, github, report
 from pinbot.capability import cached_result
 from pinbot.commands import Context
-from pinbot.commands.scan import why
 from pinbot.edits import Site, sites
-from pinbot.engine import Engine, ImageOptions, image_options
+from pinbot.engine import Engine
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import DIGEST_RE, validate_sha
+from pinbot.options import GateOptions, ImageOptions
 from pinbot.pins import profiles
 from pinbot.pins.state import PinState, read_state
 from pinbot.registry import NotFound
-from pinbot.report import markdown_table, table
+from pinbot.report import why
 
 PIN_SEARCH = 200  # first-parent ancestors of OPENHANDS_SHA searched for pinbot's pin commit
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}\Z")
-_REF = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])\Z")
 
 
 @dataclass(frozen=True)
@@ -89,9 +87,9 @@ class Facts:
         return self.pins.tag if self.pins else None
 
 
-def run(ctx: Context, args: argparse.Namespace) -> int:
+def run(ctx: Context, args: GateOptions) -> int:
     request = _request(ctx, args)
-    opts = image_options(ctx.settings, args)
+    opts = args.image_options
     report = load_probe_report(request.probe) if request.probe else None
     with tempfile.TemporaryDirectory(prefix="pinbot-gate-") as tmp:
         deploy = open_repo(ctx, request.deploy, "--deploy", Path(tmp) / "deploy")
@@ -104,8 +102,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     return _report(ctx, facts, checks)
 
 
-def _request(ctx: Context, args: argparse.Namespace) -> Request:
-    repo, ref = split_deploy(args.deploy)
+def _request(ctx: Context, args: GateOptions) -> Request:
+    repo, ref = args.deploy
     given = args.require_commit
     shas = given if given is not None else ctx.settings.require_commits
     return Request(
@@ -115,26 +113,8 @@ def _request(ctx: Context, args: argparse.Namespace) -> Request:
         require_commits=tuple(validate_sha(s.lower(), "--require-commit") for s in shas),
         require_prs=tuple(ctx.settings.require_prs) if given is None else (),
         allow_retag=args.allow_retag,
-        probe=Path(args.require_probe) if args.require_probe else None,
+        probe=args.require_probe,
     )
-
-
-def split_deploy(text: str) -> tuple[str, str | None]:
-    """`REPO[@REF]`. The `@` of `git@host:path` or `https://user@host/...` is the URL's own."""
-    repo, sep, ref = text.rpartition("@")
-    if not sep or ":" in ref or _is_userinfo(repo) or Path(text).exists():
-        return text, None
-    if not repo or not _REF.match(ref) or ref.endswith(".lock"):
-        raise UsageError(
-            f"--deploy {text!r}: write REPO or REPO@REF, where REF is a branch, tag or commit "
-            "sha (e.g. ../deploy@main)"
-        )
-    return repo, ref
-
-
-def _is_userinfo(text: str) -> bool:
-    _, sep, rest = text.partition("://")
-    return bool(sep) and "/" not in rest
 
 
 # --- where the repositories are read -----------------------------------------------------------
@@ -143,11 +123,9 @@ def _is_userinfo(text: str) -> bool:
 def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> git.RepoReader:
     """In place for a path or file:// URL; GitHub's API for a GitHub repository when a token
     is set; otherwise a temporary blobless mirror of the URL (in `scratch`, removed after)."""
-    if not source:
-        raise UsageError(f"{flag} is empty: give a path or a git URL")
     if source.startswith("file://") or Path(source).expanduser().exists():
         return git.InPlace.open(source, flag)
-    url = f"https://{source}" if source.startswith("github.com/") else source
+    url = source  # a URL: the CLI made github.com/OWNER/NAME one (inputs.repository)
     hub = github.github_repo(url)
     token = github.token()
     if hub is not None and token is not None:
@@ -474,11 +452,11 @@ def _match(report: dict[str, Any], digest: str, build_sha: str | None) -> str | 
 
 def _report(ctx: Context, facts: Facts, checks: list[Check]) -> int:
     data = result_json(facts, checks)
-    ctx.out.result(data, render_text(data, facts.deploy))
+    ctx.out.result(data, report.gate_text(data, facts.deploy))
     errors = [f"gate: {c.name}: {c.detail}" for c in checks if c.status in ("fail", "error")]
     outputs = {key: data[key] or "" for key in ("verdict", "openhands_sha", "image", "tag")}
     outputs["digest"] = data["digest"] or ""
-    ctx.out.github(outputs=outputs, summary=render_markdown(data, facts.deploy), errors=errors)
+    ctx.out.github(outputs=outputs, summary=report.gate_markdown(data, facts.deploy), errors=errors)
     statuses = {c.status for c in checks}
     if data["verdict"] == "pass":
         return 0
@@ -494,47 +472,3 @@ def result_json(facts: Facts, checks: list[Check]) -> dict[str, Any]:
         "digest": facts.digest,
         "checks": [c.to_json() for c in checks],
     }
-
-
-def _subject(data: dict[str, Any]) -> str:
-    sha = data["openhands_sha"] or "?"
-    image = f"{data['image']}:{data['tag']}" if data["image"] else "an unknown image"
-    return f"OpenHands {sha} with {image}@{data['digest'] or '?'}"
-
-
-def verdict_line(data: dict[str, Any]) -> str:
-    if data["verdict"] == "pass":
-        return f"GATE PASS: deploy may run {_subject(data)}"
-    failed = [c["name"] for c in data["checks"] if not c["ok"]]
-    return f"GATE BLOCK: do not deploy; {len(failed)} check(s) not passed: {', '.join(failed)}"
-
-
-def render_text(data: dict[str, Any], deploy: str) -> str:
-    rows = [(c["name"], c["status"].upper(), c["detail"]) for c in data["checks"]]
-    return "\n".join(
-        [
-            f"deploy {deploy} would run {_subject(data)}",
-            "",
-            table(("CHECK", "RESULT", "DETAIL"), rows),
-            "",
-            verdict_line(data),
-        ]
-    )
-
-
-def render_markdown(data: dict[str, Any], deploy: str) -> str:
-    rows = [
-        (c["name"], ("✅ " if c["ok"] else "❌ ") + c["status"], c["detail"])
-        for c in data["checks"]
-    ]
-    return "\n".join(
-        [
-            f"### pinbot gate: {data['verdict'].upper()}",
-            "",
-            f"`{deploy}` would run {_subject(data)}.",
-            "",
-            markdown_table(("check", "result", "detail"), rows).rstrip("\n"),
-            "",
-            f"**{verdict_line(data)}**",
-        ]
-    )

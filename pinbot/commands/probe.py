@@ -15,7 +15,6 @@ Agents run concurrently when nothing they share can be disturbed, else one after
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -25,6 +24,7 @@ from typing import Any
 
 from pinbot.commands import Context
 from pinbot.errors import UsageError
+from pinbot.options import ProbeOptions
 from pinbot.probe.http import AppApi
 from pinbot.probe.run import AgentReport, probe_all
 from pinbot.probe.targets import (
@@ -55,7 +55,7 @@ class Plan:
     image: dict[str, Any] | None = None
 
 
-def run(ctx: Context, args: argparse.Namespace) -> int:
+def run(ctx: Context, args: ProbeOptions) -> int:
     agents = parse_agents(args.agents, ctx.settings.probe.agents)
     timeout = args.timeout if args.timeout is not None else ctx.settings.probe.timeout
     if timeout <= 0:
@@ -86,13 +86,13 @@ def parse_agents(text: str | None, default: list[str]) -> list[str]:
     return agents
 
 
-def _describe(args: argparse.Namespace) -> str:
+def _describe(args: ProbeOptions) -> str:
     if args.target == "app":
         return f"the app server {args.app_url}"
     return f"an agent server ({_server_flag(args)})"
 
 
-def _server_flag(args: argparse.Namespace) -> str:
+def _server_flag(args: ProbeOptions) -> str:
     given = [
         flag
         for flag, value in (
@@ -110,7 +110,7 @@ def _server_flag(args: argparse.Namespace) -> str:
     return given[0]
 
 
-def _acp_command(args: argparse.Namespace, workdir: str | None) -> list[str] | None:
+def _acp_command(args: ProbeOptions, workdir: str | None) -> list[str] | None:
     if not args.acp_command:
         return None
     if workdir is None and "{workdir}" in args.acp_command:
@@ -118,7 +118,7 @@ def _acp_command(args: argparse.Namespace, workdir: str | None) -> list[str] | N
     return substitute(args.acp_command, workdir=workdir or "")
 
 
-def _plan_app(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
+def _plan_app(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     if not args.app_url:
         raise UsageError("--target app needs --app-url URL (or PINBOT_APP_URL)")
     if args.recycle_command or args.server_command or args.agent_server_url or args.image:
@@ -165,7 +165,7 @@ def _app_key(agent: str) -> str:
     return key
 
 
-def _plan_agent_server(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
+def _plan_agent_server(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     flag = _server_flag(args)
     _acp_command(args, "")  # bad usage before anything is started
     if args.recycle_command and flag != "--agent-server-url":
@@ -182,14 +182,16 @@ def _plan_agent_server(ctx: Context, args: argparse.Namespace, plan: Plan) -> No
         plan.homes.append(ServerHome(server, agent, settings, owns_server=True, keep=args.keep))
 
 
-def _image(args: argparse.Namespace) -> Any:
+def _image(args: ProbeOptions) -> Any:
     from pinbot.docker import Image
 
+    assert args.image is not None  # _server_flag chose --image
     return Image(args.image, args.registry_url)
 
 
-def _own_server(ctx: Context, args: argparse.Namespace, plan: Plan, image: Any) -> Server:
+def _own_server(ctx: Context, args: ProbeOptions, plan: Plan, image: Any) -> Server:
     if image is None:
+        assert args.server_command is not None  # _server_flag chose --server-command
         return CommandServer(args.server_command, plan.timeout, ctx.out.progress, ctx.out.mask)
     from pinbot.probe.docker_server import DockerServer
 
@@ -197,12 +199,13 @@ def _own_server(ctx: Context, args: argparse.Namespace, plan: Plan, image: Any) 
     return DockerServer(image, memory, plan.timeout, ctx.out.progress, ctx.out.mask)
 
 
-def _plan_url(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
+def _plan_url(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     if not args.recycle_command:
         raise UsageError("--agent-server-url needs --recycle-command CMD to recycle the server")
     key = os.environ.get("PINBOT_SESSION_API_KEY")
     if key:
         ctx.out.mask(key)
+    assert args.agent_server_url is not None  # _server_flag chose --agent-server-url
     server = UrlServer(
         args.agent_server_url, args.recycle_command, key, plan.timeout, ctx.out.progress
     )
@@ -213,7 +216,7 @@ def _plan_url(ctx: Context, args: argparse.Namespace, plan: Plan) -> None:
         plan.homes.append(ServerHome(server, agent, settings, owns_server=False, keep=args.keep))
 
 
-def _report(ctx: Context, args: argparse.Namespace, plan: Plan, reports: list[AgentReport]) -> int:
+def _report(ctx: Context, args: ProbeOptions, plan: Plan, reports: list[AgentReport]) -> int:
     verdict = worst(r.verdict for r in reports)
     data = report_json(plan, reports, verdict)
     if args.report:

@@ -2,37 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pinbot import holds
+from pinbot import holds, report
 from pinbot.commands import Context
-from pinbot.engine import Engine, ImageOptions, ScanResult
+from pinbot.engine import Engine
 from pinbot.errors import UsageError
 from pinbot.holds import Hold
 from pinbot.model import Candidate, ImageRef
-from pinbot.report import table
+from pinbot.options import CheckOptions, ImageOptions, ScanOptions
+from pinbot.report import why
 
 if TYPE_CHECKING:
     from pinbot.git import InPlace
 
 
-def run(
-    ctx: Context,
-    opts: ImageOptions,
-    current: str | None,
-    examine_all: bool,
-    holds_from: tuple[str, str] | None = None,
-) -> int:
-    """`holds_from`: (OpenHands repository, branch) whose rollbacks hold images back."""
+def run(ctx: Context, options: ScanOptions) -> int:
+    """With --openhands and --openhands-branch, that branch's rollbacks hold images back."""
+    opts = options.image_options
     engine = Engine(ctx, opts)
-    found = read_holds(ctx, *holds_from) if holds_from else []
+    source, branch = options.openhands, options.openhands_branch
+    found = read_holds(ctx, source, branch) if source and branch else []
     engine.veto = hold_back(found, str(opts.image))
-    result = engine.scan(current, examine_all)
-    data = {**scan_json(result), "holds": [h.to_json() for h in found]}
-    ctx.out.result(data, scan_text(result, found))
+    result = engine.scan(options.current, options.all)
+    data = {**report.scan_json(result), "holds": [h.to_json() for h in found]}
+    ctx.out.result(data, report.scan_text(result, found))
     selected = result.selected
     ctx.out.github(
         outputs={
@@ -56,17 +54,11 @@ def run(
     return 0 if selected else 1
 
 
-def run_check(ctx: Context, opts: ImageOptions, text: str) -> int:
-    ref = ImageRef.parse(text, default_name=opts.image)
+def run_check(ctx: Context, options: CheckOptions) -> int:
+    opts = options.image_options
+    ref = ImageRef.parse(options.ref, default_name=opts.image)
     if ref.name != opts.image:
-        opts = ImageOptions(
-            ref.name,
-            opts.registry_url,
-            opts.variant,
-            opts.sdk,
-            opts.detectors,
-            opts.include_sha_tags,
-        )
+        opts = dataclasses.replace(opts, image=ref.name)
     engine = Engine(ctx, opts)
     if ref.digest:
         candidate = engine.check_digest(ref.digest)
@@ -102,19 +94,6 @@ def run_check(ctx: Context, opts: ImageOptions, text: str) -> int:
     if candidate.verdict == "error":
         ctx.out.error(f"could not decide {_ref(opts, candidate)}: {why(candidate)}")
     return {"pass": 0, "fail": 1}.get(candidate.verdict, 3)
-
-
-def scan_json(result: ScanResult) -> dict[str, Any]:
-    selected = result.selected
-    return {
-        "image": str(result.image),
-        "capability": result.capability,
-        "selected": None
-        if selected is None
-        else {"tag": selected.tag, "digest": selected.digest, "ref": _ref_of(result, selected)},
-        "current": result.current,
-        "candidates": [c.to_json() for c in result.candidates],
-    }
 
 
 def read_holds(ctx: Context, source: str, branch: str) -> list[Hold]:
@@ -156,49 +135,10 @@ def hold_back(found: list[Hold], image: str) -> Callable[[Candidate], Candidate]
     return veto
 
 
-def scan_text(result: ScanResult, found: Sequence[Hold] = ()) -> str:
-    rows = [
-        (c.tag, _short(c.digest), (c.build_sha or "")[:10], c.verdict, why(c))
-        for c in result.candidates
-    ]
-    lines = [f"{result.image}: looking for {result.capability}"]
-    if rows:
-        lines.append(table(("TAG", "DIGEST", "BUILD SHA", "VERDICT", "WHY"), rows))
-    lines += [f"held: {hold.describe()}" for hold in found]
-    if result.selected is not None:
-        lines.append(f"selected: {_ref_of(result, result.selected)}")
-    else:
-        newer = f" newer than the pin {result.current}" if result.current else ""
-        lines.append(
-            f"nothing qualifies: {len(result.candidates)} tag(s){newer} examined, none carries "
-            f"{result.capability}; the table says why for each"
-        )
-    return "\n".join(lines)
-
-
-def why(candidate: Candidate) -> str:
-    return why_json([e.to_json() for e in candidate.evidence])
-
-
-def why_json(evidence: list[dict[str, str]]) -> str:
-    """The evidence that decided: the first that did not pass, else the last that did."""
-    deciding = [e for e in evidence if e["result"] not in ("pass", "skip")]
-    chosen = deciding[0] if deciding else (evidence[-1] if evidence else None)
-    return f"{chosen['detector']}: {chosen['detail']}" if chosen else ""
-
-
 def _index(candidates: list[Candidate], selected: Candidate) -> int:
     return next(i for i, c in enumerate(candidates) if c is selected)
-
-
-def _ref_of(result: ScanResult, candidate: Candidate) -> str:
-    return f"{result.image}:{candidate.tag}@{candidate.digest}"
 
 
 def _ref(opts: ImageOptions, candidate: Candidate) -> str:
     text = str(opts.image) + (f":{candidate.tag}" if candidate.tag else "")
     return text + (f"@{candidate.digest}" if candidate.digest else "")
-
-
-def _short(digest: str | None) -> str:
-    return digest[:19] if digest else ""

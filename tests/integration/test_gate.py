@@ -322,7 +322,7 @@ def test_an_unreadable_probe_report_is_bad_input(clean: CutWorld, tmp_path: Path
     assert "--require-probe" in err and "not JSON" in err
 
     code, _, err = gate(clean, "--require-probe", str(tmp_path / "missing.json"))
-    assert code == 2 and "cannot read it" in err
+    assert code == 2 and "missing.json' does not exist" in err
 
 
 # --- pipelines ------------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ def test_a_bad_sdk_path_is_bad_input_though_detectors_start_in_the_background(
     code = main(["scan", "--image", ghcr_like.image, "--sdk", str(nowhere), "--current", PIN])
     err = capsys.readouterr().err
     assert code == 2
-    assert f"--sdk {nowhere}: no such directory" in err
+    assert f"argument --sdk: {str(nowhere)!r}: no such directory" in err
 
 
 def test_check_of_a_tag_the_registry_lacks_is_bad_input(capsys, ghcr_like) -> None:

@@ -80,7 +80,7 @@ def test_a_wrong_config_type_is_named(capsys, tmp_path: Path) -> None:
 
 def test_a_missing_config_file_is_named(capsys, tmp_path: Path) -> None:
     code, err = run(capsys, "--config", str(tmp_path / "nope.toml"), "scan")
-    assert code == 2 and "nope.toml does not exist" in err
+    assert code == 2 and "nope.toml' does not exist" in err
 
 
 def test_an_unknown_detector_is_refused(capsys) -> None:
@@ -120,3 +120,126 @@ def test_an_internal_error_is_one_line_and_a_traceback_file(capsys, monkeypatch)
     log.unlink()
     for parent in (log.parent, log.parent.parent):
         parent.rmdir()
+
+
+# --- every kind of value, at the edge (argparse types and config bounds) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "named", "fix"),
+    [
+        (["probe", "--app-url", "not a url"], "'not a url'", "http://127.0.0.1:3000"),
+        (["probe", "--app-url", "http://127.0.0.1:notaport"], "notaport'", "no valid port"),
+        (["probe", "--app-url", "ftp://app.example"], "'ftp://app.example'", "http(s) URL"),
+        (
+            ["probe", "--target", "agent-server", "--agent-server-url", "http://127.0.0.1:notaport",
+             "--recycle-command", "true"],
+            "notaport'", "no valid port",
+        ),
+        (["probe", "--target", "agent-server", "--server-command", '"x'], "'\"x'", "quote it"),
+        (["probe", "--target", "agent-server", "--server-command", "  "], "'  '", "empty command"),
+        (["probe", "--acp-command", '"x', "--app-url", "http://127.0.0.1:1"], "'\"x'", "quote it"),
+        (["probe", "--recycle-command", "'x", "--app-url", "http://127.0.0.1:1"], "\"'x\"",
+         "quote"),
+        (["probe", "--timeout", "0"], "'0'", "positive number"),
+        (["probe", "--timeout", "-5"], "'-5'", "positive number"),
+        (["probe", "--timeout", "nan"], "'nan'", "positive number"),
+        (["probe", "--timeout", "soon"], "'soon'", "positive number"),
+        (["probe", "--agents", "Claude Code"], "'Claude Code'", "claude-code,codex"),
+        (["probe", "--agents", "codex,codex"], "'codex,codex'", "twice"),
+        (["probe", "--target", "agent-server", "--image", "Not An Image"], "Not An Image",
+         "REPO:TAG"),
+        (["probe", "--report", "/nonexistent-dir/report.json"], "/nonexistent-dir", "create it"),
+        (["probe", "--target", "nowhere"], "'nowhere'", "choose from"),
+        (["scan", "--variant", "pyhton"], "'pyhton'", "did you mean python"),
+        (["scan", "--registry-url", "not a url"], "'not a url'", "HOST[:PORT]"),
+        (["scan", "--registry-url", "http://127.0.0.1:notaport"], "notaport'", "HOST[:PORT]"),
+        (["scan", "--registry-url", "oci:"], "'oci:'", "oci:DIR"),
+        (["scan", "--sdk", "/nonexistent-sdk"], "'/nonexistent-sdk'", "clone or git URL"),
+        (["scan", "--detectors", ","], "','", "choose from"),
+        (["check", "--variant", "Python", "1.0.0-python"], "'Python'", "did you mean python"),
+        (["cut", "--tag", "bad tag", "--openhands", ".", "--openhands-branch", "main",
+          "--deploy", "."], "'bad tag'", "not a valid image tag"),
+        (["cut", "--latest", "--openhands", ".", "--openhands-branch", "a..b", "--deploy", "."],
+         "'a..b'", "branch name"),
+        (["cut", "--latest", "--openhands", ".", "--openhands-branch", "main", "--deploy", ".",
+          "--deploy-branch=-x"], "'-x'", "branch name"),
+        (["cut", "--latest", "--openhands", "/nonexistent-repo", "--openhands-branch", "main",
+          "--deploy", "."], "'/nonexistent-repo'", "github.com/OWNER/NAME"),
+        (["cut", "--latest", "--openhands", ".", "--openhands-branch", "main", "--deploy", ".",
+          "--require-commit", "xyz"], "'xyz'", "40 hex digits"),
+        (["gate", "--deploy", ".@a..b", "--openhands", "."], "'.@a..b'", "REPO@REF"),
+        (["gate", "--deploy", "", "--openhands", "."], "''", "github.com/OWNER/NAME"),
+        (["gate", "--deploy", ".", "--openhands", ".", "--require-probe", "/nonexistent.json"],
+         "'/nonexistent.json'", "does not exist"),
+        (["gate", "--deploy", ".", "--openhands", ".", "--require-probe", "."], "'.'",
+         "is a directory"),
+        (["--config", ".", "scan"], "'.'", "is a directory"),
+        (["--config", "/nonexistent.toml", "scan"], "'/nonexistent.toml'", "does not exist"),
+    ],
+)  # fmt: skip
+def test_every_kind_of_flag_value_is_checked_at_the_edge(
+    capsys, argv: list[str], named: str, fix: str
+) -> None:
+    code, err = run(capsys, *argv)
+    assert code == 2, err
+    assert named in err and fix in err
+
+
+def test_demo_workdir_naming_a_file_is_refused(capsys, tmp_path_factory) -> None:
+    afile = tmp_path_factory.mktemp("elsewhere") / "a-file"
+    afile.write_text("")
+    code, err = run(capsys, "demo", "--workdir", str(afile))
+    assert code == 2 and f"{str(afile)!r} is a file: name a directory" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fix"),
+    [
+        ("PINBOT_VARIANT", "pyhton", "did you mean python"),
+        ("PINBOT_APP_URL", "not a url", "http(s) URL"),
+        ("PINBOT_TIMEOUT", "soon", "positive number"),
+        ("PINBOT_REGISTRY_URL", "not a url", "HOST[:PORT]"),
+        ("PINBOT_VERBOSE", "lots", "a count"),
+        ("PINBOT_REQUIRE_COMMIT", "xyz", "40 hex digits"),
+        ("PINBOT_RECYCLE", "reboot", "choose from"),
+    ],
+)
+def test_pinbot_environment_values_are_checked_like_their_flags(
+    capsys, monkeypatch, name: str, value: str, fix: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    command = {"PINBOT_REQUIRE_COMMIT": ["gate", "--deploy", ".", "--openhands", "."]}
+    code, err = run(capsys, *command.get(name, ["probe"] if "URL" in name else ["scan"]))
+    assert code == 2, err
+    assert f"{name}={value!r}" in err and fix in err
+
+
+@pytest.mark.parametrize(
+    ("toml", "named", "fix"),
+    [
+        ("http_timeout = 0", "http_timeout 0", "between"),
+        ("http_timeout = -3", "http_timeout -3", "between"),
+        ("variant = 'pyhton'", "variant 'pyhton'", "did you mean python"),
+        ("concurrency = 0", "concurrency 0", "between 1 and 64"),
+        ("sdk_repo = 'not a repo'", "sdk_repo 'not a repo'", "OWNER/NAME"),
+        ("platforms = ['linux']", "platform 'linux'", "OS/ARCH"),
+        ("require_prs = [0]", "require_prs entry 0", "pull request number"),
+        ("git_author = 'nobody'", "git_author 'nobody'", "Name <email@example.com>"),
+        ("route_file = '../x.py'", "route_file '../x.py'", "path inside the SDK"),
+        ("[probe]\ntimeout = 0", "probe.timeout 0", "between"),
+        ("[probe]\nrecycle = 'reboot'", "probe.recycle 'reboot'", "choose from"),
+        ("[probe]\nagents = ['Claude Code']", "probe.agents", "claude-code"),
+        ("[openapi]\nstartup_timeout = 0", "openapi.startup_timeout 0", "between"),
+        ("[openapi]\nmemory = 'lots'", "openapi.memory 'lots'", "like 1g"),
+        ("[openapi]\nhealth_path = 'health'", "openapi.health_path 'health'", "start with /"),
+        ("[deploy]\nbranch = 'a..b'", "deploy.branch 'a..b'", "branch name"),
+    ],
+)
+def test_config_values_are_bounded_at_load(
+    capsys, tmp_path: Path, toml: str, named: str, fix: str
+) -> None:
+    (tmp_path / "pinbot.toml").write_text(toml + "\n")
+    code, err = run(capsys, "scan")
+    assert code == 2, err
+    assert str(tmp_path / "pinbot.toml") in err and named in err and fix in err

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pinbot.cli import build_parser, main
+
+
+@pytest.fixture(autouse=True)
+def _files_the_flags_name(tmp_path: Path) -> None:
+    for name in ("ci.toml", "env.toml"):
+        (tmp_path / name).write_text("")
+    for name in ("d", "o"):
+        (tmp_path / name).mkdir()
 
 
 def test_global_flags_after_the_command_are_read() -> None:
     args = build_parser().parse_args(
         ["scan", "--json", "-vv", "--no-cache", "--config", "ci.toml", "--current", "1.2.3-python"]
     )
-    assert (args.json, args.verbose, args.no_cache, args.config) == (True, 2, True, "ci.toml")
+    assert (args.json, args.verbose, args.no_cache, args.config) == (True, 2, True, Path("ci.toml"))
     assert args.current == "1.2.3-python"
 
 
 def test_global_flags_before_the_command_are_not_reset_by_it() -> None:
     args = build_parser().parse_args(["--json", "-v", "--no-cache", "--config", "ci.toml", "gate",
                                       "--deploy", "d", "--openhands", "o"])  # fmt: skip
-    assert (args.json, args.verbose, args.no_cache, args.config) == (True, 1, True, "ci.toml")
+    assert (args.json, args.verbose, args.no_cache, args.config) == (True, 1, True, Path("ci.toml"))
 
 
 def test_global_flags_default_off_on_both_sides() -> None:
@@ -32,7 +42,7 @@ def test_the_environment_still_sets_a_global_flag(monkeypatch: pytest.MonkeyPatc
     parser = build_parser()
     _apply_env_defaults(parser, {"PINBOT_JSON": "1", "PINBOT_CONFIG": "env.toml"})
     args = parser.parse_args(["check", "1.2.3-python"])
-    assert (args.json, args.config) == (True, "env.toml")
+    assert (args.json, args.config) == (True, Path("env.toml"))
 
 
 def test_a_config_named_after_the_command_is_the_one_loaded(

@@ -1,4 +1,4 @@
-"""The gate's pure parts: --deploy values, trailers from API commits, probe reports, verdicts."""
+"""The gate's pure parts: trailers from API commits, probe reports, verdicts."""
 
 from __future__ import annotations
 
@@ -12,47 +12,16 @@ from pinbot.commands.gate import (
     Facts,
     load_probe_report,
     probe_check,
-    render_text,
     result_json,
-    split_deploy,
 )
 from pinbot.errors import UsageError
 from pinbot.git import parse_trailers
+from pinbot.report import gate_text
 
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
 BUILD = "c" * 40
 AGENTS = ("claude-code", "codex")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("../deploy", ("../deploy", None)),
-        ("../deploy@main", ("../deploy", "main")),
-        ("file:///srv/deploy.git@pinbot/agent-server-1.27.0-python",
-         ("file:///srv/deploy.git", "pinbot/agent-server-1.27.0-python")),
-        ("git@github.com:acme/deploy.git", ("git@github.com:acme/deploy.git", None)),
-        ("git@github.com:acme/deploy.git@v1.2", ("git@github.com:acme/deploy.git", "v1.2")),
-        ("https://bot@github.com/acme/deploy", ("https://bot@github.com/acme/deploy", None)),
-        ("https://bot@github.com/acme/deploy@" + "f" * 40,
-         ("https://bot@github.com/acme/deploy", "f" * 40)),
-        ("github.com/acme/deploy@main", ("github.com/acme/deploy", "main")),
-    ],
-)  # fmt: skip
-def test_deploy_values_split_into_repo_and_ref(value: str, expected: tuple[str, Any]) -> None:
-    assert split_deploy(value) == expected
-
-
-@pytest.mark.parametrize("value", ["../deploy@", "@main", "../deploy@a..b", "../deploy@-x"])
-def test_a_deploy_value_with_a_bad_ref_is_refused(value: str) -> None:
-    with pytest.raises(UsageError, match="write REPO or REPO@REF"):
-        split_deploy(value)
-
-
-def test_a_path_with_an_at_sign_that_exists_is_a_path(tmp_path: Path) -> None:
-    (tmp_path / "deploy@2024").mkdir()
-    assert split_deploy(str(tmp_path / "deploy@2024")) == (str(tmp_path / "deploy@2024"), None)
 
 
 def test_trailers_come_from_the_last_paragraph_only() -> None:
@@ -116,7 +85,7 @@ def test_the_text_names_every_check_that_did_not_pass() -> None:
         Check("capability", "error", "registry down"),
     ]
     data = result_json(facts, checks)
-    text = render_text(data, facts.deploy)
+    text = gate_text(data, facts.deploy)
 
     assert data["verdict"] == "block"
     assert [c["ok"] for c in data["checks"]] == [True, False, False]

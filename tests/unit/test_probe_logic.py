@@ -198,7 +198,15 @@ def test_a_custom_acp_command_selects_the_custom_server() -> None:
         (["probe"], "--app-url"),
         (["probe", "--target", "agent-server"], "got none"),
         (
-            ["probe", "--target", "agent-server", "--image", "a/b:1", "--server-command", "x"],
+            [
+                "probe",
+                "--target",
+                "agent-server",
+                "--image",
+                "localhost:5000/a/b:1",
+                "--server-command",
+                "x",
+            ],
             "got --image, --server-command",
         ),
         (
