@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import requests
 
@@ -166,10 +166,10 @@ class Forge:
 
     def find(self, spec: PullSpec) -> Any | None:
         """The open PR whose head is `spec.head`, preferring the one carrying our marker."""
-        pulls = self._call(
+        pulls = self.call(
             f"listing pull requests of {spec.repo.full_name}",
             lambda: list(
-                self._repo(spec.repo).get_pulls(state="open", head=f"{spec.repo.owner}:{spec.head}")
+                self.repo(spec.repo).get_pulls(state="open", head=f"{spec.repo.owner}:{spec.head}")
             ),
         )
         marked = [p for p in pulls if BEGIN in (p.body or "")]
@@ -177,9 +177,9 @@ class Forge:
 
     def _create(self, spec: PullSpec, other: str | None) -> Any:
         try:
-            return self._call(
+            return self.call(
                 f"opening a pull request on {spec.repo.full_name}",
-                lambda: self._repo(spec.repo).create_pull(
+                lambda: self.repo(spec.repo).create_pull(
                     base=spec.base, head=spec.head, title=spec.title, body=spec.body_section(other)
                 ),
             )
@@ -196,23 +196,24 @@ class Forge:
         body = merge_section(pull.body, spec.body_section(other))
         if body == (pull.body or ""):
             return PullRequest(pull.number, pull.html_url)
-        self._call(f"updating {pull.html_url}", lambda: pull.edit(body=body))
+        self.call(f"updating {pull.html_url}", lambda: pull.edit(body=body))
         return PullRequest(pull.number, pull.html_url, edited=True)
 
     def pr_commits(self, repo: GitHubRepo, number: int) -> list[str]:
         """The commits of PR #number (what a branch must contain to carry that PR)."""
-        pull = self._call(
-            f"reading PR #{number} of {repo.full_name}", lambda: self._repo(repo).get_pull(number)
+        pull = self.call(
+            f"reading PR #{number} of {repo.full_name}", lambda: self.repo(repo).get_pull(number)
         )
-        shas: list[str] = self._call(
+        shas: list[str] = self.call(
             f"listing the commits of PR #{number}", lambda: [c.sha for c in pull.get_commits()]
         )
         return shas
 
-    def _repo(self, repo: GitHubRepo) -> Any:
+    def repo(self, repo: GitHubRepo) -> Any:
         return self.gh.get_repo(repo.full_name)
 
-    def _call(self, what: str, action: Any) -> Any:
+    def call(self, what: str, action: Any) -> Any:
+        """`action()`, with GitHub's failures (after retries) turned into ExternalError."""
         from github import GithubException
         from requests.exceptions import RetryError
 
@@ -242,9 +243,11 @@ class GitHubReader:
 
     def resolve(self, ref: str | None) -> str | None:
         # GitHub resolves HEAD to the default branch, as a clone's HEAD would. PyGithub's
-        # get_commit is lazy and would echo the ref back as its sha: ask for the commit itself.
-        target = quote(ref or "HEAD", safe="")
-        found = self._get(f"reading commit {ref or 'HEAD'}", f"commits/{target}")
+        # get_commit is lazy and would echo the ref back as its sha: raw_data completes it.
+        target = ref or "HEAD"
+        found = self._maybe(
+            f"reading commit {target}", lambda: self._repo().get_commit(target).raw_data
+        )
         return None if found is None else str(found["sha"])
 
     def has_commit(self, sha: str) -> bool:
@@ -259,14 +262,15 @@ class GitHubReader:
         return bytes(found.decoded_content)
 
     def contains(self, tip: str, sha: str) -> bool:
-        what, path = f"comparing {sha[:12]} with {tip[:12]}", f"compare/{sha}...{tip}"
-        compared = self._get(what, path)
-        return compared is not None and compared.get("status") in ("ahead", "identical")
+        compared = self._maybe(
+            f"comparing {sha[:12]} with {tip[:12]}", lambda: self._repo().compare(sha, tip).status
+        )
+        return compared in ("ahead", "identical")
 
     def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
         """One page of history from `tip`, walked along first parents (the page is in date
         order and may interleave merged branches, so the walk follows parent links)."""
-        page = self.forge._call(
+        page = self.forge.call(
             f"listing the commits of {self.where} from {tip[:12]}",
             lambda: list(islice(self._repo().get_commits(sha=tip), limit)),
         )
@@ -280,12 +284,7 @@ class GitHubReader:
         return walked
 
     def _repo(self) -> Any:
-        return self.forge._repo(self.repo)
-
-    def _get(self, what: str, path: str) -> dict[str, Any] | None:
-        url = f"/repos/{self.repo.full_name}/{path}"
-        found = self._maybe(what, lambda: self.forge.gh.requester.requestJsonAndCheck("GET", url))
-        return None if found is None else dict(found[1])
+        return self.forge.repo(self.repo)
 
     def _maybe(self, what: str, action: Any) -> Any:
         """The answer, or None when GitHub says there is no such thing (404, 422)."""
@@ -299,7 +298,7 @@ class GitHubReader:
                     return None
                 raise
 
-        return self.forge._call(f"{what} in {self.where}", attempt)
+        return self.forge.call(f"{what} in {self.where}", attempt)
 
 
 def _commit_info(commit: Any) -> CommitInfo:
