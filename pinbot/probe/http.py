@@ -61,6 +61,10 @@ class Api:
                 f"the {self.what} at {self.base_url} did not answer {method} {path} "
                 f"within {self.timeout:.0f}s"
             ) from None
+        except requests.RequestException as exc:  # retries used up, a broken reply, ...
+            raise ApiError(
+                f"{method} {path} on the {self.what} at {self.base_url} failed: {exc}"
+            ) from None
         return self._decode(method, path, response)
 
     def _decode(self, method: str, path: str, response: requests.Response) -> Any:
