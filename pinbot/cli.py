@@ -159,6 +159,39 @@ def _add_global_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+EXAMPLES = {
+    name: "examples:\n" + "".join(f"  pinbot {name} {line}".rstrip() + "\n" for line in lines)
+    for name, lines in {
+        "scan": [
+            "",
+            "--current 1.43.1-python --json",
+            "--registry-url localhost:5000 --sdk ../software-agent-sdk --all",
+        ],
+        "check": [
+            "1.43.1-python",
+            "ghcr.io/openhands/agent-server:1.43.1-python --detectors source,openapi",
+        ],
+        "cut": [
+            "--latest --openhands github.com/OpenHands/OpenHands --openhands-branch main "
+            "--deploy ../deploy --dry-run",
+            "--tag 1.43.1-python --openhands ../OpenHands --openhands-branch feature/blob "
+            "--deploy ../deploy --push",
+        ],
+        "gate": [
+            "--deploy ../deploy@main --openhands ../OpenHands",
+            "--deploy github.com/acme/deploy@pinbot/agent-server-1.43.1-python "
+            "--openhands github.com/OpenHands/OpenHands --require-probe probe.json",
+        ],
+        "probe": [
+            "--app-url https://app.example --recycle restart",
+            "--target agent-server --image ghcr.io/openhands/agent-server:1.43.1-python",
+            "--target agent-server --server-command 'agent-server --port {port}'",
+        ],
+        "demo": ["", "--workdir pinbot-demo --json"],
+    }.items()
+}
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="pinbot",
@@ -184,9 +217,14 @@ def build_parser() -> Parser:
     _add_global_options(after)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    def command(name: str, help: str, description: str, epilog: str | None = None) -> Parser:
+    def command(name: str, help: str, description: str) -> Parser:
         return sub.add_parser(
-            name, help=help, description=description, epilog=epilog, parents=[after]
+            name,
+            help=help,
+            description=description,
+            epilog=EXAMPLES[name],
+            parents=[after],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
     p = command(
@@ -354,9 +392,6 @@ def build_parser() -> Parser:
         description="Plant a codeword, recycle the sandbox, ask for it back. Exit 0 "
         "only when every agent resumed natively (same ACP session id, no "
         "<<RESUMED CONVERSATION>> marker, codeword recalled); 1 for bootstrap or lost.",
-        epilog="examples: pinbot probe --app-url https://app.example --recycle restart | "
-        "pinbot probe --target agent-server --image ghcr.io/openhands/agent-server:1.43.1-python | "
-        "pinbot probe --target agent-server --server-command 'agent-server --port {port}'",
     )
     p.add_argument(
         "--target",

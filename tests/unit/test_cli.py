@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,28 @@ def test_an_either_or_group_is_still_required_when_the_environment_says_false() 
     _apply_env_defaults(parser, {"PINBOT_LATEST": "false"})
     with pytest.raises(UsageError, match="--tag --latest"):
         parser.parse_args(["cut", "--openhands", "o", "--openhands-branch", "b", "--deploy", "d"])
+
+
+@pytest.mark.parametrize("command", ["scan", "check", "cut", "gate", "probe", "demo"])
+def test_every_command_help_has_examples_that_parse(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([command, "--help"])
+    assert done.value.code == 0
+    shown = capsys.readouterr().out
+    examples = [
+        shlex.split(line)[1:] for line in shown.splitlines() if line.startswith("  pinbot ")
+    ]
+    assert examples, f"pinbot {command} --help shows no example"
+    work = tmp_path / "work"  # where the examples' local paths exist
+    for directory in ("work", "deploy", "OpenHands", "software-agent-sdk"):
+        (tmp_path / directory).mkdir(exist_ok=True)
+    (work / "probe.json").write_text("{}")
+    monkeypatch.chdir(work)
+    for example in examples:
+        args = build_parser().parse_args(example)
+        assert args.command == command
