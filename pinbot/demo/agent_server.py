@@ -54,7 +54,7 @@ class AcpProcess:
             cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=None,  # the agent's complaints go to the server's own log, as upstream's do
             text=True,
             bufsize=1,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -85,7 +85,7 @@ def probe_agent(home: Home, codeword: str, timeout: float, progress: Progress) -
     try:
         _steps(home, codeword, timeout, progress, report)
     except (StepFailed, ExternalError) as exc:
-        report.error = str(exc)
+        report.error = str(exc) + _failure_detail(home)
         progress(f"{home.agent}: {report.step} failed: {exc}")
     finally:
         report.seconds = round(time.monotonic() - started, 1)
@@ -99,6 +99,12 @@ def probe_agent(home: Home, codeword: str, timeout: float, progress: Progress) -
         report.restarted,
     )
     return report
+
+
+def _failure_detail(home: Home) -> str:
+    """The server's log (path and tail: the agents' stderr), when the home's server keeps one."""
+    detail: Callable[[], str] | None = getattr(home, "failure_detail", None)
+    return detail() if detail is not None else ""
 
 
 def _close(home: Home, progress: Progress) -> None:

@@ -294,15 +294,22 @@ class CommandServer:
         mask(self.key)
         self.api = AgentServerApi(f"http://127.0.0.1:{self.port}", self.key)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.workdir / "server.log"
+        self.failed = False  # keep the log: it holds the server's and its agents' stderr
 
     def up(self) -> None:
         if self.proc is None:
             self._start()
 
+    def failure_detail(self) -> str:
+        """Where the server's log is kept, and how it ends (its agents' stderr is in it)."""
+        self.failed = True
+        return f"; the server's log {self.log} ends:\n{_tail(self.log)}"
+
     def _start(self) -> None:
         command = substitute(self.template, port=str(self.port), workdir=str(self.workdir))
         env = dict(os.environ, OH_SESSION_API_KEYS_0=self.key)
-        with open(self.workdir / "server.log", "ab") as log:
+        with open(self.log, "ab") as log:
             try:
                 self.proc = subprocess.Popen(
                     command,
@@ -319,8 +326,7 @@ class CommandServer:
     def _exited(self) -> str | None:
         if self.proc is None or self.proc.poll() is None:
             return None
-        log = self.workdir / "server.log"
-        return f"the server command exited with {self.proc.returncode} (log: {log})"
+        return f"the server command exited with {self.proc.returncode}"
 
     def recycle(self) -> None:
         self._kill()
@@ -343,11 +349,21 @@ class CommandServer:
 
     def stop(self, keep: bool) -> None:
         self._kill()
-        if not keep:
+        if self.failed:
+            self.progress(f"kept the server's log for a look: {self.log}")
+        elif not keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def identity(self) -> str | None:
         return process_identity(self.proc.pid) if self.proc is not None else None
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_bytes()[-8000:].decode(errors="replace")
+    except OSError:
+        return "(no log was written)"
+    return "\n".join(f"  | {line}" for line in text.splitlines()[-lines:]) or "  | (empty)"
 
 
 def _kill_group_leftovers(pgid: int) -> None:
@@ -443,6 +459,11 @@ class ServerHome:
 
     def identity(self) -> str | None:
         return self.srv.identity()
+
+    def failure_detail(self) -> str:
+        """What the server kept that explains a failure (its log), when it keeps one."""
+        detail: Callable[[], str] | None = getattr(self.srv, "failure_detail", None)
+        return detail() if detail is not None else ""
 
     def close(self) -> None:
         if not self.keep and self.conversation_id:
