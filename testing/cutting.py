@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.demo import repos
+from testing.cli import Run, pinbot
 from testing.cutworld import CAPABLE, IMAGE, Images, Repos
-from testing.matrix import Run
 
 DEPLOY_BRANCH = f"pinbot/agent-server-{CAPABLE}"
 
@@ -32,9 +31,7 @@ def argv(images: Images, world: Repos, *extra: str, openhands: str | None = None
 
 
 def cut(capsys: pytest.CaptureFixture[str], args: Sequence[str]) -> Run:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return Run(code, out, err)
+    return pinbot(*args)
 
 
 @dataclass

@@ -7,7 +7,6 @@ Module-scoped worlds are built with the CLI itself (`run`), inside an environmen
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from pinbot.cli import main
 from pinbot.demo import repos
+from testing.cli import pinbot
 from testing.cutworld import IMAGE, Images, Repos
 
 
@@ -41,11 +40,9 @@ class CutWorld:
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    """The CLI in-process, its stdout and stderr captured (works at any fixture scope)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
+    """The CLI in-process (testing.cli.pinbot), as (code, stdout, stderr)."""
+    done = pinbot(*argv)
+    return done.code, done.out, done.err
 
 
 @contextlib.contextmanager

@@ -1,36 +1,52 @@
-"""A fake of GitHub's REST API (pull requests), on `responses`: the one GitHub fake the tests share.
+"""The one fake of GitHub's REST API the tests share, on `responses` (the only thing faked).
 
-Just enough of the API, with state, to see what pinbot asks and changes.
+- Pull requests, with state: listed by head, opened (422 "already exists" for a second PR on
+  the same head, as GitHub answers), edited, and their commits (`commits[number]`).
+- The read endpoints the gate uses (a commit, the commit list, contents at a ref, compare),
+  answered from real bare repositories on disk (`remotes["owner/name"] = path`), so the answers
+  are exactly what GitHub would serve for those repositories.
+- Faults: `faults` (first match wins, each a number of times) and `fail_with` (every request).
+Every request is recorded in `calls` as (method, "/repos/owner/name/...").
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import responses
 
 API = "https://github.example/api/v3"
+TOKEN = "ghp_fake_token_never_printed"
 OPENHANDS_URL = "https://github.com/acme/OpenHands"
 DEPLOY_URL = "https://github.com/acme/deploy"
-PULLS = re.compile(
-    r"https://github\.example(?::443)?/api/v3/repos/(?P<repo>[^/]+/[^/?]+)/pulls(?:/(?P<number>\d+))?"
+ROUTE = re.compile(
+    r"https://github\.example(?::443)?/api/v3/repos/(?P<repo>[^/]+/[^/]+)/(?P<rest>[^?]*)"
 )
+PULL = re.compile(r"pulls(?:/(?P<number>\d+))?(?P<commits>/commits)?\Z")
+Answer = tuple[int, dict[str, str], str]
 
 
 class FakeGitHub:
-    """Just enough of the pulls API, with state, to see what pinbot asks and changes."""
-
     def __init__(self, mock: responses.RequestsMock) -> None:
         self.pulls: dict[str, list[dict[str, Any]]] = {}
         self.commits: dict[int, list[str]] = {}
+        self.remotes: dict[str, Path] = {}
         self.calls: list[tuple[str, str]] = []
-        for method in ("GET", "POST", "PATCH"):
-            mock.add_callback(method, PULLS, callback=self._handle)
+        self.faults: list[dict[str, Any]] = []
+        self.fail_with: int | None = None
+        for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+            mock.add_callback(method, ROUTE, callback=self._handle)
+
+    # --- what tests set up and read --------------------------------------------------------------
 
     def seed(self, repo: str, number: int, head: str, body: str) -> dict[str, Any]:
-        pull = self._pull(repo, number, head, "main", "Backend change", body)
+        pull = _pull(repo, number, head, "main", "Backend change", body)
         self.pulls.setdefault(repo, []).append(pull)
         return pull
 
@@ -38,52 +54,151 @@ class FakeGitHub:
         return [call for call in self.calls if call[0] != "GET"]
 
     def body(self, repo: str, head: str) -> str:
-        return next(p["body"] for p in self.pulls[repo] if p["head"]["ref"] == head)
+        return str(next(p["body"] for p in self.pulls[repo] if p["head"]["ref"] == head))
 
-    def _handle(self, request: Any) -> tuple[int, dict[str, str], str]:
-        match = PULLS.match(request.url)
+    def open_pulls(self, repo: str) -> list[str]:
+        return [p["head"]["ref"] for p in self.pulls.get(repo, []) if p["state"] == "open"]
+
+    # --- the API ---------------------------------------------------------------------------------
+
+    def _handle(self, request: Any) -> Answer:
+        match = ROUTE.match(request.url)
         assert match is not None
-        repo, number = match["repo"], match["number"]
-        self.calls.append((request.method, request.url.split("?")[0].split("/api/v3")[1]))
+        repo, rest = match["repo"], unquote(match["rest"])
+        self.calls.append((request.method, f"/repos/{repo}/{rest}"))
+        if self.fail_with:
+            return self.fail_with, {}, json.dumps({"message": "Server Error"})
+        for fault in self.faults:
+            if fault["method"] == request.method and fault["hits"] < fault["times"]:
+                fault["hits"] += 1
+                if fault.get("goes_through"):
+                    self._answer(request, repo, rest)  # done, though the answer says otherwise
+                return fault["status"], fault.get("headers", {}), json.dumps(fault["body"])
+        return self._answer(request, repo, rest)
+
+    def _answer(self, request: Any, repo: str, rest: str) -> Answer:
+        pull = PULL.match(rest)
+        if pull is not None:
+            return self._pulls(request, repo, pull)
+        assert request.method == "GET", f"{request.method} {rest}: only pull requests are written"
+        remote = self.remotes.get(repo)
+        if remote is None:
+            return _not_found()
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        if rest == "commits":
+            return _list(remote, query["sha"], int(query.get("per_page", 30)))
+        if rest.startswith("commits/"):
+            return _commit(remote, rest.removeprefix("commits/"))
+        if rest.startswith("contents/"):
+            return _contents(remote, rest.removeprefix("contents/"), query["ref"])
+        if rest.startswith("compare/"):
+            base, _, head = rest.removeprefix("compare/").partition("...")
+            return _compare(remote, base, head)
+        return _not_found()
+
+    def _pulls(self, request: Any, repo: str, match: re.Match[str]) -> Answer:
+        number = int(match["number"]) if match["number"] else None
         if request.method == "POST":
             return self._create(repo, json.loads(request.body))
-        if request.method == "PATCH":
-            pull = self._find(repo, int(number))
-            pull.update(json.loads(request.body))
-            return 200, {}, json.dumps(pull)
-        if number and request.url.split("?")[0].endswith("/commits"):
-            return 200, {}, json.dumps([{"sha": s} for s in self.commits[int(number)]])
-        if number:
-            return 200, {}, json.dumps(self._find(repo, int(number)))
+        if number is not None and request.method == "PATCH":
+            found = self._find(repo, number)
+            found.update(json.loads(request.body))
+            return 200, {}, json.dumps(found)
+        if number is not None and match["commits"]:
+            return 200, {}, json.dumps([{"sha": s} for s in self.commits[number]])
+        if number is not None:
+            return 200, {}, json.dumps(self._find(repo, number))
         head = re.search(r"head=([^&]+)", request.url)
-        wanted = head.group(1).replace("%3A", ":").replace("%2F", "/") if head else None
-        found = [
-            p
-            for p in self.pulls.get(repo, [])
-            if f"{repo.split('/')[0]}:{p['head']['ref']}" == wanted
-        ]
+        wanted = unquote(head.group(1)) if head else None
+        owner = repo.split("/")[0]
+        found = [p for p in self.pulls.get(repo, []) if f"{owner}:{p['head']['ref']}" == wanted]
         return 200, {}, json.dumps(found)
 
-    def _create(self, repo: str, data: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    def _create(self, repo: str, data: dict[str, Any]) -> Answer:
+        if any(p["head"]["ref"] == data["head"] for p in self.pulls.get(repo, [])):
+            owner = repo.split("/")[0]
+            message = f"A pull request already exists for {owner}:{data['head']}."
+            body = {"message": "Validation Failed", "errors": [{"message": message}]}
+            return 422, {}, json.dumps(body)
         number = 100 + sum(len(p) for p in self.pulls.values())
-        pull = self._pull(repo, number, data["head"], data["base"], data["title"], data["body"])
-        self.pulls.setdefault(repo, []).append(pull)
-        return 201, {}, json.dumps(pull)
+        made = _pull(repo, number, data["head"], data["base"], data["title"], data["body"])
+        self.pulls.setdefault(repo, []).append(made)
+        return 201, {}, json.dumps(made)
 
     def _find(self, repo: str, number: int) -> dict[str, Any]:
         return next(p for p in self.pulls[repo] if p["number"] == number)
 
-    @staticmethod
-    def _pull(
-        repo: str, number: int, head: str, base: str, title: str, body: str
-    ) -> dict[str, Any]:
-        return {
-            "number": number,
-            "url": f"{API}/repos/{repo}/pulls/{number}",
-            "html_url": f"https://github.com/{repo}/pull/{number}",
-            "state": "open",
-            "title": title,
-            "body": body,
-            "head": {"ref": head},
-            "base": {"ref": base},
-        }
+
+def _pull(repo: str, number: int, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+    return {
+        "number": number,
+        "url": f"{API}/repos/{repo}/pulls/{number}",
+        "html_url": f"https://github.com/{repo}/pull/{number}",
+        "state": "open",
+        "title": title,
+        "body": body,
+        "head": {"ref": head},
+        "base": {"ref": base},
+    }
+
+
+def _not_found() -> Answer:
+    return 404, {}, json.dumps({"message": "Not Found"})
+
+
+def _commit(remote: Path, ref: str) -> Answer:
+    sha = _git(remote, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if sha is None:
+        return 422, {}, json.dumps({"message": f"No commit found for SHA: {ref}"})
+    return 200, {}, json.dumps(_commit_json(remote, sha))
+
+
+def _list(remote: Path, tip: str, limit: int) -> Answer:
+    shas = (_git(remote, "rev-list", f"-n{limit}", tip) or "").split()
+    return 200, {}, json.dumps([_commit_json(remote, sha) for sha in shas])
+
+
+def _contents(remote: Path, path: str, ref: str) -> Answer:
+    if _git(remote, "cat-file", "-t", f"{ref}:{path}") != "blob":
+        return _not_found()
+    data = subprocess.run(["git", "-C", str(remote), "cat-file", "blob", f"{ref}:{path}"],
+                          capture_output=True, check=True).stdout  # fmt: skip
+    name = path.rsplit("/", 1)[-1]
+    body = {"type": "file", "encoding": "base64", "name": name, "path": path,
+            "size": len(data), "content": base64.b64encode(data).decode()}  # fmt: skip
+    return 200, {}, json.dumps(body)
+
+
+def _compare(remote: Path, base: str, head: str) -> Answer:
+    if _git(remote, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}") is None:
+        return _not_found()
+    if base == head:
+        status = "identical"
+    elif _is_ancestor(remote, base, head):
+        status = "ahead"
+    elif _is_ancestor(remote, head, base):
+        status = "behind"
+    else:
+        status = "diverged"
+    return 200, {}, json.dumps({"status": status, "ahead_by": 0, "behind_by": 0})
+
+
+def _commit_json(remote: Path, sha: str) -> dict[str, Any]:
+    fields = (_git(remote, "show", "-s", "--format=%P%x00%an%x00%ae%x00%B", sha) or "").split("\0")
+    parents, name, email, message = fields
+    return {
+        "sha": sha,
+        "url": f"{API}/repos/x/y/commits/{sha}",
+        "commit": {"message": message.rstrip("\n"), "author": {"name": name, "email": email}},
+        "parents": [{"sha": p, "url": f"{API}/repos/x/y/commits/{p}"} for p in parents.split()],
+    }
+
+
+def _is_ancestor(remote: Path, older: str, newer: str) -> bool:
+    done = subprocess.run(["git", "-C", str(remote), "merge-base", "--is-ancestor", older, newer])
+    return done.returncode == 0
+
+
+def _git(remote: Path, *args: str) -> str | None:
+    done = subprocess.run(["git", "-C", str(remote), *args], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None

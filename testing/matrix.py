@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from testing import world
+from testing.cli import Run
 
 RECORD_ENV = "PINBOT_FAULT_RECORD"
 
@@ -58,24 +59,6 @@ class Row:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
-
-
-@dataclass
-class Run:
-    """What one run of a command gave: exit code and everything it printed."""
-
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-    def error_line(self) -> str:
-        """The error pinbot printed, else its last line on stderr (a probe's failed step)."""
-        lines = [line for line in self.err.splitlines() if line.startswith("pinbot: error:")]
-        return (lines or self.err.splitlines() or [""])[-1]
 
 
 def leftover_processes(tag: str) -> list[str]:

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import responses
 
 from pinbot.demo.services import registry_binary, registry_server
+from testing.github import API, TOKEN, FakeGitHub
 from testing.services import missing_service
 
 HERE = Path(__file__).parent
@@ -80,3 +82,13 @@ def docker_client() -> object:
     except Exception:
         missing_service("a Docker engine (Debian package docker.io, dockerd running)")
     return client
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """GitHub's API, faked (testing.github); a token is set, the real registry passes."""
+    monkeypatch.setenv("GITHUB_API_URL", API)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")
+        yield FakeGitHub(mock)

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from pinbot import cli
 from pinbot.net import free_port
 from testing import world
+from testing.cli import pinbot
 
 AGENTS = "claude-code,codex"
 
@@ -56,9 +56,7 @@ class Run:
 @pytest.fixture
 def probe(capsys: pytest.CaptureFixture[str]) -> Any:
     def run(*argv: str, verbose: bool = False) -> Run:
-        code = cli.main([*(["-v"] if verbose else []), "--json", "probe", *argv])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return Run(*pinbot(*(["-v"] if verbose else []), "--json", "probe", *argv))
 
     return run
 

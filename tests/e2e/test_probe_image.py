@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pinbot import cli
+from testing.cli import pinbot
 from testing.services import missing_service
 
 SHA = "fedcba9876543210fedcba9876543210fedcba98"
@@ -58,11 +58,11 @@ def health_only_image(
 def test_image_probe_runs_by_digest_and_removes_container_and_volume(
     health_only_image: str, docker_client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(
-        ["--json", "probe", "--target", "agent-server", "--image", health_only_image,
-         "--agents", "codex", "--timeout", "20"]
+    code, out, _ = pinbot(
+        "--json", "probe", "--target", "agent-server", "--image", health_only_image,
+        "--agents", "codex", "--timeout", "20",
     )  # fmt: skip
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(out)
     assert code == 3
     assert data["image"]["digest"].startswith("sha256:")
     assert data["agents"][0]["step"] == "start"

@@ -10,19 +10,18 @@ import shutil
 import sys
 from pathlib import Path
 
-from pinbot import cli
 from testing import world
+from testing.cli import pinbot
 
 DYING_AGENT = "import sys; sys.stderr.write('acp agent: no API key configured\\n'); sys.exit(1)"
 
 
 def test_a_dying_agent_leaves_the_server_log_and_its_stderr_is_shown(capsys) -> None:
     acp = f"{shlex.quote(sys.executable)} -c {shlex.quote(DYING_AGENT)}"
-    code = cli.main([
+    code, out, err = pinbot(*[
         "--json", "probe", "--target", "agent-server", "--server-command", world.server_command(),
         "--acp-command", acp, "--agents", "codex", "--timeout", "20",
     ])  # fmt: skip
-    out, err = capsys.readouterr()
 
     assert code == 3, err
     error = json.loads(out)["agents"][0]["error"]
@@ -37,11 +36,10 @@ def test_a_dying_agent_leaves_the_server_log_and_its_stderr_is_shown(capsys) -> 
 
 def test_a_server_command_that_exits_shows_the_end_of_its_log(capsys) -> None:
     crash = f"{shlex.quote(sys.executable)} -c \"import sys; sys.exit('bind: address in use')\""
-    code = cli.main([
+    code, out, err = pinbot(*[
         "--json", "probe", "--target", "agent-server", "--server-command", crash,
         "--agents", "codex", "--timeout", "20",
     ])  # fmt: skip
-    out, err = capsys.readouterr()
 
     assert code == 3, err
     error = json.loads(out)["agents"][0]["error"]

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
 from testing import world
+from testing.cli import pinbot
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
 
@@ -62,8 +62,9 @@ FAULTS = [
 
 
 def probe(capsys: pytest.CaptureFixture[str], url: str, timeout: str) -> Run:
-    code = main(["--json", "probe", "--app-url", url, "--agents", "codex", "--timeout", timeout])
-    out, err = capsys.readouterr()
+    code, out, err = pinbot(
+        *["--json", "probe", "--app-url", url, "--agents", "codex", "--timeout", timeout]
+    )
     return Run(code, out, err)
 
 

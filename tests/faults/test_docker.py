@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 from testing.images import build_agent_image, push_image
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
@@ -92,8 +92,9 @@ def test_docker_fault(
         refused = proxy.add(Rule("GET", r"/manifests/sha256:", status=404))
         endpoint = proxy.address if options.get("pull_fails") else registry
         argv = ["--json", "check", f"{options['image']}-python"]
-        code = main([*argv, "--image", f"{registry}/{REPOSITORY}", "--registry-url", endpoint])
-        out, err = capsys.readouterr()
+        code, out, err = pinbot(
+            *[*argv, "--image", f"{registry}/{REPOSITORY}", "--registry-url", endpoint]
+        )
 
     cached = list(Path(os.environ["PINBOT_CACHE_DIR"]).glob("v1/verdicts/*"))
     row.state = "no container left, no verdict cached" if not cached else f"cached: {cached}"

@@ -1,26 +1,23 @@
 """GitHub API faults during `pinbot cut --open-prs`: real pushes, the pulls API faked (responses).
 
 The remotes are GitHub URLs that git rewrites to the local bare repositories (insteadOf), as in
-tests/integration/test_cut_prs.py, whose stateful fake this module extends with faults. After
+tests/integration/test_cut_prs.py, on the same stateful fake (testing.github), with faults. After
 each fault GitHub is healthy again and the cut re-run: it must find the PRs it opened, open the
 missing ones, and never make a second PR or a second commit.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 
 from pinbot.demo import repos
 from testing import cutting
 from testing.cutworld import CAPABLE, IMAGE, Images, Repos, images, make_repos
-from testing.github import API, DEPLOY_URL, OPENHANDS_URL, FakeGitHub
+from testing.github import DEPLOY_URL, OPENHANDS_URL, FakeGitHub
 from testing.matrix import Fault, Row, check
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
@@ -30,38 +27,7 @@ RATE_LIMIT = {
     "message": "You have exceeded a secondary rate limit. Please wait a few minutes before "
     "you try again.",
 }
-DUPLICATE = {
-    "message": "Validation Failed",
-    "errors": [{"resource": "PullRequest", "code": "custom", "message": "A pull request "
-                "already exists for acme:{head}."}],
-}  # fmt: skip
 BAD_GATEWAY = {"message": "Server Error"}
-
-
-class FaultyGitHub(FakeGitHub):
-    """The stateful fake, plus faults (first match wins) and GitHub's 422 on a second PR."""
-
-    def __init__(self, mock: responses.RequestsMock) -> None:
-        super().__init__(mock)
-        self.faults: list[dict[str, Any]] = []
-
-    def _handle(self, request: Any) -> tuple[int, dict[str, str], str]:
-        for fault in self.faults:
-            if fault["method"] == request.method and fault["hits"] < fault["times"]:
-                fault["hits"] += 1
-                if fault.get("goes_through"):
-                    super()._handle(request)  # done, though the answer says otherwise
-                return fault["status"], fault.get("headers", {}), json.dumps(fault["body"])
-        if request.method == "POST":
-            head = json.loads(request.body)["head"]
-            repo = request.url.split("/repos/")[1].rsplit("/pulls", 1)[0]
-            if any(p["head"]["ref"] == head for p in self.pulls.get(repo, [])):
-                body = json.loads(json.dumps(DUPLICATE).replace("{head}", head))
-                return 422, {}, json.dumps(body)
-        return super()._handle(request)
-
-    def open_pulls(self, repo: str) -> list[str]:
-        return [p["head"]["ref"] for p in self.pulls.get(repo, []) if p["state"] == "open"]
 
 
 def fault(name: str, code: int, says: str, outcome: str, **options: Any) -> Fault:
@@ -107,15 +73,6 @@ FAULTS = [
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyGitHub]:
-    monkeypatch.setenv("GITHUB_API_URL", API)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_fault_matrix_token")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1")  # the real registry
-        yield FaultyGitHub(mock)
-
-
-@pytest.fixture
 def world(tmp_path: Path) -> Repos:
     made = make_repos(tmp_path / "remotes")
     Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
@@ -134,7 +91,7 @@ def argv(images: Images, world: Repos) -> list[str]:
     ]  # fmt: skip
 
 
-def pull_state(github: FaultyGitHub, world: Repos) -> tuple[str, bool]:
+def pull_state(github: FakeGitHub, world: Repos) -> tuple[str, bool]:
     """How many PRs each head has, and whether that is exactly one each."""
     heads = [world.openhands.branch, cutting.DEPLOY_BRANCH]
     counts = [

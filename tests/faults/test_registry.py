@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, Images, images
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
@@ -132,9 +132,7 @@ def drive(
         argv = ["--json", "scan", *common, "--current", "1.26.0-python"]
     else:
         argv = ["--json", "check", CAPABLE, *common]
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return Run(code, out, err)
+    return pinbot(*argv)
 
 
 def right_answer(run: Run, command: str) -> bool:

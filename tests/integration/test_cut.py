@@ -13,6 +13,7 @@ import pytest
 from pinbot import git
 from pinbot.cli import main
 from pinbot.demo import repos
+from testing.cli import pinbot
 from testing.cutworld import (
     CAPABLE,
     COMPOSE_FILES,
@@ -62,8 +63,7 @@ def cut(
     branch: str | None = None,
 ) -> tuple[int, dict[str, Any] | None, str]:
     argv = cut_argv(images, world, tag=tag, require=require, openhands=openhands, branch=branch)
-    code = main(["--json", *argv, *extra])
-    out, err = capsys.readouterr()
+    code, out, err = pinbot(*["--json", *argv, *extra])
     return code, json.loads(out) if out.strip() else None, err
 
 
@@ -223,8 +223,7 @@ def test_the_latest_capable_tag_is_found_by_scanning(capsys, images, world) -> N
 
 def test_dry_run_prints_the_plan_and_changes_nothing(capsys, images, world) -> None:
     refs = world.refs()
-    code = main([*cut_argv(images, world, require=False), "--dry-run", "--push"])
-    out, err = capsys.readouterr()
+    code, out, err = pinbot(*[*cut_argv(images, world, require=False), "--dry-run", "--push"])
 
     assert code == 0, err
     assert world.refs() == refs

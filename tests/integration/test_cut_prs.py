@@ -10,28 +10,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import responses
 
 from pinbot.cli import main
 from pinbot.demo import repos
 from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, images, make_repos
-from testing.github import API, DEPLOY_URL, OPENHANDS_URL, FakeGitHub
+from testing.github import DEPLOY_URL, OPENHANDS_URL, TOKEN
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
-
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    monkeypatch.setenv("GITHUB_API_URL", API)
-    monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token_never_printed")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1")  # the real registry
-        yield FakeGitHub(mock)
 
 
 @pytest.fixture
@@ -96,7 +85,7 @@ def test_open_prs_opens_two_cross_linked_prs_and_a_rerun_opens_none(
     }
     assert f"| digest | `{digest}` |" in oh_body
     assert "| source | pass |" in oh_body
-    assert "ghp_test_token_never_printed" not in err + json.dumps(report)
+    assert TOKEN not in err + json.dumps(report)
     pulls = github.pulls["acme/deploy"]
     assert (pulls[0]["base"]["ref"], pulls[0]["head"]["ref"]) == ("main", deploy_branch())
 

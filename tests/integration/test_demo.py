@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 
 
 def test_demo_runs_scan_cut_gate_probe_and_says_where_to_look(capsys, tmp_path: Path) -> None:
-    code = main(["demo", "--workdir", str(tmp_path / "demo")])
-    out, err = capsys.readouterr()
+    code, out, err = pinbot(*["demo", "--workdir", str(tmp_path / "demo")])
 
     assert code == 0, err
     assert out.startswith("pinbot demo: success")
@@ -41,8 +40,7 @@ def test_demo_falls_back_to_an_oci_layout_without_a_registry(
     capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("pinbot.demo.world.registry_binary", lambda: None)
-    code = main(["--json", "demo", "--workdir", str(tmp_path / "demo")])
-    out, err = capsys.readouterr()
+    code, out, err = pinbot(*["--json", "demo", "--workdir", str(tmp_path / "demo")])
 
     assert code == 0, err
     summary = json.loads(out)
@@ -58,8 +56,7 @@ def test_a_step_that_finds_nothing_ends_the_demo_with_its_exit_code_1(
     from pinbot.demo.builds import Build
 
     monkeypatch.setattr("pinbot.demo.world.demo_builds", lambda: [Build(version="1.29.0")])
-    code = main(["demo", "--workdir", str(tmp_path / "demo")])
-    err = capsys.readouterr().err
+    code, _, err = pinbot(*["demo", "--workdir", str(tmp_path / "demo")])
 
     assert code == 1, err
     assert "demo step 1/4 scan exited 1" in err
@@ -70,8 +67,7 @@ def test_a_step_whose_target_fails_ends_the_demo_with_its_exit_code_3(
     capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("pinbot.demo.world.server_command", lambda sha: "false {port} {workdir}")
-    code = main(["demo", "--workdir", str(tmp_path / "demo")])
-    err = capsys.readouterr().err
+    code, _, err = pinbot(*["demo", "--workdir", str(tmp_path / "demo")])
 
     assert code == 3, err
     assert "demo step 4/4 probe exited 3" in err

@@ -9,6 +9,7 @@ import pytest
 
 from pinbot.cli import main
 from pinbot.config import Settings
+from testing.cli import pinbot
 from testing.proxy import LatencyProxy
 from testing.worlds import PIN, Published, ghcr_like_builds, publish_to, today_builds
 
@@ -26,8 +27,10 @@ def today(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Published:
 
 
 def scan(capsys: pytest.CaptureFixture[str], world: Published, *extra: str) -> tuple[int, dict]:
-    code = main(["--json", "scan", "--image", world.image, "--sdk", str(world.world.sdk), *extra])
-    return code, json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot(
+        *["--json", "scan", "--image", world.image, "--sdk", str(world.world.sdk), *extra]
+    )
+    return code, json.loads(out)
 
 
 def verdicts(report: dict) -> dict[str, tuple[str, str]]:
@@ -92,8 +95,9 @@ def test_floating_per_arch_and_other_variant_tags_are_never_candidates(capsys, g
 
 
 def test_nothing_qualifies_is_exit_1_with_a_readable_table(capsys, today) -> None:
-    code = main(["scan", "--image", today.image, "--sdk", str(today.world.sdk), "--current", PIN])
-    out = capsys.readouterr().out
+    code, out, _ = pinbot(
+        *["scan", "--image", today.image, "--sdk", str(today.world.sdk), "--current", PIN]
+    )
 
     assert code == 1
     assert "nothing qualifies: 28 tag(s) newer than the pin 1.26.0-python examined" in out
@@ -159,20 +163,21 @@ def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
 def test_no_cache_flag_ignores_the_cache(capsys, ghcr_like) -> None:
     with LatencyProxy(ghcr_like.address) as proxy:
         args = proxied_scan(proxy, ghcr_like, "1.42.0-python")
-        main(["--json", *args])
+        pinbot("--json", *args)
         proxy.reset()
-        main(["--json", "--no-cache", *args])
-    capsys.readouterr()
+        pinbot("--json", "--no-cache", *args)
     assert "HEAD manifests" not in proxy.requests
     assert proxy.requests["GET blobs"] == 3
 
 
 def test_check_tag_and_digest(capsys, ghcr_like) -> None:
     base = ["--json", "check", "--image", ghcr_like.image, "--sdk", str(ghcr_like.world.sdk)]
-    assert main([*base, "1.41.0-python"]) == 0
-    by_tag = json.loads(capsys.readouterr().out)
-    assert main([*base, ghcr_like.world.digests["1.44.0-python"]]) == 1
-    by_digest = json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot(*base, "1.41.0-python")
+    assert code == 0
+    by_tag = json.loads(out)
+    code, out, _ = pinbot(*base, ghcr_like.world.digests["1.44.0-python"])
+    assert code == 1
+    by_digest = json.loads(out)
 
     assert (
         by_tag["verdict"] == "pass" and by_tag["digest"] == ghcr_like.world.digests["1.41.0-python"]
@@ -187,8 +192,9 @@ def test_a_bad_sdk_path_is_bad_input_though_detectors_start_in_the_background(
     # The detectors start beside the tag-list request and swallow their error there; the
     # first judge must still report it, as exit 2 naming the path.
     nowhere = tmp_path / "no-sdk"
-    code = main(["scan", "--image", ghcr_like.image, "--sdk", str(nowhere), "--current", PIN])
-    err = capsys.readouterr().err
+    code, _, err = pinbot(
+        *["scan", "--image", ghcr_like.image, "--sdk", str(nowhere), "--current", PIN]
+    )
     assert code == 2
     assert f"argument --sdk: {str(nowhere)!r}: no such directory" in err
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.demo.builds import Build
+from testing.cli import pinbot
 from testing.worlds import Published, publish_to
 
 PIN = "1.26.0-python"
@@ -29,8 +29,8 @@ def attested(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Publish
 
 def scan(capsys: pytest.CaptureFixture[str], world: Published, *extra: str) -> tuple[int, dict]:
     argv = ["--json", "scan", "--image", world.image, "--sdk", str(world.world.sdk), *extra]
-    code = main(argv)
-    return code, json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot(*argv)
+    return code, json.loads(out)
 
 
 def provenance_of(report: dict, tag: str) -> dict[str, str]:
@@ -68,8 +68,7 @@ def test_scan_skips_a_release_attesting_another_commit_and_selects_the_next(
 
 def test_the_table_says_why_the_mismatching_release_was_skipped(capsys, attested) -> None:
     argv = ["scan", "--image", attested.image, "--sdk", str(attested.world.sdk)]
-    code = main([*argv, "--current", PIN, "--detectors", "source,provenance"])
-    out = capsys.readouterr().out
+    code, out, _ = pinbot(*[*argv, "--current", PIN, "--detectors", "source,provenance"])
 
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("1.31.0-python"))
@@ -93,8 +92,8 @@ def test_every_kind_of_attestation_gets_its_own_evidence_line(capsys, attested) 
 
 def test_check_reports_the_provenance_of_one_image(capsys, attested) -> None:
     argv = ["--json", "check", "--image", attested.image, "--sdk", str(attested.world.sdk)]
-    code = main([*argv, "--detectors", "provenance", "1.28.0-python"])
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot(*argv, "--detectors", "provenance", "1.28.0-python")
+    report = json.loads(out)
 
     assert code == 1
     assert report["evidence"][-1]["detail"].startswith("unreadable attestation: ")

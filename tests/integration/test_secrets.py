@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import responses
 
-from pinbot.cli import main
 from testing import world as harness
+from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, images, make_repos
 from testing.github import API
 from testing.proxy import FaultProxy, Rule
@@ -53,8 +53,7 @@ class Outputs:
         self.secrets = list(EVERY)
 
     def run(self, what: str, *argv: str) -> int:
-        code = main(["-vv", *argv])
-        out, err = self.capsys.readouterr()
+        code, out, err = pinbot(*["-vv", *argv])
         self.texts += [(f"{what} stdout", out), (f"{what} stderr", err)]
         return code
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = main(list(argv))
-    return code, capsys.readouterr().err
+    code, _, err = pinbot(*argv)
+    return code, err
 
 
 @pytest.fixture(autouse=True)

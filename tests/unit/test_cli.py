@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.cli import build_parser, main
+from pinbot.cli import build_parser
+from testing.cli import pinbot
 
 
 @pytest.fixture(autouse=True)
@@ -49,9 +50,9 @@ def test_the_environment_still_sets_a_global_flag(monkeypatch: pytest.MonkeyPatc
 def test_a_config_named_after_the_command_is_the_one_loaded(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["scan", "--config", "nowhere/pinbot.toml"])
+    code, _, err = pinbot("scan", "--config", "nowhere/pinbot.toml")
     assert code == 2
-    assert "nowhere/pinbot.toml" in capsys.readouterr().err
+    assert "nowhere/pinbot.toml" in err
 
 
 def test_an_either_or_flag_from_the_environment_satisfies_its_group() -> None:

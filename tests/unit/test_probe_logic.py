@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from pinbot import cli
 from pinbot.commands.probe import Plan, parse_agents, render_markdown, render_text, report_json
 from pinbot.errors import UsageError
 from pinbot.probe.http import ApiError, follow_pages
@@ -24,6 +23,7 @@ from pinbot.probe.verdict import (
     uptime_identity,
     worst,
 )
+from testing.cli import pinbot
 
 FINISH = {"kind": "ActionEvent", "tool_name": "finish", "action": {"message": "The codeword is x"}}
 ERROR = {"kind": "ConversationErrorEvent", "code": "AcpError", "detail": "agent exited"}
@@ -224,8 +224,9 @@ def test_a_custom_acp_command_selects_the_custom_server() -> None:
 def test_bad_usage_exits_2_before_touching_the_network(
     argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(argv) == 2
-    assert says in capsys.readouterr().err
+    code, _, err = pinbot(*argv)
+    assert code == 2
+    assert says in err
 
 
 def test_reports_carry_the_build_and_show_the_error_step() -> None:

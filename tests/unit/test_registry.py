@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 
 import pytest
 import responses
 
-from pinbot.cli import main
 from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import Writer
 from pinbot.errors import ExternalError
 from pinbot.model import ImageName
 from pinbot.registry import PAGE_SIZE, RegistrySource
+from testing.cli import Run, pinbot
 
 HOST = "ghcr.example"
 REPO = "openhands/agent-server"
@@ -83,16 +82,18 @@ def ghcr(tmp_path: Path):
         yield fake, world, rsps
 
 
-def scan(world, *extra: str) -> int:
-    return main(["--json", "scan", "--image", f"{HOST}/{REPO}", "--sdk", str(world.sdk), *extra])
+def scan(world, *extra: str) -> Run:
+    return pinbot("--json", "scan", "--image", f"{HOST}/{REPO}", "--sdk", str(world.sdk), *extra)
 
 
 def test_tag_list_follows_ghcr_style_link_pagination(ghcr, capsys) -> None:
     fake, world, _ = ghcr
     fake.serve_tags(page=7)
 
-    assert scan(world) == 0
-    report = json.loads(capsys.readouterr().out)
+    run = scan(world)
+
+    assert run.code == 0
+    report = run.data
     assert report["selected"]["tag"] == "1.35.0-python"
     assert [c["tag"] for c in report["candidates"]] == ["1.36.0-python", "1.35.0-python"]
 
@@ -106,8 +107,10 @@ def test_a_link_loop_is_an_external_error_not_a_hang(ghcr, capsys) -> None:
         headers={"Link": f'</v2/{REPO}/tags/list?n=1000>; rel="next"'},
     )
 
-    assert scan(world) == 3
-    assert "pagination loops" in capsys.readouterr().err
+    run = scan(world)
+
+    assert run.code == 3
+    assert "pagination loops" in run.err
 
 
 def test_anonymous_bearer_token_flow_answers_a_401_challenge(ghcr, capsys) -> None:
@@ -134,7 +137,9 @@ def test_anonymous_bearer_token_flow_answers_a_401_challenge(ghcr, capsys) -> No
     )
     fake.serve_tags(page=100)
 
-    assert scan(world) == 0
+    run = scan(world)
+
+    assert run.code == 0
     assert token.call_count == 1
     later = [c.request for c in rsps.calls if "/manifests/" in c.request.url]
     assert later and all(r.headers["Authorization"] == "Bearer anon-token" for r in later)
@@ -155,8 +160,10 @@ def test_tag_list_failures_name_the_cause_and_exit_right(
     _, world, rsps = ghcr
     rsps.add("GET", f"{BASE}/tags/list", status=status)
 
-    assert scan(world) == code
-    assert message in capsys.readouterr().err
+    run = scan(world)
+
+    assert run.code == code
+    assert message in run.err
 
 
 def test_429_with_retry_after_and_a_500_are_retried(ghcr, capsys) -> None:
@@ -165,7 +172,9 @@ def test_429_with_retry_after_and_a_500_are_retried(ghcr, capsys) -> None:
     rsps.add("GET", f"{BASE}/tags/list", status=500)
     fake.serve_tags(page=100)
 
-    assert scan(world) == 0
+    run = scan(world)
+
+    assert run.code == 0
     assert sum("/tags/list" in c.request.url for c in rsps.calls) == 3
 
 
@@ -174,8 +183,10 @@ def test_truncated_manifest_json_is_an_external_error(ghcr, capsys) -> None:
     fake.serve_tags(page=100)
     rsps.replace("GET", f"{BASE}/manifests/1.36.0-python", body=b'{"schemaVersion": 2, "manif')
 
-    assert scan(world) == 3
-    assert "is not valid JSON (truncated answer?)" in capsys.readouterr().err
+    run = scan(world)
+
+    assert run.code == 3
+    assert "is not valid JSON (truncated answer?)" in run.err
 
 
 def test_truncated_json_message_says_so() -> None:
@@ -198,10 +209,12 @@ def test_a_blob_whose_digest_does_not_match_is_refused(ghcr, capsys) -> None:
                 body=b'{"config": {"Env": ["OPENHANDS_BUILD_GIT_SHA=' + b"f" * 40 + b'"]}}',
             )
 
-    assert scan(world) == 3
+    run = scan(world)
+
+    assert run.code == 3
     assert re.search(
         r"blob sha256:\w+ arrived with digest sha256:\w+; refusing to trust it",
-        capsys.readouterr().err,
+        run.err,
     )
 
 
@@ -215,11 +228,14 @@ def test_a_manifest_that_does_not_match_its_claimed_digest_is_refused(ghcr, caps
         headers={"Docker-Content-Digest": "sha256:" + "0" * 64},
     )
 
-    assert scan(world) == 3
-    assert "refusing to trust it" in capsys.readouterr().err
+    run = scan(world)
+
+    assert run.code == 3
+    assert "refusing to trust it" in run.err
 
 
 def test_plain_http_is_refused_for_a_non_loopback_registry_url(ghcr, capsys) -> None:
     _, world, _ = ghcr
-    assert scan(world, "--registry-url", "http://mirror.example:5000") == 2
-    assert "plain HTTP to a non-loopback host" in capsys.readouterr().err
+    run = scan(world, "--registry-url", "http://mirror.example:5000")
+    assert run.code == 2
+    assert "plain HTTP to a non-loopback host" in run.err
