@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from pinbot import git
-from pinbot.cli import main
 from pinbot.demo import repos
 from pinbot.demo.builds import Build, World, publish
 from pinbot.demo.registry import RegistryWriter
+from testing.cli import pinbot
 
 IMAGE = "ghcr.io/holdworld/agent-server"
 HELD = "1.28.0-python"
@@ -47,15 +47,12 @@ def images(registry: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[str
 
 
 def cut(capsys: pytest.CaptureFixture[str], rolled: Rolled, *extra: str) -> tuple[int, Any, str]:
-    code = main(
-        [
-            "--json", "cut", "--openhands", rolled.openhands.url,
-            "--openhands-branch", rolled.openhands.branch, "--deploy", rolled.deploy.url,
-            "--image", IMAGE, "--registry-url", rolled.registry,
-            "--sdk", str(rolled.world.sdk), *extra,
-        ]
+    code, out, err = pinbot(
+        "--json", "cut", "--openhands", rolled.openhands.url,
+        "--openhands-branch", rolled.openhands.branch, "--deploy", rolled.deploy.url,
+        "--image", IMAGE, "--registry-url", rolled.registry,
+        "--sdk", str(rolled.world.sdk), *extra,
     )  # fmt: skip
-    out, err = capsys.readouterr()
     return code, json.loads(out) if out.strip() else None, err
 
 
@@ -66,7 +63,7 @@ def roll_back(images: tuple[str, World], root: Path) -> Rolled:
     deploy = repos.deploy_repo(root, openhands.main)
     argv = ["cut", "--tag", HELD, "--openhands", openhands.url]
     argv += ["--openhands-branch", openhands.branch, "--deploy", deploy.url, "--image", IMAGE]
-    assert main([*argv, "--registry-url", registry, "--sdk", str(world.sdk), "--push"]) == 0
+    assert pinbot(*argv, "--registry-url", registry, "--sdk", str(world.sdk), "--push").code == 0
     pin_commit = repos.git(openhands.remote, "rev-parse", openhands.branch)
     revert = repos.revert_commit(openhands.remote, openhands.branch, pin_commit)
     return Rolled(registry, world, openhands, deploy, pin_commit, revert)
@@ -81,9 +78,7 @@ def rolled(images: tuple[str, World], tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture
 def fresh(capsys: pytest.CaptureFixture[str], images: tuple[str, World], tmp_path: Path) -> Rolled:
     """For tests that push."""
-    made = roll_back(images, tmp_path / "remotes")
-    capsys.readouterr()  # the first cut's report is not the test's
-    return made
+    return roll_back(images, tmp_path / "remotes")
 
 
 def held_line(rolled: Rolled) -> str:
@@ -150,16 +145,15 @@ def test_scan_with_the_branch_shows_held_with_the_revert_commit(capsys, rolled) 
     argv += ["--sdk", str(rolled.world.sdk), "--current", "1.26.0-python"]
     argv += ["--openhands", rolled.openhands.url, "--openhands-branch", rolled.openhands.branch]
 
-    code = main(argv)
-    out = capsys.readouterr().out
+    code, out, _ = pinbot(*argv)
 
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith(HELD))
     assert " held " in row and rolled.revert_commit[:12] in row
     assert f"selected: {IMAGE}:{NEXT}@" in out
 
-    code = main(["--json", *argv])
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot("--json", *argv)
+    report = json.loads(out)
 
     assert report["selected"]["tag"] == NEXT
     assert report["candidates"][0]["verdict"] == "held"
@@ -175,10 +169,10 @@ def test_scan_with_the_branch_shows_held_with_the_revert_commit(capsys, rolled) 
 
 
 def test_scan_needs_both_openhands_flags(capsys, rolled) -> None:
-    code = main(["scan", "--image", IMAGE, "--openhands", rolled.openhands.url])
+    code, _, err = pinbot("scan", "--image", IMAGE, "--openhands", rolled.openhands.url)
 
     assert code == 2
-    assert "--openhands and --openhands-branch go together" in capsys.readouterr().err
+    assert "--openhands and --openhands-branch go together" in err
 
 
 def test_when_every_newer_capable_image_is_held_latest_names_each_hold(capsys, fresh) -> None:
@@ -211,8 +205,8 @@ def test_scan_reads_the_holds_of_a_remote_through_a_blobless_mirror(capsys, roll
         rolled.openhands.branch,
     ]
 
-    code = main(argv)
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot(*argv)
+    report = json.loads(out)
 
     assert code == 0
     assert [h["revert_commit"] for h in report["holds"]] == [rolled.revert_commit]
