@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from pinbot.commands.gate import (
-    Check,
-    Facts,
-    load_probe_report,
-    probe_check,
-    result_json,
-)
 from pinbot.errors import UsageError
+from pinbot.gate.facts import Check, Facts, result_json
+from pinbot.gate.probe_report import load_probe_report, probe_check
 from pinbot.git import parse_trailers
 from pinbot.report import gate_text
 

@@ -1,0 +1,78 @@
+"""A `pinbot probe --json` report as the gate reads it (pure): loaded, checked against the
+digest and build the deploy would run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pinbot.errors import UsageError
+from pinbot.gate.facts import Check, failed, passed
+
+
+def load_probe_report(path: Path) -> dict[str, Any]:
+    """A `pinbot probe --json` report; anything else is bad input (exit 2)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--require-probe {path}: cannot read it ({exc.strerror})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--require-probe {path}: not JSON ({exc})") from None
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("verdict"), str)
+        and isinstance(data.get("agents"), list)
+    ):
+        raise UsageError(
+            f"--require-probe {path}: not a `pinbot probe --json` report (no verdict and "
+            "agents); write one with `pinbot probe --image REF --report FILE`"
+        )
+    return data
+
+
+def report_digest(report: dict[str, Any]) -> str | None:
+    image = report.get("image")
+    digest = image.get("digest") if isinstance(image, dict) else None
+    return digest if isinstance(digest, str) and digest else None
+
+
+def probe_check(
+    report: dict[str, Any], digest: str, build_sha: str | None, agents: Sequence[str]
+) -> Check:
+    """Is the report about this image, and did every required agent resume natively?"""
+    matched = _match(report, digest, build_sha)
+    if isinstance(matched, Check):
+        return matched
+    verdicts = {
+        str(a.get("agent")): str(a.get("verdict")) for a in report["agents"] if isinstance(a, dict)
+    }
+    bad = [f"{a} {verdicts.get(a, 'not probed')}" for a in agents if verdicts.get(a) != "native"]
+    if bad:
+        return failed(
+            "probe",
+            f"{'; '.join(bad)} ({matched}): the backend would fall back to a bootstrap "
+            "prompt; do not deploy this image",
+        )
+    return passed("probe", f"native for {', '.join(agents)} ({matched})")
+
+
+def _match(report: dict[str, Any], digest: str, build_sha: str | None) -> str | Check:
+    """How the report is tied to the image ('matched by ...'), or the failing check."""
+    reported = report_digest(report)
+    if reported is not None:
+        if reported != digest:
+            return failed("probe", f"the report is for {reported}, not {digest}: probe this image")
+        return f"matched by digest {digest[:19]}"
+    sha = report.get("build_git_sha")
+    if not isinstance(sha, str) or not sha:
+        return failed(
+            "probe",
+            "the report names neither an image digest nor a build sha, so nothing ties it to "
+            f"{digest[:19]}: probe with `pinbot probe --image REF@DIGEST --report FILE`",
+        )
+    if sha != build_sha:
+        built = build_sha or "an unknown commit (its config records none)"
+        return failed("probe", f"the report is for build {sha}, the image was built from {built}")
+    return f"matched by build sha {sha[:12]}; the report names no digest"
