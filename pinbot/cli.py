@@ -126,6 +126,25 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+OPENHANDS_HELP = "OpenHands repo: a path, a git URL or github.com/OWNER/NAME"
+
+
+def _add_repository(
+    p: argparse.ArgumentParser, flag: str, help: str, required: bool = False
+) -> None:
+    p.add_argument(flag, metavar="REPO", required=required, type=inputs.repository, help=help)
+
+
+def _add_branch(p: argparse.ArgumentParser, flag: str, help: str, required: bool = False) -> None:
+    p.add_argument(flag, metavar="BRANCH", required=required, type=inputs.branch, help=help)
+
+
+def _add_require_commit(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument(
+        "--require-commit", metavar="SHA", action="append", type=inputs.sha, default=None, help=help
+    )
+
+
 def _add_global_options(p: argparse.ArgumentParser) -> None:
     """--config, --json, -v and --no-cache, defaulting to "not given" (see build_parser)."""
     g = p.add_argument_group("global options (before or after the command)")
@@ -246,19 +265,13 @@ def build_parser() -> Parser:
         action="store_true",
         help="examine every candidate instead of stopping at the first that qualifies",
     )
-    p.add_argument(
+    _add_repository(
+        p,
         "--openhands",
-        metavar="REPO",
-        type=inputs.repository,
-        help="OpenHands repo (path or git URL) whose --openhands-branch is read for rollbacks: "
+        "OpenHands repo (path or git URL) whose --openhands-branch is read for rollbacks: "
         "an image whose pinbot pin was reverted there is shown as held, never selected",
     )
-    p.add_argument(
-        "--openhands-branch",
-        metavar="BRANCH",
-        type=inputs.branch,
-        help="the branch to read (with --openhands)",
-    )
+    _add_branch(p, "--openhands-branch", "the branch to read (with --openhands)")
 
     p = command(
         "check",
@@ -283,13 +296,7 @@ def build_parser() -> Parser:
     which.add_argument(
         "--latest", action="store_true", help="scan first and pin the newest qualifying tag"
     )
-    p.add_argument(
-        "--openhands",
-        metavar="REPO",
-        required=True,
-        type=inputs.repository,
-        help="OpenHands repo: a path, a git URL or github.com/OWNER/NAME",
-    )
+    _add_repository(p, "--openhands", OPENHANDS_HELP, required=True)
     p.add_argument(
         "--openhands-branch",
         metavar="BRANCH",
@@ -299,26 +306,16 @@ def build_parser() -> Parser:
         help="the branch that carries the backend change; repeat for release lines (one "
         "commit per branch; the deploy names the first)",
     )
-    p.add_argument(
+    _add_repository(
+        p,
         "--deploy",
-        metavar="REPO",
-        type=inputs.repository,
-        help="deploy repo: a path, a git URL or github.com/OWNER/NAME (optional: without it "
+        "deploy repo: a path, a git URL or github.com/OWNER/NAME (optional: without it "
         "only the OpenHands branches are pinned)",
     )
-    p.add_argument(
-        "--deploy-branch",
-        metavar="BRANCH",
-        type=inputs.branch,
-        help="deploy base branch (default: config deploy.branch, main)",
-    )
-    p.add_argument(
-        "--require-commit",
-        metavar="SHA",
-        action="append",
-        type=inputs.sha,
-        default=None,
-        help="backend commit the OpenHands branch must contain (repeatable; default: "
+    _add_branch(p, "--deploy-branch", "deploy base branch (default: config deploy.branch, main)")
+    _add_require_commit(
+        p,
+        "backend commit the OpenHands branch must contain (repeatable; default: "
         "config require_commits / require_prs)",
     )
     p.add_argument(
@@ -358,21 +355,8 @@ def build_parser() -> Parser:
         type=inputs.deploy_repository,
         help="deploy repo (a path, a git URL or github.com/OWNER/NAME) and optional ref",
     )
-    p.add_argument(
-        "--openhands",
-        metavar="REPO",
-        required=True,
-        type=inputs.repository,
-        help="OpenHands repo: a path, a git URL or github.com/OWNER/NAME",
-    )
-    p.add_argument(
-        "--require-commit",
-        metavar="SHA",
-        action="append",
-        type=inputs.sha,
-        default=None,
-        help="backend commit OPENHANDS_SHA must contain (repeatable)",
-    )
+    _add_repository(p, "--openhands", OPENHANDS_HELP, required=True)
+    _add_require_commit(p, "backend commit OPENHANDS_SHA must contain (repeatable)")
     p.add_argument(
         "--allow-retag",
         action="store_true",

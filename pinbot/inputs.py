@@ -202,11 +202,16 @@ def sdk(text: str) -> str:
     return text
 
 
-@reads_files
-def existing_file(text: str) -> Path:
+def _not_a_directory(text: str, purpose: str) -> Path:
     path = Path(text).expanduser()
     if path.is_dir():
-        raise _bad(f"{text!r} is a directory: name a file")
+        raise _bad(f"{text!r} is a directory: name a file{purpose}")
+    return path
+
+
+@reads_files
+def existing_file(text: str) -> Path:
+    path = _not_a_directory(text, "")
     if not path.is_file():
         raise _bad(f"{text!r} does not exist: check the path")
     return path
@@ -215,9 +220,7 @@ def existing_file(text: str) -> Path:
 @reads_files
 def output_file(text: str) -> Path:
     """A file pinbot will write: not a directory, in a directory that exists."""
-    path = Path(text).expanduser()
-    if path.is_dir():
-        raise _bad(f"{text!r} is a directory: name a file to write")
+    path = _not_a_directory(text, " to write")
     if not path.parent.is_dir():
         raise _bad(f"{text!r}: the directory {str(path.parent)!r} does not exist: create it first")
     return path
