@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pinbot.demo import repos
 from pinbot.demo.builds import Build, World, publish
 from pinbot.demo.registry import RegistryWriter
@@ -37,11 +35,9 @@ class Repos:
         )
 
 
-@pytest.fixture(scope="session")
-def images(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
+def publish_images(registry: str, root: Path) -> Images:
     """1.26.0 (the pin) lacks the routes, 1.27.0 has them, 1.28.0 dropped them again."""
     builds = [Build(version="1.26.0"), Build(version="1.27.0", routes=True), Build("1.28.0")]
-    root = tmp_path_factory.mktemp("cut-images")
     world = publish(RegistryWriter(registry, "cutworld/agent-server"), root / "sdk", builds)
     return Images(registry, world)
 

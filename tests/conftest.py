@@ -14,6 +14,7 @@ import pytest
 import responses
 
 from pinbot.demo.services import registry_binary, registry_server
+from testing.cutworld import Images, publish_images
 from testing.github import API, TOKEN, FakeGitHub
 from testing.services import missing_service
 
@@ -69,6 +70,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         missing_service("the Distribution registry (Debian package docker-registry)")
     with registry_server(tmp_path_factory.mktemp("registry")) as address:
         yield address
+
+
+@pytest.fixture(scope="session")
+def images(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
+    """The cut's images in the session's registry (testing.cutworld.publish_images)."""
+    return publish_images(registry, tmp_path_factory.mktemp("cut-images"))
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from testing.cutworld import CAPABLE, INCAPABLE, Images, images
+from testing.cutworld import CAPABLE, INCAPABLE, Images
 from testing.gateworld import CutWorld, cut_world, deploy_at, registry_state, run
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 AREA = "gate"
 TAG = "/manifests/" + re.escape(CAPABLE) + "$"

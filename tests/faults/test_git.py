@@ -17,10 +17,8 @@ import pytest
 
 from pinbot.demo import repos
 from testing import cutting
-from testing.cutworld import Images, Repos, images, make_repos
+from testing.cutworld import Images, Repos, make_repos
 from testing.matrix import Fault, Row, check
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 AREA = "git"
 REJECT = "#!/bin/sh\necho 'pushes are frozen for the release' >&2\nexit 1\n"

@@ -16,11 +16,9 @@ import pytest
 
 from pinbot.demo import repos
 from testing import cutting
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, images, make_repos
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos, make_repos
 from testing.github import DEPLOY_URL, OPENHANDS_URL, FakeGitHub
 from testing.matrix import Fault, Row, check
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 AREA = "GitHub API"
 RATE_LIMIT = {

@@ -21,11 +21,9 @@ from typing import Any
 import pytest
 
 from testing import cutting
-from testing.cutworld import Repos, images, make_repos
+from testing.cutworld import Repos, make_repos
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 AREA = "interruption"
 SLOW_HOOK = "#!/bin/sh\nsleep 2\n"

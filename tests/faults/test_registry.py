@@ -16,11 +16,9 @@ from typing import Any
 import pytest
 
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, images
+from testing.cutworld import CAPABLE, IMAGE, Images
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 TAGS = r"/tags/list"
 INDEX = r"/manifests/1\.27\.0-python$"

@@ -22,11 +22,8 @@ from testing.cutworld import (
     Images,
     Repos,
     deploy_branch,
-    images,
     make_repos,
 )
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 
 @pytest.fixture

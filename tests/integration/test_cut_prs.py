@@ -17,10 +17,8 @@ import pytest
 
 from pinbot.cli import main
 from pinbot.demo import repos
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, images, make_repos
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
 from testing.github import DEPLOY_URL, OPENHANDS_URL, TOKEN
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 
 @pytest.fixture

@@ -19,10 +19,8 @@ from pinbot.demo import repos
 from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import OCI_INDEX, RegistryWriter
 from pinbot.probe.run import AgentReport
-from testing.cutworld import CAPABLE, INCAPABLE, Images, images
+from testing.cutworld import CAPABLE, INCAPABLE, Images
 from testing.gateworld import CutWorld, cut_world, deploy_at, registry_state, run
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 CHECKS = ["openhands_sha", "backend_commits", "pin_sites_agree", "digest_unchanged", "capability"]
 

@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
-from testing.cutworld import CAPABLE, Images, images
+from testing.cutworld import CAPABLE, Images
 from testing.gateworld import CutWorld, cut_world, run
 from testing.github import TOKEN, FakeGitHub
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 
 @pytest.fixture(scope="module")

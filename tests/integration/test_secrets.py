@@ -23,11 +23,9 @@ import responses
 
 from testing import world as harness
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, images, make_repos
+from testing.cutworld import CAPABLE, IMAGE, make_repos
 from testing.github import API
 from testing.proxy import FaultProxy, Rule
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 SECRETS = {
     "GITHUB_TOKEN": "ghp_plantedGithubToken0001",

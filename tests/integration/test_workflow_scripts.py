@@ -19,9 +19,7 @@ import pytest
 
 from pinbot.demo import repos
 from testing.actionrunner import ROOT, Runner, load
-from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, images, make_repos
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, make_repos
 
 
 @dataclass
