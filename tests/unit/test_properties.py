@@ -9,6 +9,7 @@ UsageError — it never crashes. Example counts are modest: this runs in the fas
 from __future__ import annotations
 
 import contextlib
+import re
 import string
 import urllib.parse
 
@@ -104,8 +105,13 @@ def test_the_python_rewrite_changes_exactly_the_tag(parts: tuple[str, str, str],
 @FAST
 @given(near_misses)
 def test_the_python_rewrite_of_any_text_answers_or_refuses(text: str) -> None:
-    with contextlib.suppress(UsageError):
-        python_constant.rewrite(text, "1.0.0-python", FILE, CONSTANT)
+    """Never a crash; an answer holds the new tag and rewriting it again changes nothing."""
+    try:
+        written, change = python_constant.rewrite(text, "1.0.0-python", FILE, CONSTANT)
+    except UsageError:
+        return
+    assert change.new.endswith(":1.0.0-python") and change.new in written
+    assert python_constant.rewrite(written, "1.0.0-python", FILE, CONSTANT)[0] == written
 
 
 # --- the compose defaults -------------------------------------------------------------------
@@ -138,8 +144,13 @@ def test_the_compose_rewrite_changes_exactly_every_default(
 @FAST
 @given(near_misses)
 def test_the_compose_rewrite_of_any_text_answers_or_refuses(text: str) -> None:
-    with contextlib.suppress(UsageError):
-        compose.rewrite(text, "1.0.0-python", "compose.yml", VARIABLE)
+    """Never a crash; an answer sets every default and rewriting it again changes nothing."""
+    try:
+        written, changes = compose.rewrite(text, "1.0.0-python", "compose.yml", VARIABLE)
+    except UsageError:
+        return
+    assert changes and all(c.new.endswith("1.0.0-python") for c in changes)
+    assert compose.rewrite(written, "1.0.0-python", "compose.yml", VARIABLE)[0] == written
 
 
 # --- the deploy workflow --------------------------------------------------------------------
@@ -177,8 +188,13 @@ def test_the_workflow_rewrite_changes_exactly_the_sha(
 @FAST
 @given(near_misses)
 def test_the_workflow_rewrite_of_any_text_answers_or_refuses(text: str) -> None:
-    with contextlib.suppress(UsageError):
-        workflow.rewrite(text, "a" * 40, "deploy.yaml", "OPENHANDS_SHA")
+    """Never a crash; an answer holds the new sha and rewriting it again changes nothing."""
+    try:
+        written, change = workflow.rewrite(text, "a" * 40, "deploy.yaml", "OPENHANDS_SHA")
+    except UsageError:
+        return
+    assert "a" * 40 in change.new and "a" * 40 in written
+    assert workflow.rewrite(written, "a" * 40, "deploy.yaml", "OPENHANDS_SHA")[0] == written
 
 
 # --- tags, references and links -------------------------------------------------------------
@@ -243,5 +259,8 @@ def test_a_next_link_is_followed_relative_to_the_page(path: str, query: str, quo
 @FAST
 @given(st.text(max_size=120))
 def test_any_link_header_gives_a_url_or_none(header: str) -> None:
-    found = _next_link(header, "https://ghcr.example/v2/a/tags/list")
-    assert found is None or isinstance(found, str)
+    """Never a crash; a URL it gives is one the header names, resolved against the page."""
+    page = "https://ghcr.example/v2/a/tags/list"
+    found = _next_link(header, page)
+    named = {urllib.parse.urljoin(page, url) for url in re.findall(r"<([^>]*)>", header)}
+    assert found is None or found in named
