@@ -124,11 +124,10 @@ def remote_url(source: str, flag: str) -> str:
     path = Path(source).expanduser()
     if not path.is_dir():
         raise UsageError(f"{flag} {source!r}: no such directory, and not a git URL")
-    status, _, err = run_text(path, "rev-parse", "--git-dir")
-    if status != 0:
+    if run_text(path, "rev-parse", "--git-dir")[0] != 0:
         raise UsageError(
-            f"{flag} {source!r} is not a git repository ({last_line(err)}): give a clone's "
-            "path, a git URL or github.com/OWNER/NAME"
+            f"{flag} {source!r} is not a git repository: give a clone's path, a git URL or "
+            "github.com/OWNER/NAME"
         )
     return str(path.resolve())
 

@@ -243,3 +243,11 @@ def test_config_values_are_bounded_at_load(
     code, err = run(capsys, "scan")
     assert code == 2, err
     assert str(tmp_path / "pinbot.toml") in err and named in err and fix in err
+
+
+def test_cut_from_a_directory_that_is_no_repository_is_bad_input(capsys, tmp_path_factory) -> None:
+    plain = str(tmp_path_factory.mktemp("plain"))
+    code, err = run(capsys, "cut", "--latest", "--openhands", plain, "--openhands-branch", "main",
+                    "--deploy", plain, "--dry-run")  # fmt: skip
+    assert code == 2, err
+    assert f"--openhands {plain!r} is not a git repository: give a clone's path" in err
