@@ -300,6 +300,13 @@ def scan_text(result: ScanResult, found: Sequence[Hold] = ()) -> str:
     return "\n".join(lines)
 
 
+def check_text(ref: str, candidate: Candidate) -> str:
+    """`pinbot check`: the verdict, then each detector's evidence."""
+    lines = [f"{ref}: {candidate.verdict}"]
+    lines += [f"  {e.detector:<10} {e.result:<5} {e.detail}" for e in candidate.evidence]
+    return "\n".join(lines)
+
+
 def why(candidate: Candidate) -> str:
     return why_json([e.to_json() for e in candidate.evidence])
 

@@ -80,9 +80,7 @@ def run_check(ctx: Context, options: CheckOptions) -> int:
         "ref": _ref(opts, candidate),
         **candidate.to_json(),
     }
-    lines = [f"{_ref(opts, candidate)}: {candidate.verdict}"]
-    lines += [f"  {e.detector:<10} {e.result:<5} {e.detail}" for e in candidate.evidence]
-    ctx.out.result(data, "\n".join(lines))
+    ctx.out.result(data, report.check_text(_ref(opts, candidate), candidate))
     ctx.out.github(
         outputs={
             "verdict": candidate.verdict,
