@@ -19,9 +19,7 @@ import pytest
 
 from pinbot.demo import repos
 from testing.actionrunner import ROOT, Runner, StepRun, action_source, load, read_outputs
-from testing.cutworld import CAPABLE, IMAGE, Images, images, make_repos
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+from testing.cutworld import CAPABLE, IMAGE, Images, make_repos
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 WORKFLOW = """\

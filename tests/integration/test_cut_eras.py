@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.demo import repos
 from testing import eras
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, images, make_repos
+from testing.cli import pinbot
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
 from testing.package_index import PackageIndex, serve
 from testing.services import missing_service
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 OLD, NEW = "1.26.0", "1.27.0"
 
@@ -56,8 +54,7 @@ def cut(
     argv = ["--json", "cut", "--tag", tag, "--openhands", world.openhands.url]
     argv += ["--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url]
     argv += ["--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
-    code = main([*argv, *extra])
-    out, err = capsys.readouterr()
+    code, out, err = pinbot(*argv, *extra)
     return code, json.loads(out) if out.strip() else None, err
 
 
@@ -191,8 +188,8 @@ def test_the_gate_passes_the_cut_and_blocks_a_split_naming_sites_and_values(
     assert report is not None
     sha = report["openhands"]["commit"]
 
-    assert main(_gate_argv(images, world, deploy_branch())) == 0, capsys.readouterr().err
-    capsys.readouterr()
+    gated = pinbot(*_gate_argv(images, world, deploy_branch()))
+    assert gated.code == 0, gated.err
 
     pyproject = repos.show(world.openhands.remote, sha, "pyproject.toml")
     split = repos.add_commit(
@@ -210,8 +207,8 @@ def test_the_gate_passes_the_cut_and_blocks_a_split_naming_sites_and_values(
         "Deploy the split",
         start=repos.git(world.deploy.remote, "rev-parse", deploy_branch()),
     )
-    code = main(_gate_argv(images, world, "deploy-split"))
-    out = json.loads(capsys.readouterr().out)
+    code, text, _ = pinbot(*_gate_argv(images, world, "deploy-split"))
+    out = json.loads(text)
     assert code == 1
     check = next(c for c in out["checks"] if c["name"] == "pin_sites_agree")
     deployed = (

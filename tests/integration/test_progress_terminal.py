@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testing.cutworld import CAPABLE, IMAGE, Images, images
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+from testing.cutworld import CAPABLE, IMAGE, Images
 
 ERASE = "\r\x1b[K"
 

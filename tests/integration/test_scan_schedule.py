@@ -7,15 +7,14 @@ a warm round is watched), so requests that were sent together are seen in flight
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.config import Settings
 from pinbot.demo.registry import ImageSpec, RegistryWriter
 from pinbot.engine import lookahead
+from testing.cli import pinbot
 from testing.proxy import LatencyProxy
 from testing.worlds import Published, publish_to, releases
 
@@ -38,8 +37,7 @@ def world(registry: str, tmp_path: Path, request: pytest.FixtureRequest) -> Publ
 def scan(proxy: LatencyProxy, world: Published, capsys: pytest.CaptureFixture[str]) -> dict:
     proxy.reset()
     image = f"{proxy.address}/{world.repository}"
-    main(["--json", "scan", "--image", image, "--sdk", str(world.world.sdk)])
-    report: dict = json.loads(capsys.readouterr().out)
+    report: dict = pinbot("--json", "scan", "--image", image, "--sdk", str(world.world.sdk)).data
     return report
 
 
@@ -94,8 +92,8 @@ def test_a_predicted_answer_that_moved_is_examined_again_and_the_scan_goes_on(
 ) -> None:
     with LatencyProxy(world.address, DELAY) as proxy:
         image = f"{proxy.address}/{world.repository}"
-        assert main(["scan", "--all", "--image", image, "--sdk", str(world.world.sdk)]) == 0
-        capsys.readouterr()  # every release is cached now
+        scanned = pinbot("scan", "--all", "--image", image, "--sdk", str(world.world.sdk))
+        assert scanned.code == 0  # every release is cached now
         moved = world.world.shas["1.33.0-python"]  # 1.33.1 now names a new build without routes
         RegistryWriter(world.address, world.repository).publish(
             ImageSpec(["1.33.1-python"], moved, "2026-12-01T00:00:00Z")
