@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import logging
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
 
 from pinbot import __version__, config, inputs, options
@@ -506,7 +507,11 @@ def _env_value(action: argparse.Action, env: str, text: str) -> object:
         return [_env_typed(action, env, part) for part in parts]
     if action.choices is not None and text not in action.choices:
         raise UsageError(f"{env}={text!r}: choose from {', '.join(map(str, action.choices))}")
-    return _env_typed(action, env, text)
+    if callable(action.type):
+        # Checked when the command that has this flag runs (argparse types a text default), so
+        # PINBOT_IMAGE names a repository for scan and an image reference for probe.
+        action.type = _naming_env(action.type, env, text)
+    return text
 
 
 def _env_count(env: str, text: str) -> int:
@@ -515,6 +520,21 @@ def _env_count(env: str, text: str) -> int:
     if text.lower() in TRUE + FALSE:
         return int(text.lower() in TRUE)
     raise UsageError(f"{env}={text!r}: write a count such as 1 or 2 (or true/false)")
+
+
+def _naming_env(check: Callable[[str], object], env: str, value: str) -> Callable[[str], object]:
+    """`check`, whose complaint about the environment's value names the variable."""
+
+    @functools.wraps(check)
+    def checked(text: str) -> object:
+        try:
+            return check(text)
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            if text != value:
+                raise
+            raise argparse.ArgumentTypeError(f"{env}={text!r}: {exc} (or unset {env})") from None
+
+    return checked
 
 
 def _env_typed(action: argparse.Action, env: str, text: str) -> object:

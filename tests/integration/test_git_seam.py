@@ -63,8 +63,14 @@ def test_a_local_path_that_does_not_exist_is_bad_input(tmp_path) -> None:
         git.Clone(str(tmp_path / "missing"), "--deploy", tmp_path / "c", BOT)
 
 
-def test_fetching_from_a_remote_that_is_not_a_repository_is_an_external_error(tmp_path) -> None:
+def test_a_local_directory_that_is_not_a_repository_is_bad_input(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
-    c = git.Clone(str(tmp_path / "empty"), "--deploy", tmp_path / "c", BOT)
+    with pytest.raises(UsageError, match=r"--deploy '.*empty' is not a git repository"):
+        git.Clone(str(tmp_path / "empty"), "--deploy", tmp_path / "c", BOT)
+
+
+def test_fetching_from_a_url_that_is_not_a_repository_is_an_external_error(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    c = git.Clone((tmp_path / "empty").as_uri(), "--deploy", tmp_path / "c", BOT)
     with pytest.raises(ExternalError, match=r"git ls-remote .*empty \(--deploy\) failed"):
         c.fetch("main")

@@ -210,7 +210,8 @@ def test_pinbot_environment_values_are_checked_like_their_flags(
 ) -> None:
     monkeypatch.setenv(name, value)
     command = {"PINBOT_REQUIRE_COMMIT": ["gate", "--deploy", ".", "--openhands", "."]}
-    code, err = run(capsys, *command.get(name, ["probe"] if "URL" in name else ["scan"]))
+    probing = name in ("PINBOT_APP_URL", "PINBOT_TIMEOUT", "PINBOT_RECYCLE")
+    code, err = run(capsys, *command.get(name, ["probe"] if probing else ["scan"]))
     assert code == 2, err
     assert f"{name}={value!r}" in err and fix in err
 
@@ -251,3 +252,15 @@ def test_cut_from_a_directory_that_is_no_repository_is_bad_input(capsys, tmp_pat
                     "--deploy", plain, "--dry-run")  # fmt: skip
     assert code == 2, err
     assert f"--openhands {plain!r} is not a git repository: give a clone's path" in err
+
+
+def test_an_environment_value_is_checked_by_the_command_whose_flag_it_is(
+    capsys, monkeypatch
+) -> None:
+    # PINBOT_IMAGE is a repository for scan and an image reference for probe: each checks its own.
+    monkeypatch.setenv("PINBOT_IMAGE", "ghcr.io/openhands/agent-server")
+    code, err = run(capsys, "probe", "--target", "agent-server")
+    assert code == 2
+    assert "PINBOT_IMAGE='ghcr.io/openhands/agent-server'" in err and "REPO:TAG" in err
+    code, err = run(capsys, "scan", "--registry-url", "oci:/nonexistent-layout")
+    assert code == 2 and "PINBOT_IMAGE" not in err and "not an OCI image layout" in err
