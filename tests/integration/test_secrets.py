@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import responses
 
+from pinbot.cli import main
 from testing import world as harness
-from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, make_repos
 from testing.github import API
 from testing.proxy import FaultProxy, Rule
@@ -51,7 +51,11 @@ class Outputs:
         self.secrets = list(EVERY)
 
     def run(self, what: str, *argv: str) -> int:
-        code, out, err = pinbot(*["-vv", *argv])
+        # The CLI on the test's own stdout/stderr (not testing.cli's redirection): the logging
+        # it sets up must still write to stderr after the run, where log_a_record_with_a_token
+        # logs through it.
+        code = main(["-vv", *argv])
+        out, err = self.capsys.readouterr()
         self.texts += [(f"{what} stdout", out), (f"{what} stderr", err)]
         return code
 
