@@ -6,6 +6,7 @@ Nothing below this module prints or exits: commands return an int, the core retu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import logging
 import os
@@ -276,6 +277,7 @@ def build_parser() -> Parser:
         help="pin an image even though a pinbot pin of it was reverted on the branch (a "
         "rollback holds it back otherwise)",
     )
+    _add_profile(p)
     _add_image_options(p)
 
     p = command(
@@ -310,6 +312,7 @@ def build_parser() -> Parser:
         metavar="FILE",
         help="a `pinbot probe --json` report that must say native for this digest",
     )
+    _add_profile(p)
     _add_image_options(p)
 
     p = command(
@@ -448,10 +451,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 4
 
 
+# The pin-site profiles of pinbot.pins.profiles, named here so --help costs no import.
+PROFILES = ("openhands", "openhands-cloud-chart")
+
+
+def _add_profile(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="which pin sites: openhands (both eras of the OpenHands repository, the default) "
+        "or openhands-cloud-chart (the four chart spots); overrides config [pin]",
+    )
+
+
 def _dispatch(args: argparse.Namespace, out: Output) -> int:
     from pinbot.commands import Context
 
     settings = config.load(Path(args.config) if args.config else None)
+    if getattr(args, "profile", None):
+        pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
+        settings = settings.replace(pin=pin)
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
     if args.command in ("scan", "check"):
         from pinbot.commands import scan
