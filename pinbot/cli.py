@@ -344,7 +344,18 @@ def build_parser() -> Parser:
         help="OpenHands app server (target app); key from PINBOT_APP_API_KEY",
     )
     p.add_argument(
-        "--recycle", choices=("pause", "restart"), help="how to recycle the sandbox (target app)"
+        "--app-auth",
+        choices=("bearer", "session-key"),
+        help="how the app server takes PINBOT_APP_API_KEY: bearer (an API key, sent as "
+        "Authorization: Bearer) or session-key (a server started with SESSION_API_KEY accepts "
+        "only X-Session-API-Key: use this with that key; or PINBOT_APP_AUTH) (default: bearer)",
+    )
+    p.add_argument(
+        "--recycle",
+        choices=("pause", "restart", "command"),
+        help="how to recycle the sandbox (target app): pause (pause + resume), restart (delete "
+        "the sandbox, start the conversation again: wipes a process sandbox), command "
+        "(run --recycle-command, then start the conversation again if its sandbox is gone)",
     )
     p.add_argument(
         "--image", metavar="REF", help="run this agent-server image by digest (target agent-server)"
@@ -360,7 +371,12 @@ def build_parser() -> Parser:
     p.add_argument(
         "--agent-server-url", metavar="URL", help="an agent server that is already running"
     )
-    p.add_argument("--recycle-command", metavar="CMD", help="how to recycle --agent-server-url")
+    p.add_argument(
+        "--recycle-command",
+        metavar="CMD",
+        help="how to recycle --agent-server-url, or the sandbox with --recycle command "
+        "({sandbox_id}, {conversation_id}, {agent_server_url} are substituted)",
+    )
     p.add_argument("--acp-command", metavar="CMD", help="custom ACP server command ({workdir})")
     p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
     p.add_argument(
