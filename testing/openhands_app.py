@@ -82,6 +82,9 @@ class RealAppServer:
             HOME=str(self.root / "home"),
             SESSION_API_KEY=self.key,  # locked: only X-Session-API-Key is accepted
             LITELLM_LOCAL_MODEL_COST_MAP="True",  # do not fetch the price list from GitHub
+            # process sandboxes inherit this environment: their agent servers post events here
+            # (the server sets it only for Docker and remote sandboxes)
+            OH_WEBHOOKS_0_BASE_URL=f"{self.url}/api/v1/webhooks",
             PYTHONUNBUFFERED="1",
         )
         return env

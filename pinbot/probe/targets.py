@@ -217,9 +217,13 @@ class AppHome:
                 raise _refused(again) from None
 
     def events(self) -> list[dict[str, Any]]:
-        """This probe's events only: the app's event store outlives sandboxes (and so may hold
-        events of an earlier conversation with this id); it keeps those of every sandbox."""
-        return self.api.events(str(self.conversation_id), self.since)
+        """This probe's events: the app's store from the probe's start on (the store outlives
+        sandboxes, so it may hold an earlier conversation's events under this id, and it keeps
+        those of every sandbox this one had), and what the running agent server holds."""
+        stored = self.api.events(str(self.conversation_id), self.since)
+        seen = {event.get("id") for event in stored}
+        live = self.server().events(str(self.conversation_id))
+        return stored + [event for event in live if event.get("id") not in seen]
 
     def recycle(self) -> None:
         self._server = None
