@@ -13,6 +13,7 @@ what losing the sandbox's storage looks like.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -38,10 +39,8 @@ def working_in(directory: Path) -> list[int]:
 def stop(pids: list[int]) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(Path(f"/proc/{p}/cwd").exists() for p in pids):
             time.sleep(0.1)

@@ -80,7 +80,7 @@ def apply_workarounds() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("port") or 3000))
+    parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args()
     apply_workarounds()
     uvicorn.run("openhands.app_server.app:app", host=args.host, port=args.port, log_level="info")

@@ -29,7 +29,7 @@ from tests.conftest import missing_service
 pytestmark = pytest.mark.timeout(900)
 
 STORE = "acp-store"  # relative: the ACP agent runs in the sandbox's directory
-ACP = f"{sys.executable} -m pinbot.world.harness.acp_agent --name codex --store {STORE}"
+ACP = f"{sys.executable} -m pinbot.demo.acp_agent --name codex --store {STORE}"
 
 
 @pytest.fixture(scope="module")
