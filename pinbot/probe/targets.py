@@ -114,7 +114,7 @@ class AppHome:
         api: AppApi,
         agent: str,
         settings: dict[str, Any],
-        recycle_how: Recycle,
+        recycle: Recycle,
         timeout: float,
         progress: Progress,
         mask: Mask,
@@ -123,8 +123,8 @@ class AppHome:
         self.api = api
         self.agent = agent
         self.settings = settings
-        self.recycling = recycle_how
-        self.recycle_how = recycle_how.describe()
+        self.recycling = recycle
+        self.recycle_how = recycle.describe()
         self.timeout = timeout
         self.progress = progress
         self.mask = mask

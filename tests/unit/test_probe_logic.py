@@ -210,6 +210,12 @@ def test_a_custom_acp_command_selects_the_custom_server() -> None:
             "--target agent-server",
         ),
         (["probe", "--app-url", "http://127.0.0.1:1", "--timeout", "0"], "--timeout"),
+        (["probe", "--app-url", "http://127.0.0.1:1", "--recycle", "command"], "--recycle-command"),
+        (
+            ["probe", "--app-url", "http://127.0.0.1:1", "--recycle-command", "x {sandbox_id}"],
+            "--recycle command",
+        ),
+        (["probe", "--app-url", "http://127.0.0.1:1", "--app-auth", "cookie"], "--app-auth"),
         (["probe", "--app-url", "http://127.0.0.1:1"], "PINBOT_APP_API_KEY"),
     ],
 )

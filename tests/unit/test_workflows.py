@@ -276,7 +276,7 @@ def ids(paths: list[Path]) -> list[str]:
         ("pinbot cut --openhands o --openhands-branch b --deploy d", "one of --tag / --latest"),
         ("pinbot cut --tag t --latest --openhands o --openhands-branch b --deploy d", "only one"),
         ("pinbot deploy --now", "unknown command 'deploy'"),
-        ("pinbot probe --recycle reboot", "'reboot': not one of ['pause', 'restart']"),
+        ("pinbot probe --recycle reboot", "'reboot': not one of ['command', 'pause', 'restart']"),
         ("pinbot probe --timeout soon", "'soon': not a valid value"),
         ("pinbot check", "takes 1 argument(s)"),
         ("pinbot --config", "--config needs a value"),
