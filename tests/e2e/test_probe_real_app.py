@@ -24,7 +24,7 @@ from pinbot import cli
 from testing import openhands_app
 from testing.netns import LoopbackOnly, NamespaceError
 from testing.openhands_app import RealAppServer
-from tests.conftest import missing_service
+from testing.services import missing_service
 
 pytestmark = pytest.mark.timeout(900)
 
