@@ -101,6 +101,9 @@ class Rig:
             os.environ,
             PATH=f"{adapters_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
             PYTHONPATH=str(REPO),  # the recycle command runs `python -m testing.vendor_agents`
+            # Found before HOME moves: the recycle command must find the same installs.
+            AGENT_SERVER_VENV=str(agent_server_binary().parent.parent),
+            ACP_ADAPTERS_DIR=str(adapters_bin().parent.parent),
             HOME=str(self.home),
             CODEX_HOME=str(self.codex_home),
             ANTHROPIC_BASE_URL=model_url,
