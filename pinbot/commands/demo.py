@@ -37,11 +37,17 @@ REPOSITORY = "openhands/agent-server"
 PIN = repos.PIN
 
 
+ROLLED_BACK = "1.29.1-python"  # pinned once on the branch, then reverted by a human
+
+
 def demo_builds() -> list[Build]:
-    """Oldest first: the routes arrive in 1.29.0, are lost again in 1.31.0 (as upstream did)."""
+    """Oldest first: the routes arrive in 1.29.0, are lost again in 1.31.0 (as upstream did).
+    1.29.1 was rolled back on the branch; 1.29.2's attestation names another commit."""
     return [
         *[Build(version=f"1.{minor}.{patch}") for minor in range(24, 29) for patch in range(2)],
         Build(version="1.29.0", routes=True),
+        Build(version="1.29.1", routes=True, slsa="v1"),
+        Build(version="1.29.2", routes=True, provenance="mismatch"),
         Build(version="1.30.0", routes=True, platforms=("linux/amd64",)),
         *[Build() for _ in range(6)],
         Build(version="1.31.0"),
@@ -59,15 +65,22 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         world = publish(writer, workdir / "software-agent-sdk", demo_builds())
         openhands = repos.openhands_repo(workdir / "remotes", tag=PIN)
         deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
+        repos.rolled_back_pin(openhands.remote, openhands.branch, IMAGE, PIN, ROLLED_BACK,
+                              world.digests[ROLLED_BACK])  # fmt: skip
         out.progress(f"published {len(world.tags)} tags; OpenHands and deploy remotes in {workdir}")
         image = ["--image", IMAGE, "--sdk", str(world.sdk), *endpoint]
+        image += ["--detectors", "source,provenance"]
         require = ["--require-commit", openhands.backend_commit]
+        branch = ["--openhands", openhands.url, "--openhands-branch", openhands.branch]
 
-        out.progress("step 1/4 scan: which newest tag carries the blob routes?")
-        scan = _invoke(out, ["scan", *image, "--current", PIN])
+        out.progress(
+            "step 1/4 scan: which newest tag carries the blob routes, is attested to its "
+            "source, and was not rolled back?"
+        )
+        scan = _invoke(out, ["scan", *image, "--current", PIN, *branch])
         for candidate in scan["candidates"]:
             why = why_json(candidate["evidence"])
-            out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why}")
+            out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why[:150]}")
         tag = scan["selected"]["tag"]
 
         out.progress(f"step 2/4 cut: pin {tag} on {openhands.branch}, point the deploy at it")
