@@ -12,6 +12,7 @@ from pinbot.errors import UsageError
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
 SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
+BRANCH_RE = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])\Z")
 # OCI distribution spec: path components of lowercase alphanumerics joined by separators.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
@@ -35,6 +36,13 @@ def validate_sha(sha: str, what: str = "commit sha") -> str:
             f"{what} {sha!r} is not a full commit sha: give all 40 lowercase hex digits"
         )
     return sha
+
+
+def validate_branch(name: str, what: str = "branch") -> str:
+    """A branch name git accepts and no git command can take for an option."""
+    if not BRANCH_RE.match(name) or name.endswith(".lock"):
+        raise UsageError(f"{what} {name!r} is not a valid branch name")
+    return name
 
 
 def validate_digest(digest: str, what: str = "digest") -> str:

@@ -9,7 +9,6 @@ the first branch's commit, pushes in that order, then the PRs.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -27,11 +26,10 @@ from pinbot.cut.render import Outcome, github_outputs, plan_text, result_json
 from pinbot.engine import Engine, ImageOptions, image_options
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.holds import Hold
-from pinbot.model import Candidate, validate_sha, validate_tag
+from pinbot.model import Candidate, validate_branch, validate_sha, validate_tag
 from pinbot.pins import profiles
 from pinbot.pins.kinds import SiteSpec
 
-_BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])\Z")
 PLACEHOLDER_SHA = "0" * 40
 
 
@@ -219,9 +217,7 @@ def _request(ctx: Context, args: argparse.Namespace) -> Request:
 
 
 def _branch(name: str, flag: str) -> str:
-    if not _BRANCH.match(name) or name.endswith(".lock"):
-        raise UsageError(f"{flag} {name!r} is not a valid branch name")
-    return name
+    return validate_branch(name, flag)
 
 
 # --- what to pin ------------------------------------------------------------------------------

@@ -217,3 +217,13 @@ def test_scan_reads_the_holds_of_a_remote_through_a_blobless_mirror(capsys, roll
     assert code == 0
     assert [h["revert_commit"] for h in report["holds"]] == [rolled.revert_commit]
     assert report["selected"]["tag"] == NEXT
+
+
+def test_scan_refuses_a_branch_name_git_could_take_for_an_option(capsys, rolled) -> None:
+    argv = ["scan", "--image", IMAGE, "--openhands", rolled.openhands.url]
+    code = main([*argv, "--openhands-branch=--output=/tmp/x"])
+
+    assert code == 2
+    assert (
+        "--openhands-branch '--output=/tmp/x' is not a valid branch name" in capsys.readouterr().err
+    )
