@@ -95,8 +95,8 @@ def _run(cut: _Cut) -> Outcome:
     ctx, request = cut.ctx, cut.request
     cut.required = _required_commits(ctx, request, cut.openhands)
     first = cut.branch(request.branch)
-    pick = _pick(ctx, request, cut.opts, first, cut.openhands)
     facts = [first, *(cut.branch(name) for name in request.branches[1:])]
+    pick = _pick(ctx, request, cut.opts, facts, cut.openhands)
     check_published(ctx, pick, facts)
     plan = cut.plan(pick, facts)
     if request.dry_run:
@@ -224,11 +224,15 @@ def _branch(name: str, flag: str) -> str:
 
 
 def _pick(
-    ctx: Context, request: Request, opts: ImageOptions, first: BranchFacts, clone: git.Clone
+    ctx: Context,
+    request: Request,
+    opts: ImageOptions,
+    facts: Sequence[BranchFacts],
+    clone: git.Clone,
 ) -> Pick:
-    current = first.state.tag
+    current = facts[0].state.tag
     what = request.tag or f"the newest tag newer than {current}"
-    found = _holds(ctx, request, clone, first.tip)
+    found = _holds(ctx, request, clone, facts)
     ctx.out.progress(f"checking {what} of {opts.image} for {ctx.settings.capability}")
     candidate = examine(ctx, opts, request.tag, current, found)
     _check_hold(ctx, request, opts, candidate, found)
@@ -264,9 +268,13 @@ def examine(
     return result.selected
 
 
-def _holds(ctx: Context, request: Request, clone: git.Clone, tip: str) -> list[Hold]:
-    """The rollbacks of pinbot pins on the branch; none with --allow-held (said out loud)."""
-    found = git.holds_at(Path(clone.repo.git_dir), tip, request.branch)
+def _holds(
+    ctx: Context, request: Request, clone: git.Clone, facts: Sequence[BranchFacts]
+) -> list[Hold]:
+    """The rollbacks of pinbot pins on every branch being cut (one image goes to all of them,
+    so a rollback on any release line holds it); none with --allow-held (said out loud)."""
+    git_dir = Path(clone.repo.git_dir)
+    found = [hold for f in facts for hold in git.holds_at(git_dir, f.tip, f.branch)]
     if found and request.allow_held:
         for hold in found:
             ctx.out.progress(f"warning: {hold.describe()}; --allow-held: not holding it back")
