@@ -2,8 +2,9 @@
 
 A small world in an OCI image layout (no network, no registry): five releases over a matching SDK
 clone. `pinbot --json scan` runs against it `--repeat` times per tree; the table gives the median
-wall time, pinbot's own import time (`python -X importtime`, summed over top-level imports) and
-whether the live-progress module was loaded. `--before REV` runs a second tree, the pinbot package
+wall time, the median import time (`python -X importtime`, summed over top-level imports), the
+set of modules imported and whether the live-progress module was loaded. On a busy machine the
+times wander; the module sets are exact. `--before REV` runs a second tree, the pinbot package
 at a git revision, in the same run, for a before/after comparison.
 
     python benchmarks/startup.py [--repeat 15] [--before REV]
@@ -87,7 +88,7 @@ def import_profile(stderr: str) -> tuple[float, bool]:
 
 def measure(tree: Path, argv: list[str], repeat: int) -> tuple[float, float, bool, set[str]]:
     walls = [run_once(tree, argv)[0] for _ in range(repeat)]
-    profiles = [run_once(tree, argv, importtime=True)[1] for _ in range(3)]
+    profiles = [run_once(tree, argv, importtime=True)[1] for _ in range(repeat)]
     imports = [import_profile(text) for text in profiles]
     return (
         statistics.median(walls) * 1000,

@@ -341,6 +341,7 @@ def build_parser() -> Parser:
         help="pin an image even though a pinbot pin of it was reverted on the branch (a "
         "rollback holds it back otherwise)",
     )
+    _add_profile(p)
     _add_image_options(p)
 
     p = command(
@@ -369,6 +370,7 @@ def build_parser() -> Parser:
         type=inputs.existing_file,
         help="a `pinbot probe --json` report that must say native for this digest",
     )
+    _add_profile(p)
     _add_image_options(p)
 
     p = command(
@@ -404,7 +406,18 @@ def build_parser() -> Parser:
         help="OpenHands app server (target app); key from PINBOT_APP_API_KEY",
     )
     p.add_argument(
-        "--recycle", choices=("pause", "restart"), help="how to recycle the sandbox (target app)"
+        "--app-auth",
+        choices=("bearer", "session-key"),
+        help="how the app server takes PINBOT_APP_API_KEY: bearer (an API key, sent as "
+        "Authorization: Bearer) or session-key (a server started with SESSION_API_KEY accepts "
+        "only X-Session-API-Key: use this with that key; or PINBOT_APP_AUTH) (default: bearer)",
+    )
+    p.add_argument(
+        "--recycle",
+        choices=("pause", "restart", "command"),
+        help="how to recycle the sandbox (target app): pause (pause + resume), restart (delete "
+        "the sandbox, start the conversation again: wipes a process sandbox), command "
+        "(run --recycle-command, then start the conversation again if its sandbox is gone)",
     )
     p.add_argument(
         "--image",
@@ -434,7 +447,8 @@ def build_parser() -> Parser:
         "--recycle-command",
         metavar="CMD",
         type=inputs.command_line,
-        help="how to recycle --agent-server-url",
+        help="how to recycle --agent-server-url, or the sandbox with --recycle command "
+        "({sandbox_id}, {conversation_id}, {agent_server_url} are substituted)",
     )
     p.add_argument(
         "--acp-command",
@@ -572,10 +586,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 4
 
 
+# The pin-site profiles of pinbot.pins.profiles, named here so --help costs no import.
+PROFILES = ("openhands", "openhands-cloud-chart")
+
+
+def _add_profile(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="which pin sites: openhands (both eras of the OpenHands repository, the default) "
+        "or openhands-cloud-chart (the four chart spots); overrides config [pin]",
+    )
+
+
 def _dispatch(args: argparse.Namespace, out: Output) -> int:
     from pinbot.commands import Context
 
     settings = config.load(args.config)
+    if getattr(args, "profile", None):
+        pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
+        settings = settings.replace(pin=pin)
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
     if args.command == "scan":
         from pinbot.commands import scan

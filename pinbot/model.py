@@ -39,6 +39,13 @@ def validate_sha(sha: str, what: str = "commit sha") -> str:
     return sha
 
 
+def validate_branch(name: str, what: str = "branch") -> str:
+    """A branch name git accepts and no git command can take for an option."""
+    if not BRANCH_RE.match(name) or name.endswith(".lock"):
+        raise UsageError(f"{what} {name!r} is not a valid branch name")
+    return name
+
+
 def validate_digest(digest: str, what: str = "digest") -> str:
     if not DIGEST_RE.match(digest):
         raise UsageError(

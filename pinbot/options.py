@@ -72,6 +72,7 @@ class ProbeOptions:
     agents: str | None  # comma-separated, checked by inputs.agents
     timeout: float | None
     app_url: str | None
+    app_auth: str | None  # bearer or session-key (X-Session-API-Key)
     recycle: str | None
     image: str | None
     registry_url: str | None

@@ -75,7 +75,7 @@ def claims(statement: Mapping[str, Any]) -> list[Claim]:
         metadata = _dict(predicate.get("metadata"))
         materials = predicate.get("materials")
         prefix = "invocation"
-    found = [*_vcs(metadata), *_args(request, prefix), *_git_source(source, materials, prefix)]
+    found = [*_vcs(metadata), *_args(request), *_git_source(source, materials, prefix)]
     return found
 
 
@@ -87,13 +87,15 @@ def _vcs(metadata: Mapping[str, Any]) -> Iterator[Claim]:
             return
 
 
-def _args(request: Mapping[str, Any], prefix: str) -> Iterator[Claim]:
+def _args(request: Mapping[str, Any]) -> Iterator[Claim]:
     args = _dict(request.get("args"))
-    for key, label in (("vcs:revision", "vcs:revision"), (BUILD_ARG, "build arg")):
+    for key, label in (
+        ("vcs:revision", "vcs:revision arg"),
+        (BUILD_ARG, "build-arg OPENHANDS_BUILD_GIT_SHA"),
+    ):
         value = args.get(key)
         if isinstance(value, str) and value:
-            name = "OPENHANDS_BUILD_GIT_SHA " + label if key == BUILD_ARG else label
-            yield Claim(f"{prefix} {name}", value)
+            yield Claim(label, value)
 
 
 def _git_source(source: Mapping[str, Any], materials: object, prefix: str) -> Iterator[Claim]:
@@ -104,7 +106,7 @@ def _git_source(source: Mapping[str, Any], materials: object, prefix: str) -> It
         return
     commit = _git_digest(source.get("digest"))
     if commit:
-        yield Claim(f"{prefix} configSource", commit)
+        yield Claim("configSource", commit)
     repository = uri.split("#", 1)[0]
     for material in materials if isinstance(materials, list) else []:
         entry = _dict(material)

@@ -238,6 +238,8 @@ class App:
         return info
 
     def resume(self, sandbox: Sandbox) -> None:
+        if sandbox.status in ("RUNNING", "STARTING"):
+            return  # as OpenHands: resuming a sandbox that is not paused changes nothing
         sandbox.status = "STARTING"
         if self.mode == "stuck":
             return

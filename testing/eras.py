@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from pinbot.demo import repos
@@ -177,3 +178,54 @@ spec:
           required: true
 """,
     }
+
+
+RELEASES = {"release/0.13": "1.24.0-python", "release/0.14": "1.25.0-python"}
+
+
+@dataclass(frozen=True)
+class ChartRepo:
+    remote: Path
+    url: str
+    branches: dict[str, str]  # release branch -> the tag it pins
+
+
+def chart_repo(root: Path, tag: str, releases: dict[str, str] | None = None) -> ChartRepo:
+    """OpenHands-Cloud: main at `tag`, and release branches each on an older base and pin
+    (`release/0.15` at `tag` too, then the older lines)."""
+    lines = {"release/0.15": tag, **(releases or RELEASES)}
+    remote = root / "openhands-cloud.git"
+    remote.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    with tempfile.TemporaryDirectory(prefix="pinbot-charts-") as tmp:
+        work = Path(tmp)
+        _git(work, "init", "-q", "-b", "main")
+        _commit(work, {**chart_files(tag), "README.md": "# OpenHands Cloud\n"}, "Charts")
+        _git(work, "push", "-q", str(remote), "HEAD:refs/heads/main")
+        for number, (branch, pinned) in enumerate(lines.items()):
+            _commit(work, {"CHANGELOG.md": f"release {number}\n", **chart_files(pinned)}, branch)
+            _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
+    return ChartRepo(remote, remote.as_uri(), lines)
+
+
+def _commit(work: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", message)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    name, email = repos.HUMAN
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME=name,
+        GIT_AUTHOR_EMAIL=email,
+        GIT_COMMITTER_NAME=name,
+        GIT_COMMITTER_EMAIL=email,
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+    )
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return done.stdout.decode().strip()

@@ -44,7 +44,7 @@ from testing.fake_model import FakeModel, read_log
 REPO = Path(__file__).resolve().parent.parent
 AGENT_SERVER_VERSION = "1.58.2"
 ADAPTERS = {"claude-code": "claude-agent-acp", "codex": "codex-acp"}
-HEALTH_TIMEOUT = 120.0  # 10-25 s on an idle machine; far more on two busy cores
+HEALTH_TIMEOUT = 240.0  # 10-25 s on an idle machine; a minute and more on two busy cores
 
 
 def tools_dir() -> Path:
@@ -101,6 +101,9 @@ class Rig:
             os.environ,
             PATH=f"{adapters_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
             PYTHONPATH=str(REPO),  # the recycle command runs `python -m testing.vendor_agents`
+            # Found before HOME moves: the recycle command must find the same installs.
+            AGENT_SERVER_VENV=str(agent_server_binary().parent.parent),
+            ACP_ADAPTERS_DIR=str(adapters_bin().parent.parent),
             HOME=str(self.home),
             CODEX_HOME=str(self.codex_home),
             ANTHROPIC_BASE_URL=model_url,

@@ -8,7 +8,6 @@ the first branch's commit, pushes in that order, then the PRs.
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -26,13 +25,12 @@ from pinbot.cut.render import Outcome, github_outputs, plan_text, result_json
 from pinbot.engine import Engine
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.holds import Hold
-from pinbot.model import Candidate, validate_sha, validate_tag
+from pinbot.model import Candidate, validate_branch, validate_sha, validate_tag
 from pinbot.options import CutOptions, ImageOptions
 from pinbot.pins import profiles
 from pinbot.pins.kinds import SiteSpec
 from pinbot.report import why
 
-_BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])\Z")
 PLACEHOLDER_SHA = "0" * 40
 
 
@@ -98,8 +96,8 @@ def _run(cut: _Cut) -> Outcome:
     ctx, request = cut.ctx, cut.request
     cut.required = _required_commits(ctx, request, cut.openhands)
     first = cut.branch(request.branch)
-    pick = _pick(ctx, request, cut.opts, first, cut.openhands)
     facts = [first, *(cut.branch(name) for name in request.branches[1:])]
+    pick = _pick(ctx, request, cut.opts, facts, cut.openhands)
     check_published(ctx, pick, facts)
     plan = cut.plan(pick, facts)
     if request.dry_run:
@@ -220,20 +218,22 @@ def _request(ctx: Context, args: CutOptions) -> Request:
 
 
 def _branch(name: str, flag: str) -> str:
-    if not _BRANCH.match(name) or name.endswith(".lock"):
-        raise UsageError(f"{flag} {name!r} is not a valid branch name")
-    return name
+    return validate_branch(name, flag)
 
 
 # --- what to pin ------------------------------------------------------------------------------
 
 
 def _pick(
-    ctx: Context, request: Request, opts: ImageOptions, first: BranchFacts, clone: git.Clone
+    ctx: Context,
+    request: Request,
+    opts: ImageOptions,
+    facts: Sequence[BranchFacts],
+    clone: git.Clone,
 ) -> Pick:
-    current = first.state.tag
+    current = facts[0].state.tag
     what = request.tag or f"the newest tag newer than {current}"
-    found = _holds(ctx, request, clone, first.tip)
+    found = _holds(ctx, request, clone, facts)
     ctx.out.progress(f"checking {what} of {opts.image} for {ctx.settings.capability}")
     candidate = examine(ctx, opts, request.tag, current, found)
     _check_hold(ctx, request, opts, candidate, found)
@@ -269,9 +269,13 @@ def examine(
     return result.selected
 
 
-def _holds(ctx: Context, request: Request, clone: git.Clone, tip: str) -> list[Hold]:
-    """The rollbacks of pinbot pins on the branch; none with --allow-held (said out loud)."""
-    found = git.holds_at(Path(clone.repo.git_dir), tip, request.branch)
+def _holds(
+    ctx: Context, request: Request, clone: git.Clone, facts: Sequence[BranchFacts]
+) -> list[Hold]:
+    """The rollbacks of pinbot pins on every branch being cut (one image goes to all of them,
+    so a rollback on any release line holds it); none with --allow-held (said out loud)."""
+    git_dir = Path(clone.repo.git_dir)
+    found = [hold for f in facts for hold in git.holds_at(git_dir, f.tip, f.branch)]
     if found and request.allow_held:
         for hold in found:
             ctx.out.progress(f"warning: {hold.describe()}; --allow-held: not holding it back")

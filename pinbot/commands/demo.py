@@ -80,20 +80,33 @@ def run(ctx: Context, options: DemoOptions) -> int:
 
 def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
     images = ImageOptions(
-        ImageName.parse(IMAGE), built.endpoint, "python", str(built.sdk), ("source",), False
+        ImageName.parse(IMAGE),
+        built.endpoint,
+        "python",
+        str(built.sdk),
+        ("source", "provenance"),
+        False,
     )
-    shown = f"--image {IMAGE} --sdk {built.sdk} --registry-url {built.endpoint}"
+    shown = (
+        f"--image {IMAGE} --sdk {built.sdk} --registry-url {built.endpoint} "
+        "--detectors source,provenance"
+    )
     require = [built.openhands.backend_commit]
 
-    ctx.out.progress("step 1/4 scan: which newest tag carries the blob routes?")
-    _show(ctx, f"scan {shown} --current {PIN}")
-    found = _step(ctx, "1/4 scan", scan.run, ScanOptions(images, current=PIN, all=False))
+    oh, deploy = built.openhands, built.deploy
+    ctx.out.progress(
+        "step 1/4 scan: which newest tag carries the blob routes, is attested to its "
+        "source, and was not rolled back?"
+    )
+    _show(ctx, f"scan {shown} --current {PIN} --openhands {oh.url} --openhands-branch {oh.branch}")
+    scanning = ScanOptions(images, current=PIN, all=False, openhands=oh.url,
+                           openhands_branch=oh.branch)  # fmt: skip
+    found = _step(ctx, "1/4 scan", scan.run, scanning)
     for candidate in found["candidates"]:
         why = why_json(candidate["evidence"])
         ctx.out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why}")
     tag = found["selected"]["tag"]
 
-    oh, deploy = built.openhands, built.deploy
     ctx.out.progress(f"step 2/4 cut: pin {tag} on {oh.branch}, point the deploy at it")
     _show(ctx, f"cut --tag {tag} --openhands {oh.url} --openhands-branch {oh.branch} "
                f"--deploy {deploy.url} --push --require-commit {require[0]} {shown}")  # fmt: skip
@@ -123,7 +136,7 @@ def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
     _show(ctx, f"probe --target agent-server --server-command '{server}' "
                f"--agents claude-code,codex --timeout 60 --report {report}")  # fmt: skip
     probing = ProbeOptions("agent-server", "claude-code,codex", 60.0, None, None, None, None,
-                           server, None, None, None, report, keep=False)  # fmt: skip
+                           None, server, None, None, None, report, keep=False)  # fmt: skip
     probed = _step(ctx, "4/4 probe", probe.run, probing)
     for agent in probed["agents"]:
         ctx.out.progress(f"  {agent['agent']:<12} {agent['verdict']}")

@@ -31,6 +31,7 @@ from pinbot.probe.targets import (
     AppHome,
     CommandServer,
     Home,
+    Recycle,
     Server,
     ServerHome,
     UrlServer,
@@ -121,21 +122,26 @@ def _acp_command(args: ProbeOptions, workdir: str | None) -> list[str] | None:
 def _plan_app(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     if not args.app_url:
         raise UsageError("--target app needs --app-url URL (or PINBOT_APP_URL)")
-    if args.recycle_command or args.server_command or args.agent_server_url or args.image:
+    if args.server_command or args.agent_server_url or args.image:
         raise UsageError(
-            "--image, --server-command, --agent-server-url and --recycle-command "
-            "go with --target agent-server"
+            "--image, --server-command and --agent-server-url go with --target agent-server"
         )
     recycle = args.recycle or ctx.settings.probe.recycle
-    if recycle not in ("pause", "restart"):
+    if recycle not in ("pause", "restart", "command"):
         raise UsageError(
-            f"probe recycle {recycle!r} in {ctx.settings.source}: use pause or restart"
+            f"probe recycle {recycle!r} in {ctx.settings.source}: use pause, restart or command"
+        )
+    if (recycle == "command") != bool(args.recycle_command):
+        raise UsageError(
+            "--recycle command needs --recycle-command CMD, and --recycle-command goes with "
+            "--recycle command (or --target agent-server --agent-server-url)"
         )
     keys = {agent: _app_key(agent) for agent in plan.agents}
     for key in keys.values():
         ctx.out.mask(key)
     timeout = ctx.settings.http_timeout
-    apis = {agent: AppApi(args.app_url, key, timeout) for agent, key in keys.items()}
+    auth = args.app_auth or "bearer"
+    apis = {agent: AppApi(args.app_url, key, timeout, auth) for agent, key in keys.items()}
     for api in {id(a): a for a in apis.values()}.values():
         api.settings()  # fail fast (exit 3) on a refused key or a server that does not answer
     plan.concurrent = len(set(keys.values())) == len(keys)
@@ -146,7 +152,7 @@ def _plan_app(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
                 apis[agent],
                 agent,
                 settings,
-                recycle,
+                Recycle(recycle, args.recycle_command),
                 plan.timeout,
                 ctx.out.progress,
                 ctx.out.mask,

@@ -13,7 +13,7 @@ from pinbot.commands import Context
 from pinbot.engine import Engine
 from pinbot.errors import UsageError
 from pinbot.holds import Hold
-from pinbot.model import Candidate, ImageRef
+from pinbot.model import Candidate, ImageRef, validate_branch
 from pinbot.options import CheckOptions, ImageOptions, ScanOptions
 from pinbot.report import why
 
@@ -99,6 +99,7 @@ def read_holds(ctx: Context, source: str, branch: str) -> list[Hold]:
     path) or from a temporary blobless mirror (a URL)."""
     from pinbot import git
 
+    validate_branch(branch, "--openhands-branch")
     with tempfile.TemporaryDirectory(prefix="pinbot-holds-") as scratch:
         repo = _open(source, Path(scratch) / "openhands")
         tip = repo.resolve(branch)

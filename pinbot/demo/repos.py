@@ -21,6 +21,7 @@ BACKEND_BRANCH = "acp-native-resume"
 SPEC_FILE = "openhands/app_server/sandbox/sandbox_spec_service.py"
 WORKFLOW = ".github/workflows/deploy.yaml"
 HUMAN = ("OpenHands dev", "dev@example.invalid")
+BOT = ("pinbot", "pinbot@users.noreply.github.com")
 
 Files = Mapping[str, str | bytes]
 
@@ -263,6 +264,30 @@ def add_commit(
         _git(work, "commit", "-q", "-m", message, author=author)
         _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
         return _git(work, "rev-parse", "HEAD")
+
+
+def rolled_back_pin(
+    remote: Path, branch: str, image: str, old_tag: str, new_tag: str, digest: str
+) -> tuple[str, str]:
+    """The history a rollback leaves: pinbot pinned `new_tag` on `branch` (every file that named
+    `old_tag`, the trailers pinbot writes), then a human reverted it with `git revert`.
+    Returns (pin commit, revert commit)."""
+    with tempfile.TemporaryDirectory(prefix="pinbot-world-") as tmp:
+        work = Path(tmp)
+        _git(work, "init", "-q", "-b", "work")
+        _git(work, "fetch", "-q", str(remote), f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+        _git(work, "checkout", "-q", "--detach", f"refs/remotes/origin/{branch}")
+        for name in _git(work, "grep", "-l", "-F", old_tag).splitlines():
+            path = work / name
+            path.write_text(path.read_text().replace(old_tag, new_tag))
+        message = (
+            f"Pin agent-server {new_tag}\n\nPoint every agent-server pin site on {branch} at "
+            f"{image}:{new_tag}.\n\nPinbot-Image: {image}:{new_tag}\nPinbot-Digest: {digest}\n"
+        )
+        _git(work, "commit", "-q", "-a", "-m", message, author=BOT)
+        _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
+        pin = _git(work, "rev-parse", "HEAD")
+    return pin, revert_commit(remote, branch, pin)
 
 
 def revert_commit(remote: Path, branch: str, commit: str, author: tuple[str, str] = HUMAN) -> str:

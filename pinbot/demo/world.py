@@ -22,6 +22,7 @@ from pinbot.errors import ExternalError
 IMAGE = "ghcr.io/openhands/agent-server"  # the name written into files; traffic goes local
 REPOSITORY = "openhands/agent-server"
 PIN = repos.PIN
+ROLLED_BACK = "1.29.1-python"  # pinned once on the branch, then reverted by a human
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,13 @@ class DemoWorld:
 
 
 def demo_builds() -> list[Build]:
-    """Oldest first: the routes arrive in 1.29.0, are lost again in 1.31.0 (as upstream did)."""
+    """Oldest first: the routes arrive in 1.29.0, are lost again in 1.31.0 (as upstream did).
+    1.29.1 was rolled back on the branch; 1.29.2's attestation names another commit."""
     return [
         *[Build(version=f"1.{minor}.{patch}") for minor in range(24, 29) for patch in range(2)],
         Build(version="1.29.0", routes=True),
+        Build(version="1.29.1", routes=True, slsa="v1"),
+        Build(version="1.29.2", routes=True, provenance="mismatch"),
         Build(version="1.30.0", routes=True, platforms=("linux/amd64",)),
         *[Build() for _ in range(6)],
         Build(version="1.31.0"),
@@ -53,6 +57,8 @@ def built(workdir: Path) -> Iterator[DemoWorld]:
         published = publish(writer, workdir / "software-agent-sdk", demo_builds())
         openhands = repos.openhands_repo(workdir / "remotes", tag=PIN)
         deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
+        repos.rolled_back_pin(openhands.remote, openhands.branch, IMAGE, PIN, ROLLED_BACK,
+                              published.digests[ROLLED_BACK])  # fmt: skip
         shas, tags = dict(published.shas), len(published.tags)
         yield DemoWorld(workdir, published.sdk, endpoint, openhands, deploy, shas, tags)
 

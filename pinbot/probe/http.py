@@ -8,15 +8,19 @@ Keys travel in headers only and never appear in a message.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from pinbot import httpclient
 from pinbot.errors import ExternalError
 
 MAX_PAGES = 1000
+APP_RATE = 8.0  # requests/s to one app server: under its 10/s limit (then delays, then 429)
 
 
 class ApiError(ExternalError):
@@ -47,6 +51,7 @@ class Api:
         self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
     ) -> Any:
         url = self.base_url + path
+        self.pace()
         try:
             response = self.http.request(
                 method, url, json=body, params=params, headers=self.headers, timeout=self.timeout
@@ -66,6 +71,9 @@ class Api:
                 f"{method} {path} on the {self.what} at {self.base_url} failed: {exc}"
             ) from None
         return self._decode(method, path, response)
+
+    def pace(self) -> None:
+        """Wait before a request when the server limits its clients' rate (`Pacer`)."""
 
     def _decode(self, method: str, path: str, response: requests.Response) -> Any:
         status = response.status_code
@@ -108,6 +116,30 @@ def follow_pages(fetch: Callable[[str | None], dict[str, Any]]) -> Iterator[dict
             raise ApiError(f"the server repeated page id {page_id!r}: its paging loops")
         seen.add(page_id)
     raise ApiError(f"the server returned more than {MAX_PAGES} pages of events")
+
+
+class AppRetry(httpclient.CappedRetry):
+    """Also retry a POST refused with 429: the server turned it away unread, so it is safe."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code == 429:
+            return bool(self.total)
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
+
+def _app_adapter() -> HTTPAdapter:
+    retry = AppRetry(
+        total=4,
+        connect=3,
+        read=3,
+        status=4,
+        backoff_factor=0.5,
+        status_forcelist=httpclient.RETRY_STATUSES,
+        allowed_methods=frozenset(("GET", "DELETE", "HEAD")),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    return HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=10)
 
 
 def _reason(exc: Exception) -> str:
@@ -167,19 +199,69 @@ class AgentServerApi(Api):
         self.call("DELETE", f"/api/conversations/{conversation_id}")
 
 
+class Pacer:
+    """At most `rate` requests per second, shared by every thread (and key) of one client."""
+
+    def __init__(self, rate: float) -> None:
+        self.gap = 1.0 / rate
+        self.lock = threading.Lock()
+        self.next = 0.0
+
+    def wait(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next)
+            self.next = start + self.gap
+        time.sleep(start - now)
+
+
+_PACERS: dict[str, Pacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
+def pacer_for(base_url: str) -> Pacer:
+    """The app server counts requests per client, not per key: one pacer per server."""
+    with _PACERS_LOCK:
+        return _PACERS.setdefault(base_url, Pacer(APP_RATE))
+
+
+# How an app server takes its key: OpenHands API keys as a bearer token; a server started with
+# SESSION_API_KEY accepts only that key, in X-Session-API-Key.
+APP_AUTH = {"bearer": "Authorization", "session-key": "X-Session-API-Key"}
+
+
 class AppApi(Api):
     what = "app server"
-    key_advice = (
-        "set PINBOT_APP_API_KEY to an API key of this app server (OpenHands: Settings → API Keys)"
-    )
 
-    def __init__(self, base_url: str, api_key: str, timeout: float = 30.0) -> None:
-        super().__init__(
-            base_url.rstrip("/") + "/api/v1", {"Authorization": f"Bearer {api_key}"}, timeout
+    def __init__(
+        self, base_url: str, api_key: str, timeout: float = 30.0, auth: str = "bearer"
+    ) -> None:
+        header = APP_AUTH[auth]
+        value = f"Bearer {api_key}" if auth == "bearer" else api_key
+        super().__init__(base_url.rstrip("/") + "/api/v1", {header: value}, timeout)
+        self.key_advice = (
+            "set PINBOT_APP_API_KEY to an API key of this app server (OpenHands: Settings → "
+            "API Keys), or, for a server started with SESSION_API_KEY, to that key with "
+            "--app-auth session-key"
+            if auth == "bearer"
+            else "set PINBOT_APP_API_KEY to the SESSION_API_KEY the app server was started "
+            "with, or use --app-auth bearer for an API key"
         )
+        self.pacer = pacer_for(self.base_url)
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, _app_adapter())
 
-    def settings(self) -> dict[str, Any]:
-        return dict(self.call("GET", "/settings") or {})
+    def pace(self) -> None:
+        self.pacer.wait()
+
+    def settings(self) -> dict[str, Any] | None:
+        """The account's settings; None on a fresh server (404 until settings are saved once)."""
+        try:
+            return dict(self.call("GET", "/settings") or {})
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def set_agent(self, diff: dict[str, Any]) -> None:
         self.call("POST", "/settings", {"agent_settings_diff": diff})
@@ -198,8 +280,12 @@ class AppApi(Api):
     def send(self, conversation_id: str, text: str) -> None:
         self.call("POST", f"/app-conversations/{conversation_id}/send-message", message(text))
 
-    def events(self, conversation_id: str) -> list[dict[str, Any]]:
-        return list(self.pages(f"/conversation/{conversation_id}/events/search", {"limit": 100}))
+    def events(self, conversation_id: str, since: str | None = None) -> list[dict[str, Any]]:
+        """The app's stored events of a conversation, from `since` (the server's time) on."""
+        params: dict[str, Any] = {"limit": 100}
+        if since:
+            params["timestamp__gte"] = since
+        return list(self.pages(f"/conversation/{conversation_id}/events/search", params))
 
     def sandbox(self, sandbox_id: str) -> dict[str, Any] | None:
         found = self.call("GET", "/sandboxes", params={"id": sandbox_id})
@@ -212,7 +298,8 @@ class AppApi(Api):
         self.call("POST", f"/sandboxes/{sandbox_id}/resume")
 
     def delete_sandbox(self, sandbox_id: str) -> None:
-        self.call("DELETE", f"/sandboxes/{sandbox_id}")
+        # the released server reads the id from the query (422 without it), not from the path
+        self.call("DELETE", f"/sandboxes/{sandbox_id}", params={"sandbox_id": sandbox_id})
 
     def delete_conversation(self, conversation_id: str) -> None:
         self.call("DELETE", f"/app-conversations/{conversation_id}")

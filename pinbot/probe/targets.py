@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -76,13 +77,44 @@ def substitute(template: str, **values: str) -> list[str]:
 # --- the app server -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Recycle:
+    """How an app sandbox is recycled: `pause` (pause + resume), `restart` (delete the sandbox,
+    start the conversation again), or `command` (run `command`, then start the conversation
+    again if its sandbox is gone)."""
+
+    how: str
+    command: str | None = None
+
+    def describe(self) -> str:
+        return {
+            "pause": "pause and resume the sandbox",
+            "restart": "delete the sandbox and start the conversation again",
+        }.get(self.how, "run the recycle command")
+
+
+# What send-message's refusals mean (OpenHands app server V1), and what to do about them.
+SEND_REFUSED = {
+    409: "the sandbox is still not running after a resume",
+    404: "the app server has no sandbox for the conversation (it was deleted)",
+    410: "the conversation's sandbox process is gone: the app server archived it",
+    503: "the conversation's sandbox is in error (its agent server does not answer)",
+}
+
+
 class AppHome:
+    """One agent's conversation on an app server, started with a conversation id pinbot chose.
+
+    Choosing the id matters: the app server names a new sandbox after the conversation, so
+    starting the same conversation again reuses the sandbox's directory when it still exists.
+    """
+
     def __init__(
         self,
         api: AppApi,
         agent: str,
         settings: dict[str, Any],
-        recycle_how: str,
+        recycle: Recycle,
         timeout: float,
         progress: Progress,
         mask: Mask,
@@ -91,7 +123,8 @@ class AppHome:
         self.api = api
         self.agent = agent
         self.settings = settings
-        self.recycle_how = recycle_how
+        self.recycling = recycle
+        self.recycle_how = recycle.describe()
         self.timeout = timeout
         self.progress = progress
         self.mask = mask
@@ -99,15 +132,26 @@ class AppHome:
         self.conversation_id: str | None = None
         self.sandbox_id: str | None = None
         self.task_id: str | None = None
+        self.since: str | None = None  # the server's time when this probe began
         self._server: AgentServerApi | None = None
 
     def start(self, first_message: str) -> str:
         self.api.set_agent(self.settings)
-        task = self.api.start({"initial_message": message(first_message)})
+        chosen = str(uuid.uuid4())
+        task = self.api.start(
+            {"conversation_id": chosen, "initial_message": message(first_message)}
+        )
         self.task_id = str(task["id"])
+        self.since = task.get("created_at")
         ready = self._wait_task(self.task_id)
-        self.conversation_id = str(ready["app_conversation_id"])
+        self.conversation_id = str(ready.get("app_conversation_id") or chosen)
         return self.conversation_id
+
+    def _start_again(self) -> None:
+        """Start the same conversation in a new sandbox (named after it, so same directory)."""
+        self._server = None
+        task = self.api.start({"conversation_id": self.conversation_id})
+        self._wait_task(str(task["id"]))
 
     def _wait_task(self, task_id: str) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
@@ -160,47 +204,92 @@ class AppHome:
         try:
             self.api.send(str(self.conversation_id), text)
         except ApiError as exc:
-            if exc.status == 409:
-                raise StepFailed(
-                    f"send-message: the sandbox is not running (HTTP 409): {exc}"
-                ) from None
-            if exc.status == 410:
-                raise StepFailed(
-                    f"send-message: the conversation is archived (HTTP 410): {exc}"
-                ) from None
-            raise
+            if exc.status != 409:
+                raise _refused(exc) from None
+            # 409: the sandbox is paused or still starting: resume it, wait, send once more
+            self.progress(f"{self.agent}: the sandbox is not running (HTTP 409): resuming it")
+            self.api.resume(str(self.sandbox_id))
+            self._server = None
+            self._wait_sandbox("RUNNING")
+            try:
+                self.api.send(str(self.conversation_id), text)
+            except ApiError as again:
+                raise _refused(again) from None
 
     def events(self) -> list[dict[str, Any]]:
-        return self.api.events(str(self.conversation_id))
+        """This probe's events: the app's store from the probe's start on (the store outlives
+        sandboxes, so it may hold an earlier conversation's events under this id, and it keeps
+        those of every sandbox this one had), and what the running agent server holds."""
+        stored = self.api.events(str(self.conversation_id), self.since)
+        seen = {event.get("id") for event in stored}
+        live = self.server().events(str(self.conversation_id))
+        return stored + [event for event in live if event.get("id") not in seen]
 
     def recycle(self) -> None:
         self._server = None
         sandbox_id = str(self.sandbox_id)
-        if self.recycle_how == "pause":
+        if self.recycling.how == "pause":
             self.api.pause(sandbox_id)
             self._wait_sandbox("PAUSED")
             self.api.resume(sandbox_id)
-        else:
+        elif self.recycling.how == "restart":
             self.api.delete_sandbox(sandbox_id)
-            task = self.api.start({"conversation_id": self.conversation_id})
-            self._wait_task(str(task["id"]))
+            self._start_again()
+        else:
+            self._run_command()
+            self._after_command()
         self._wait_sandbox("RUNNING")
 
+    def _run_command(self) -> None:
+        url = self.server().base_url
+        command = substitute(
+            str(self.recycling.command),
+            sandbox_id=str(self.sandbox_id),
+            conversation_id=str(self.conversation_id),
+            agent_server_url=url,
+        )
+        self._server = None
+        run_recycle_command(command, self.timeout)
+
+    def _after_command(self) -> None:
+        """Bring the conversation back as the command left it: resume a paused sandbox, start
+        the conversation again when its sandbox is gone, use a running one as it is."""
+        sandbox = self.api.sandbox(str(self.sandbox_id)) or {"status": "MISSING"}
+        status = sandbox.get("status")
+        if status == "PAUSED":
+            self.api.resume(str(self.sandbox_id))
+        elif status in ("MISSING", "ERROR"):
+            self.progress(f"{self.agent}: sandbox {self.sandbox_id} is {status}: starting again")
+            if status == "ERROR":
+                self.api.delete_sandbox(str(self.sandbox_id))
+            self._start_again()
+
     def identity(self) -> str | None:
+        """The sandbox's agent server, by its start (`/server_info` uptime): a pause that only
+        froze it keeps it; a restarted or new sandbox has a new one."""
         return server_identity(self.server())
 
     def close(self) -> None:
+        """Delete what this probe made; a delete that fails is reported, never swallowed."""
         if self.keep:
             return
         unread = self._read_lost_task()
-        for undo in (self._delete_conversation, self._delete_sandbox):
-            with contextlib.suppress(ExternalError):  # already gone; must not hide the verdict
+        failed = []
+        for what, undo in (
+            ("conversation", self._delete_conversation),
+            ("sandbox", self._delete_sandbox),
+        ):
+            try:
                 undo()
+            except ExternalError as exc:
+                failed.append(f"deleting the {what} failed: {exc}")
         if unread:
-            raise StepFailed(
+            failed.append(
                 f"start task {unread} could not be read, so a sandbox it made may be left: "
                 "look for it in the app server and delete it"
             )
+        if failed:
+            raise StepFailed("; ".join(failed))
 
     def _read_lost_task(self) -> str | None:
         """The start task's sandbox when its answer was lost (a dropped poll); else its id."""
@@ -216,12 +305,46 @@ class AppHome:
         return None
 
     def _delete_conversation(self) -> None:
-        if self.conversation_id:
+        if not self.conversation_id:
+            return
+        try:
             self.api.delete_conversation(self.conversation_id)
+        except ApiError as exc:
+            if exc.status != 404:  # already gone is what we wanted
+                raise
 
     def _delete_sandbox(self) -> None:
-        if self.sandbox_id and (self.api.sandbox(self.sandbox_id) or {}).get("id"):
+        """Deleting the conversation may already have taken its sandbox with it."""
+        if not self.sandbox_id or not (self.api.sandbox(self.sandbox_id) or {}).get("id"):
+            return
+        try:
             self.api.delete_sandbox(self.sandbox_id)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+
+
+def _refused(exc: ApiError) -> Exception:
+    """A send-message refusal, explained (`SEND_REFUSED`); anything else as it came."""
+    meaning = SEND_REFUSED.get(exc.status or 0)
+    if meaning is None:
+        return exc
+    return StepFailed(f"send-message: {meaning} (HTTP {exc.status}): {exc}")
+
+
+def run_recycle_command(command: list[str], timeout: float) -> None:
+    """Run a recycle command to its end; its output goes to a file, not a pipe: a command that
+    restarts a server in the background leaves it holding the pipe, and waiting for EOF would
+    hang until the timeout."""
+    with tempfile.TemporaryFile() as log:
+        try:
+            done = subprocess.run(command, stdout=log, stderr=log, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise StepFailed(f"--recycle-command failed: {exc}") from None
+        log.seek(0)
+        tail = log.read().decode(errors="replace").strip()[-200:]
+    if done.returncode != 0:
+        raise StepFailed(f"--recycle-command exited with {done.returncode}: {tail}")
 
 
 # --- agent servers ----------------------------------------------------------------------------

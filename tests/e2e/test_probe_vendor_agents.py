@@ -29,6 +29,10 @@ from testing.services import missing_service
 from testing.vendor_agents import REPO, Rig, missing_parts
 
 API = {"claude-code": "anthropic", "codex": "openai"}
+# Each run starts the real agent server three or four times: 10-25 s each on an idle machine, a
+# minute on two busy cores. The rig interrupts pinbot at 780 s.
+RIG_DEADLINE = 840
+pytestmark = pytest.mark.timeout(RIG_DEADLINE + 60)
 REMINDERS = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
 
 
@@ -47,11 +51,29 @@ def probe_in_namespace(root: Path, via: str, wipe: bool = False) -> dict[str, An
     command = [*unshare, "--", sys.executable, "-m", "testing.vendor_agents", "probe"]
     command += [str(root), "--via", via, *(["--wipe"] if wipe else [])]
     env = dict(os.environ, HARNESS_RUN=tag, PYTHONPATH=str(REPO))
-    subprocess.run(command, env=env, cwd=REPO, timeout=900, check=True)
-    assert_nothing_running(tag)
+    rig = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True)
+    try:
+        assert rig.wait(timeout=RIG_DEADLINE) == 0
+    finally:
+        interrupt(rig)  # a test stopped early (its timeout, ^C) leaves nothing behind either
+        assert_nothing_running(tag)
     result = json.loads((root / "result.json").read_text())
     result["data"] = json.loads(result["stdout"]) if result["stdout"].startswith("{") else {}
     return result
+
+
+def interrupt(rig: subprocess.Popen[bytes]) -> None:
+    """^C the rig's process group (pinbot and the rig clean up after themselves), then kill it."""
+    if rig.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(rig.pid, signal.SIGINT)
+    try:
+        rig.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(rig.pid, signal.SIGKILL)
+        rig.wait()
 
 
 def assert_nothing_running(tag: str) -> None:

@@ -65,7 +65,7 @@ jobs:
       - name: Read the outputs
         env:
           SELECTED: ${{ steps.scan.outputs.tag }}
-          PLANNED: ${{ steps.plan.outputs.openhands_sha }}
+          PLANNED: ${{ steps.plan.outputs.tag }}
           GATE: ${{ steps.gate.outputs.verdict }}
         run: echo "selected=$SELECTED planned=$PLANNED gate=$GATE"
 """
@@ -130,9 +130,12 @@ def test_a_workflow_using_the_action_scans_plans_a_cut_and_gates(
     # cut --dry-run: the plan for the tag the scan selected, nothing pushed
     assert plan.code == 0, plan.stderr
     planned = outputs_of(plan)
-    assert (planned["tag"], planned["digest"]) == (CAPABLE, written["digest"])
-    assert re.fullmatch(r"[0-9a-f]{40}", planned["openhands_sha"])
-    assert json.loads(planned["report"])["pushed"] is False
+    assert (planned["verdict"], planned["tag"]) == ("pass", CAPABLE)
+    assert (planned["image"], planned["digest"]) == (IMAGE, written["digest"])
+    assert planned["openhands_sha"] == ""  # a plan builds no commit
+    the_plan = json.loads(planned["report"])
+    assert the_plan["dry_run"] is True and the_plan["pushed"] is False
+    assert any(CAPABLE in change["new"] for change in the_plan["changes"])
     assert world.refs() == refs
     # gate: the deploy still runs the old pin, so it blocks; fail-on-negative false keeps it green
     assert gate.code == 0, gate.stderr
@@ -143,7 +146,7 @@ def test_a_workflow_using_the_action_scans_plans_a_cut_and_gates(
     assert json.loads(gate.outputs["report"])["verdict"] == "block"
     # and a later step reads them through ${{ steps.ID.outputs.NAME }}
     assert read.code == 0
-    expected = f"selected={CAPABLE} planned={planned['openhands_sha']} gate=block"
+    expected = f"selected={CAPABLE} planned={CAPABLE} gate=block"
     assert read.stdout.strip() == expected
     assert repos.git(world.deploy.remote, "rev-parse", "main") == world.deploy.main
 

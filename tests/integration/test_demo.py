@@ -19,6 +19,8 @@ def test_demo_runs_scan_cut_gate_probe_and_says_where_to_look(capsys, tmp_path: 
     for step in ("step 1/4 scan", "step 2/4 cut", "step 3/4 gate", "step 4/4 probe"):
         assert step in err
     assert "  scan   1.29.0-python is the newest tag carrying the blob routes" in out
+    assert "1.29.2-python   fail  provenance: attestation names another commit: " in err
+    assert "1.29.1-python   held  hold: 1.29.1-python is held: its pin " in err
     assert "gate   pass" in out and "probe  native" in out
     assert "WARNING" not in err, "expected retries are not the user's business"
     assert "(cached verdict)" in err and str(tmp_path / "demo" / "software-agent-sdk") in err

@@ -94,7 +94,8 @@ def release(tmp_path, bin_dir, images, world, tag: str, dry_run: bool) -> Run:
     context = {
         **SECRETS,
         "inputs.tag": tag,
-        "inputs.openhands_branch": world.openhands.branch,
+        "matrix.branch": world.openhands.branch,  # the job of one branch of the matrix
+        "inputs.deploy_branch": world.openhands.branch,
         "inputs.dry_run": "true" if dry_run else "false",
     }
     env = world_env(images, world)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from pinbot.commands.probe import Plan, parse_agents, render_markdown, render_te
 from pinbot.errors import UsageError
 from pinbot.probe.http import ApiError, follow_pages
 from pinbot.probe.run import AgentReport
-from pinbot.probe.targets import agent_settings, substitute
+from pinbot.probe.targets import agent_settings, process_identity, substitute
 from pinbot.probe.verdict import (
     MARKER,
     judge,
@@ -218,6 +219,12 @@ def test_a_custom_acp_command_selects_the_custom_server() -> None:
             "--target agent-server",
         ),
         (["probe", "--app-url", "http://127.0.0.1:1", "--timeout", "0"], "--timeout"),
+        (["probe", "--app-url", "http://127.0.0.1:1", "--recycle", "command"], "--recycle-command"),
+        (
+            ["probe", "--app-url", "http://127.0.0.1:1", "--recycle-command", "x {sandbox_id}"],
+            "--recycle command",
+        ),
+        (["probe", "--app-url", "http://127.0.0.1:1", "--app-auth", "cookie"], "--app-auth"),
         (["probe", "--app-url", "http://127.0.0.1:1"], "PINBOT_APP_API_KEY"),
     ],
 )
@@ -243,3 +250,10 @@ def test_reports_carry_the_build_and_show_the_error_step() -> None:
     assert "recall: HTTP 410" in render_text(data)
     assert "### pinbot probe: error" in render_markdown(data)
     assert "| codex | native |" in render_markdown(data)
+
+
+def test_a_process_identity_is_stable_and_names_pid_and_start_time() -> None:
+    mine = process_identity(os.getpid())
+    assert mine == process_identity(os.getpid())
+    assert mine.startswith(f"pid {os.getpid()} started ")
+    assert restarted(mine, process_identity(os.getppid()))

@@ -276,7 +276,7 @@ def ids(paths: list[Path]) -> list[str]:
         ("pinbot cut --openhands o --openhands-branch b --deploy d", "one of --tag / --latest"),
         ("pinbot cut --tag t --latest --openhands o --openhands-branch b --deploy d", "only one"),
         ("pinbot deploy --now", "unknown command 'deploy'"),
-        ("pinbot probe --recycle reboot", "'reboot': not one of ['pause', 'restart']"),
+        ("pinbot probe --recycle reboot", "'reboot': not one of ['command', 'pause', 'restart']"),
         ("pinbot probe --timeout soon", "'soon': not a valid value"),
         ("pinbot check", "takes 1 argument(s)"),
         ("pinbot --config", "--config needs a value"),
@@ -426,17 +426,21 @@ def test_pin_watch_runs_on_a_schedule_and_by_hand_and_never_races() -> None:
     assert not rest and args[:3] == ["cut", "--latest", "--open-prs"]
 
 
-def test_release_cut_takes_a_tag_or_latest_a_branch_and_dry_run() -> None:
+def test_release_cut_takes_a_tag_or_latest_a_list_of_branches_and_dry_run() -> None:
     workflow = by_name("release-cut.yml")
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"tag", "openhands_branch", "dry_run"}
+    assert set(inputs) == {"tag", "openhands_branches", "deploy_branch", "dry_run"}
+    # one job per branch: release lines fan out as a matrix
+    matrix = workflow["jobs"]["cut"]["strategy"]["matrix"]
+    assert matrix["branch"] == "${{ fromJSON(inputs.openhands_branches) }}"
     assert inputs["dry_run"]["type"] == "boolean"
     ((args, env),) = run_invocations(workflow)
     assert args == ["cut", "--open-prs"]
     # each input reaches pinbot as the PINBOT_<FLAG> of the flag it means
     assert env["PINBOT_LATEST"] == "${{ inputs.tag == 'latest' }}"
     assert env["PINBOT_TAG"] == "${{ inputs.tag != 'latest' && inputs.tag || '' }}"
-    assert env["PINBOT_OPENHANDS_BRANCH"] == "${{ inputs.openhands_branch }}"
+    assert env["PINBOT_OPENHANDS_BRANCH"] == "${{ matrix.branch }}"
+    assert env["PINBOT_DEPLOY"].startswith("${{ matrix.branch == inputs.deploy_branch &&")
     assert env["PINBOT_DRY_RUN"] == "${{ inputs.dry_run }}"
 
 

@@ -1,0 +1,374 @@
+"""pinbot as a library: scan, check, cut (plan and apply), gate and probe as typed functions.
+
+Each function returns the data `pinbot --json COMMAND` prints - the same keys, the same values -
+and prints nothing: no stdout, no stderr, no `$GITHUB_OUTPUT`, no step summary. Failures raise
+pinbot's exceptions (`pinbot.errors`): `UsageError` for bad input (the CLI's exit 2),
+`ExternalError` when a registry, git remote, GitHub, docker or a server failed (exit 3), and
+`NegativeVerdict` where a command refuses to go on (cutting a tag without the capability: the
+CLI's exit 1). A negative answer that is data is returned, not raised: nothing qualifies
+(`selected` is None), the gate blocks (`verdict == "block"`), the probe saw no native resume.
+
+Settings come from `config` (a pinbot.toml, or a pyproject.toml with [tool.pinbot]) or, as on the
+command line, from ./pinbot.toml or ./pyproject.toml when it is None. Tokens come from the
+environment, as for the CLI; PINBOT_<FLAG> variables do not (a call says what it means).
+
+The arguments pass through the CLI's own parser, where pinbot validates what comes in (DESIGN.md
+§4): a value the CLI refuses is refused here with the same message, and the command then runs on
+the same typed options as from the command line.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, TypedDict, cast
+
+from pinbot.errors import ExternalError
+from pinbot.report import Output
+
+__all__ = [
+    "CheckReport",
+    "GateReport",
+    "IncompleteResult",
+    "ProbeReport",
+    "ScanReport",
+    "apply_cut",
+    "check",
+    "gate",
+    "plan_cut",
+    "probe",
+    "scan",
+]
+
+PathLike = str | Path
+
+
+class Evidence(TypedDict):
+    detector: str
+    result: str
+    detail: str
+
+
+class Candidate(TypedDict):
+    tag: str
+    digest: str | None
+    version: str | None
+    build_sha: str | None
+    verdict: str  # pass, fail, error, not-examined
+    evidence: list[Evidence]
+
+
+class Selected(TypedDict):
+    tag: str
+    digest: str
+    ref: str  # IMAGE:TAG@DIGEST
+
+
+class ScanReport(TypedDict):
+    image: str
+    capability: str
+    selected: Selected | None
+    current: str | None
+    candidates: list[Candidate]
+
+
+class CheckReport(Candidate):
+    image: str
+    capability: str
+    ref: str
+
+
+class Check(TypedDict):
+    name: str
+    ok: bool
+    detail: str
+
+
+class GateReport(TypedDict):
+    verdict: Literal["pass", "block"]
+    openhands_sha: str | None
+    image: str | None
+    tag: str | None
+    digest: str | None
+    checks: list[Check]
+
+
+class AgentReport(TypedDict):
+    agent: str
+    verdict: str  # native, bootstrap, lost, error
+    conversation_id: str | None
+    acp_session_id_before: str | None
+    acp_session_id_after: str | None
+    marker_found: bool | None
+    codeword_recalled: bool | None
+    restarted: bool | None
+    seconds: float | None
+
+
+class ProbeReport(TypedDict):
+    verdict: str  # the worst of the agents': error > lost > bootstrap > native
+    target: str
+    build_git_sha: str | None
+    image: dict[str, Any] | None
+    agents: list[AgentReport]
+
+
+# What `pinbot --json cut` prints: tag, digest, image, openhands, deploy, changes, pull requests
+# (DESIGN.md §3). Its shape follows the cut as it grows, so it is not pinned down here.
+CutReport = dict[str, Any]
+
+
+class IncompleteResult(ExternalError):
+    """An external system failed part-way: the CLI would exit 3. `report` holds what was found
+    (e.g. the gate's checks, one of them an error), when there is a report."""
+
+    def __init__(self, message: str, report: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class _Quiet(Output):
+    """An Output that keeps the result and says nothing: no stdout or stderr, no workflow
+    commands, no $GITHUB_OUTPUT or step summary."""
+
+    def __init__(self) -> None:
+        super().__init__(stdout=io.StringIO(), stderr=io.StringIO())
+        self.data: dict[str, Any] | None = None
+        self.errors: list[str] = []
+
+    def mask(self, secret: str) -> None:
+        if len(secret) >= 4:
+            self._secrets.add(secret)  # still redacted from messages; no ::add-mask:: line
+
+    def progress(self, message: str) -> None:
+        pass
+
+    def status(self, key: str, message: str, done: bool = False) -> None:
+        pass
+
+    def error(self, message: str) -> None:
+        self.errors.append(self.redact(message))
+
+    def result(self, data: dict[str, Any], text: str) -> None:
+        self.data = data
+
+    def github(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def _flag(name: str, value: object) -> list[str]:
+    """`--name VALUE` for a given value, `--name` for True, nothing for None/False."""
+    if value is None or value is False:
+        return []
+    if value is True:
+        return [f"--{name}"]
+    return [f"--{name}={value}"]
+
+
+def _image_flags(
+    image: str | None,
+    registry_url: str | None,
+    variant: str | None,
+    sdk: PathLike | None,
+    detectors: Sequence[str] | None,
+    include_sha_tags: bool,
+) -> list[str]:
+    return [
+        *_flag("image", image),
+        *_flag("registry-url", registry_url),
+        *_flag("variant", variant),
+        *_flag("sdk", sdk),
+        *_flag("detectors", ",".join(detectors) if detectors is not None else None),
+        *_flag("include-sha-tags", include_sha_tags),
+    ]
+
+
+def _run(command: str, argv: list[str], config: PathLike | None, use_cache: bool) -> dict[str, Any]:
+    """Run `command` as the CLI would - the same validation, settings and code - but quietly,
+    and hand back its JSON result."""
+    from pinbot import cli
+
+    given = [*_flag("config", config), *_flag("no-cache", not use_cache), command, *argv]
+    args = cli.build_parser().parse_args(given)  # no PINBOT_* defaults: a library call is explicit
+    out = _Quiet()
+    code = cli._dispatch(args, out)
+    if code == 3:
+        message = out.errors[-1] if out.errors else f"{command}: an external system failed"
+        raise IncompleteResult(message, out.data)
+    if out.data is None:  # every command reports a result before it returns 0 or 1
+        raise ExternalError(f"{command}: no result ({'; '.join(out.errors) or 'no reason given'})")
+    return out.data
+
+
+def scan(
+    *,
+    image: str | None = None,
+    registry_url: str | None = None,
+    variant: str | None = None,
+    sdk: PathLike | None = None,
+    detectors: Sequence[str] | None = None,
+    include_sha_tags: bool = False,
+    current: str | None = None,
+    examine_all: bool = False,
+    config: PathLike | None = None,
+    use_cache: bool = True,
+) -> ScanReport:
+    """Release tags newest first, each with its digest, build sha, verdict and evidence; the
+    newest that qualifies is `selected` (None when none does: data, not an error)."""
+    argv = _image_flags(image, registry_url, variant, sdk, detectors, include_sha_tags)
+    argv += [*_flag("current", current), *_flag("all", examine_all)]
+    return cast(ScanReport, _run("scan", argv, config, use_cache))
+
+
+def check(
+    ref: str,
+    *,
+    image: str | None = None,
+    registry_url: str | None = None,
+    variant: str | None = None,
+    sdk: PathLike | None = None,
+    detectors: Sequence[str] | None = None,
+    config: PathLike | None = None,
+    use_cache: bool = True,
+) -> CheckReport:
+    """One image (TAG, sha256:DIGEST, REPO:TAG or REPO@DIGEST): its verdict and evidence. A
+    verdict that could not be reached (`error`) raises IncompleteResult."""
+    argv = [*_image_flags(image, registry_url, variant, sdk, detectors, False), "--", ref]
+    return cast(CheckReport, _run("check", argv, config, use_cache))
+
+
+def _cut_flags(
+    tag: str | None,
+    latest: bool,
+    openhands: str,
+    openhands_branch: str,
+    deploy: str,
+    deploy_branch: str | None,
+    require_commits: Sequence[str] | None,
+    force_capability: bool,
+) -> list[str]:
+    if (tag is None) == (not latest):
+        from pinbot.errors import UsageError
+
+        raise UsageError("cut: give either tag=TAG or latest=True")
+    argv = [*_flag("tag", tag), *_flag("latest", latest)]
+    argv += [*_flag("openhands", openhands), *_flag("openhands-branch", openhands_branch)]
+    argv += [*_flag("deploy", deploy), *_flag("deploy-branch", deploy_branch)]
+    for sha in require_commits or ():
+        argv += _flag("require-commit", sha)
+    return [*argv, *_flag("force-capability", force_capability)]
+
+
+def plan_cut(
+    *,
+    tag: str | None = None,
+    latest: bool = False,
+    openhands: str,
+    openhands_branch: str,
+    deploy: str,
+    deploy_branch: str | None = None,
+    require_commits: Sequence[str] | None = None,
+    force_capability: bool = False,
+    image: str | None = None,
+    registry_url: str | None = None,
+    variant: str | None = None,
+    sdk: PathLike | None = None,
+    detectors: Sequence[str] | None = None,
+    config: PathLike | None = None,
+    use_cache: bool = True,
+) -> CutReport:
+    """The cut as `--dry-run` plans it: the commits and their diffs, the PRs; nothing is pushed.
+    A tag without the capability raises NegativeVerdict (unless `force_capability`)."""
+    argv = _cut_flags(
+        tag, latest, openhands, openhands_branch, deploy, deploy_branch, require_commits,
+        force_capability,
+    )  # fmt: skip
+    argv += _image_flags(image, registry_url, variant, sdk, detectors, False)
+    return _run("cut", [*argv, "--dry-run"], config, use_cache)
+
+
+def apply_cut(
+    *,
+    tag: str | None = None,
+    latest: bool = False,
+    openhands: str,
+    openhands_branch: str,
+    deploy: str,
+    deploy_branch: str | None = None,
+    require_commits: Sequence[str] | None = None,
+    force_capability: bool = False,
+    push: bool = True,
+    open_prs: bool = False,
+    image: str | None = None,
+    registry_url: str | None = None,
+    variant: str | None = None,
+    sdk: PathLike | None = None,
+    detectors: Sequence[str] | None = None,
+    config: PathLike | None = None,
+    use_cache: bool = True,
+) -> CutReport:
+    """The cut, done: the commits built from the facts as they are now (idempotent: a second
+    call changes nothing), pushed with `push`, the two PRs opened or updated with `open_prs`."""
+    argv = _cut_flags(
+        tag, latest, openhands, openhands_branch, deploy, deploy_branch, require_commits,
+        force_capability,
+    )  # fmt: skip
+    argv += _image_flags(image, registry_url, variant, sdk, detectors, False)
+    argv += [*_flag("push", push), *_flag("open-prs", open_prs)]
+    return _run("cut", argv, config, use_cache)
+
+
+def gate(
+    *,
+    deploy: str,
+    openhands: str,
+    require_commits: Sequence[str] | None = None,
+    allow_retag: bool = False,
+    require_probe: PathLike | None = None,
+    image: str | None = None,
+    registry_url: str | None = None,
+    variant: str | None = None,
+    sdk: PathLike | None = None,
+    detectors: Sequence[str] | None = None,
+    config: PathLike | None = None,
+    use_cache: bool = True,
+) -> GateReport:
+    """What the deploy (REPO[@REF]) would run, checked. A block is data (`verdict == "block"`,
+    the failing checks say why); a check that could not run raises IncompleteResult."""
+    argv = [*_flag("deploy", deploy), *_flag("openhands", openhands)]
+    for sha in require_commits or ():
+        argv += _flag("require-commit", sha)
+    argv += [*_flag("allow-retag", allow_retag), *_flag("require-probe", require_probe)]
+    argv += _image_flags(image, registry_url, variant, sdk, detectors, False)
+    return cast(GateReport, _run("gate", argv, config, use_cache))
+
+
+def probe(
+    *,
+    target: Literal["app", "agent-server"] = "app",
+    agents: Sequence[str] | None = None,
+    timeout: float | None = None,
+    app_url: str | None = None,
+    recycle: Literal["pause", "restart"] | None = None,
+    image: str | None = None,
+    registry_url: str | None = None,
+    server_command: str | None = None,
+    agent_server_url: str | None = None,
+    recycle_command: str | None = None,
+    acp_command: str | None = None,
+    report: PathLike | None = None,
+    keep: bool = False,
+    config: PathLike | None = None,
+) -> ProbeReport:
+    """Plant a codeword, recycle, ask for it back (DESIGN.md §3). Native, bootstrap and lost are
+    data (`verdict`); an `error` verdict raises IncompleteResult with the report attached."""
+    argv = [*_flag("target", target)]
+    argv += _flag("agents", ",".join(agents) if agents is not None else None)
+    argv += [*_flag("timeout", timeout), *_flag("app-url", app_url), *_flag("recycle", recycle)]
+    argv += [*_flag("image", image), *_flag("registry-url", registry_url)]
+    argv += [*_flag("server-command", server_command)]
+    argv += [*_flag("agent-server-url", agent_server_url)]
+    argv += [*_flag("recycle-command", recycle_command), *_flag("acp-command", acp_command)]
+    argv += [*_flag("report", report), *_flag("keep", keep)]
+    return cast(ProbeReport, _run("probe", argv, config, True))
