@@ -21,9 +21,7 @@ from pinbot import api, cli
 from pinbot.demo import repos
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from testing import world as harness
-from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, images, make_repos
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, make_repos
 
 ROOT = Path(__file__).resolve().parents[2]
 

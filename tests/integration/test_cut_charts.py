@@ -14,9 +14,7 @@ from pinbot.demo import repos
 from pinbot.pins import profiles
 from pinbot.pins.state import PinState, read_state
 from testing import eras
-from testing.cutworld import CAPABLE, IMAGE, Images, images
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+from testing.cutworld import CAPABLE, IMAGE, Images
 
 
 @pytest.fixture

@@ -213,28 +213,24 @@ def test_scan_reads_the_holds_of_a_remote_through_a_blobless_mirror(capsys, roll
     assert report["selected"]["tag"] == NEXT
 
 
-def test_scan_refuses_a_branch_name_git_could_take_for_an_option(capsys, rolled) -> None:
+def test_scan_refuses_a_branch_name_git_could_take_for_an_option(rolled) -> None:
     argv = ["scan", "--image", IMAGE, "--openhands", rolled.openhands.url]
-    code = main([*argv, "--openhands-branch=--output=/tmp/x"])
+    code, _, err = pinbot(*argv, "--openhands-branch=--output=/tmp/x")
 
     assert code == 2
-    assert (
-        "--openhands-branch '--output=/tmp/x' is not a valid branch name" in capsys.readouterr().err
-    )
+    assert "--openhands-branch '--output=/tmp/x' is not a valid branch name" in err
 
 
-def test_a_rollback_on_any_branch_being_cut_holds_the_image_for_all(capsys, fresh) -> None:
+def test_a_rollback_on_any_branch_being_cut_holds_the_image_for_all(fresh) -> None:
     repos.git(fresh.openhands.remote, "branch", "release/1.0", "main")
 
     # The rollback is on the second branch named; the first never carried the pin.
-    code = main(
-        [
-            "cut", "--tag", HELD, "--dry-run", "--openhands", fresh.openhands.url,
-            "--openhands-branch", "release/1.0", "--openhands-branch", fresh.openhands.branch,
-            "--deploy", fresh.deploy.url, "--image", IMAGE, "--registry-url", fresh.registry,
-            "--sdk", str(fresh.world.sdk),
-        ]
+    code, _, err = pinbot(
+        "cut", "--tag", HELD, "--dry-run", "--openhands", fresh.openhands.url,
+        "--openhands-branch", "release/1.0", "--openhands-branch", fresh.openhands.branch,
+        "--deploy", fresh.deploy.url, "--image", IMAGE, "--registry-url", fresh.registry,
+        "--sdk", str(fresh.world.sdk),
     )  # fmt: skip
 
     assert code == 1
-    assert held_line(fresh) in capsys.readouterr().err
+    assert held_line(fresh) in err
