@@ -218,7 +218,7 @@ def test_scan_refuses_a_branch_name_git_could_take_for_an_option(rolled) -> None
     code, _, err = pinbot(*argv, "--openhands-branch=--output=/tmp/x")
 
     assert code == 2
-    assert "--openhands-branch '--output=/tmp/x' is not a valid branch name" in err
+    assert "--openhands-branch: '--output=/tmp/x' is not a valid branch name" in err
 
 
 def test_a_rollback_on_any_branch_being_cut_holds_the_image_for_all(fresh) -> None:
