@@ -191,7 +191,8 @@ def build_parser() -> Parser:
     p.add_argument(
         "--current",
         metavar="TAG",
-        help="the tag pinned today: never select an older one, stop examining at it",
+        help="the tag pinned today: never select an older one, stop examining at it "
+        "(default with --openhands: the pin that branch carries, in either era)",
     )
     p.add_argument(
         "--all",
@@ -201,8 +202,9 @@ def build_parser() -> Parser:
     p.add_argument(
         "--openhands",
         metavar="REPO",
-        help="OpenHands repo (path or git URL) whose --openhands-branch is read for rollbacks: "
-        "an image whose pinbot pin was reverted there is shown as held, never selected",
+        help="OpenHands repo (path or git URL) whose --openhands-branch is read for its pin "
+        "(the current pin) and its rollbacks: an image whose pinbot pin was reverted there is "
+        "shown as held, never selected",
     )
     p.add_argument(
         "--openhands-branch", metavar="BRANCH", help="the branch to read (with --openhands)"
