@@ -279,6 +279,12 @@ def build_parser() -> Parser:
         help="pin an image even though a pinbot pin of it was reverted on the branch (a "
         "rollback holds it back otherwise)",
     )
+    p.add_argument(
+        "--index-url",
+        metavar="URL",
+        help="simple package index where a pinned version's packages must be published "
+        "(default: config pin.index_url, else https://pypi.org/simple/)",
+    )
     _add_profile(p)
     _add_image_options(p)
 
@@ -489,6 +495,9 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
     if getattr(args, "profile", None):
         pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
         settings = settings.replace(pin=pin)
+    if getattr(args, "index_url", None):
+        settings = settings.replace(pin=dataclasses.replace(settings.pin, index_url=args.index_url))
+        config.validate_index_url(settings, "--index-url")
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
     if args.command in ("scan", "check"):
         from pinbot.commands import scan

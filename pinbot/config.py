@@ -205,11 +205,15 @@ def _validate_pin(settings: Settings) -> None:
     from pinbot.pins.profiles import sites
 
     sites(settings.pin, settings.source)
+    validate_index_url(settings, f"{settings.source}: pin.index_url")
+
+
+def validate_index_url(settings: Settings, what: str) -> None:
     url = settings.pin.index_url
-    if not url.startswith(("https://", "http://")) or "://" not in url or not url.split("://")[1]:
+    if not url.startswith(("https://", "http://")) or not url.split("://", 1)[1].split("/")[0]:
         raise UsageError(
-            f"{settings.source}: pin.index_url {url!r} must be an http(s) URL of a simple "
-            "package index, e.g. https://pypi.org/simple/"
+            f"{what} {url!r} must be an http(s) URL of a simple package index, e.g. "
+            "https://pypi.org/simple/"
         )
 
 

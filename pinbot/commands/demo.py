@@ -25,7 +25,7 @@ import pinbot
 from pinbot import cli
 from pinbot.commands import Context
 from pinbot.commands.scan import why_json
-from pinbot.demo import repos
+from pinbot.demo import package_index, repos
 from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import LayoutWriter, RegistryWriter, Writer
 from pinbot.demo.services import registry_binary, registry_server
@@ -61,9 +61,18 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     out = ctx.out
     out.progress(f"building a local world in {workdir}")
     # The world's verdicts belong to the world: never read or fill the user's own cache.
-    with _own_cache(workdir / "cache"), _registry(workdir) as (writer, endpoint):
-        world = publish(writer, workdir / "software-agent-sdk", demo_builds())
-        openhands = repos.openhands_repo(workdir / "remotes", tag=PIN)
+    builds = demo_builds()
+    with (
+        _own_cache(workdir / "cache"),
+        _registry(workdir) as (writer, endpoint),
+        package_index.serve(workdir / "package-index") as index,
+    ):
+        world = publish(writer, workdir / "software-agent-sdk", builds)
+        # The OpenHands packages of every release, as PyPI has them: cut pins them too.
+        index.publish(b.version for b in builds if b.version)
+        version = PIN.removesuffix("-python")
+        files = {"pyproject.toml": package_index.openhands_pyproject(version)}
+        openhands = repos.openhands_repo(workdir / "remotes", tag=PIN, files=files)
         deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
         repos.rolled_back_pin(openhands.remote, openhands.branch, IMAGE, PIN, ROLLED_BACK,
                               world.digests[ROLLED_BACK])  # fmt: skip
@@ -86,7 +95,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         out.progress(f"step 2/4 cut: pin {tag} on {openhands.branch}, point the deploy at it")
         cut = _invoke(out, ["cut", "--tag", tag, "--openhands", openhands.url,
                             "--openhands-branch", openhands.branch, "--deploy", deploy.url,
-                            "--push", *require, *image])  # fmt: skip
+                            "--index-url", index.url, "--push", *require, *image])  # fmt: skip
         for change in cut["changes"]:
             out.progress(f"  {change['repo']}: {change['file']}:{change['line']}: {change['new']}")
 

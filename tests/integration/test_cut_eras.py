@@ -15,9 +15,9 @@ import pytest
 
 from pinbot.cli import main
 from pinbot.demo import repos
+from pinbot.demo.package_index import PackageIndex, serve
 from testing import eras
 from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, images, make_repos
-from testing.package_index import PackageIndex, serve
 from testing.services import missing_service
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
