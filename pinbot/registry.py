@@ -3,6 +3,14 @@
 Every manifest and blob is checked against its digest. Every request has a timeout; idempotent
 requests back off on 408/429/5xx and honour Retry-After (capped, so no answer can hang a run).
 Tag lists follow `Link: <...>; rel="next"` with a loop guard. Plain HTTP only for loopback hosts.
+
+Credentials stay with their origin: they go only to the endpoint's own scheme, host and port
+(TLS, or true loopback), and only when the token is configured for that registry
+(`PINBOT_REGISTRY_TOKEN_HOST`, default ghcr.io). A `Link` or a redirect to another origin is
+refused (a blob may be fetched from another https origin without credentials: ghcr redirects
+blob downloads to its storage host, and a blob is checked against its digest). A token service
+(`realm`) on plain HTTP to a non-loopback host gets nothing; one on another host gets no
+credentials.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any
 
 import requests
 
-from pinbot import httpclient
+from pinbot import httpclient, output
 from pinbot.capability import ImageFacts
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import DIGEST_RE, ImageName, is_loopback_host
@@ -37,6 +45,10 @@ MAX_PAGES = 1000
 # ghcr pages 100 tags at a time unless asked for more, and its agent-server repository lists
 # thousands: ask for big pages, or the listing alone costs a round trip per hundred tags.
 PAGE_SIZE = 10_000
+MAX_REDIRECTS = 5
+TOKEN_HOST_ENV = "PINBOT_REGISTRY_TOKEN_HOST"
+DEFAULT_TOKEN_HOST = "ghcr.io"
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,8192}\Z")  # RFC 6750 b64token, bounded
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
@@ -186,9 +198,11 @@ class RegistrySource(Source):
         self.name = name
         self.mask = mask  # every credential we read or derive: never printed, masked in CI
         self.base = _base_url(endpoint or name.registry)
+        self.origin = origin(self.base)
         self.timeout = timeout
         self.session = session or httpclient.session(self.base, pool=pool)
-        self._auth: str | None = _initial_auth(name.registry)
+        self._credentials = _credentials(self.origin)
+        self._auth: str | None = _initial_auth(self.origin)
         self._lock = threading.Lock()
 
     def tags(self) -> list[str]:
@@ -204,8 +218,18 @@ class RegistrySource(Source):
             seen.add(url)
             response = self._request("GET", url, what="tag list")
             tags.extend(_json(response.content, f"{self.name}: tag list").get("tags") or [])
-            url = _next_link(response.headers.get("Link", ""), url)
+            url = self._next_page(response.headers.get("Link", ""), url)
         return tags
+
+    def _next_page(self, header: str, current: str) -> str | None:
+        url = _next_link(header, current)
+        if url is not None and origin(url) != self.origin:
+            raise ExternalError(
+                f"{self.name}: the registry at {self.base} sent a tag-list Link to another "
+                f"origin ({_show_origin(url)}); refusing to follow it (a registry pages within "
+                "itself); check --registry-url"
+            )
+        return url
 
     def resolve(self, tag: str) -> str:
         response = self._request("HEAD", self._manifest_url(tag), what=f"tag {tag}", accept=ACCEPT)
@@ -226,17 +250,44 @@ class RegistrySource(Source):
         return f"{self.base}/v2/{self.name.repository}/manifests/{reference}"
 
     def _request(self, method: str, url: str, what: str, accept: str = "*/*") -> requests.Response:
-        response = self._send(method, url, accept)
+        response = self._follow(method, url, what, accept)
         if response.status_code == 401 and self._authenticate(response):
-            response = self._send(method, url, accept)
+            response = self._follow(method, url, what, accept)
         return self._checked(response, what)
+
+    def _follow(self, method: str, url: str, what: str, accept: str) -> requests.Response:
+        """Send, following at most MAX_REDIRECTS redirects, none of them to another origin
+        (except a blob's, over https and without credentials)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(method, url, accept)
+            if not response.is_redirect:
+                return response
+            url = self._redirect_target(url, response.headers.get("Location", ""), what)
+        raise ExternalError(
+            f"{self.name}: the registry at {self.base} redirected the {what} more than "
+            f"{MAX_REDIRECTS} times; refusing to go on"
+        )
+
+    def _redirect_target(self, current: str, location: str, what: str) -> str:
+        target = urllib.parse.urljoin(current, location)
+        there = origin(target)
+        if there == self.origin:
+            return target
+        if what.startswith("blob ") and there[0] == "https":
+            return target  # ghcr: its storage host; _send gives it no credentials
+        raise ExternalError(
+            f"{self.name}: the registry at {self.base} redirected the {what} to another origin "
+            f"({_show_origin(target)}); refusing to follow it"
+        )
 
     def _send(self, method: str, url: str, accept: str) -> requests.Response:
         headers = {"Accept": accept}
-        if self._auth:
+        if self._auth and origin(url) == self.origin:
             headers["Authorization"] = self._auth
         try:
-            return self.session.request(method, url, headers=headers, timeout=self.timeout)
+            return self.session.request(
+                method, url, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
         except requests.exceptions.RetryError as exc:
             raise ExternalError(f"{self.name}: {url} kept failing after retries ({exc})") from None
         except requests.RequestException as exc:
@@ -269,7 +320,7 @@ class RegistrySource(Source):
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme, _, params_text = challenge.partition(" ")
         params = dict(_CHALLENGE_PARAM.findall(params_text))
-        credentials = _credentials(self.name.registry)
+        credentials = self._credentials
         if credentials:
             self.mask(credentials.partition(":")[2])
         if scheme.lower() == "basic" and credentials:
@@ -278,16 +329,25 @@ class RegistrySource(Source):
             return True
         if scheme.lower() != "bearer" or "realm" not in params:
             return False
+        realm = self._realm(params["realm"])
         query = {k: params[k] for k in ("service", "scope") if k in params}
         query.setdefault("scope", f"repository:{self.name.repository}:pull")
         user, _, secret = (credentials or "").partition(":")
-        auth = (user, secret) if credentials else None
+        # The realm is the registry's own token service on its host (ghcr.io/token); a realm
+        # elsewhere is asked anonymously: the token was configured for this registry only.
+        same_host = (
+            urllib.parse.urlsplit(realm).hostname == urllib.parse.urlsplit(self.base).hostname
+        )
+        auth = (user, secret) if credentials and same_host else None
         try:
             answer = self.session.get(
-                params["realm"], params=query, auth=auth, timeout=self.timeout
+                realm, params=query, auth=auth, timeout=self.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:
-            raise ExternalError(f"{self.name}: token service unreachable ({exc})") from None
+            raise ExternalError(
+                f"{self.name}: token service {_show_origin(realm)} unreachable "
+                f"({type(exc).__name__}); try again later"
+            ) from None
         if answer.status_code != 200:
             raise ExternalError(
                 f"{self.name}: token service answered {answer.status_code}; set "
@@ -297,26 +357,68 @@ class RegistrySource(Source):
         token = token_data.get("token") or token_data.get("access_token")
         if not token:
             raise ExternalError(f"{self.name}: token service gave no token")
-        self.mask(str(token))  # derived, so the runner does not know it: ::add-mask:: it
+        if not isinstance(token, str) or not _TOKEN.match(token):
+            raise ExternalError(
+                f"{self.name}: token service {_show_origin(realm)} sent a token that is not a "
+                "bearer token (wrong type, spaces or control characters); refusing to use it"
+            )
+        self.mask(token)  # derived, so the runner does not know it: ::add-mask:: it
         with self._lock:
             self._auth = f"Bearer {token}"
         return True
 
+    def _realm(self, realm: str) -> str:
+        """The token service URL a challenge names, if we may talk to it at all."""
+        parsed = urllib.parse.urlsplit(realm)
+        secure = parsed.scheme == "https" or (
+            parsed.scheme == "http" and is_loopback_host(parsed.netloc)
+        )
+        if not secure or not parsed.hostname or parsed.username is not None:
+            raise ExternalError(
+                f"{self.name}: the registry at {self.base} asked us to fetch a token from "
+                f"{_show_origin(realm)}, which is not https (or loopback); refusing to send "
+                "anything there"
+            )
+        return realm
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL: what credentials are bound to."""
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        port = -1
+    return parsed.scheme.lower(), (parsed.hostname or "").lower(), port
+
+
+def _show_origin(url: str) -> str:
+    scheme, host, port = origin(url)
+    return output.one_line(f"{scheme}://{host}:{port}", 200)
+
 
 def _base_url(endpoint: str) -> str:
-    if "://" in endpoint:
-        parsed = urllib.parse.urlsplit(endpoint)
-        if parsed.scheme == "http" and not is_loopback_host(parsed.netloc):
-            raise UsageError(
-                f"registry URL {endpoint!r} uses plain HTTP to a non-loopback host; use https://"
-            )
-        if parsed.scheme not in ("http", "https"):
-            raise UsageError(
-                f"registry URL {endpoint!r} must start with https:// (or http:// on loopback)"
-            )
-        return endpoint.rstrip("/")
-    scheme = "http" if is_loopback_host(endpoint) else "https"
-    return f"{scheme}://{endpoint.rstrip('/')}"
+    url = endpoint if "://" in endpoint else None
+    if url is None:
+        scheme = "http" if is_loopback_host(endpoint) else "https"
+        url = f"{scheme}://{endpoint}"
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https"):
+        raise UsageError(
+            f"registry URL {endpoint!r} must start with https:// (or http:// on loopback)"
+        )
+    if parsed.username is not None or parsed.password is not None:
+        raise UsageError(
+            f"registry URL {output.one_line(endpoint, 200)!r} carries credentials; remove them "
+            "and set PINBOT_REGISTRY_TOKEN (with PINBOT_REGISTRY_TOKEN_HOST) instead"
+        )
+    if not parsed.hostname or parsed.query or parsed.fragment:
+        raise UsageError(f"registry URL {endpoint!r} needs a host and no query; e.g. https://HOST")
+    if parsed.scheme == "http" and not is_loopback_host(parsed.netloc):
+        raise UsageError(
+            f"registry URL {endpoint!r} uses plain HTTP to a non-loopback host; use https://"
+        )
+    return url.rstrip("/")
 
 
 def _next_link(header: str, current: str) -> str | None:
@@ -324,16 +426,35 @@ def _next_link(header: str, current: str) -> str | None:
     return urllib.parse.urljoin(current, match.group(1)) if match else None
 
 
-def _initial_auth(registry: str) -> str | None:
+def token_host() -> str:
+    """The registry PINBOT_REGISTRY_TOKEN is for: PINBOT_REGISTRY_TOKEN_HOST, else ghcr.io."""
+    return (os.environ.get(TOKEN_HOST_ENV) or DEFAULT_TOKEN_HOST).strip().lower()
+
+
+def _token_for(endpoint: tuple[str, str, int]) -> str | None:
+    """PINBOT_REGISTRY_TOKEN, if the endpoint is the registry it is configured for."""
     token = os.environ.get("PINBOT_REGISTRY_TOKEN")
+    if not token:
+        return None
+    scheme, host, port = endpoint
+    wanted = origin(f"{scheme}://{token_host()}")
+    return token if wanted[1:] == (host, port) else None
+
+
+def _initial_auth(endpoint: tuple[str, str, int]) -> str | None:
+    token = _token_for(endpoint)
     return f"Bearer {token}" if token else None
 
 
-def _credentials(registry: str) -> str | None:
-    """user:secret for `registry`: PINBOT_REGISTRY_TOKEN, else docker's config.json `auths`."""
-    token = os.environ.get("PINBOT_REGISTRY_TOKEN")
+def _credentials(endpoint: tuple[str, str, int]) -> str | None:
+    """user:secret for the endpoint: PINBOT_REGISTRY_TOKEN if it is configured for this registry,
+    else docker's config.json `auths` entry for this very host."""
+    token = _token_for(endpoint)
     if token:
         return f"pinbot:{token}"
+    scheme, host, port = endpoint
+    default_port = 443 if scheme == "https" else 80
+    registry = host if port == default_port else f"{host}:{port}"
     config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     try:
         auths = json.loads((config_dir / "config.json").read_text()).get("auths", {})

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pinbot import git, github
+from pinbot import git, github, output
 from pinbot.capability import cached_result
 from pinbot.commands import Context
 from pinbot.commands.scan import why
@@ -524,7 +524,7 @@ def render_text(data: dict[str, Any], deploy: str) -> str:
 
 def render_markdown(data: dict[str, Any], deploy: str) -> str:
     rows = [
-        (c["name"], ("✅ " if c["ok"] else "❌ ") + c["status"], c["detail"])
+        (c["name"], ("✅ " if c["ok"] else "❌ ") + c["status"], output.markdown(c["detail"]))
         for c in data["checks"]
     ]
     return "\n".join(
