@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from pinbot.cli import main
-from tests.cutworld import IMAGE, images
-from tests.hostile.world import Answer, Liar, Listener, Seen
+from testing.cutworld import IMAGE, images
+from testing.hostile import Answer, Liar, Listener, Seen
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 

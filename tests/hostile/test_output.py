@@ -13,8 +13,8 @@ import pytest
 
 from pinbot import output
 from pinbot.report import Output, markdown_table
-from tests.cutworld import CAPABLE, Images, images
-from tests.gateworld import CutWorld, cut_world, run
+from testing.cutworld import CAPABLE, Images, images
+from testing.gateworld import CutWorld, cut_world, run
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
