@@ -112,6 +112,37 @@ class CommitInfo:
         return IMAGE_TRAILER in self.trailers
 
 
+# git's remote-helper syntax (`ext::sh -c ...` runs a command, `fd::` reads a descriptor).
+_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCHEMES = ("https", "http", "ssh", "git", "file")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_source(source: str, flag: str) -> str:
+    """A repository value (path or URL) git cannot take for an option or a command, refused
+    before any process starts: no leading `-`, no remote helper, a known scheme, no control
+    characters. Every git call also puts `--` before it."""
+    fix = "give a path (./NAME) or an https://, ssh:// or git@host:path URL"
+    if not source or _CONTROL.search(source):
+        raise UsageError(f"{flag} {source!r} is empty or holds control characters; {fix}")
+    if source.startswith("-"):
+        raise UsageError(
+            f"{flag} {source!r} starts with '-', which git would read as an option; {fix}"
+        )
+    if _HELPER.match(source):
+        raise UsageError(f"{flag} {source!r} names a git remote helper ('::'), refused; {fix}")
+    scheme = _SCHEME.match(source)
+    if scheme and scheme.group(1).lower() not in _SCHEMES:
+        raise UsageError(
+            f"{flag} {source!r}: the scheme {scheme.group(1)!r} is not accepted; {fix}"
+        )
+    host = source.split("://", 1)[-1].rsplit("@", 1)[-1] if is_url(source) else ""
+    if host.startswith("-"):
+        raise UsageError(f"{flag} {source!r}: a host starting with '-' is refused; {fix}")
+    return source
+
+
 def is_url(text: str) -> bool:
     """A URL or scp-like `user@host:path`, as opposed to a filesystem path."""
     return bool(_URL.match(text))
@@ -119,6 +150,7 @@ def is_url(text: str) -> bool:
 
 def remote_url(source: str, flag: str) -> str:
     """A URL git can fetch from: URLs as given, local paths made absolute (and checked)."""
+    check_source(source, flag)
     if _URL.match(source):
         return source
     path = Path(source).expanduser()
@@ -176,6 +208,7 @@ class InPlace:
     @classmethod
     def open(cls, source: str, flag: str) -> InPlace:
         """A local path or file:// URL, read in place."""
+        check_source(source, flag)
         text = source.removeprefix("file://")
         path = Path(text).expanduser()
         if not path.is_dir():
@@ -185,12 +218,14 @@ class InPlace:
     @classmethod
     def mirror(cls, url: str, flag: str, directory: Path) -> InPlace:
         """A blobless bare mirror of `url` in `directory` (file contents arrive when read)."""
+        check_source(url, flag)
         status, _, err = run_text(
             directory.parent,
             "clone",
             "--quiet",
             "--bare",
             "--filter=blob:none",
+            "--",
             url,
             str(directory),
         )
@@ -205,10 +240,12 @@ class InPlace:
 
     def resolve(self, ref: str | None) -> str | None:
         status, out, _ = self._git(
-            "rev-parse", "--verify", "--quiet", f"{ref or 'HEAD'}^{{commit}}"
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref or 'HEAD'}^{{commit}}"
         )
         if status != 0 and ref and SHA_RE.match(ref) and self._fetched(ref):
-            status, out, _ = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+            status, out, _ = self._git(
+                "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+            )
         return out.strip() if status == 0 else None
 
     def has_commit(self, sha: str) -> bool:
@@ -224,12 +261,14 @@ class InPlace:
         return rest[: int(fields[2])]
 
     def contains(self, tip: str, sha: str) -> bool:
-        status, _, _ = self._git("merge-base", "--is-ancestor", sha, tip)
+        status, _, _ = self._git("merge-base", "--is-ancestor", "--", sha, tip)
         return status == 0
 
     def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
         fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
-        status, out, err = self._git("log", f"--format={fmt}", "--first-parent", f"-n{limit}", tip)
+        status, out, err = self._git(
+            "log", f"--format={fmt}", "--first-parent", f"-n{limit}", "--end-of-options", tip
+        )
         if status != 0:
             raise ExternalError(f"git log {short(tip)} in {self.where} failed: {last_line(err)}")
         return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
@@ -238,7 +277,9 @@ class InPlace:
         """A mirror lacks commits that no branch reaches: ask the remote for that one."""
         if self._fetch_from is None:
             return False
-        status, _, _ = self._git("fetch", "--quiet", "--filter=blob:none", self._fetch_from, sha)
+        status, _, _ = self._git(
+            "fetch", "--quiet", "--filter=blob:none", "--", self._fetch_from, sha
+        )
         return status == 0
 
     def _git(self, *args: str) -> tuple[int, str, str]:
@@ -283,13 +324,13 @@ class Clone:
 
     def remote_branches(self, *branches: str) -> dict[str, str]:
         """branch -> tip sha on the remote, for those of `branches` that exist there."""
-        out = self._network("ls-remote", "--heads", self.url, *branches)
+        out = self._network("ls-remote", "--heads", "--", self.url, *branches)
         refs = (line.split("\t") for line in out.splitlines() if "\t" in line)
         tips = {ref: sha for sha, ref in refs}
         return {b: tips[f"refs/heads/{b}"] for b in branches if f"refs/heads/{b}" in tips}
 
     def default_branch(self) -> str | None:
-        out = self._network("ls-remote", "--symref", self.url, "HEAD")
+        out = self._network("ls-remote", "--symref", "--", self.url, "HEAD")
         match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", out, re.MULTILINE)
         return match.group(1) if match else None
 
@@ -298,7 +339,7 @@ class Clone:
         tips = self.remote_branches(*branches)
         if tips:
             specs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in tips]
-            self._network("fetch", "--quiet", "--no-tags", self.url, *specs)
+            self._network("fetch", "--quiet", "--no-tags", "--", self.url, *specs)
         return tips
 
     def read(self, commit: str, path: str) -> bytes | None:
@@ -342,7 +383,7 @@ class Clone:
         fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
         args = ["log", f"--format={fmt}", "--first-parent"]
         args += [f"-n{limit}"] if limit else []
-        args.append(f"{base}..{tip}" if base else tip)
+        args += ["--end-of-options", f"{base}..{tip}" if base else tip]
         status, out, err = self._run(*args)
         if status != 0:
             raise ExternalError(f"git log in the clone of {self.url} failed: {last_line(err)}")
@@ -351,7 +392,7 @@ class Clone:
     def push(self, commit: str, branch: str) -> bool:
         """Push `commit` to `branch` without force. False when the branch moved meanwhile."""
         status, out, err = self._run(
-            "push", "--porcelain", self.url, f"{commit}:refs/heads/{branch}"
+            "push", "--porcelain", "--", self.url, f"{commit}:refs/heads/{branch}"
         )
         if status == 0:
             return True
@@ -404,6 +445,7 @@ def describe_foreign(commits: Sequence[CommitInfo]) -> str:
 
 def open_sdk_git(spec: str) -> GitClone | GitMirror:
     """`--sdk URL` (a mirror in the cache) or `--sdk PATH` (the user's clone, read in place)."""
+    check_source(spec, "--sdk")
     if is_url(spec):
         return GitMirror(spec)
     return GitClone(checked_clone(Path(spec).expanduser()))
@@ -558,7 +600,9 @@ class GitMirror:
         # Clone beside the final place and rename, so a killed clone never looks complete.
         staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".clone-"))
         try:
-            done = run(staging, ["clone", "--quiet", "--bare", "--filter=blob:none", self.url, "."])
+            done = run(
+                staging, ["clone", "--quiet", "--bare", "--filter=blob:none", "--", self.url, "."]
+            )
             if done.returncode != 0:
                 raise ExternalError(
                     f"cloning {self.where} failed: {last_line(done.stderr)}; check the --sdk URL"
@@ -575,7 +619,7 @@ class GitMirror:
     def _fetch(self) -> None:
         # A bare clone has no fetch refspec, so name the refs to keep up to date.
         refspecs = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-        done = run(self.path, ["fetch", "--quiet", "--prune", "origin", *refspecs])
+        done = run(self.path, ["fetch", "--quiet", "--prune", "--", "origin", *refspecs])
         if done.returncode != 0:
             raise ExternalError(f"fetching {self.where} failed: {last_line(done.stderr)}")
 

@@ -21,14 +21,16 @@ import json
 import os
 import re
 import threading
+import time
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 
 from pinbot import httpclient, output
 from pinbot.capability import ImageFacts
@@ -45,7 +47,16 @@ MAX_PAGES = 1000
 # ghcr pages 100 tags at a time unless asked for more, and its agent-server repository lists
 # thousands: ask for big pages, or the listing alone costs a round trip per hundred tags.
 PAGE_SIZE = 10_000
+MAX_TAGS = 100_000
 MAX_REDIRECTS = 5
+# Bounds on what one answer may be (decoded: a gzip bomb is cut off at the cap) and on how long
+# a request (retries included) and a command's registry traffic may take, in http_timeouts.
+MAX_MANIFEST = 4 << 20  # the distribution spec lets registries refuse bigger manifests
+MAX_BLOB = 16 << 20  # a config blob: tens of KB in practice
+MAX_PAGE = 16 << 20
+MAX_TOKEN_ANSWER = 64 << 10
+REQUEST_BUDGET = 4
+COMMAND_BUDGET = 40
 TOKEN_HOST_ENV = "PINBOT_REGISTRY_TOKEN_HOST"
 DEFAULT_TOKEN_HOST = "ghcr.io"
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,8192}\Z")  # RFC 6750 b64token, bounded
@@ -55,6 +66,22 @@ _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 class NotFound(UsageError):
     """The registry has no such repository, tag or digest."""
+
+
+NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A registry's answer, its body already read within the deadline and the size cap."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308) and "Location" in self.headers
 
 
 @dataclass(frozen=True)
@@ -99,7 +126,9 @@ class Source(ABC):
                 "the registry or a proxy altered it — refusing to trust it"
             )
         data = _json(body, f"{self.name}: manifest {reference}")
-        return Manifest(media_type or str(data.get("mediaType", "")), digest, data)
+        _check_manifest(data, f"{self.name}: manifest {reference}")
+        media = data.get("mediaType", "")
+        return Manifest(media_type or (media if isinstance(media, str) else ""), digest, data)
 
     def blob(self, digest: str) -> bytes:
         body = self._blob_bytes(digest)
@@ -140,7 +169,9 @@ class Source(ABC):
         digest = descriptor.get("digest", "")
         if not DIGEST_RE.match(digest):
             raise ExternalError(f"{self.name}: manifest {manifest.digest} names no config blob")
-        return _json(self.blob(digest), f"{self.name}: config {digest}")
+        config = _json(self.blob(digest), f"{self.name}: config {digest}")
+        _check_config(config, f"{self.name}: config {digest}")
+        return config
 
 
 def _json(body: bytes, what: str) -> dict[str, Any]:
@@ -148,9 +179,63 @@ def _json(body: bytes, what: str) -> dict[str, Any]:
         data = json.loads(body)
     except ValueError:
         raise ExternalError(f"{what} is not valid JSON (truncated answer?); try again") from None
+    except RecursionError:
+        raise ExternalError(f"{what} nests JSON too deep to be a registry document") from None
     if not isinstance(data, dict):
         raise ExternalError(f"{what} is not a JSON object")
     return data
+
+
+# Structural checks: a registry document of the wrong shape is the registry's fault (exit 3,
+# naming what was wrong), never a crash in the code that reads it.
+
+
+def _malformed(what: str, problem: str) -> ExternalError:
+    return ExternalError(f"{what} is malformed: {problem}; the registry sent a broken document")
+
+
+def _is_str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _check_manifest(data: dict[str, Any], what: str) -> None:
+    entries = data.get("manifests")
+    if entries is not None:
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise _malformed(what, "'manifests' is not a list of objects")
+        for entry in entries:
+            if not isinstance(entry.get("digest"), str):
+                raise _malformed(what, "a 'manifests' entry has no string 'digest'")
+            if not isinstance(entry.get("platform") or {}, dict):
+                raise _malformed(what, "a 'platform' is not an object")
+            if not _is_str_map(entry.get("annotations") or {}):
+                raise _malformed(what, "'annotations' is not an object of strings")
+    config = data.get("config")
+    if config is not None and not (
+        isinstance(config, dict) and isinstance(config.get("digest"), str)
+    ):
+        raise _malformed(what, "'config' is not a descriptor with a string 'digest'")
+
+
+def _check_config(data: dict[str, Any], what: str) -> None:
+    inner = data.get("config") or {}
+    if not isinstance(inner, dict):
+        raise _malformed(what, "'config' is not an object")
+    env = inner.get("Env") or []
+    if not isinstance(env, list) or not all(isinstance(item, str) for item in env):
+        raise _malformed(what, "'config.Env' is not a list of strings")
+    if not _is_str_map(inner.get("Labels") or {}):
+        raise _malformed(what, "'config.Labels' is not an object of strings")
+    for key in ("created", "os", "architecture"):
+        if not isinstance(data.get(key, ""), str):
+            raise _malformed(what, f"{key!r} is not a string")
+
+
+def _check_tags(data: dict[str, Any], what: str) -> list[str]:
+    tags = data.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise _malformed(what, "'tags' is not a list of strings")
+    return tags
 
 
 def _index_platforms(index: dict[str, Any]) -> dict[str, str]:
@@ -162,6 +247,8 @@ def _index_platforms(index: dict[str, Any]) -> dict[str, str]:
         if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
             continue
         name = f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
+        if not _is_str_map({k: platform.get(k, "") for k in ("os", "architecture", "variant")}):
+            continue  # not a platform we could ask for; _check_manifest let the rest pass
         if platform.get("variant"):
             name += f"/{platform['variant']}"
         if name != "unknown/unknown" and DIGEST_RE.match(entry.get("digest", "")):
@@ -200,6 +287,7 @@ class RegistrySource(Source):
         self.base = _base_url(endpoint or name.registry)
         self.origin = origin(self.base)
         self.timeout = timeout
+        self._command_end = time.monotonic() + timeout * COMMAND_BUDGET
         self.session = session or httpclient.session(self.base, pool=pool)
         self._credentials = _credentials(self.origin)
         self._auth: str | None = _initial_auth(self.origin)
@@ -216,8 +304,14 @@ class RegistrySource(Source):
                     "paging is broken, try again later or read a mirror with --registry-url"
                 )
             seen.add(url)
-            response = self._request("GET", url, what="tag list")
-            tags.extend(_json(response.content, f"{self.name}: tag list").get("tags") or [])
+            response = self._request("GET", url, what="tag list", limit=MAX_PAGE)
+            what = f"{self.name}: tag list"
+            tags.extend(_check_tags(_json(response.content, what), what))
+            if len(tags) > MAX_TAGS:
+                raise ExternalError(
+                    f"{self.name}: the registry at {self.base} lists more than {MAX_TAGS} tags; "
+                    "refusing to read on (a registry that never ends its tag list)"
+                )
             url = self._next_page(response.headers.get("Link", ""), url)
         return tags
 
@@ -238,28 +332,32 @@ class RegistrySource(Source):
 
     def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
         url = self._manifest_url(reference)
-        response = self._request("GET", url, what=f"manifest {reference}", accept=ACCEPT)
+        response = self._request(
+            "GET", url, what=f"manifest {reference}", accept=ACCEPT, limit=MAX_MANIFEST
+        )
         media_type = response.headers.get("Content-Type", "").split(";")[0] or None
         return response.content, media_type, response.headers.get("Docker-Content-Digest") or None
 
     def _blob_bytes(self, digest: str) -> bytes:
         url = f"{self.base}/v2/{self.name.repository}/blobs/{digest}"
-        return self._request("GET", url, what=f"blob {digest}").content
+        return self._request("GET", url, what=f"blob {digest}", limit=MAX_BLOB).content
 
     def _manifest_url(self, reference: str) -> str:
         return f"{self.base}/v2/{self.name.repository}/manifests/{reference}"
 
-    def _request(self, method: str, url: str, what: str, accept: str = "*/*") -> requests.Response:
-        response = self._follow(method, url, what, accept)
+    def _request(
+        self, method: str, url: str, what: str, accept: str = "*/*", limit: int = MAX_MANIFEST
+    ) -> Reply:
+        response = self._follow(method, url, what, accept, limit)
         if response.status_code == 401 and self._authenticate(response):
-            response = self._follow(method, url, what, accept)
+            response = self._follow(method, url, what, accept, limit)
         return self._checked(response, what)
 
-    def _follow(self, method: str, url: str, what: str, accept: str) -> requests.Response:
+    def _follow(self, method: str, url: str, what: str, accept: str, limit: int) -> Reply:
         """Send, following at most MAX_REDIRECTS redirects, none of them to another origin
         (except a blob's, over https and without credentials)."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(method, url, accept)
+            response = self._send(method, url, what, accept=accept, limit=limit)
             if not response.is_redirect:
                 return response
             url = self._redirect_target(url, response.headers.get("Location", ""), what)
@@ -280,23 +378,60 @@ class RegistrySource(Source):
             f"({_show_origin(target)}); refusing to follow it"
         )
 
-    def _send(self, method: str, url: str, accept: str) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        accept: str = "*/*",
+        limit: int = 0,
+        params: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> Reply:
+        """One request, its body read (at most `limit` bytes, decoded; none for a redirect or
+        an error), all of it within the request's share of the command's deadline."""
         headers = {"Accept": accept}
-        if self._auth and origin(url) == self.origin:
+        if self._auth and auth is None and origin(url) == self.origin:
             headers["Authorization"] = self._auth
-        try:
-            return self.session.request(
-                method, url, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
-        except requests.exceptions.RetryError as exc:
-            raise ExternalError(f"{self.name}: {url} kept failing after retries ({exc})") from None
-        except requests.RequestException as exc:
-            raise ExternalError(
-                f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the URL "
-                "and the network, or pass --registry-url"
-            ) from None
+        budget = min(self.timeout * REQUEST_BUDGET, self._command_end - time.monotonic())
+        if budget <= 0:
+            raise self._too_slow(what, self.timeout * COMMAND_BUDGET, "this command allows")
+        with httpclient.deadline(budget) as expired:
+            try:
+                with self.session.request(
+                    method, url, headers=headers, params=params, auth=auth,
+                    timeout=self.timeout, allow_redirects=False, stream=True,
+                ) as response:  # fmt: skip
+                    wanted = method != "HEAD" and response.status_code < 300
+                    body = httpclient.read_body(response, limit, what) if wanted else b""
+                    if expired():
+                        raise httpclient.DeadlineExceeded  # the body may have been cut short
+                    return Reply(response.status_code, response.headers, body)
+            except httpclient.BodyTooLarge as exc:
+                raise ExternalError(
+                    f"{self.name}: the registry at {self.base} sent a {exc}; refusing it"
+                ) from None
+            except (httpclient.DeadlineExceeded, *NETWORK_ERRORS) as exc:
+                if expired() or isinstance(exc, httpclient.DeadlineExceeded):
+                    raise self._too_slow(what, budget, "a request may take") from None
+                if isinstance(exc, requests.exceptions.RetryError):
+                    raise ExternalError(
+                        f"{self.name}: {what} kept failing after retries; try again later"
+                    ) from None
+                raise ExternalError(
+                    f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the "
+                    "URL and the network, or pass --registry-url"
+                ) from None
 
-    def _checked(self, response: requests.Response, what: str) -> requests.Response:
+    def _too_slow(self, what: str, seconds: float, bound: str) -> ExternalError:
+        return ExternalError(
+            f"{self.name}: the registry at {self.base} did not deliver the {what} within the "
+            f"{seconds:.0f} s {bound} (it answers too slowly or not at all); try again later, "
+            "or raise http_timeout"
+        )
+
+    def _checked(self, response: Reply, what: str) -> Reply:
         status = response.status_code
         if status < 400:
             return response
@@ -315,7 +450,7 @@ class RegistrySource(Source):
             )
         raise ExternalError(f"{where}: registry answered {status} after retries; try again later")
 
-    def _authenticate(self, response: requests.Response) -> bool:
+    def _authenticate(self, response: Reply) -> bool:
         """Answer a `WWW-Authenticate` challenge (Bearer token flow or Basic); False if we can't."""
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme, _, params_text = challenge.partition(" ")
@@ -339,15 +474,9 @@ class RegistrySource(Source):
             urllib.parse.urlsplit(realm).hostname == urllib.parse.urlsplit(self.base).hostname
         )
         auth = (user, secret) if credentials and same_host else None
-        try:
-            answer = self.session.get(
-                realm, params=query, auth=auth, timeout=self.timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            raise ExternalError(
-                f"{self.name}: token service {_show_origin(realm)} unreachable "
-                f"({type(exc).__name__}); try again later"
-            ) from None
+        answer = self._send(
+            "GET", realm, "token answer", params=query, auth=auth, limit=MAX_TOKEN_ANSWER
+        )
         if answer.status_code != 200:
             raise ExternalError(
                 f"{self.name}: token service answered {answer.status_code}; set "

@@ -201,9 +201,9 @@ def _request(ctx: Context, args: argparse.Namespace) -> Request:
     branches = tuple(dict.fromkeys(_branch(name, "--openhands-branch") for name in names))
     return Request(
         tag=validate_tag(args.tag, "--tag") if args.tag else None,
-        openhands=args.openhands,
+        openhands=gitops.check_source(args.openhands, "--openhands"),
         branches=branches,
-        deploy=args.deploy or None,
+        deploy=gitops.check_source(args.deploy, "--deploy") if args.deploy else None,
         deploy_base=_branch(args.deploy_branch or settings.deploy.branch, "--deploy-branch"),
         require_commits=tuple(validate_sha(s.lower(), "--require-commit") for s in shas),
         require_prs=tuple(settings.require_prs) if given is None else (),

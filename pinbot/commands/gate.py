@@ -109,9 +109,9 @@ def _request(ctx: Context, args: argparse.Namespace) -> Request:
     given = args.require_commit
     shas = given if given is not None else ctx.settings.require_commits
     return Request(
-        deploy=repo,
+        deploy=git.check_source(repo, "--deploy"),
         deploy_ref=ref,
-        openhands=args.openhands,
+        openhands=git.check_source(args.openhands, "--openhands"),
         require_commits=tuple(validate_sha(s.lower(), "--require-commit") for s in shas),
         require_prs=tuple(ctx.settings.require_prs) if given is None else (),
         allow_retag=args.allow_retag,
