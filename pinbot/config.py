@@ -128,6 +128,8 @@ def _from_file(path: Path, required: bool) -> Settings | None:
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"config file {path} nests TOML too deep; refusing it") from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("pinbot")
         if data is None:

@@ -252,13 +252,18 @@ class InPlace:
         return self.resolve(sha) == sha
 
     def read(self, commit: str, path: str) -> bytes | None:
-        # One cat-file process answers "missing" or "<id> <type> <size>" and the bytes.
-        done = run(self.path, ["cat-file", "--batch"], f"{commit}:{path}\n".encode())
-        header, _, rest = done.stdout.partition(b"\n")
-        fields = header.split()
-        if len(fields) != 3 or fields[1] != b"blob":
+        # One cat-file process answers, for the file and for its directory's tree (which says
+        # whether the file is a regular one), "missing" or "<id> <type> <size>" and the bytes.
+        directory, _, name = path.rpartition("/")
+        asked = f"{commit}:{path}\n{commit}:{directory}\n"
+        done = run(self.path, ["cat-file", "--batch"], asked.encode())
+        blob, rest = _batch_object(done.stdout)
+        tree, _ = _batch_object(rest)
+        if blob is None or blob[0] != b"blob":
             return None
-        return rest[: int(fields[2])]
+        if tree is not None and _entry_mode(tree[1], name) == b"120000":
+            raise refuse_symlink(path, commit, self.where)
+        return blob[1]
 
     def contains(self, tip: str, sha: str) -> bool:
         status, _, _ = self._git("merge-base", "--is-ancestor", "--", sha, tip)
@@ -348,6 +353,8 @@ class Clone:
             blob = self.repo.commit(commit).tree / path
         except KeyError:
             return None
+        if blob.type == "blob" and blob.mode == SYMLINK_MODE:
+            raise refuse_symlink(path, commit, self.url)
         return bytes(blob.data_stream.read()) if blob.type == "blob" else None
 
     def contains(self, tip: str, sha: str) -> bool:
@@ -533,6 +540,39 @@ def _lookup(reader: _CatFile, sha: str, path: str) -> bool | None:
     directory, _, name = path.rpartition("/")
     tree = reader.read(f"{sha}:{directory}" if directory else f"{sha}^{{tree}}")
     return tree is not None and tree[0] == "tree" and name in _file_names(tree[1])
+
+
+SYMLINK_MODE = 0o120000
+
+
+def refuse_symlink(path: str, commit: str, where: str) -> UsageError:
+    return UsageError(
+        f"{path} at {short(commit)} in {where} is a symbolic link; pinbot reads and edits only "
+        "regular files in the tree: make it a regular file, or point the config at the real one"
+    )
+
+
+def _batch_object(data: bytes) -> tuple[tuple[bytes, bytes] | None, bytes]:
+    """(type, content) of the first object in `cat-file --batch` output (None: missing), and
+    the output after it."""
+    header, _, rest = data.partition(b"\n")
+    fields = header.split()
+    if len(fields) != 3:
+        return None, rest
+    size = int(fields[2])
+    return (fields[1], rest[:size]), rest[size + 1 :]
+
+
+def _entry_mode(tree: bytes, wanted: str) -> bytes | None:
+    """The mode of `wanted` in a raw tree object, or None."""
+    at = 0
+    while at < len(tree):
+        space = tree.index(b" ", at)
+        end = tree.index(b"\0", space)
+        if tree[space + 1 : end].decode(errors="replace") == wanted:
+            return tree[at:space]
+        at = end + 21
+    return None
 
 
 def _file_names(tree: bytes) -> set[str]:

@@ -97,10 +97,10 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         deploy = open_repo(ctx, request.deploy, "--deploy", Path(tmp) / "deploy")
         openhands = open_repo(ctx, request.openhands, "--openhands", Path(tmp) / "openhands")
         facts = Facts(f"{deploy.where}@{request.deploy_ref or 'HEAD'}")
-        facts.deploy_commit, written = _deployed_sha(ctx, deploy, request.deploy_ref)
+        facts.deploy_commit, written, overridden = _deployed_sha(ctx, deploy, request.deploy_ref)
         facts.required = _required_commits(ctx, request, openhands)
         gate = Gate(ctx, opts, request, openhands, facts)
-        checks = gate.evaluate(written, report)
+        checks = gate.evaluate(written, report, overridden)
     return _report(ctx, facts, checks)
 
 
@@ -161,7 +161,9 @@ def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> git.RepoRe
     return git.InPlace.mirror(url, flag, scratch)
 
 
-def _deployed_sha(ctx: Context, repo: git.RepoReader, ref: str | None) -> tuple[str, Site]:
+def _deployed_sha(
+    ctx: Context, repo: git.RepoReader, ref: str | None
+) -> tuple[str, Site, list[tuple[str, Site]]]:
     commit = repo.resolve(ref)
     if commit is None:
         raise UsageError(
@@ -170,7 +172,8 @@ def _deployed_sha(ctx: Context, repo: git.RepoReader, ref: str | None) -> tuple[
         )
     where = f" at {git.short(commit)} in {repo.where}"
     site = sites.read_deployed_sha(ctx.settings.deploy, _reader(repo, commit), where)
-    return commit, site
+    overridden = sites.read_deployed_overrides(ctx.settings.deploy, _reader(repo, commit), where)
+    return commit, site, overridden
 
 
 def _required_commits(ctx: Context, request: Request, repo: git.RepoReader) -> tuple[str, ...]:
@@ -212,9 +215,14 @@ class Gate:
             self._engine = Engine(self.ctx, self.opts)
         return self._engine
 
-    def evaluate(self, written: Site, report: dict[str, Any] | None) -> list[Check]:
+    def evaluate(
+        self,
+        written: Site,
+        report: dict[str, Any] | None,
+        overridden: Sequence[tuple[str, Site]] = (),
+    ) -> list[Check]:
         steps: list[tuple[str, Callable[[], Check]]] = [
-            ("openhands_sha", lambda: self.openhands_sha(written)),
+            ("openhands_sha", lambda: self.openhands_sha(written, overridden)),
             ("backend_commits", self.backend_commits),
             ("pin_sites_agree", self.pin_sites_agree),
             ("digest_unchanged", self.digest_unchanged),
@@ -224,8 +232,18 @@ class Gate:
             steps.append(("probe", lambda: self.probe(report)))
         return [_guarded(name, step) for name, step in steps]
 
-    def openhands_sha(self, written: Site) -> Check:
+    def openhands_sha(self, written: Site, overridden: Sequence[tuple[str, Site]] = ()) -> Check:
         key, where = self.settings.deploy.sha_key, f"{written.file}:{written.line}"
+        # The deploying job sees a job's or a step's own env over the top-level one.
+        differ = [(p, s) for p, s in overridden if s.value.lower() != written.value.lower()]
+        if differ:
+            places = "; ".join(f"{p} ({s.file}:{s.line}) = {s.value!r}" for p, s in differ)
+            return _fail(
+                "openhands_sha",
+                f"{key} is {written.value!r} in the top-level env ({where}), but {places}: the "
+                f"deploying job may run another commit than the one checked; set {key} only in "
+                "the top-level env (pinbot cut writes it there)",
+            )
         if not _HEX40.match(written.value):
             return _fail(
                 "openhands_sha",
