@@ -12,12 +12,13 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from pinbot import __version__, config
+from pinbot import __version__, cleanup, config
 from pinbot.errors import PinbotError, UsageError
 from pinbot.report import Output, RedactingFilter
 
@@ -451,6 +452,17 @@ def _env_value(action: argparse.Action, env: str, text: str) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     out = Output()
+    previous_run = os.environ.get(cleanup.RUN_ENV)
+    run = cleanup.begin(config.cache_dir() / "runs")
+    handlers = _install_signal_handlers()
+    try:
+        return _main(argv, out)
+    finally:
+        _restore_signal_handlers(handlers)
+        cleanup.end(run, previous_run)
+
+
+def _main(argv: Sequence[str] | None, out: Output) -> int:
     try:
         parser = build_parser()
         _apply_env_defaults(parser, dict(os.environ))
@@ -560,10 +572,33 @@ def _write_traceback(out: Output) -> str:
         return "not written: the cache directory is not writable"
 
 
-def _terminate(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt  # SIGTERM (CI cancelling a job) cleans up exactly as Ctrl-C does
+def _interrupted(signum: int, frame: object) -> NoReturn:
+    # Ctrl-C, or SIGTERM (CI cancelling a job): stop every worker and process at once, then
+    # unwind the main thread as a KeyboardInterrupt, cleaning up on the way out.
+    cleanup.interrupt()
+    raise KeyboardInterrupt
+
+
+_Handlers = dict[int, object]
+
+
+def _install_signal_handlers() -> _Handlers:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signal_handlers(handlers: _Handlers) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def console_main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
-    raise SystemExit(main())
+    code = main()
+    if code == 130:
+        # Workers were told to stop and their processes are gone; do not wait for a thread
+        # still unwinding (the interpreter would join every pool thread before exiting).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)

@@ -157,15 +157,27 @@ def deadline(seconds: float) -> Iterator[Callable[[], bool]]:
         _WATCHDOG.end(key)
 
 
+_aborted = threading.Event()
+
+
 def abort_all() -> None:
-    """Shut down every connection pinbot has open: blocked reads in any thread return now."""
+    """Shut down every connection pinbot has open, and every one it opens from now on (a
+    retry must not start a new wait): blocked reads in any thread return now."""
+    _aborted.set()
     for connection in list(_open):
         if connection.sock is not None:
             _shut(connection.sock)
 
 
+def reset() -> None:
+    """A new run (in the same process) may talk again."""
+    _aborted.clear()
+
+
 def _watch(connection: urllib3.connection.HTTPConnection) -> None:
     _open.add(connection)
+    if _aborted.is_set() and connection.sock is not None:
+        _shut(connection.sock)
     key = getattr(_current, "key", None)
     if key is not None and connection.sock is not None:
         _WATCHDOG.watch(key, connection.sock)

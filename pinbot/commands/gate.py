@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pinbot import git, github, output
+from pinbot import cleanup, git, github, output
 from pinbot.capability import cached_result
 from pinbot.commands import Context
 from pinbot.commands.scan import why
@@ -94,6 +94,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     opts = image_options(ctx.settings, args)
     report = load_probe_report(request.probe) if request.probe else None
     with tempfile.TemporaryDirectory(prefix="pinbot-gate-") as tmp:
+        cleanup.track(tmp)  # removed even if pinbot is interrupted or killed
         deploy = open_repo(ctx, request.deploy, "--deploy", Path(tmp) / "deploy")
         openhands = open_repo(ctx, request.openhands, "--openhands", Path(tmp) / "openhands")
         facts = Facts(f"{deploy.where}@{request.deploy_ref or 'HEAD'}")

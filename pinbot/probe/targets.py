@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi, ApiError, AppApi, message
@@ -411,6 +412,7 @@ class CommandServer:
         self.timeout = timeout
         self.progress = progress
         self.workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
+        cleanup.track(self.workdir)  # removed even if pinbot is interrupted or killed
         self.working_dir = str(self.workdir / "workspace")
         self.port = free_port()
         self.key = secrets.token_urlsafe(24)
@@ -466,7 +468,9 @@ class CommandServer:
 
     def stop(self, keep: bool) -> None:
         self._kill()
-        if not keep:
+        if keep:
+            cleanup.untrack(self.workdir)
+        else:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def identity(self) -> str | None:
@@ -492,6 +496,7 @@ class UrlServer:
         self.timeout = timeout
         self.progress = progress
         self.working_dir = tempfile.mkdtemp(prefix="pinbot-probe-")
+        cleanup.track(self.working_dir)
 
     def up(self) -> None:
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
@@ -515,7 +520,9 @@ class UrlServer:
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
 
     def stop(self, keep: bool) -> None:
-        if not keep:
+        if keep:
+            cleanup.untrack(self.working_dir)
+        else:
             shutil.rmtree(self.working_dir, ignore_errors=True)
 
     def identity(self) -> str | None:
