@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -74,12 +75,11 @@ class Run:
 
 def begin(records: Path) -> Run:
     """Start this process's run: reap dead runs' leftovers, tag the environment."""
-    from pinbot import httpclient
-
     global _current
     reap(records)
     STOP.clear()
-    httpclient.reset()
+    if (httpclient := sys.modules.get("pinbot.httpclient")) is not None:
+        httpclient.reset()  # not imported otherwise: requests costs start-up time
     run = Run(records)
     os.environ[RUN_ENV] = run.id
     _current = run
@@ -112,10 +112,9 @@ def untrack(directory: str | Path) -> None:
 
 def interrupt() -> None:
     """Ctrl-C or SIGTERM: stop every worker now (see the module's docstring)."""
-    from pinbot import httpclient
-
     STOP.set()
-    httpclient.abort_all()
+    if (httpclient := sys.modules.get("pinbot.httpclient")) is not None:
+        httpclient.abort_all()  # no connection was ever opened otherwise
     if _current is not None:
         kill_tagged(_current.id)
 

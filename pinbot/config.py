@@ -10,6 +10,7 @@ import dataclasses
 import os
 import tomllib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,39 @@ def validate(settings: Settings) -> None:
     _validate_pin(settings)
     if settings.concurrency < 1 or settings.concurrency > 64:
         raise UsageError(f"{where}: concurrency {settings.concurrency} must be between 1 and 64")
+    _validate_bounds(settings)
+
+
+# Seconds: a zero, negative, NaN or endless timeout would hang or break every wait it bounds.
+_SECONDS: dict[str, tuple[Callable[[Settings], float], float, float]] = {
+    "http_timeout": (lambda s: s.http_timeout, 0.1, 600.0),
+    "openapi.startup_timeout": (lambda s: s.openapi.startup_timeout, 1.0, 3600.0),
+    "probe.timeout": (lambda s: s.probe.timeout, 1.0, 7200.0),
+}
+MAX_ITEMS = 100  # entries in any list
+MAX_TEXT = 1000  # characters in any string
+
+
+def _validate_bounds(settings: Settings) -> None:
+    where = settings.source
+    for key, (get, low, high) in _SECONDS.items():
+        value = get(settings)
+        if not low <= value <= high:  # also false for NaN
+            raise UsageError(f"{where}: {key} {value} must be between {low:g} and {high:g} s")
+    for key, value in _leaves(dataclasses.asdict(settings), ""):
+        if isinstance(value, list) and len(value) > MAX_ITEMS:
+            raise UsageError(f"{where}: {key} has {len(value)} entries; at most {MAX_ITEMS}")
+        if isinstance(value, str) and (len(value) > MAX_TEXT or "\0" in value):
+            raise UsageError(f"{where}: {key} is longer than {MAX_TEXT} characters or holds NUL")
+
+
+def _leaves(data: Any, prefix: str) -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [leaf for k, v in data.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    found = [(prefix.rstrip("."), data)]
+    if isinstance(data, list):
+        found += [leaf for item in data for leaf in _leaves(item, prefix)]
+    return found
 
 
 def _validate_pin(settings: Settings) -> None:

@@ -427,8 +427,8 @@ class RegistrySource(Source):
     def _too_slow(self, what: str, seconds: float, bound: str) -> ExternalError:
         return ExternalError(
             f"{self.name}: the registry at {self.base} did not deliver the {what} within the "
-            f"{seconds:.0f} s {bound} (it answers too slowly or not at all); try again later, "
-            "or raise http_timeout"
+            f"{seconds:.0f} s {bound} (it answers too slowly or not at all); check the URL and "
+            "the network, try again later, or raise http_timeout"
         )
 
     def _checked(self, response: Reply, what: str) -> Reply:

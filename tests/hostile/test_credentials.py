@@ -15,6 +15,19 @@ from testing.hostile import Answer, Liar, Listener, Seen
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
+
+AREA = "credentials"
+ATTACK = (
+    "a tag-list `Link`, a redirect or a token realm on another origin or on plain HTTP; "
+    "loopback look-alikes (`127.0.0.1.evil.example`, `127.0.0.1@evil.example`); a realm token"
+    " carrying workflow commands"
+)
+ANSWER = (
+    "refuses, naming the registry; the other origin receives nothing; the token goes only to "
+    "`PINBOT_REGISTRY_TOKEN_HOST`"
+)
+EXIT = "3 (2 for a bad URL)"
+
 TOKEN = "hostileRegistryToken0001"
 
 

@@ -11,11 +11,18 @@ from typing import Any
 
 import pytest
 
+from pinbot.cli import main
 from pinbot.demo import repos
 from testing.cutworld import CAPABLE, Images, Repos, images, make_repos
 from testing.gateworld import cut_argv, run
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+
+AREA = "repository files"
+ATTACK = "a pin site that is a symbolic link; a pin file nested 1500 expressions deep"
+ANSWER = "refuses the file by name (the gate blocks on it); nothing is pushed"
+EXIT = "2 (gate: 1)"
 
 PIN_FILE = "openhands/app_server/sandbox/sandbox_spec_service.py"
 
@@ -90,3 +97,26 @@ def test_gate_refuses_a_hostile_pin_file(
 
     assert code == 1, out + err  # the gate blocks: pin_sites_agree names the file
     assert PIN_FILE in out + err and says in out + err
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("http_timeout = 0.0\n", "http_timeout 0.0 must be between"),
+        ("http_timeout = nan\n", "http_timeout nan must be between"),
+        ("http_timeout = inf\n", "http_timeout inf must be between"),
+        ("[probe]\ntimeout = -1.0\n", "probe.timeout -1.0 must be between"),
+        (f"require_prs = [{', '.join(['1'] * 101)}]\n", "require_prs has 101 entries"),
+        (f'sdk_repo = "{"a" * 1001}"\n', "sdk_repo is longer than 1000"),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nests TOML too deep"),
+    ],
+)
+def test_config_values_out_of_bounds_are_bad_input(
+    text: str, says: str, tmp_path: Path, capsys: Any
+) -> None:
+    (tmp_path / "pinbot.toml").write_text(text)
+
+    code = main(["check", CAPABLE, "--image", "ghcr.io/cutworld/agent-server"])
+
+    assert code == 2
+    assert says in capsys.readouterr().err

@@ -14,6 +14,15 @@ from testing.gateworld import CutWorld, cut_world, run
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
+
+AREA = "the gate"
+ATTACK = (
+    "a job or step `env:` that overrides `OPENHANDS_SHA`, an expression, an `env:` "
+    "expression, a step writing `$GITHUB_ENV`"
+)
+ANSWER = "blocks, naming each place and value; the same sha everywhere passes"
+EXIT = "1 (0)"
+
 JOB = "    runs-on: ubuntu-latest\n"
 DEPLOY_STEP = "      - name: Deploy\n"
 

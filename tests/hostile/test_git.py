@@ -4,7 +4,7 @@ starts; the proof is a marker file the injected command would create."""
 
 from __future__ import annotations
 
-import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,22 @@ from pinbot.cli import main
 from testing.cutworld import CAPABLE, IMAGE, images
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+
+AREA = "argument injection"
+ATTACK = (
+    "`--upload-pack=…`, `-u…`, `ext::`, `fd::`, `ssh://-oProxyCommand…`, unknown schemes and "
+    "control characters as repositories; option-like branches and refs"
+)
+ANSWER = "refuses before any git starts (the injected command's marker file never appears)"
+EXIT = "2"
+
+
+@pytest.fixture(autouse=True)
+def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
 
 
 @pytest.fixture
@@ -58,7 +74,7 @@ def test_cut_refuses_a_repository_value_git_would_run(
     assert code == 2, err
     assert "--openhands" in err
     assert created(marker) == []
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("pinbot-cut-*/openhands"))
+    assert list(Path(tempfile.gettempdir()).glob("pinbot-*")) == []  # not even a clone dir
 
 
 @pytest.mark.parametrize("value", hostile_values())

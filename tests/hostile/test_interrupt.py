@@ -25,6 +25,18 @@ from testing.hostile import Answer, Liar
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
+
+AREA = "interrupts"
+ATTACK = (
+    "Ctrl-C and SIGTERM during a two-agent probe whose servers never come up (one child "
+    "escaped with `setsid`); SIGKILL of pinbot; Ctrl-C while a worker's read hangs"
+)
+ANSWER = (
+    "stops at once, kills every process of the run, removes its directories; after a SIGKILL "
+    "the next pinbot does it"
+)
+EXIT = "130"
+
 # An agent server that never answers /health: a process, a child in its group, and a child
 # that escaped the group (setsid), all of them sleeping long past any test.
 SERVER = "sh -c 'setsid sleep 600 & sleep 600 & exec sleep 600' {port}"

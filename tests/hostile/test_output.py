@@ -19,6 +19,19 @@ from testing.gateworld import CutWorld, cut_world, run
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 
+AREA = "output channels"
+ATTACK = (
+    "heredoc delimiters, `::stop-commands::`, ANSI and bidi escapes, HTML, `javascript:` "
+    "links and the PR marker in outside text; unwritable "
+    "`GITHUB_OUTPUT`/`GITHUB_STEP_SUMMARY`"
+)
+ANSWER = (
+    "escapes each channel; workflow commands only on stderr, `--json` stays JSON; an "
+    "unwritable file is bad set-up"
+)
+EXIT = "0 / 2"
+
+
 @pytest.fixture(scope="module")
 def clean(images: Images, tmp_path_factory: pytest.TempPathFactory) -> CutWorld:
     return cut_world(tmp_path_factory.mktemp("hostile-gate"), images, CAPABLE)
