@@ -19,9 +19,13 @@ from testing.gateworld import cut_argv, run
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
 
-AREA = "repository files"
-ATTACK = "a pin site that is a symbolic link; a pin file nested 1500 expressions deep"
-ANSWER = "refuses the file by name (the gate blocks on it); nothing is pushed"
+AREA = "repository files, config"
+ATTACK = (
+    "a pin site that is a symbolic link; a pin file nested 1500 expressions deep; config "
+    "values out of bounds (zero, NaN or endless timeouts, 101-entry lists, 1001-character "
+    "strings, 5000-deep TOML)"
+)
+ANSWER = "refuses the file or value by name (the gate blocks on a pin file); nothing is pushed"
 EXIT = "2 (gate: 1)"
 
 PIN_FILE = "openhands/app_server/sandbox/sandbox_spec_service.py"
