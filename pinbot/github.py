@@ -64,7 +64,9 @@ class PullSpec:
 
     def body_section(self, other: str | None) -> str:
         link = other or "none"
+        # `<`, `>` and `&` as JSON escapes: no value can close the comment and break the marker.
         data = json.dumps(dict(self.marker), sort_keys=True)
+        data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         return f"{BEGIN}{data} -->\n{self.section.replace('{other}', link)}\n{END}"
 
 

@@ -35,7 +35,7 @@ import urllib3
 from pinbot import httpclient, output
 from pinbot.capability import ImageFacts
 from pinbot.errors import ExternalError, UsageError
-from pinbot.model import DIGEST_RE, ImageName, is_loopback_host
+from pinbot.model import DIGEST_RE, SHA_RE, ImageName, is_loopback_host
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -60,6 +60,8 @@ COMMAND_BUDGET = 40
 TOKEN_HOST_ENV = "PINBOT_REGISTRY_TOKEN_HOST"
 DEFAULT_TOKEN_HOST = "ghcr.io"
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,8192}\Z")  # RFC 6750 b64token, bounded
+_BUILD_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}\Z")
+_CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9:]+)?\Z")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
@@ -261,12 +263,16 @@ def _facts(digest: str, platforms: tuple[str, ...], config: dict[str, Any]) -> I
     env = dict(item.partition("=")[::2] for item in inner.get("Env") or [])
     labels = inner.get("Labels") or {}
     sha = env.get("OPENHANDS_BUILD_GIT_SHA") or labels.get("org.opencontainers.image.revision")
+    ref = env.get("OPENHANDS_BUILD_GIT_REF")
+    created = config.get("created")
+    # What the image says goes into commit messages, PR bodies and the cache: only values of
+    # the expected form (a sha with a newline and a forged trailer is no build sha at all).
     return ImageFacts(
         digest=digest,
         platforms=platforms,
-        build_sha=sha or None,
-        build_ref=env.get("OPENHANDS_BUILD_GIT_REF") or None,
-        created=config.get("created"),
+        build_sha=sha.lower() if sha and SHA_RE.match(sha.lower()) else None,
+        build_ref=ref if ref and _BUILD_REF.match(ref) else None,
+        created=created if created and _CREATED.match(created) else None,
     )
 
 

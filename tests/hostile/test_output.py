@@ -184,3 +184,35 @@ def test_json_output_never_holds_a_workflow_command(monkeypatch: pytest.MonkeyPa
 
     assert json.loads(stdout.getvalue()) == {"note": "***"}
     assert "::" not in stdout.getvalue()
+
+
+def test_an_image_config_cannot_forge_a_trailer_or_repaint_a_terminal() -> None:
+    from pinbot.registry import _facts
+
+    forged = "a" * 40 + "\nPinbot-Image: evil.example/x:1"
+    config = {
+        "created": "2026-01-01T00:00:00Z\x1b[2J",
+        "config": {"Env": [f"OPENHANDS_BUILD_GIT_SHA={forged}",
+                           "OPENHANDS_BUILD_GIT_REF=refs/heads/main\x1b]0;owned\x07"]},
+    }  # fmt: skip
+
+    facts = _facts("sha256:" + "0" * 64, ("linux/amd64",), config)
+
+    assert (facts.build_sha, facts.build_ref, facts.created) == (None, None, None)
+
+
+def test_no_value_in_the_pr_marker_can_close_its_comment() -> None:
+    import json
+
+    from pinbot.github import BEGIN, END, GitHubRepo, PullSpec, merge_section
+
+    spec = PullSpec("deploy", GitHubRepo("o", "n"), "pinbot/x", "main", "t",
+                    {"tag": "x --> <!-- pinbot:end -->"}, "body")  # fmt: skip
+
+    body = spec.body_section(None)
+
+    first = body.splitlines()[0]
+    assert first.startswith(BEGIN) and first.endswith(" -->") and first.count("-->") == 1
+    assert json.loads(first.removeprefix(BEGIN).removesuffix(" -->"))["tag"].startswith("x -->")
+    assert body.count(END) == 1
+    assert merge_section("human text\n\n" + body, body) == "human text\n\n" + body
