@@ -41,6 +41,7 @@ class Run:
         self.records = records
         self.path = records / f"{self.id}.json"
         self.dirs: list[str] = []
+        self.containers: list[str] = []
         self._saved = False
 
     def track(self, directory: str | Path) -> None:
@@ -54,8 +55,24 @@ class Run:
                 self.dirs.remove(str(directory))
                 self._save()
 
+    def track_container(self, container_id: str) -> None:
+        with _lock:
+            self.containers.append(container_id)
+            self._save()
+
+    def untrack_container(self, container_id: str) -> None:
+        with _lock:
+            if container_id in self.containers:
+                self.containers.remove(container_id)
+                self._save()
+
     def _save(self) -> None:
-        record = {"pid": os.getpid(), "started": _start_time(os.getpid()), "dirs": self.dirs}
+        record = {
+            "pid": os.getpid(),
+            "started": _start_time(os.getpid()),
+            "dirs": self.dirs,
+            "containers": self.containers,
+        }
         with contextlib.suppress(OSError):  # an unwritable cache costs only the next-run reap
             self.records.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
@@ -66,6 +83,7 @@ class Run:
     def finish(self) -> None:
         """Kill what still carries this run's id, remove its directories, drop its record."""
         kill_tagged(self.id)
+        remove_containers(list(self.containers))
         for directory in list(self.dirs):
             shutil.rmtree(directory, ignore_errors=True)
         if self._saved:
@@ -110,6 +128,38 @@ def untrack(directory: str | Path) -> None:
         _current.untrack(directory)
 
 
+def track_container(container_id: str) -> None:
+    """Remove this container when the run ends, or when the next run finds this one dead."""
+    if _current is not None:
+        _current.track_container(container_id)
+
+
+def untrack_container(container_id: str) -> None:
+    if _current is not None:
+        _current.untrack_container(container_id)
+
+
+def remove_containers(ids: list[str]) -> None:
+    """Force-remove containers a run left (docker is imported only when there are some)."""
+    if not ids:
+        return
+    with contextlib.suppress(Exception):  # no engine, or gone already: nothing more to do
+        import docker
+
+        client = docker.from_env(timeout=20)
+        for container_id in ids:
+            with contextlib.suppress(Exception):
+                client.containers.get(container_id).remove(force=True)
+
+
+def untagged_environment() -> dict[str, str]:
+    """The environment for a command whose processes are not this run's (a recycle command
+    that restarts someone else's server): they must survive the run's end."""
+    env = dict(os.environ)
+    env.pop(RUN_ENV, None)
+    return env
+
+
 def interrupt() -> None:
     """Ctrl-C or SIGTERM: stop every worker now (see the module's docstring)."""
     STOP.set()
@@ -117,6 +167,7 @@ def interrupt() -> None:
         httpclient.abort_all()  # no connection was ever opened otherwise
     if _current is not None:
         kill_tagged(_current.id)
+        remove_containers(list(_current.containers))
 
 
 def reap(records: Path) -> None:
@@ -130,11 +181,13 @@ def reap(records: Path) -> None:
             record = json.loads(entry.read_text(encoding="utf-8"))
             pid, started = int(record["pid"]), record.get("started")
             dirs = [str(d) for d in record.get("dirs", [])]
+            containers = [str(c) for c in record.get("containers", [])]
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if _alive(pid, started):
             continue
         kill_tagged(entry.stem)
+        remove_containers(containers)
         for directory in dirs:
             shutil.rmtree(directory, ignore_errors=True)
         with contextlib.suppress(OSError):

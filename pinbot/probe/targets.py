@@ -508,8 +508,14 @@ class UrlServer:
         # leaves it holding the pipe, and waiting for EOF would hang until the timeout.
         with tempfile.TemporaryFile() as log:
             try:
+                # Untagged: the server it restarts is the user's, not this run's to kill.
                 done = subprocess.run(
-                    command, stdout=log, stderr=log, timeout=self.timeout, check=False
+                    command,
+                    stdout=log,
+                    stderr=log,
+                    timeout=self.timeout,
+                    check=False,
+                    env=cleanup.untagged_environment(),
                 )
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise StepFailed(f"--recycle-command failed: {exc}") from None

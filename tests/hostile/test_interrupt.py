@@ -7,10 +7,14 @@ after a SIGKILL."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +26,7 @@ import pytest
 from testing import world
 from testing.cutworld import IMAGE, images
 from testing.hostile import Answer, Liar
+from testing.services import missing_service
 
 __all__ = ["images"]  # the session fixture, imported so pytest finds it here
 
@@ -168,3 +173,52 @@ def test_ctrl_c_during_a_stuck_read_returns_at_once(images: Any, tag: str, temp:
 
     assert proc.returncode == 130, err
     assert time.monotonic() - sent < 3
+
+
+@pytest.fixture(scope="module")
+def never_healthy_image(registry: str, docker_client: Any, tmp_path_factory: Any) -> Iterator[str]:
+    """A busybox image whose agent server never answers: its container just sleeps."""
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        missing_service("busybox (Debian package busybox-static), for the test image")
+    rootfs = tmp_path_factory.mktemp("never") / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        data = Path(busybox).read_bytes()
+        info = tarfile.TarInfo("bin/busybox")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    name = f"{registry}/hostile/agent-server:never-healthy"
+    entrypoint = 'ENTRYPOINT ["/bin/busybox", "sleep", "600"]'
+    subprocess.run(
+        ["docker", "import", "-c", entrypoint, str(rootfs), name], check=True, capture_output=True
+    )
+    subprocess.run(["docker", "push", name], check=True, capture_output=True)
+    image_id = docker_client.images.get(name).id
+    yield name
+    docker_client.images.remove(image_id, force=True)
+
+
+def test_after_a_sigkill_the_next_pinbot_removes_the_dead_ones_containers(
+    never_healthy_image: str, docker_client: Any, tag: str, temp: Path
+) -> None:
+    runs = Path(os.environ["PINBOT_CACHE_DIR"]) / "runs"
+
+    def recorded() -> list[str]:
+        found = [json.loads(p.read_text()) for p in runs.glob("*.json")] if runs.is_dir() else []
+        return [c for record in found for c in record.get("containers", [])]
+
+    proc = start("probe", "--target", "agent-server", "--image", never_healthy_image,
+                 "--agents", "codex", "--timeout", "300")  # fmt: skip
+    wait_for(lambda: recorded(), 120)
+    (container,) = recorded()
+    proc.kill()
+    proc.wait(timeout=10)
+    assert docker_client.containers.get(container).status in ("created", "running")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pinbot", "--version"], capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert container not in [c.id for c in docker_client.containers.list(all=True)]
+    assert recorded() == []
