@@ -42,6 +42,7 @@ class Run:
         self.path = records / f"{self.id}.json"
         self.dirs: list[str] = []
         self.containers: list[str] = []
+        self.outer: Run | None = None  # a run this one is nested in (the demo runs commands)
         self._saved = False
 
     def track(self, directory: str | Path) -> None:
@@ -99,6 +100,7 @@ def begin(records: Path) -> Run:
     if (httpclient := sys.modules.get("pinbot.httpclient")) is not None:
         httpclient.reset()  # not imported otherwise: requests costs start-up time
     run = Run(records)
+    run.outer = _current
     os.environ[RUN_ENV] = run.id
     _current = run
     return run
@@ -109,7 +111,7 @@ def end(run: Run, previous: str | None) -> None:
     try:
         run.finish()
     finally:
-        _current = None
+        _current = run.outer
         if previous is None:
             os.environ.pop(RUN_ENV, None)
         else:
