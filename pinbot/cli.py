@@ -13,11 +13,12 @@ import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from typing import NoReturn, TypeVar
 
-from pinbot import __version__, config, inputs, options
+from pinbot import __version__, cleanup, config, inputs, options
 from pinbot.errors import PinbotError, UsageError
 from pinbot.model import ImageName
 from pinbot.report import Output, RedactingFilter
@@ -259,7 +260,8 @@ def build_parser() -> Parser:
         "--current",
         metavar="TAG",
         type=inputs.tag,
-        help="the tag pinned today: never select an older one, stop examining at it",
+        help="the tag pinned today: never select an older one, stop examining at it "
+        "(default with --openhands: the pin that branch carries, in either era)",
     )
     p.add_argument(
         "--all",
@@ -269,8 +271,9 @@ def build_parser() -> Parser:
     _add_repository(
         p,
         "--openhands",
-        "OpenHands repo (path or git URL) whose --openhands-branch is read for rollbacks: "
-        "an image whose pinbot pin was reverted there is shown as held, never selected",
+        "OpenHands repo (path or git URL) whose --openhands-branch is read for its pin "
+        "(the current pin) and its rollbacks: an image whose pinbot pin was reverted there is "
+        "shown as held, never selected",
     )
     _add_branch(p, "--openhands-branch", "the branch to read (with --openhands)")
 
@@ -340,6 +343,12 @@ def build_parser() -> Parser:
         action="store_true",
         help="pin an image even though a pinbot pin of it was reverted on the branch (a "
         "rollback holds it back otherwise)",
+    )
+    p.add_argument(
+        "--index-url",
+        metavar="URL",
+        help="simple package index where a pinned version's packages must be published "
+        "(default: config pin.index_url, else https://pypi.org/simple/)",
     )
     _add_profile(p)
     _add_image_options(p)
@@ -562,6 +571,17 @@ def _env_typed(action: argparse.Action, env: str, text: str) -> object:
 
 def main(argv: Sequence[str] | None = None) -> int:
     out = Output()
+    previous_run = os.environ.get(cleanup.RUN_ENV)
+    run = cleanup.begin(config.cache_dir() / "runs")
+    handlers = _install_signal_handlers()
+    try:
+        return _main(argv, out)
+    finally:
+        _restore_signal_handlers(handlers)
+        cleanup.end(run, previous_run)
+
+
+def _main(argv: Sequence[str] | None, out: Output) -> int:
     try:
         parser = build_parser()
         _apply_env_defaults(parser, dict(os.environ))
@@ -606,6 +626,9 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
     if getattr(args, "profile", None):
         pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
         settings = settings.replace(pin=pin)
+    if getattr(args, "index_url", None):
+        settings = settings.replace(pin=dataclasses.replace(settings.pin, index_url=args.index_url))
+        config.validate_index_url(settings, "--index-url")
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
     if args.command == "scan":
         from pinbot.commands import scan
@@ -688,10 +711,33 @@ def _write_traceback(out: Output) -> str:
         return "not written: the cache directory is not writable"
 
 
-def _terminate(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt  # SIGTERM (CI cancelling a job) cleans up exactly as Ctrl-C does
+def _interrupted(signum: int, frame: object) -> NoReturn:
+    # Ctrl-C, or SIGTERM (CI cancelling a job): stop every worker and process at once, then
+    # unwind the main thread as a KeyboardInterrupt, cleaning up on the way out.
+    cleanup.interrupt()
+    raise KeyboardInterrupt
+
+
+_Handlers = dict[int, object]
+
+
+def _install_signal_handlers() -> _Handlers:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signal_handlers(handlers: _Handlers) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def console_main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
-    raise SystemExit(main())
+    code = main()
+    if code == 130:
+        # Workers were told to stop and their processes are gone; do not wait for a thread
+        # still unwinding (the interpreter would join every pool thread before exiting).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)

@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,8 @@ def _from_file(path: Path, required: bool) -> Settings | None:
         raise UsageError(f"config file {path} cannot be read ({exc.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"config file {path} nests TOML too deep; refusing it") from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("pinbot")
         if data is None:
@@ -209,6 +212,7 @@ def validate(settings: Settings) -> None:
     _in_range(where, "concurrency", settings.concurrency, 1, 64)
     _check_bounds(settings)
     _check_names(settings)
+    _validate_bounds(settings)
 
 
 MAX_SECONDS = 24 * 3600.0
@@ -287,15 +291,51 @@ def variant_hint(text: str) -> str:
     return f"choose {', '.join(VARIANTS)}{guess}"
 
 
+# Seconds: a zero, negative, NaN or endless timeout would hang or break every wait it bounds.
+_SECONDS: dict[str, tuple[Callable[[Settings], float], float, float]] = {
+    "http_timeout": (lambda s: s.http_timeout, 0.1, 600.0),
+    "openapi.startup_timeout": (lambda s: s.openapi.startup_timeout, 1.0, 3600.0),
+    "probe.timeout": (lambda s: s.probe.timeout, 1.0, 7200.0),
+}
+MAX_ITEMS = 100  # entries in any list
+MAX_TEXT = 1000  # characters in any string
+
+
+def _validate_bounds(settings: Settings) -> None:
+    where = settings.source
+    for key, (get, low, high) in _SECONDS.items():
+        value = get(settings)
+        if not low <= value <= high:  # also false for NaN
+            raise UsageError(f"{where}: {key} {value} must be between {low:g} and {high:g} s")
+    for key, value in _leaves(dataclasses.asdict(settings), ""):
+        if isinstance(value, list) and len(value) > MAX_ITEMS:
+            raise UsageError(f"{where}: {key} has {len(value)} entries; at most {MAX_ITEMS}")
+        if isinstance(value, str) and (len(value) > MAX_TEXT or "\0" in value):
+            raise UsageError(f"{where}: {key} is longer than {MAX_TEXT} characters or holds NUL")
+
+
+def _leaves(data: Any, prefix: str) -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [leaf for k, v in data.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    found = [(prefix.rstrip("."), data)]
+    if isinstance(data, list):
+        found += [leaf for item in data for leaf in _leaves(item, prefix)]
+    return found
+
+
 def _validate_pin(settings: Settings) -> None:
     from pinbot.pins.profiles import sites
 
     sites(settings.pin, settings.source)
+    validate_index_url(settings, f"{settings.source}: pin.index_url")
+
+
+def validate_index_url(settings: Settings, what: str) -> None:
     url = settings.pin.index_url
-    if not url.startswith(("https://", "http://")) or "://" not in url or not url.split("://")[1]:
+    if not url.startswith(("https://", "http://")) or not url.split("://", 1)[1].split("/")[0]:
         raise UsageError(
-            f"{settings.source}: pin.index_url {url!r} must be an http(s) URL of a simple "
-            "package index, e.g. https://pypi.org/simple/"
+            f"{what} {url!r} must be an http(s) URL of a simple package index, e.g. "
+            "https://pypi.org/simple/"
         )
 
 

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.model import ImageName, ImageRef
 
@@ -85,7 +86,7 @@ def create(
     volumes: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Any:
     """A container of `ref` (not started), on the host network, bounded, unprivileged."""
-    return client.containers.create(
+    container = client.containers.create(
         ref,
         command=command,
         detach=True,
@@ -97,6 +98,8 @@ def create(
         privileged=False,
         labels={MANAGED_LABEL: "1", **labels},
     )
+    cleanup.track_container(container.id)  # removed even if pinbot is interrupted or killed
+    return container
 
 
 def has_exited(container: Any) -> bool:
@@ -114,8 +117,9 @@ def remove(container: Any) -> None:
 
     try:
         container.remove(force=True)
+        cleanup.untrack_container(container.id)
     except docker.errors.NotFound:
-        pass  # already gone
+        cleanup.untrack_container(container.id)  # already gone
     except docker.errors.DockerException as exc:
         raise DockerError(
             f"could not remove container {container.short_id} ({one_line(exc)}): "

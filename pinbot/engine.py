@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pinbot import capability, config, versions
+from pinbot import capability, cleanup, config, versions
 from pinbot.capability import ImageFacts, VerdictCache
 from pinbot.context import Context
 from pinbot.errors import UsageError
@@ -268,7 +268,7 @@ class Engine:
             )
 
     def _check_stop(self) -> None:
-        if self._stop.is_set():
+        if self._stop.is_set() or cleanup.STOP.is_set():
             raise Cancelled
 
 

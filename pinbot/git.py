@@ -112,6 +112,37 @@ class CommitInfo:
         return IMAGE_TRAILER in self.trailers
 
 
+# git's remote-helper syntax (`ext::sh -c ...` runs a command, `fd::` reads a descriptor).
+_HELPER = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCHEMES = ("https", "http", "ssh", "git", "file")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_source(source: str, flag: str) -> str:
+    """A repository value (path or URL) git cannot take for an option or a command, refused
+    before any process starts: no leading `-`, no remote helper, a known scheme, no control
+    characters. Every git call also puts `--` before it."""
+    fix = "give a path (./NAME) or an https://, ssh:// or git@host:path URL"
+    if not source or _CONTROL.search(source):
+        raise UsageError(f"{flag} {source!r} is empty or holds control characters; {fix}")
+    if source.startswith("-"):
+        raise UsageError(
+            f"{flag} {source!r} starts with '-', which git would read as an option; {fix}"
+        )
+    if _HELPER.match(source):
+        raise UsageError(f"{flag} {source!r} names a git remote helper ('::'), refused; {fix}")
+    scheme = _SCHEME.match(source)
+    if scheme and scheme.group(1).lower() not in _SCHEMES:
+        raise UsageError(
+            f"{flag} {source!r}: the scheme {scheme.group(1)!r} is not accepted; {fix}"
+        )
+    host = source.split("://", 1)[-1].rsplit("@", 1)[-1] if is_url(source) else ""
+    if host.startswith("-"):
+        raise UsageError(f"{flag} {source!r}: a host starting with '-' is refused; {fix}")
+    return source
+
+
 def is_url(text: str) -> bool:
     """A URL or scp-like `user@host:path`, as opposed to a filesystem path."""
     return bool(_URL.match(text))
@@ -119,6 +150,7 @@ def is_url(text: str) -> bool:
 
 def remote_url(source: str, flag: str) -> str:
     """A URL git can fetch from: URLs as given, local paths made absolute (and checked)."""
+    check_source(source, flag)
     if _URL.match(source):
         return source
     path = Path(source).expanduser()
@@ -181,6 +213,7 @@ class InPlace:
     @classmethod
     def open(cls, source: str, flag: str) -> InPlace:
         """A local path or file:// URL, read in place."""
+        check_source(source, flag)
         text = source.removeprefix("file://")
         path = Path(text).expanduser()
         if not path.is_dir():
@@ -190,12 +223,14 @@ class InPlace:
     @classmethod
     def mirror(cls, url: str, flag: str, directory: Path) -> InPlace:
         """A blobless bare mirror of `url` in `directory` (file contents arrive when read)."""
+        check_source(url, flag)
         status, _, err = run_text(
             directory.parent,
             "clone",
             "--quiet",
             "--bare",
             "--filter=blob:none",
+            "--",
             url,
             str(directory),
         )
@@ -210,31 +245,40 @@ class InPlace:
 
     def resolve(self, ref: str | None) -> str | None:
         status, out, _ = self._git(
-            "rev-parse", "--verify", "--quiet", f"{ref or 'HEAD'}^{{commit}}"
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref or 'HEAD'}^{{commit}}"
         )
         if status != 0 and ref and SHA_RE.match(ref) and self._fetched(ref):
-            status, out, _ = self._git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+            status, out, _ = self._git(
+                "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+            )
         return out.strip() if status == 0 else None
 
     def has_commit(self, sha: str) -> bool:
         return self.resolve(sha) == sha
 
     def read(self, commit: str, path: str) -> bytes | None:
-        # One cat-file process answers "missing" or "<id> <type> <size>" and the bytes.
-        done = run(self.path, ["cat-file", "--batch"], f"{commit}:{path}\n".encode())
-        header, _, rest = done.stdout.partition(b"\n")
-        fields = header.split()
-        if len(fields) != 3 or fields[1] != b"blob":
+        # One cat-file process answers, for the file and for its directory's tree (which says
+        # whether the file is a regular one), "missing" or "<id> <type> <size>" and the bytes.
+        directory, _, name = path.rpartition("/")
+        asked = f"{commit}:{path}\n{commit}:{directory}\n"
+        done = run(self.path, ["cat-file", "--batch"], asked.encode())
+        blob, rest = _batch_object(done.stdout)
+        tree, _ = _batch_object(rest)
+        if blob is None or blob[0] != b"blob":
             return None
-        return rest[: int(fields[2])]
+        if tree is not None and _entry_mode(tree[1], name) == b"120000":
+            raise refuse_symlink(path, commit, self.where)
+        return blob[1]
 
     def contains(self, tip: str, sha: str) -> bool:
-        status, _, _ = self._git("merge-base", "--is-ancestor", sha, tip)
+        status, _, _ = self._git("merge-base", "--is-ancestor", "--", sha, tip)
         return status == 0
 
     def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
         fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
-        status, out, err = self._git("log", f"--format={fmt}", "--first-parent", f"-n{limit}", tip)
+        status, out, err = self._git(
+            "log", f"--format={fmt}", "--first-parent", f"-n{limit}", "--end-of-options", tip
+        )
         if status != 0:
             raise ExternalError(f"git log {short(tip)} in {self.where} failed: {last_line(err)}")
         return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
@@ -243,7 +287,9 @@ class InPlace:
         """A mirror lacks commits that no branch reaches: ask the remote for that one."""
         if self._fetch_from is None:
             return False
-        status, _, _ = self._git("fetch", "--quiet", "--filter=blob:none", self._fetch_from, sha)
+        status, _, _ = self._git(
+            "fetch", "--quiet", "--filter=blob:none", "--", self._fetch_from, sha
+        )
         return status == 0
 
     def _git(self, *args: str) -> tuple[int, str, str]:
@@ -288,13 +334,13 @@ class Clone:
 
     def remote_branches(self, *branches: str) -> dict[str, str]:
         """branch -> tip sha on the remote, for those of `branches` that exist there."""
-        out = self._network("ls-remote", "--heads", self.url, *branches)
+        out = self._network("ls-remote", "--heads", "--", self.url, *branches)
         refs = (line.split("\t") for line in out.splitlines() if "\t" in line)
         tips = {ref: sha for sha, ref in refs}
         return {b: tips[f"refs/heads/{b}"] for b in branches if f"refs/heads/{b}" in tips}
 
     def default_branch(self) -> str | None:
-        out = self._network("ls-remote", "--symref", self.url, "HEAD")
+        out = self._network("ls-remote", "--symref", "--", self.url, "HEAD")
         match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", out, re.MULTILINE)
         return match.group(1) if match else None
 
@@ -303,7 +349,7 @@ class Clone:
         tips = self.remote_branches(*branches)
         if tips:
             specs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in tips]
-            self._network("fetch", "--quiet", "--no-tags", self.url, *specs)
+            self._network("fetch", "--quiet", "--no-tags", "--", self.url, *specs)
         return tips
 
     def read(self, commit: str, path: str) -> bytes | None:
@@ -312,6 +358,8 @@ class Clone:
             blob = self.repo.commit(commit).tree / path
         except KeyError:
             return None
+        if blob.type == "blob" and blob.mode == SYMLINK_MODE:
+            raise refuse_symlink(path, commit, self.url)
         return bytes(blob.data_stream.read()) if blob.type == "blob" else None
 
     def contains(self, tip: str, sha: str) -> bool:
@@ -347,7 +395,7 @@ class Clone:
         fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
         args = ["log", f"--format={fmt}", "--first-parent"]
         args += [f"-n{limit}"] if limit else []
-        args.append(f"{base}..{tip}" if base else tip)
+        args += ["--end-of-options", f"{base}..{tip}" if base else tip]
         status, out, err = self._run(*args)
         if status != 0:
             raise ExternalError(f"git log in the clone of {self.url} failed: {last_line(err)}")
@@ -356,7 +404,7 @@ class Clone:
     def push(self, commit: str, branch: str) -> bool:
         """Push `commit` to `branch` without force. False when the branch moved meanwhile."""
         status, out, err = self._run(
-            "push", "--porcelain", self.url, f"{commit}:refs/heads/{branch}"
+            "push", "--porcelain", "--", self.url, f"{commit}:refs/heads/{branch}"
         )
         if status == 0:
             return True
@@ -409,6 +457,7 @@ def describe_foreign(commits: Sequence[CommitInfo]) -> str:
 
 def open_sdk_git(spec: str) -> GitClone | GitMirror:
     """`--sdk URL` (a mirror in the cache) or `--sdk PATH` (the user's clone, read in place)."""
+    check_source(spec, "--sdk")
     if is_url(spec):
         return GitMirror(spec)
     return GitClone(checked_clone(Path(spec).expanduser()))
@@ -498,6 +547,39 @@ def _lookup(reader: _CatFile, sha: str, path: str) -> bool | None:
     return tree is not None and tree[0] == "tree" and name in _file_names(tree[1])
 
 
+SYMLINK_MODE = 0o120000
+
+
+def refuse_symlink(path: str, commit: str, where: str) -> UsageError:
+    return UsageError(
+        f"{path} at {short(commit)} in {where} is a symbolic link; pinbot reads and edits only "
+        "regular files in the tree: make it a regular file, or point the config at the real one"
+    )
+
+
+def _batch_object(data: bytes) -> tuple[tuple[bytes, bytes] | None, bytes]:
+    """(type, content) of the first object in `cat-file --batch` output (None: missing), and
+    the output after it."""
+    header, _, rest = data.partition(b"\n")
+    fields = header.split()
+    if len(fields) != 3:
+        return None, rest
+    size = int(fields[2])
+    return (fields[1], rest[:size]), rest[size + 1 :]
+
+
+def _entry_mode(tree: bytes, wanted: str) -> bytes | None:
+    """The mode of `wanted` in a raw tree object, or None."""
+    at = 0
+    while at < len(tree):
+        space = tree.index(b" ", at)
+        end = tree.index(b"\0", space)
+        if tree[space + 1 : end].decode(errors="replace") == wanted:
+            return tree[at:space]
+        at = end + 21
+    return None
+
+
 def _file_names(tree: bytes) -> set[str]:
     """Names of the regular files in a raw tree object (`<mode> <name>\\0<20-byte id>`...)."""
     names, at = set(), 0
@@ -563,7 +645,9 @@ class GitMirror:
         # Clone beside the final place and rename, so a killed clone never looks complete.
         staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".clone-"))
         try:
-            done = run(staging, ["clone", "--quiet", "--bare", "--filter=blob:none", self.url, "."])
+            done = run(
+                staging, ["clone", "--quiet", "--bare", "--filter=blob:none", "--", self.url, "."]
+            )
             if done.returncode != 0:
                 raise ExternalError(
                     f"cloning {self.where} failed: {last_line(done.stderr)}; check the --sdk URL"
@@ -580,7 +664,7 @@ class GitMirror:
     def _fetch(self) -> None:
         # A bare clone has no fetch refspec, so name the refs to keep up to date.
         refspecs = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-        done = run(self.path, ["fetch", "--quiet", "--prune", "origin", *refspecs])
+        done = run(self.path, ["fetch", "--quiet", "--prune", "--", "origin", *refspecs])
         if done.returncode != 0:
             raise ExternalError(f"fetching {self.where} failed: {last_line(done.stderr)}")
 

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from pinbot import httpclient
+from pinbot import httpclient, output
 from pinbot.errors import ExternalError, UsageError
 from pinbot.git import CommitInfo, parse_trailers
 from pinbot.model import Evidence
@@ -64,7 +64,9 @@ class PullSpec:
 
     def body_section(self, other: str | None) -> str:
         link = other or "none"
+        # `<`, `>` and `&` as JSON escapes: no value can close the comment and break the marker.
         data = json.dumps(dict(self.marker), sort_keys=True)
+        data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         return f"{BEGIN}{data} -->\n{self.section.replace('{other}', link)}\n{END}"
 
 
@@ -117,7 +119,7 @@ def render_section(
     """The evidence a reviewer needs: what is pinned, where it came from, what the checks said."""
     parts = [f"### {title}", "", markdown_table(("pin", "value"), facts).rstrip("\n")]
     if evidence:
-        rows = [(e.detector, e.result, e.detail) for e in evidence]
+        rows = [(e.detector, e.result, output.markdown(e.detail)) for e in evidence]
         parts += ["", markdown_table(("check", "result", "detail"), rows).rstrip("\n")]
     parts += ["", *notes] if notes else []
     return "\n".join(parts).rstrip("\n")

@@ -6,16 +6,24 @@ Used by the registry client, the SDK's GitHub contents client and the probe's AP
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
-from collections.abc import Collection
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 MAX_RETRY_AFTER = 30.0
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+CHUNK = 16384
 
 
 class CappedRetry(Retry):
@@ -48,7 +56,7 @@ def session(
         raise_on_status=False,
     )
     http = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool)
+    adapter = _Adapter(max_retries=retry, pool_connections=4, pool_maxsize=pool)
     http.mount("http://", adapter)
     http.mount("https://", adapter)
     # requests re-reads proxy settings from the whole environment on every request, a
@@ -58,3 +66,176 @@ def session(
     http.proxies = requests.utils.get_environ_proxies(base_url)
     http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return http
+
+
+# Deadlines. A socket timeout bounds one read, not a request: a server sending a byte a second
+# never trips it. A request run inside `deadline(seconds)` has its sockets shut down by one
+# watchdog thread when the time is up, headers and body alike, and `abort_all` shuts every
+# socket pinbot has open at once (Ctrl-C during a stuck read).
+
+
+class _Watchdog:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadlines: dict[int, float] = {}
+        self._sockets: dict[int, list[socket.socket]] = {}
+        self._expired: set[int] = set()
+        self._counter = itertools.count(1)
+        self._thread: threading.Thread | None = None
+
+    def begin(self, seconds: float) -> int:
+        with self._cond:
+            key = next(self._counter)
+            self._deadlines[key] = time.monotonic() + seconds
+            self._sockets[key] = []
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pinbot-deadlines")
+                self._thread.daemon = True
+                self._thread.start()
+            self._cond.notify()
+            return key
+
+    def watch(self, key: int, sock: socket.socket) -> None:
+        with self._cond:
+            if key in self._expired:
+                _shut(sock)
+            elif key in self._sockets:
+                self._sockets[key].append(sock)
+
+    def end(self, key: int) -> bool:
+        """Stop watching; True if the deadline had passed (its sockets were shut down)."""
+        with self._cond:
+            self._deadlines.pop(key, None)
+            self._sockets.pop(key, None)
+            expired = key in self._expired
+            self._expired.discard(key)
+            return expired
+
+    def expired(self, key: int) -> bool:
+        with self._cond:
+            return key in self._expired
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for key, at in list(self._deadlines.items()):
+                    if at <= now:
+                        self._expired.add(key)
+                        del self._deadlines[key]
+                        for sock in self._sockets.get(key, []):
+                            _shut(sock)
+                nearest = min(self._deadlines.values(), default=now + 60)
+                self._cond.wait(max(nearest - now, 0.01))
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+_current = threading.local()
+_open: weakref.WeakSet[urllib3.connection.HTTPConnection] = weakref.WeakSet()
+
+
+class DeadlineExceeded(Exception):
+    """A request did not finish within its deadline (its sockets were shut down)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[Callable[[], bool]]:
+    """Requests made by this thread inside the block end within `seconds`; yields a function
+    that says whether the time is up (a failed read then means the deadline, not the server)."""
+    key = _WATCHDOG.begin(max(seconds, 0.0))
+    previous = getattr(_current, "key", None)
+    _current.key = key
+    try:
+        yield lambda: _WATCHDOG.expired(key)
+    finally:
+        _current.key = previous
+        _WATCHDOG.end(key)
+
+
+_aborted = threading.Event()
+
+
+def abort_all() -> None:
+    """Shut down every connection pinbot has open, and every one it opens from now on (a
+    retry must not start a new wait): blocked reads in any thread return now."""
+    _aborted.set()
+    for connection in list(_open):
+        if connection.sock is not None:
+            _shut(connection.sock)
+
+
+def reset() -> None:
+    """A new run (in the same process) may talk again."""
+    _aborted.clear()
+
+
+def _watch(connection: urllib3.connection.HTTPConnection) -> None:
+    _open.add(connection)
+    if _aborted.is_set() and connection.sock is not None:
+        _shut(connection.sock)
+    key = getattr(_current, "key", None)
+    if key is not None and connection.sock is not None:
+        _WATCHDOG.watch(key, connection.sock)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        _watch(self)
+        return super().getresponse()
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self) -> urllib3.response.HTTPResponse:  # type: ignore[override]
+        _watch(self)
+        return super().getresponse()
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """An HTTPAdapter whose connections the deadline watchdog and abort_all can reach."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> urllib3.PoolManager:
+        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        return manager
+
+
+def read_body(response: requests.Response, limit: int, what: str) -> bytes:
+    """The decoded body of a streamed response, refusing more than `limit` bytes (a gzip bomb
+    stays small: urllib3 decodes at most what each read asks for)."""
+    declared = response.headers.get("Content-Length", "")
+    if (
+        declared.isdigit()
+        and int(declared) > limit
+        and not response.headers.get("Content-Encoding")
+    ):
+        raise BodyTooLarge(f"{what} is {int(declared)} bytes, more than the {limit} allowed")
+    parts: list[bytes] = []
+    size = 0
+    for chunk in response.raw.stream(CHUNK, decode_content=True):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            raise BodyTooLarge(f"{what} is more than the {limit} bytes allowed")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+class BodyTooLarge(Exception):
+    """A response body over its size cap."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +56,26 @@ def validate_digest(digest: str, what: str = "digest") -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]")
-    return name in ("localhost", "::1") or name.startswith("127.")
+    """True only for a loopback address: `localhost`, 127.0.0.0/8 or ::1, with or without a
+    port. Parsed, not prefix-matched: `127.0.0.1.evil.example` and `127.0.0.1@evil.example` are
+    other hosts."""
+    if "@" in host or "/" in host:
+        return False
+    name = host
+    if host.startswith("["):
+        name, bracket, rest = host[1:].partition("]")
+        if not bracket or (rest and not re.fullmatch(r":[0-9]+", rest)):
+            return False
+    elif host.count(":") == 1:
+        name, _, port = host.partition(":")
+        if not port.isdigit():
+            return False
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

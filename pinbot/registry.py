@@ -3,6 +3,14 @@
 Every manifest and blob is checked against its digest. Every request has a timeout; idempotent
 requests back off on 408/429/5xx and honour Retry-After (capped, so no answer can hang a run).
 Tag lists follow `Link: <...>; rel="next"` with a loop guard. Plain HTTP only for loopback hosts.
+
+Credentials stay with their origin: they go only to the endpoint's own scheme, host and port
+(TLS, or true loopback), and only when the token is configured for that registry
+(`PINBOT_REGISTRY_TOKEN_HOST`, default ghcr.io). A `Link` or a redirect to another origin is
+refused (a blob may be fetched from another https origin without credentials: ghcr redirects
+blob downloads to its storage host, and a blob is checked against its digest). A token service
+(`realm`) on plain HTTP to a non-loopback host gets nothing; one on another host gets no
+credentials.
 """
 
 from __future__ import annotations
@@ -13,19 +21,21 @@ import json
 import os
 import re
 import threading
+import time
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 
-from pinbot import httpclient
+from pinbot import httpclient, output
 from pinbot.capability import ImageFacts
 from pinbot.errors import ExternalError, UsageError
-from pinbot.model import DIGEST_RE, ImageName, is_loopback_host
+from pinbot.model import DIGEST_RE, SHA_RE, ImageName, is_loopback_host
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -37,12 +47,43 @@ MAX_PAGES = 1000
 # ghcr pages 100 tags at a time unless asked for more, and its agent-server repository lists
 # thousands: ask for big pages, or the listing alone costs a round trip per hundred tags.
 PAGE_SIZE = 10_000
+MAX_TAGS = 100_000
+MAX_REDIRECTS = 5
+# Bounds on what one answer may be (decoded: a gzip bomb is cut off at the cap) and on how long
+# a request (retries included) and a command's registry traffic may take, in http_timeouts.
+MAX_MANIFEST = 4 << 20  # the distribution spec lets registries refuse bigger manifests
+MAX_BLOB = 16 << 20  # a config blob: tens of KB in practice
+MAX_PAGE = 16 << 20
+MAX_TOKEN_ANSWER = 64 << 10
+REQUEST_BUDGET = 4
+COMMAND_BUDGET = 40
+TOKEN_HOST_ENV = "PINBOT_REGISTRY_TOKEN_HOST"
+DEFAULT_TOKEN_HOST = "ghcr.io"
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,8192}\Z")  # RFC 6750 b64token, bounded
+_BUILD_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}\Z")
+_CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9:]+)?\Z")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 class NotFound(UsageError):
     """The registry has no such repository, tag or digest."""
+
+
+NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A registry's answer, its body already read within the deadline and the size cap."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308) and "Location" in self.headers
 
 
 @dataclass(frozen=True)
@@ -87,7 +128,9 @@ class Source(ABC):
                 "the registry or a proxy altered it — refusing to trust it"
             )
         data = _json(body, f"{self.name}: manifest {reference}")
-        return Manifest(media_type or str(data.get("mediaType", "")), digest, data)
+        _check_manifest(data, f"{self.name}: manifest {reference}")
+        media = data.get("mediaType", "")
+        return Manifest(media_type or (media if isinstance(media, str) else ""), digest, data)
 
     def blob(self, digest: str) -> bytes:
         body = self._blob_bytes(digest)
@@ -128,7 +171,9 @@ class Source(ABC):
         digest = descriptor.get("digest", "")
         if not DIGEST_RE.match(digest):
             raise ExternalError(f"{self.name}: manifest {manifest.digest} names no config blob")
-        return _json(self.blob(digest), f"{self.name}: config {digest}")
+        config = _json(self.blob(digest), f"{self.name}: config {digest}")
+        _check_config(config, f"{self.name}: config {digest}")
+        return config
 
 
 def _json(body: bytes, what: str) -> dict[str, Any]:
@@ -136,9 +181,63 @@ def _json(body: bytes, what: str) -> dict[str, Any]:
         data = json.loads(body)
     except ValueError:
         raise ExternalError(f"{what} is not valid JSON (truncated answer?); try again") from None
+    except RecursionError:
+        raise ExternalError(f"{what} nests JSON too deep to be a registry document") from None
     if not isinstance(data, dict):
         raise ExternalError(f"{what} is not a JSON object")
     return data
+
+
+# Structural checks: a registry document of the wrong shape is the registry's fault (exit 3,
+# naming what was wrong), never a crash in the code that reads it.
+
+
+def _malformed(what: str, problem: str) -> ExternalError:
+    return ExternalError(f"{what} is malformed: {problem}; the registry sent a broken document")
+
+
+def _is_str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _check_manifest(data: dict[str, Any], what: str) -> None:
+    entries = data.get("manifests")
+    if entries is not None:
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise _malformed(what, "'manifests' is not a list of objects")
+        for entry in entries:
+            if not isinstance(entry.get("digest"), str):
+                raise _malformed(what, "a 'manifests' entry has no string 'digest'")
+            if not isinstance(entry.get("platform") or {}, dict):
+                raise _malformed(what, "a 'platform' is not an object")
+            if not _is_str_map(entry.get("annotations") or {}):
+                raise _malformed(what, "'annotations' is not an object of strings")
+    config = data.get("config")
+    if config is not None and not (
+        isinstance(config, dict) and isinstance(config.get("digest"), str)
+    ):
+        raise _malformed(what, "'config' is not a descriptor with a string 'digest'")
+
+
+def _check_config(data: dict[str, Any], what: str) -> None:
+    inner = data.get("config") or {}
+    if not isinstance(inner, dict):
+        raise _malformed(what, "'config' is not an object")
+    env = inner.get("Env") or []
+    if not isinstance(env, list) or not all(isinstance(item, str) for item in env):
+        raise _malformed(what, "'config.Env' is not a list of strings")
+    if not _is_str_map(inner.get("Labels") or {}):
+        raise _malformed(what, "'config.Labels' is not an object of strings")
+    for key in ("created", "os", "architecture"):
+        if not isinstance(data.get(key, ""), str):
+            raise _malformed(what, f"{key!r} is not a string")
+
+
+def _check_tags(data: dict[str, Any], what: str) -> list[str]:
+    tags = data.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise _malformed(what, "'tags' is not a list of strings")
+    return tags
 
 
 def _index_platforms(index: dict[str, Any]) -> dict[str, str]:
@@ -150,6 +249,8 @@ def _index_platforms(index: dict[str, Any]) -> dict[str, str]:
         if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
             continue
         name = f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
+        if not _is_str_map({k: platform.get(k, "") for k in ("os", "architecture", "variant")}):
+            continue  # not a platform we could ask for; _check_manifest let the rest pass
         if platform.get("variant"):
             name += f"/{platform['variant']}"
         if name != "unknown/unknown" and DIGEST_RE.match(entry.get("digest", "")):
@@ -162,12 +263,16 @@ def _facts(digest: str, platforms: tuple[str, ...], config: dict[str, Any]) -> I
     env = dict(item.partition("=")[::2] for item in inner.get("Env") or [])
     labels = inner.get("Labels") or {}
     sha = env.get("OPENHANDS_BUILD_GIT_SHA") or labels.get("org.opencontainers.image.revision")
+    ref = env.get("OPENHANDS_BUILD_GIT_REF")
+    created = config.get("created")
+    # What the image says goes into commit messages, PR bodies and the cache: only values of
+    # the expected form (a sha with a newline and a forged trailer is no build sha at all).
     return ImageFacts(
         digest=digest,
         platforms=platforms,
-        build_sha=sha or None,
-        build_ref=env.get("OPENHANDS_BUILD_GIT_REF") or None,
-        created=config.get("created"),
+        build_sha=sha.lower() if sha and SHA_RE.match(sha.lower()) else None,
+        build_ref=ref if ref and _BUILD_REF.match(ref) else None,
+        created=created if created and _CREATED.match(created) else None,
     )
 
 
@@ -186,9 +291,12 @@ class RegistrySource(Source):
         self.name = name
         self.mask = mask  # every credential we read or derive: never printed, masked in CI
         self.base = _base_url(endpoint or name.registry)
+        self.origin = origin(self.base)
         self.timeout = timeout
+        self._command_end = time.monotonic() + timeout * COMMAND_BUDGET
         self.session = session or httpclient.session(self.base, pool=pool)
-        self._auth: str | None = _initial_auth(name.registry)
+        self._credentials = _credentials(self.origin)
+        self._auth: str | None = _initial_auth(self.origin)
         self._lock = threading.Lock()
 
     def tags(self) -> list[str]:
@@ -202,10 +310,26 @@ class RegistrySource(Source):
                     "paging is broken, try again later or read a mirror with --registry-url"
                 )
             seen.add(url)
-            response = self._request("GET", url, what="tag list")
-            tags.extend(_json(response.content, f"{self.name}: tag list").get("tags") or [])
-            url = _next_link(response.headers.get("Link", ""), url)
+            response = self._request("GET", url, what="tag list", limit=MAX_PAGE)
+            what = f"{self.name}: tag list"
+            tags.extend(_check_tags(_json(response.content, what), what))
+            if len(tags) > MAX_TAGS:
+                raise ExternalError(
+                    f"{self.name}: the registry at {self.base} lists more than {MAX_TAGS} tags; "
+                    "refusing to read on (a registry that never ends its tag list)"
+                )
+            url = self._next_page(response.headers.get("Link", ""), url)
         return tags
+
+    def _next_page(self, header: str, current: str) -> str | None:
+        url = _next_link(header, current)
+        if url is not None and origin(url) != self.origin:
+            raise ExternalError(
+                f"{self.name}: the registry at {self.base} sent a tag-list Link to another "
+                f"origin ({_show_origin(url)}); refusing to follow it (a registry pages within "
+                "itself); check --registry-url"
+            )
+        return url
 
     def resolve(self, tag: str) -> str:
         response = self._request("HEAD", self._manifest_url(tag), what=f"tag {tag}", accept=ACCEPT)
@@ -214,38 +338,106 @@ class RegistrySource(Source):
 
     def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
         url = self._manifest_url(reference)
-        response = self._request("GET", url, what=f"manifest {reference}", accept=ACCEPT)
+        response = self._request(
+            "GET", url, what=f"manifest {reference}", accept=ACCEPT, limit=MAX_MANIFEST
+        )
         media_type = response.headers.get("Content-Type", "").split(";")[0] or None
         return response.content, media_type, response.headers.get("Docker-Content-Digest") or None
 
     def _blob_bytes(self, digest: str) -> bytes:
         url = f"{self.base}/v2/{self.name.repository}/blobs/{digest}"
-        return self._request("GET", url, what=f"blob {digest}").content
+        return self._request("GET", url, what=f"blob {digest}", limit=MAX_BLOB).content
 
     def _manifest_url(self, reference: str) -> str:
         return f"{self.base}/v2/{self.name.repository}/manifests/{reference}"
 
-    def _request(self, method: str, url: str, what: str, accept: str = "*/*") -> requests.Response:
-        response = self._send(method, url, accept)
+    def _request(
+        self, method: str, url: str, what: str, accept: str = "*/*", limit: int = MAX_MANIFEST
+    ) -> Reply:
+        response = self._follow(method, url, what, accept, limit)
         if response.status_code == 401 and self._authenticate(response):
-            response = self._send(method, url, accept)
+            response = self._follow(method, url, what, accept, limit)
         return self._checked(response, what)
 
-    def _send(self, method: str, url: str, accept: str) -> requests.Response:
-        headers = {"Accept": accept}
-        if self._auth:
-            headers["Authorization"] = self._auth
-        try:
-            return self.session.request(method, url, headers=headers, timeout=self.timeout)
-        except requests.exceptions.RetryError as exc:
-            raise ExternalError(f"{self.name}: {url} kept failing after retries ({exc})") from None
-        except requests.RequestException as exc:
-            raise ExternalError(
-                f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the URL "
-                "and the network, or pass --registry-url"
-            ) from None
+    def _follow(self, method: str, url: str, what: str, accept: str, limit: int) -> Reply:
+        """Send, following at most MAX_REDIRECTS redirects, none of them to another origin
+        (except a blob's, over https and without credentials)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(method, url, what, accept=accept, limit=limit)
+            if not response.is_redirect:
+                return response
+            url = self._redirect_target(url, response.headers.get("Location", ""), what)
+        raise ExternalError(
+            f"{self.name}: the registry at {self.base} redirected the {what} more than "
+            f"{MAX_REDIRECTS} times; refusing to go on"
+        )
 
-    def _checked(self, response: requests.Response, what: str) -> requests.Response:
+    def _redirect_target(self, current: str, location: str, what: str) -> str:
+        target = urllib.parse.urljoin(current, location)
+        there = origin(target)
+        if there == self.origin:
+            return target
+        if what.startswith("blob ") and there[0] == "https":
+            return target  # ghcr: its storage host; _send gives it no credentials
+        raise ExternalError(
+            f"{self.name}: the registry at {self.base} redirected the {what} to another origin "
+            f"({_show_origin(target)}); refusing to follow it"
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        accept: str = "*/*",
+        limit: int = 0,
+        params: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> Reply:
+        """One request, its body read (at most `limit` bytes, decoded; none for a redirect or
+        an error), all of it within the request's share of the command's deadline."""
+        headers = {"Accept": accept}
+        if self._auth and auth is None and origin(url) == self.origin:
+            headers["Authorization"] = self._auth
+        budget = min(self.timeout * REQUEST_BUDGET, self._command_end - time.monotonic())
+        if budget <= 0:
+            raise self._too_slow(what, self.timeout * COMMAND_BUDGET, "this command allows")
+        with httpclient.deadline(budget) as expired:
+            try:
+                with self.session.request(
+                    method, url, headers=headers, params=params, auth=auth,
+                    timeout=self.timeout, allow_redirects=False, stream=True,
+                ) as response:  # fmt: skip
+                    wanted = method != "HEAD" and response.status_code < 300
+                    body = httpclient.read_body(response, limit, what) if wanted else b""
+                    if expired():
+                        raise httpclient.DeadlineExceeded  # the body may have been cut short
+                    return Reply(response.status_code, response.headers, body)
+            except httpclient.BodyTooLarge as exc:
+                raise ExternalError(
+                    f"{self.name}: the registry at {self.base} sent a {exc}; refusing it"
+                ) from None
+            except (httpclient.DeadlineExceeded, *NETWORK_ERRORS) as exc:
+                if expired() or isinstance(exc, httpclient.DeadlineExceeded):
+                    raise self._too_slow(what, budget, "a request may take") from None
+                if isinstance(exc, requests.exceptions.RetryError):
+                    raise ExternalError(
+                        f"{self.name}: {what} kept failing after retries; try again later"
+                    ) from None
+                raise ExternalError(
+                    f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the "
+                    "URL and the network, or pass --registry-url"
+                ) from None
+
+    def _too_slow(self, what: str, seconds: float, bound: str) -> ExternalError:
+        return ExternalError(
+            f"{self.name}: the registry at {self.base} did not deliver the {what} within the "
+            f"{seconds:.0f} s {bound} (it answers too slowly or not at all); check the URL and "
+            "the network, try again later, or raise http_timeout"
+        )
+
+    def _checked(self, response: Reply, what: str) -> Reply:
         status = response.status_code
         if status < 400:
             return response
@@ -264,12 +456,12 @@ class RegistrySource(Source):
             )
         raise ExternalError(f"{where}: registry answered {status} after retries; try again later")
 
-    def _authenticate(self, response: requests.Response) -> bool:
+    def _authenticate(self, response: Reply) -> bool:
         """Answer a `WWW-Authenticate` challenge (Bearer token flow or Basic); False if we can't."""
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme, _, params_text = challenge.partition(" ")
         params = dict(_CHALLENGE_PARAM.findall(params_text))
-        credentials = _credentials(self.name.registry)
+        credentials = self._credentials
         if credentials:
             self.mask(credentials.partition(":")[2])
         if scheme.lower() == "basic" and credentials:
@@ -278,16 +470,19 @@ class RegistrySource(Source):
             return True
         if scheme.lower() != "bearer" or "realm" not in params:
             return False
+        realm = self._realm(params["realm"])
         query = {k: params[k] for k in ("service", "scope") if k in params}
         query.setdefault("scope", f"repository:{self.name.repository}:pull")
         user, _, secret = (credentials or "").partition(":")
-        auth = (user, secret) if credentials else None
-        try:
-            answer = self.session.get(
-                params["realm"], params=query, auth=auth, timeout=self.timeout
-            )
-        except requests.RequestException as exc:
-            raise ExternalError(f"{self.name}: token service unreachable ({exc})") from None
+        # The realm is the registry's own token service on its host (ghcr.io/token); a realm
+        # elsewhere is asked anonymously: the token was configured for this registry only.
+        same_host = (
+            urllib.parse.urlsplit(realm).hostname == urllib.parse.urlsplit(self.base).hostname
+        )
+        auth = (user, secret) if credentials and same_host else None
+        answer = self._send(
+            "GET", realm, "token answer", params=query, auth=auth, limit=MAX_TOKEN_ANSWER
+        )
         if answer.status_code != 200:
             raise ExternalError(
                 f"{self.name}: token service answered {answer.status_code}; set "
@@ -297,26 +492,68 @@ class RegistrySource(Source):
         token = token_data.get("token") or token_data.get("access_token")
         if not token:
             raise ExternalError(f"{self.name}: token service gave no token")
-        self.mask(str(token))  # derived, so the runner does not know it: ::add-mask:: it
+        if not isinstance(token, str) or not _TOKEN.match(token):
+            raise ExternalError(
+                f"{self.name}: token service {_show_origin(realm)} sent a token that is not a "
+                "bearer token (wrong type, spaces or control characters); refusing to use it"
+            )
+        self.mask(token)  # derived, so the runner does not know it: ::add-mask:: it
         with self._lock:
             self._auth = f"Bearer {token}"
         return True
 
+    def _realm(self, realm: str) -> str:
+        """The token service URL a challenge names, if we may talk to it at all."""
+        parsed = urllib.parse.urlsplit(realm)
+        secure = parsed.scheme == "https" or (
+            parsed.scheme == "http" and is_loopback_host(parsed.netloc)
+        )
+        if not secure or not parsed.hostname or parsed.username is not None:
+            raise ExternalError(
+                f"{self.name}: the registry at {self.base} asked us to fetch a token from "
+                f"{_show_origin(realm)}, which is not https (or loopback); refusing to send "
+                "anything there"
+            )
+        return realm
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL: what credentials are bound to."""
+    parsed = urllib.parse.urlsplit(url)
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        port = -1
+    return parsed.scheme.lower(), (parsed.hostname or "").lower(), port
+
+
+def _show_origin(url: str) -> str:
+    scheme, host, port = origin(url)
+    return output.one_line(f"{scheme}://{host}:{port}", 200)
+
 
 def _base_url(endpoint: str) -> str:
-    if "://" in endpoint:
-        parsed = urllib.parse.urlsplit(endpoint)
-        if parsed.scheme == "http" and not is_loopback_host(parsed.netloc):
-            raise UsageError(
-                f"registry URL {endpoint!r} uses plain HTTP to a non-loopback host; use https://"
-            )
-        if parsed.scheme not in ("http", "https"):
-            raise UsageError(
-                f"registry URL {endpoint!r} must start with https:// (or http:// on loopback)"
-            )
-        return endpoint.rstrip("/")
-    scheme = "http" if is_loopback_host(endpoint) else "https"
-    return f"{scheme}://{endpoint.rstrip('/')}"
+    url = endpoint if "://" in endpoint else None
+    if url is None:
+        scheme = "http" if is_loopback_host(endpoint) else "https"
+        url = f"{scheme}://{endpoint}"
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https"):
+        raise UsageError(
+            f"registry URL {endpoint!r} must start with https:// (or http:// on loopback)"
+        )
+    if parsed.username is not None or parsed.password is not None:
+        raise UsageError(
+            f"registry URL {output.one_line(endpoint, 200)!r} carries credentials; remove them "
+            "and set PINBOT_REGISTRY_TOKEN (with PINBOT_REGISTRY_TOKEN_HOST) instead"
+        )
+    if not parsed.hostname or parsed.query or parsed.fragment:
+        raise UsageError(f"registry URL {endpoint!r} needs a host and no query; e.g. https://HOST")
+    if parsed.scheme == "http" and not is_loopback_host(parsed.netloc):
+        raise UsageError(
+            f"registry URL {endpoint!r} uses plain HTTP to a non-loopback host; use https://"
+        )
+    return url.rstrip("/")
 
 
 def _next_link(header: str, current: str) -> str | None:
@@ -324,16 +561,35 @@ def _next_link(header: str, current: str) -> str | None:
     return urllib.parse.urljoin(current, match.group(1)) if match else None
 
 
-def _initial_auth(registry: str) -> str | None:
+def token_host() -> str:
+    """The registry PINBOT_REGISTRY_TOKEN is for: PINBOT_REGISTRY_TOKEN_HOST, else ghcr.io."""
+    return (os.environ.get(TOKEN_HOST_ENV) or DEFAULT_TOKEN_HOST).strip().lower()
+
+
+def _token_for(endpoint: tuple[str, str, int]) -> str | None:
+    """PINBOT_REGISTRY_TOKEN, if the endpoint is the registry it is configured for."""
     token = os.environ.get("PINBOT_REGISTRY_TOKEN")
+    if not token:
+        return None
+    scheme, host, port = endpoint
+    wanted = origin(f"{scheme}://{token_host()}")
+    return token if wanted[1:] == (host, port) else None
+
+
+def _initial_auth(endpoint: tuple[str, str, int]) -> str | None:
+    token = _token_for(endpoint)
     return f"Bearer {token}" if token else None
 
 
-def _credentials(registry: str) -> str | None:
-    """user:secret for `registry`: PINBOT_REGISTRY_TOKEN, else docker's config.json `auths`."""
-    token = os.environ.get("PINBOT_REGISTRY_TOKEN")
+def _credentials(endpoint: tuple[str, str, int]) -> str | None:
+    """user:secret for the endpoint: PINBOT_REGISTRY_TOKEN if it is configured for this registry,
+    else docker's config.json `auths` entry for this very host."""
+    token = _token_for(endpoint)
     if token:
         return f"pinbot:{token}"
+    scheme, host, port = endpoint
+    default_port = 443 if scheme == "https" else 80
+    registry = host if port == default_port else f"{host}:{port}"
     config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
     try:
         auths = json.loads((config_dir / "config.json").read_text()).get("auths", {})

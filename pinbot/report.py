@@ -12,7 +12,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -21,6 +20,9 @@ if TYPE_CHECKING:
     from pinbot.holds import Hold
     from pinbot.live import LiveLine
     from pinbot.model import Candidate
+
+from pinbot import output
+from pinbot.errors import UsageError
 
 SECRET_ENV = ("GITHUB_TOKEN", "GH_TOKEN", "PINBOT_REGISTRY_TOKEN", "PINBOT_APP_API_KEY")
 # A credential someone wrote into a git or registry URL: `scheme://user:secret@host`, or a
@@ -85,12 +87,14 @@ class Output:
             self._live = LiveLine(self.stderr)
 
     def mask(self, secret: str) -> None:
-        """Never print `secret`; under GitHub Actions also ask the runner to mask it."""
+        """Never print `secret`; under GitHub Actions also ask the runner to mask it (on
+        stderr: on stdout the command, secret and all, would land in --json output)."""
         if len(secret) < 4 or secret in self._secrets:
             return
         self._secrets.add(secret)
         if in_github_actions():
-            self.stdout.write(f"::add-mask::{secret}\n")
+            self.stderr.write(output.workflow_command("add-mask", secret))
+            self.stderr.flush()
 
     def redact(self, text: str) -> str:
         # Longest first, so a secret that contains another is not left half-shown; a copy,
@@ -104,7 +108,7 @@ class Output:
         if isinstance(message, Status):
             self.status(message.key, message, done=message.done)
             return
-        line = self.redact(f"pinbot: {message}\n")
+        line = output.terminal(self.redact(f"pinbot: {message}\n"))
         if self._live is not None:
             self._live.above(line)
             return
@@ -119,14 +123,14 @@ class Output:
             if done:
                 self._live.done(key)
             else:
-                self._live.show(key, self.redact(f"pinbot: {message}"))
+                self._live.show(key, output.one_line(self.redact(f"pinbot: {message}"), 2000))
             return
         now = time.monotonic()
         if done:
             self._said.pop(key, None)
         elif now - self._said.setdefault(key, now) >= PLAIN_EVERY:
             self._said[key] = now
-            self.stderr.write(self.redact(f"pinbot: {message}\n"))
+            self.stderr.write(output.terminal(self.redact(f"pinbot: {message}\n")))
             self.stderr.flush()
 
     def _end_status(self) -> None:
@@ -139,13 +143,16 @@ class Output:
 
     def error(self, message: str) -> None:
         self._end_status()
-        self.stderr.write(self.redact(f"pinbot: error: {message}\n"))
+        self.stderr.write(self.redact(f"pinbot: error: {output.one_line(message, 2000)}\n"))
         self.stderr.flush()
 
     def result(self, data: dict[str, Any], text: str) -> None:
         """The command's result: JSON with --json, else the human text."""
         self._end_status()
-        body = json.dumps(data, indent=2) + "\n" if self.json_mode else text.rstrip("\n") + "\n"
+        if self.json_mode:  # json.dumps escapes every control character itself
+            body = json.dumps(data, indent=2) + "\n"
+        else:
+            body = output.terminal(text.rstrip("\n") + "\n")
         self.stdout.write(self.redact(body))
         self.stdout.flush()
         # Under Actions the whole result is also the step output `report`: one line of JSON, so
@@ -161,14 +168,31 @@ class Output:
         """Under Actions: $GITHUB_OUTPUT values, a step-summary block, ::error annotations."""
         if not in_github_actions():
             return
-        if outputs and os.environ.get("GITHUB_OUTPUT"):
-            with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
-                fh.write(self.redact(github_output_block(outputs)))
-        if summary and os.environ.get("GITHUB_STEP_SUMMARY"):
-            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
-                fh.write(self.redact(summary.rstrip("\n") + "\n"))
+        if outputs:
+            _append("GITHUB_OUTPUT", self.redact(output.github_output_block(outputs)))
+        if summary:
+            _append(
+                "GITHUB_STEP_SUMMARY", self.redact(output.terminal(summary).rstrip("\n") + "\n")
+            )
         for message in errors:
-            self.stdout.write(self.redact(f"::error title=pinbot::{escape_annotation(message)}\n"))
+            line = output.workflow_command("error", self.redact(output.strip_controls(message)))
+            self.stderr.write(line.replace("::error::", "::error title=pinbot::", 1))
+        self.stderr.flush()
+
+
+def _append(variable: str, text: str) -> None:
+    """Append to the file an Actions variable names; one that cannot be written is bad set-up."""
+    path = os.environ.get(variable)
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(
+            f"{variable}={path!r} cannot be written ({exc.strerror or exc}); point it at a "
+            "writable file or unset it"
+        ) from None
 
 
 class RedactingFilter(logging.Filter):
@@ -201,22 +225,6 @@ def _hide_userinfo(match: re.Match[str]) -> str:
 
 def in_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
-
-
-def github_output_block(outputs: dict[str, str]) -> str:
-    """name=value lines; multi-line values in a heredoc with a delimiter that cannot collide."""
-    lines = []
-    for name, value in outputs.items():
-        if "\n" in value:
-            delimiter = f"pinbot_{uuid.uuid4().hex}"
-            lines.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
-        else:
-            lines.append(f"{name}={value}\n")
-    return "".join(lines)
-
-
-def escape_annotation(message: str) -> str:
-    return message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def table(
@@ -258,7 +266,7 @@ def _cut(text: str, width: int) -> str:
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     def cell(value: object) -> str:
-        return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+        return "" if value is None else output.table_cell(str(value))
 
     head = "| " + " | ".join(headers) + " |\n|" + "---|" * len(headers) + "\n"
     return head + "".join("| " + " | ".join(cell(c) for c in row) + " |\n" for row in rows)
@@ -354,7 +362,7 @@ def gate_text(data: dict[str, Any], deploy: str) -> str:
 
 def gate_markdown(data: dict[str, Any], deploy: str) -> str:
     rows = [
-        (c["name"], ("✅ " if c["ok"] else "❌ ") + c["status"], c["detail"])
+        (c["name"], ("✅ " if c["ok"] else "❌ ") + c["status"], output.markdown(c["detail"]))
         for c in data["checks"]
     ]
     return "\n".join(

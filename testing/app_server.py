@@ -18,7 +18,8 @@ included.
 - `stuck`: a resumed or restarted sandbox stays `STARTING` forever;
 - `start-error`: every start task ends in `ERROR`;
 - `start-stuck`: every start task stays `WORKING` forever (no sandbox is ever made);
-- `send-409` / `send-410`: send-message answers 409 (sandbox not running) / 410 (archived).
+- `send-409` / `send-410`: send-message answers 409 (sandbox not running) / 410 (archived);
+- `send-404` / `send-503`: send-message answers 404 (no sandbox) / 503 (sandbox in error).
 """
 
 from __future__ import annotations
@@ -206,6 +207,10 @@ class App:
             raise Reply(409, {"detail": "the sandbox is not running"})
         if self.mode == "send-410":
             raise Reply(410, {"detail": "the conversation is archived"})
+        if self.mode == "send-404":
+            raise Reply(404, {"detail": f"Sandbox not found for conversation {ident}"})
+        if self.mode == "send-503":
+            raise Reply(503, {"detail": "Sandbox is in an error state"})
         sandbox = self.sandbox_of(conversation)
         if conversation["bootstrap"]:
             body = self._bootstrap(sandbox, ident, body)

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinbot import config, git, github, holds
+from pinbot import cleanup, config, git, github, holds
 from pinbot.commands import Context
 from pinbot.commands.scan import hold_back
 from pinbot.cut import apply
@@ -74,12 +74,15 @@ def run(ctx: Context, args: CutOptions) -> int:
     request = _request(ctx, args)
     opts = args.image_options
     workdir = Path(tempfile.mkdtemp(prefix="pinbot-cut-"))
+    cleanup.track(workdir)  # removed even if pinbot is interrupted or killed
     keep = False  # only a successful build without --push leaves its commits for inspection
     cut: _Cut | None = None
     try:
         cut = _Cut(ctx, request, opts, workdir)
         outcome = _run(cut)
         keep = outcome.kept is not None
+        if keep:
+            cleanup.untrack(workdir)  # the user inspects it: not ours to remove any more
         ctx.out.result(
             result_json(outcome, cut.openhands.url), plan_text(outcome, cut.openhands.url)
         )
@@ -202,9 +205,9 @@ def _request(ctx: Context, args: CutOptions) -> Request:
     branches = tuple(dict.fromkeys(_branch(name, "--openhands-branch") for name in names))
     return Request(
         tag=validate_tag(args.tag, "--tag") if args.tag else None,
-        openhands=args.openhands,
+        openhands=git.check_source(args.openhands, "--openhands"),
         branches=branches,
-        deploy=args.deploy or None,
+        deploy=git.check_source(args.deploy, "--deploy") if args.deploy else None,
         deploy_base=_branch(args.deploy_branch or settings.deploy.branch, "--deploy-branch"),
         require_commits=tuple(validate_sha(s.lower(), "--require-commit") for s in shas),
         require_prs=tuple(settings.require_prs) if given is None else (),

@@ -109,11 +109,12 @@ def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
 
     ctx.out.progress(f"step 2/4 cut: pin {tag} on {oh.branch}, point the deploy at it")
     _show(ctx, f"cut --tag {tag} --openhands {oh.url} --openhands-branch {oh.branch} "
-               f"--deploy {deploy.url} --push --require-commit {require[0]} {shown}")  # fmt: skip
+               f"--deploy {deploy.url} --index-url {built.index_url} --push "
+               f"--require-commit {require[0]} {shown}")  # fmt: skip
     cutting = CutOptions(images, tag, False, oh.url, [oh.branch], deploy.url, None, require,
                          push=True, open_prs=False, dry_run=False,
                          force_capability=False)  # fmt: skip
-    pinned = _step(ctx, "2/4 cut", cut.run, cutting)
+    pinned = _step(ctx, "2/4 cut", cut.run, cutting, built.settings)
     for change in pinned["changes"]:
         ctx.out.progress(f"  {change['repo']}: {change['file']}:{change['line']}: {change['new']}")
 
@@ -158,10 +159,16 @@ def _show(ctx: Context, command: str) -> None:
     ctx.out.progress(f"$ pinbot --json {command}")
 
 
-def _step(ctx: Context, name: str, command: Callable[[Context, Opts], int], options: Opts) -> Any:
+def _step(
+    ctx: Context,
+    name: str,
+    command: Callable[[Context, Opts], int],
+    options: Opts,
+    settings: Settings | None = None,
+) -> Any:
     """Run one command on the world's own settings; its result, or StepFailed with its code."""
     out = StepOutput(ctx.out)
-    code = command(Context(Settings(), out, ctx.use_cache), options)
+    code = command(Context(settings or Settings(), out, ctx.use_cache), options)
     if code != 0 or out.data is None:
         raise StepFailed(name, code)
     return out.data

@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pinbot import report
+from pinbot import cleanup, git, report
 from pinbot.commands import Context
 from pinbot.gate.checks import Gate
 from pinbot.gate.facts import Check, Facts, Request, result_json
@@ -30,13 +30,14 @@ def run(ctx: Context, args: GateOptions) -> int:
     opts = args.image_options
     report = load_probe_report(request.probe) if request.probe else None
     with tempfile.TemporaryDirectory(prefix="pinbot-gate-") as tmp:
+        cleanup.track(tmp)  # removed even if pinbot is interrupted or killed
         deploy = open_repo(ctx, request.deploy, "--deploy", Path(tmp) / "deploy")
         openhands = open_repo(ctx, request.openhands, "--openhands", Path(tmp) / "openhands")
         facts = Facts(f"{deploy.where}@{request.deploy_ref or 'HEAD'}")
-        facts.deploy_commit, written = deployed_sha(ctx, deploy, request.deploy_ref)
+        facts.deploy_commit, written, overridden = deployed_sha(ctx, deploy, request.deploy_ref)
         facts.required = required_commits(ctx, request, openhands)
         gate = Gate(ctx, opts, request, openhands, facts)
-        checks = gate.evaluate(written, report)
+        checks = gate.evaluate(written, report, overridden)
     return _report(ctx, facts, checks)
 
 
@@ -45,9 +46,9 @@ def _request(ctx: Context, args: GateOptions) -> Request:
     given = args.require_commit
     shas = given if given is not None else ctx.settings.require_commits
     return Request(
-        deploy=repo,
+        deploy=git.check_source(repo, "--deploy"),
         deploy_ref=ref,
-        openhands=args.openhands,
+        openhands=git.check_source(args.openhands, "--openhands"),
         require_commits=tuple(validate_sha(s.lower(), "--require-commit") for s in shas),
         require_prs=tuple(ctx.settings.require_prs) if given is None else (),
         allow_retag=args.allow_retag,

@@ -26,9 +26,12 @@ def run(ctx: Context, options: ScanOptions) -> int:
     opts = options.image_options
     engine = Engine(ctx, opts)
     source, branch = options.openhands, options.openhands_branch
-    found = read_holds(ctx, source, branch) if source and branch else []
+    found, pinned = read_branch(ctx, opts, source, branch) if source and branch else ([], None)
+    current = options.current
+    if current is None and pinned is not None:
+        current = pinned  # the pin the branch carries, read as the deploy reads it
     engine.veto = hold_back(found, str(opts.image))
-    result = engine.scan(options.current, options.all)
+    result = engine.scan(current, options.all)
     data = {**report.scan_json(result), "holds": [h.to_json() for h in found]}
     ctx.out.result(data, report.scan_text(result, found))
     selected = result.selected
@@ -94,10 +97,15 @@ def run_check(ctx: Context, options: CheckOptions) -> int:
     return {"pass": 0, "fail": 1}.get(candidate.verdict, 3)
 
 
-def read_holds(ctx: Context, source: str, branch: str) -> list[Hold]:
-    """The rollback holds on `branch` of the OpenHands repository `source`, read in place (a
-    path) or from a temporary blobless mirror (a URL)."""
+def read_branch(
+    ctx: Context, opts: ImageOptions, source: str, branch: str
+) -> tuple[list[Hold], str | None]:
+    """The rollback holds on `branch` of the OpenHands repository `source` and the tag it pins
+    (either era: the constant, else the locked or pinned openhands-agent-server), read in place
+    (a path) or from a temporary blobless mirror (a URL)."""
     from pinbot import git
+    from pinbot.pins import profiles
+    from pinbot.pins.state import read_state
 
     validate_branch(branch, "--openhands-branch")
     with tempfile.TemporaryDirectory(prefix="pinbot-holds-") as scratch:
@@ -108,7 +116,15 @@ def read_holds(ctx: Context, source: str, branch: str) -> list[Hold]:
                 f"--openhands-branch {branch!r} is not a branch of {repo.where}: check the name"
             )
         ctx.out.detail(f"reading rollbacks of pinbot pins on {branch} in {repo.where}")
-        return git.holds_at(repo.path, tip, branch)
+        found = git.holds_at(repo.path, tip, branch)
+        specs = profiles.sites(ctx.settings.pin, ctx.settings.source)
+        where = f" at {git.short(tip)} of {branch} in {repo.where}"
+        image, variant = str(opts.image), opts.variant
+        pins = read_state(specs, lambda path: repo.read(tip, path), image, variant, where)
+        ctx.out.progress(
+            f"{branch} pins {pins.tag} ({pins.deployed.label} at {pins.deployed.where})"
+        )
+        return found, pins.tag
 
 
 def _open(source: str, scratch: Path) -> InPlace:

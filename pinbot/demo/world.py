@@ -4,6 +4,7 @@ and the OpenHands and deploy repositories the later steps pin and gate."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pinbot
-from pinbot.demo import repos
+from pinbot.config import Settings
+from pinbot.demo import package_index, repos
 from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import LayoutWriter, RegistryWriter, Writer
 from pinbot.demo.services import registry_binary, registry_server
@@ -34,6 +36,14 @@ class DemoWorld:
     deploy: repos.DeployRepo
     shas: dict[str, str]  # tag -> build sha
     tags: int  # how many tags were published
+    index_url: str  # the local package index that serves the OpenHands packages of each release
+
+    @property
+    def settings(self) -> Settings:
+        """pinbot's settings for this world: its packages come from its own index."""
+        settings = Settings()
+        pin = dataclasses.replace(settings.pin, index_url=self.index_url)
+        return settings.replace(pin=pin)
 
 
 def demo_builds() -> list[Build]:
@@ -53,15 +63,24 @@ def demo_builds() -> list[Build]:
 @contextmanager
 def built(workdir: Path) -> Iterator[DemoWorld]:
     """The world, with its registry running for as long as the context lasts."""
-    with _registry(workdir) as (writer, endpoint):
-        published = publish(writer, workdir / "software-agent-sdk", demo_builds())
-        openhands = repos.openhands_repo(workdir / "remotes", tag=PIN)
+    builds = demo_builds()
+    with (
+        _registry(workdir) as (writer, endpoint),
+        package_index.serve(workdir / "package-index") as index,
+    ):
+        published = publish(writer, workdir / "software-agent-sdk", builds)
+        # The OpenHands packages of every release, as PyPI has them: cut pins them too.
+        index.publish(b.version for b in builds if b.version)
+        files = {"pyproject.toml": package_index.openhands_pyproject(PIN.removesuffix("-python"))}
+        openhands = repos.openhands_repo(workdir / "remotes", tag=PIN, files=files)
         deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
         if ROLLED_BACK in published.digests:  # a test's smaller world may not have it
             repos.rolled_back_pin(openhands.remote, openhands.branch, IMAGE, PIN, ROLLED_BACK,
                                   published.digests[ROLLED_BACK])  # fmt: skip
         shas, tags = dict(published.shas), len(published.tags)
-        yield DemoWorld(workdir, published.sdk, endpoint, openhands, deploy, shas, tags)
+        yield DemoWorld(
+            workdir, published.sdk, endpoint, openhands, deploy, shas, tags, index.url
+        )
 
 
 @contextmanager

@@ -22,6 +22,15 @@ def read_deployed_sha(deploy: DeploySettings, read: Reader, where: str = "") -> 
     return workflow.read(text, path, deploy.sha_key)
 
 
+def read_deployed_overrides(
+    deploy: DeploySettings, read: Reader, where: str = ""
+) -> list[tuple[str, Site]]:
+    """Job- and step-level settings of <sha_key> in the deploy workflow (see workflow.overrides)."""
+    path = deploy.workflow
+    text = utf8(need(read, path, f"{where}: check config deploy.workflow"), path)
+    return workflow.overrides(text, path, deploy.sha_key)
+
+
 def need(read: Reader, path: str, hint: str) -> bytes:
     data = read(path)
     if data is None:

@@ -63,6 +63,8 @@ def _compose(text: str, file: str) -> Any:
         raise UsageError(f"{file}:{line}: not valid YAML ({exc.problem})") from None
     except YAMLError as exc:
         raise UsageError(f"{file}: not valid YAML ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{file}: nests YAML too deep for a workflow; refusing it") from None
     if not _is_mapping(root):
         raise UsageError(f"{file}: expected a workflow (a YAML mapping) at the top level")
     return root
@@ -111,3 +113,62 @@ def _scalar(text: str, name: Any, node: Any, file: str, key: str) -> _Scalar:
 
 def _only_properties(text: str) -> bool:
     return all(word[0] in "&!" for word in text.split())
+
+
+def overrides(text: str, file: str, key: str) -> list[tuple[str, Site]]:
+    """Every place below the top level that sets env.<key> for a job or a step, as written:
+    what the deploying job sees wins over the top-level value. A value no reader can know
+    before the run (an `env:` that is an expression, a step writing `$GITHUB_ENV`) comes back
+    as `<...>` so the gate can block on it."""
+    root = _compose(text, file)
+    jobs = _value(root, "jobs")
+    if not _is_mapping(jobs):
+        return []
+    found: list[tuple[str, Site]] = []
+    for job_key, job in jobs.value:
+        if not _is_mapping(job):
+            continue
+        place = f"job {job_key.value!r}"
+        found += _env_entries(_value(job, "env"), key, file, place)
+        steps = _value(job, "steps")
+        for number, step in enumerate(getattr(steps, "value", None) or [], start=1):
+            if not _is_mapping(step):
+                continue
+            named = _value(step, "name") or _value(step, "id")
+            label = f"{place} step {number}" + (f" ({named.value})" if _is_text(named) else "")
+            found += _env_entries(_value(step, "env"), key, file, label)
+            run = _value(step, "run")
+            if _is_text(run) and "GITHUB_ENV" in run.value and key in run.value:
+                line = run.start_mark.line + 1
+                found.append((f"{label} run", Site(file, line, "<written to $GITHUB_ENV>")))
+    return found
+
+
+def _env_entries(env: Any, key: str, file: str, place: str) -> list[tuple[str, Site]]:
+    if env is None:
+        return []
+    line = env.start_mark.line + 1
+    if not _is_mapping(env):
+        shown = env.value if _is_text(env) else "not a mapping"
+        return [(f"{place} env", Site(file, line, f"<env is {shown}>"))]
+    return [
+        (f"{place} env", Site(file, name.start_mark.line + 1, _shown(node)))
+        for name, node in env.value
+        if getattr(name, "value", None) == key
+    ]
+
+
+def _shown(node: Any) -> str:
+    return str(node.value) if _is_text(node) else "<not a plain value>"
+
+
+def _value(mapping: Any, key: str) -> Any:
+    if not _is_mapping(mapping):
+        return None
+    return next((v for k, v in mapping.value if getattr(k, "value", None) == key), None)
+
+
+def _is_text(node: Any) -> bool:
+    from ruamel.yaml.nodes import ScalarNode
+
+    return isinstance(node, ScalarNode)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pinbot import git
@@ -49,9 +49,14 @@ class Gate:
             self._engine = Engine(self.ctx, self.opts)
         return self._engine
 
-    def evaluate(self, written: Site, report: dict[str, Any] | None) -> list[Check]:
+    def evaluate(
+        self,
+        written: Site,
+        report: dict[str, Any] | None,
+        overridden: Sequence[tuple[str, Site]] = (),
+    ) -> list[Check]:
         steps: list[tuple[str, Callable[[], Check]]] = [
-            ("openhands_sha", lambda: self.openhands_sha(written)),
+            ("openhands_sha", lambda: self.openhands_sha(written, overridden)),
             ("backend_commits", self.backend_commits),
             ("pin_sites_agree", self.pin_sites_agree),
             ("digest_unchanged", self.digest_unchanged),
@@ -61,8 +66,18 @@ class Gate:
             steps.append(("probe", lambda: self.probe(report)))
         return [_guarded(name, step) for name, step in steps]
 
-    def openhands_sha(self, written: Site) -> Check:
+    def openhands_sha(self, written: Site, overridden: Sequence[tuple[str, Site]] = ()) -> Check:
         key, where = self.settings.deploy.sha_key, f"{written.file}:{written.line}"
+        # The deploying job sees a job's or a step's own env over the top-level one.
+        differ = [(p, s) for p, s in overridden if s.value.lower() != written.value.lower()]
+        if differ:
+            places = "; ".join(f"{p} ({s.file}:{s.line}) = {s.value!r}" for p, s in differ)
+            return failed(
+                "openhands_sha",
+                f"{key} is {written.value!r} in the top-level env ({where}), but {places}: the "
+                f"deploying job may run another commit than the one checked; set {key} only in "
+                "the top-level env (pinbot cut writes it there)",
+            )
         if not _HEX40.match(written.value):
             return failed(
                 "openhands_sha",

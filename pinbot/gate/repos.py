@@ -32,7 +32,11 @@ def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> git.RepoRe
     return git.InPlace.mirror(url, flag, scratch)
 
 
-def deployed_sha(ctx: Context, repo: git.RepoReader, ref: str | None) -> tuple[str, Site]:
+def deployed_sha(
+    ctx: Context, repo: git.RepoReader, ref: str | None
+) -> tuple[str, Site, list[tuple[str, Site]]]:
+    """The OPENHANDS_SHA the workflow sets at the top level, and every job or step env that
+    sets it too (the deploying job sees those)."""
     commit = repo.resolve(ref)
     if commit is None:
         raise UsageError(
@@ -41,7 +45,8 @@ def deployed_sha(ctx: Context, repo: git.RepoReader, ref: str | None) -> tuple[s
         )
     where = f" at {git.short(commit)} in {repo.where}"
     site = sites.read_deployed_sha(ctx.settings.deploy, reader(repo, commit), where)
-    return commit, site
+    overridden = sites.read_deployed_overrides(ctx.settings.deploy, reader(repo, commit), where)
+    return commit, site, overridden
 
 
 def required_commits(ctx: Context, request: Request, repo: git.RepoReader) -> tuple[str, ...]:

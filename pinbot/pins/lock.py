@@ -58,6 +58,8 @@ def locked(text: str, file: str) -> list[Locked]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{file}: not a valid lock file ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{file}: nests TOML too deep for a lock file; refusing it") from None
     packages = doc.get("package", [])
     if not isinstance(packages, list):
         raise UsageError(f"{file}: not a lock file (no [[package]] list)")

@@ -80,12 +80,22 @@ def _locate(text: str, file: str, constant: str) -> _Literal:
     return _literal(text, value, file, constant)
 
 
+MAX_DEPTH = 200  # far beyond real code; keeps ast.dump/unparse (recursive) within the stack
+
+
 def _parse(text: str, file: str) -> ast.Module:
     try:
-        return ast.parse(text, filename=file)
+        tree = ast.parse(text, filename=file)
+        if _depth(tree) > MAX_DEPTH:
+            raise RecursionError
+        return tree
     except SyntaxError as exc:
         where = f"{file}:{exc.lineno}" if exc.lineno else file
         raise UsageError(f"{where}: not valid Python ({exc.msg})") from None
+    except (RecursionError, MemoryError):
+        raise UsageError(
+            f"{file}: nests expressions too deep for a pin file; refusing it"
+        ) from None
 
 
 def _bindings(tree: ast.AST, name: str) -> list[ast.Name]:
@@ -185,3 +195,13 @@ def _confirm(old: str, new: str, file: str, constant: str, expected: str) -> Non
     value.value = expected
     if after.value != expected or ast.dump(before_tree) != ast.dump(after_tree):
         raise AssertionError(f"{file}: rewriting {constant} changed more than its value")
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep the syntax tree nests (iteratively: the tree may be deeper than the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest

@@ -104,6 +104,8 @@ def _load(text: str, file: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{file}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{file}: nests TOML too deep; refusing it") from None
 
 
 def _meant(doc: dict[str, Any], wanted: set[str], file: str) -> Counter[tuple[str, str]]:

@@ -96,6 +96,8 @@ def _root(text: str, file: str) -> Any:
         raise UsageError(f"{file}:{line}: not valid YAML ({exc.problem})") from None
     except YAMLError as exc:
         raise UsageError(f"{file}: not valid YAML ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{file}: nests YAML too deep for a pin file; refusing it") from None
     if root is None:
         raise UsageError(f"{file}: the YAML document is empty")
     return root

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi, ApiError, AppApi, message
@@ -411,6 +412,7 @@ class CommandServer:
         self.timeout = timeout
         self.progress = progress
         self.workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
+        cleanup.track(self.workdir)  # removed even if pinbot is interrupted or killed
         self.working_dir = str(self.workdir / "workspace")
         self.port = free_port()
         self.key = secrets.token_urlsafe(24)
@@ -472,9 +474,11 @@ class CommandServer:
 
     def stop(self, keep: bool) -> None:
         self._kill()
-        if self.failed:
-            self.progress(f"kept the server's log for a look: {self.log}")
-        elif not keep:
+        if self.failed or keep:
+            cleanup.untrack(self.workdir)  # the user's to look at, not a run's leftover
+            if self.failed:
+                self.progress(f"kept the server's log for a look: {self.log}")
+        else:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def identity(self) -> str | None:
@@ -508,6 +512,7 @@ class UrlServer:
         self.timeout = timeout
         self.progress = progress
         self.working_dir = tempfile.mkdtemp(prefix="pinbot-probe-")
+        cleanup.track(self.working_dir)
 
     def up(self) -> None:
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
@@ -519,8 +524,14 @@ class UrlServer:
         # leaves it holding the pipe, and waiting for EOF would hang until the timeout.
         with tempfile.TemporaryFile() as log:
             try:
+                # Untagged: the server it restarts is the user's, not this run's to kill.
                 done = subprocess.run(
-                    command, stdout=log, stderr=log, timeout=self.timeout, check=False
+                    command,
+                    stdout=log,
+                    stderr=log,
+                    timeout=self.timeout,
+                    check=False,
+                    env=cleanup.untagged_environment(),
                 )
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise StepFailed(f"--recycle-command failed: {exc}") from None
@@ -531,7 +542,9 @@ class UrlServer:
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
 
     def stop(self, keep: bool) -> None:
-        if not keep:
+        if keep:
+            cleanup.untrack(self.working_dir)
+        else:
             shutil.rmtree(self.working_dir, ignore_errors=True)
 
     def identity(self) -> str | None:

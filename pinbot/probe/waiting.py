@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from pinbot import cleanup
 from pinbot.report import Status
 
 T = TypeVar("T")
@@ -34,6 +35,8 @@ def wait_until(
     delay = 0.05
     try:
         while True:
+            if cleanup.STOP.is_set():
+                raise StepFailed(f"{what}: interrupted")
             found = check()
             if found is not None:
                 return found
@@ -43,7 +46,7 @@ def wait_until(
             if time.monotonic() - said >= PROGRESS_EVERY:
                 progress(Status(f"{what} ({elapsed:.0f}s of {timeout:.0f}s)", what))
                 said = time.monotonic()
-            time.sleep(min(delay, max(0.0, timeout - elapsed)))
+            cleanup.STOP.wait(min(delay, max(0.0, timeout - elapsed)))
             delay = min(delay * 1.3, MAX_POLL)
     finally:
         if said != start:  # something was shown: take it down

@@ -154,7 +154,15 @@ def test_a_start_task_that_ends_in_error_is_an_error_verdict(
         assert "ended in ERROR: sandbox failed to start" in run.agent(name)["error"]
 
 
-@pytest.mark.parametrize(("mode", "says"), [("send-409", "not running"), ("send-410", "archived")])
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [
+        ("send-409", "not running"),
+        ("send-410", "archived"),
+        ("send-404", "no sandbox for the conversation"),
+        ("send-503", "in error"),
+    ],
+)
 def test_send_message_refusals_are_error_verdicts_at_the_recall_step(
     tmp_path: Path, probe: Any, monkeypatch: pytest.MonkeyPatch, mode: str, says: str
 ) -> None:
@@ -166,6 +174,8 @@ def test_send_message_refusals_are_error_verdicts_at_the_recall_step(
     codex = run.agent("codex")
     assert codex["step"] == "recall"
     assert f"HTTP {mode[-3:]}" in codex["error"] and says in codex["error"]
+    # a 409 (paused or starting) is answered by resuming the sandbox and sending once more
+    assert ("resuming it" in run.err) == (mode == "send-409")
 
 
 def test_the_marker_on_page_three_is_found_and_the_keys_and_codeword_stay_out_of_logs(

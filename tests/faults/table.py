@@ -3,6 +3,7 @@
     python -m tests.faults.table                  # run tests/faults, print the section
     python -m tests.faults.table --write          # ... and put it into README.md
     python -m tests.faults.table --record FILE    # use the JSON lines of an earlier run
+    python -m tests.faults.table --hostile --write  # only the hostile part (tests/hostile)
 
 Run from the repository root (the test services must be available, as for the test suite).
 The section goes right before "## Layout", or replaces the one already there.
@@ -24,6 +25,7 @@ if not __package__:  # run as a file (python tests/faults/table.py): import from
 
 from pinbot.report import markdown_table
 from testing.matrix import RECORD_ENV
+from tests.hostile.conftest import RECORD_ENV as HOSTILE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADING = "## What pinbot does on a bad day"
@@ -70,6 +72,61 @@ def _exit(row: dict[str, object]) -> str:
     return f"{row['exit_code']} (expected {row['expected_exit']}: FAILED)"
 
 
+HOSTILE = "### A hostile world"
+HOSTILE_INTRO = """\
+Each row is a class of attack that `tests/hostile` makes with servers of our own on loopback (a
+registry that lies in front of the real one, a second origin that listens for leaked
+credentials, git values that would run a command, agent servers that never come up) while the
+real command runs. A case holds when pinbot ends with the exit below (never 4), nothing reaches
+the other origin, no output channel is forged, no injected command runs and nothing is left
+running or on disk."""
+
+
+def run_hostile(record: Path) -> int:
+    env = dict(os.environ, **{HOSTILE_ENV: str(record)})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/hostile"]
+    return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+
+
+def hostile_section(cases: Sequence[dict[str, object]]) -> str:
+    """The hostile part: one row per attack class (a test module), its cases counted."""
+    rows: dict[str, list[dict[str, object]]] = {}
+    for case in cases:
+        rows.setdefault(str(case["module"]), []).append(case)
+    held = sum(bool(case["held"]) for case in cases)
+    counts = f"**{len(cases)} attacks tried, {held} held.**"
+    table = markdown_table(
+        ("area", "what the hostile side does", "what pinbot does", "cases", "held", "exit"),
+        [
+            (c[0]["area"], c[0]["attack"], c[0]["answer"], len(c),
+             sum(bool(x["held"]) for x in c), c[0]["exit"])
+            for c in rows.values()
+        ],
+    )  # fmt: skip
+    return f"{HOSTILE}\n\n{HOSTILE_INTRO}\n\n{counts}\n\n{table}"
+
+
+def put_hostile(readme: str, text: str) -> str:
+    """`readme` with the hostile part replaced, or added at the end of the bad-day section."""
+    start = readme.find(HOSTILE)
+    if start == -1:
+        start = readme.index(BEFORE)
+        return readme[:start] + text.rstrip("\n") + "\n\n" + readme[start:]
+    end = readme.find("\n## ", start)
+    rest = readme[end + 1 :] if end != -1 else ""
+    return readme[:start] + text.rstrip("\n") + "\n\n" + rest
+
+
+def hostile_part(readme: str) -> str:
+    """The hostile part as the README has it now (kept when only the faults are redone)."""
+    start = readme.find(HOSTILE)
+    if start == -1:
+        return ""
+    end = readme.find("\n## ", start)
+    return readme[start:end].strip() if end != -1 else readme[start:].strip()
+
+
 def put_into(readme: str, text: str) -> str:
     """`readme` with the section replaced, or inserted before the Layout section."""
     if HEADING in readme:
@@ -85,14 +142,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--record", type=Path, help="JSON lines of an earlier run")
     parser.add_argument("--write", action="store_true", help="update README.md in place")
+    parser.add_argument("--hostile", action="store_true", help="only the hostile part")
     args = parser.parse_args(argv)
+    if args.hostile:
+        return write_hostile(args.record, args.write)
     with tempfile.TemporaryDirectory() as tmp:
         record = args.record or Path(tmp) / "faults.jsonl"
         status = 0 if args.record else run_matrix(record)
         text = section(load(record))
     if args.write:
         readme = ROOT / "README.md"
-        readme.write_text(put_into(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
+        old = readme.read_text(encoding="utf-8")
+        kept = hostile_part(old)
+        readme.write_text(put_into(old, text + ("\n\n" + kept if kept else "")), encoding="utf-8")
+    print(text)
+    return status
+
+
+def write_hostile(given: Path | None, write: bool) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        record = given or Path(tmp) / "hostile.jsonl"
+        status = 0 if given else run_hostile(record)
+        cases = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+        text = hostile_section(cases)
+    if write:
+        readme = ROOT / "README.md"
+        readme.write_text(put_hostile(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
     print(text)
     return status
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.package_index import PackageIndex, serve
 from testing import eras
 from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
@@ -224,3 +225,26 @@ def _gate_argv(images: Images, world: Repos, ref: str) -> list[str]:
     argv = ["--json", "gate", "--deploy", f"{world.deploy.url}@{ref}"]
     argv += ["--openhands", world.openhands.url, "--image", IMAGE]
     return [*argv, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
+
+
+@pytest.mark.parametrize("era", ["package", "constant"])
+def test_scan_reads_the_current_pin_from_the_branch_in_either_era(
+    capsys, images, index, tmp_path, era
+) -> None:
+    files = (eras.package_era if era == "package" else eras.constant_era)(NEW, index.url)
+    if era == "constant":
+        files[repos.SPEC_FILE] = repos.sandbox_spec_service(IMAGE, CAPABLE)
+        files["docker-compose.yml"] = repos.docker_compose(IMAGE, CAPABLE)
+        files["containers/dev/compose.yml"] = repos.dev_compose(IMAGE, CAPABLE)
+    world = make_repos(tmp_path / era, files=files)
+    argv = ["--json", "scan", "--openhands", world.openhands.url]
+    argv += ["--openhands-branch", world.openhands.branch, "--image", IMAGE]
+    argv += ["--registry-url", images.registry, "--sdk", str(images.world.sdk)]
+
+    code = main(argv)
+    report = json.loads(capsys.readouterr().out)
+
+    assert code == 0
+    assert report["current"] == CAPABLE
+    assert report["selected"]["tag"] == CAPABLE
+    assert [c["tag"] for c in report["candidates"]][-1] == CAPABLE  # stopped at the pin

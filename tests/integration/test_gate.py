@@ -336,9 +336,10 @@ def test_github_actions_get_outputs_a_summary_and_one_error_per_failing_check(
     path = probe_report(tmp_path / "probe.json", {"claude-code": "bootstrap", "codex": "lost"},
                         forced.images.world.digests[INCAPABLE])  # fmt: skip
 
-    code, out, _ = gate(forced, "--require-probe", path, text=True)
+    code, out, err = gate(forced, "--require-probe", path, text=True)
 
     assert code == 1
+    assert "::" not in out  # workflow commands go to stderr (DESIGN.md §4)
     digest = forced.images.world.digests[INCAPABLE]
     report, *lines = output.read_text().splitlines()
     assert json.loads(report.removeprefix("report="))["verdict"] == "block"
@@ -353,7 +354,7 @@ def test_github_actions_get_outputs_a_summary_and_one_error_per_failing_check(
     assert markdown.startswith("### pinbot gate: BLOCK")
     assert "| check | result | detail |" in markdown
     assert "| capability | ❌ fail |" in markdown and "| openhands_sha | ✅ pass |" in markdown
-    errors = [line for line in out.splitlines() if line.startswith("::error")]
+    errors = [line for line in err.splitlines() if line.startswith("::error")]
     assert len(errors) == 2
     assert errors[0].startswith("::error title=pinbot::gate: capability: ")
     assert errors[1].startswith(

@@ -127,6 +127,10 @@ def scan_through_a_token_service(
     """The registry challenges; the token service takes docker's password, hands out a token."""
     monkeypatch.delenv("PINBOT_REGISTRY_TOKEN")  # else it is used and docker's is never read
     with FaultProxy(images.registry) as proxy:
+        # Credentials are read for the host the traffic goes to (the mirror), never another's.
+        config = Path(os.environ["DOCKER_CONFIG"]) / "config.json"
+        auths = json.loads(config.read_text())["auths"]
+        config.write_text(json.dumps({"auths": {**auths, proxy.address: auths["ghcr.io"]}}))
         realm = f'Bearer realm="http://{proxy.address}/token",service="ghcr.io"'
         challenge = proxy.add(
             Rule("GET", r"/tags/list", status=401, headers={"WWW-Authenticate": realm}, times=1)

@@ -56,7 +56,7 @@ def test_the_section_holds_the_marker_the_link_and_an_escaped_evidence_table() -
     assert first == '<!-- pinbot:begin {"role": "deploy", "tag": "1.27.0-python"} -->'
     assert rest[-1] == github.END
     assert "| OpenHands PR | https://github.com/acme/OpenHands/pull/7 |" in rest
-    assert "| source | pass | route file \\| present |" in rest
+    assert "| source | pass | route file &#124; present |" in rest
 
 
 def test_merge_section_keeps_human_text_and_replaces_only_pinbots_part() -> None:

@@ -183,3 +183,9 @@ def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_pin_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"unknown key 'pin.sitez'"):
         config.load(write(tmp_path, "[pin]\nsitez = []\n"))
+
+
+@pytest.mark.parametrize("url", ["ftp://pypi.org/simple/", "pypi.org/simple", "https:///simple/"])
+def test_an_index_url_that_is_not_http_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(UsageError, match=r"pin.index_url .* must be an http\(s\) URL"):
+        config.load(write(tmp_path, f'[pin]\nindex_url = "{url}"\n'))

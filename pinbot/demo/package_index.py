@@ -1,6 +1,6 @@
 """A PEP 503 simple package index on 127.0.0.1, serving tiny wheels built on the spot.
 
-Stands for PyPI in tests and the demo, offline: `openhands-sdk`, `openhands-tools` and
+Stands for PyPI in the demo and the tests, offline: `openhands-sdk`, `openhands-tools` and
 `openhands-agent-server` at whatever versions a world asks for, each agent-server and tools wheel
 requiring the sdk of its own version as the real ones do. Real enough for the real `poetry lock`
 (hashes, metadata, dependency resolution) and for pinbot's "is this version published?" check.
@@ -77,6 +77,18 @@ class PackageIndex:
     def wheels(self, package: str) -> list[Path]:
         prefix = package.replace("-", "_") + "-"
         return sorted(p for p in self.directory.glob("*.whl") if p.name.startswith(prefix))
+
+
+def openhands_pyproject(version: str) -> str:
+    """OpenHands' pyproject.toml, reduced to the package pins the image must agree with (PR
+    #14612 bumped the constant "to align with the existing package pins")."""
+    pins = "".join(f'  "{package}=={version}",\n' for package in sorted(PACKAGES))
+    poetry = "".join(f'{package} = "=={version}"\n' for package in sorted(PACKAGES))
+    return (
+        '[project]\nname = "openhands-ai"\nversion = "1.11.0"\nrequires-python = ">=3.12"\n'
+        f"dependencies = [\n{pins}]\n\n[tool.poetry.dependencies]\n"
+        f'python = ">=3.12"\n{poetry}'
+    )
 
 
 def _handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:

@@ -1,0 +1,37 @@
+"""The hostile world's record: one JSON line per case, for the README's hostile table
+(`python -m tests.faults.table --hostile --write`). Each module says what it attacks in AREA,
+ATTACK (what the hostile side does), ANSWER (what pinbot does) and EXIT."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+RECORD_ENV = "PINBOT_HOSTILE_RECORD"
+RECORD = Path(os.environ[RECORD_ENV]) if os.environ.get(RECORD_ENV) else None  # read now:
+# every test's environment is scrubbed of PINBOT_* variables
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    module = getattr(item, "module", None)
+    if call.when == "call" and RECORD is not None and module is not None:
+        line = {
+            "module": module.__name__.rsplit(".", 1)[-1],
+            "area": module.AREA,
+            "attack": module.ATTACK,
+            "answer": module.ANSWER,
+            "exit": module.EXIT,
+            "case": item.name,
+            "held": report.passed,
+        }
+        with RECORD.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, sort_keys=True) + "\n")
+    return report

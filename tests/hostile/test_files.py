@@ -1,0 +1,126 @@
+"""Files from a repository are input: a pin site that is a symbolic link (it could point
+anywhere in the tree, or out of it), or one nested too deep for the parser, is exit 2 naming
+the file, never a crash and never an edit. The real `pinbot cut` and `gate`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinbot.cli import main
+from pinbot.demo import repos
+from testing.cutworld import CAPABLE, Images, Repos, images, make_repos
+from testing.gateworld import cut_argv, run
+
+__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+
+AREA = "repository files, config"
+ATTACK = (
+    "a pin site that is a symbolic link; a pin file nested 1500 expressions deep; config "
+    "values out of bounds (zero, NaN or endless timeouts, 101-entry lists, 1001-character "
+    "strings, 5000-deep TOML)"
+)
+ANSWER = "refuses the file or value by name (the gate blocks on a pin file); nothing is pushed"
+EXIT = "2 (gate: 1)"
+
+PIN_FILE = "openhands/app_server/sandbox/sandbox_spec_service.py"
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@e")  # fmt: skip
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def branch_with(world: Repos, tmp_path: Path, branch: str, change: Any) -> str:
+    """A branch of the OpenHands remote, from the backend branch, with `change(work)` applied
+    in a checkout; returns the new commit."""
+    work = tmp_path / f"work-{branch}"
+    git(tmp_path, "clone", "-q", "-b", world.openhands.branch, world.openhands.url, str(work))
+    change(work)
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", f"hostile: {branch}")
+    git(work, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+    return git(work, "rev-parse", "HEAD")
+
+
+def symlinked(work: Path) -> None:
+    target = work / "pin-elsewhere.py"
+    (work / PIN_FILE).rename(target)
+    (work / PIN_FILE).symlink_to(os.path.relpath(target, (work / PIN_FILE).parent))
+
+
+def too_deep(work: Path) -> None:
+    path = work / PIN_FILE
+    path.write_text(path.read_text() + "\nX = " + "-" * 1500 + "1\n")
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [(symlinked, "is a symbolic link"), (too_deep, "nests expressions too deep")],
+)
+def test_cut_refuses_a_hostile_pin_file(
+    change: Any, says: str, images: Images, tmp_path: Path
+) -> None:
+    world = make_repos(tmp_path / "remotes")
+    branch_with(world, tmp_path, "hostile", change)
+    before = git(tmp_path, "ls-remote", world.deploy.url)
+
+    code, _, err = run(cut_argv(images, world, CAPABLE, branch="hostile"))
+
+    assert code == 2, err
+    assert PIN_FILE in err and says in err
+    assert git(tmp_path, "ls-remote", world.deploy.url) == before  # nothing pushed
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [(symlinked, "is a symbolic link"), (too_deep, "nests expressions too deep")],
+)
+def test_gate_refuses_a_hostile_pin_file(
+    change: Any, says: str, images: Images, tmp_path: Path
+) -> None:
+    world = make_repos(tmp_path / "remotes")
+    commit = branch_with(world, tmp_path, "hostile", change)
+    text = repos.deploy_workflow(commit)
+    repos.add_commit(world.deploy.remote, "hostile", {repos.WORKFLOW: text}, "Deploy",
+                     start=world.deploy.main)  # fmt: skip
+
+    code, out, err = run([
+        "gate", "--deploy", f"{world.deploy.url}@hostile", "--openhands", world.openhands.url,
+        "--image", "ghcr.io/cutworld/agent-server", "--registry-url", images.registry,
+        "--sdk", str(images.world.sdk),
+    ])  # fmt: skip
+
+    assert code == 1, out + err  # the gate blocks: pin_sites_agree names the file
+    assert PIN_FILE in out + err and says in out + err
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("http_timeout = 0.0\n", "http_timeout 0.0 must be between"),
+        ("http_timeout = nan\n", "http_timeout nan must be between"),
+        ("http_timeout = inf\n", "http_timeout inf must be between"),
+        ("[probe]\ntimeout = -1.0\n", "probe.timeout -1.0 must be between"),
+        (f"require_prs = [{', '.join(['1'] * 101)}]\n", "require_prs has 101 entries"),
+        (f'sdk_repo = "{"a" * 1001}"\n', "sdk_repo is longer than 1000"),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nests TOML too deep"),
+    ],
+)
+def test_config_values_out_of_bounds_are_bad_input(
+    text: str, says: str, tmp_path: Path, capsys: Any
+) -> None:
+    (tmp_path / "pinbot.toml").write_text(text)
+
+    code = main(["check", CAPABLE, "--image", "ghcr.io/cutworld/agent-server"])
+
+    assert code == 2
+    assert says in capsys.readouterr().err

@@ -1,0 +1,210 @@
+"""Time and memory stay bounded against a registry that trickles, bombs, never ends its tag
+list or sends documents of the wrong shape: the real `pinbot scan` ends in exit 3 naming the
+registry and what it did, never 4, never a hang."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinbot.cli import main
+from testing.cutworld import IMAGE, images
+from testing.hostile import Answer, Liar, Seen, trickle
+
+__all__ = ["images"]  # the session fixture, imported so pytest finds it here
+
+
+AREA = "time and memory"
+ATTACK = (
+    "bodies and headers at a byte a second, a 512 MB gzip bomb, malformed or 100000-deep "
+    "JSON, wrong types, a tag list that never ends"
+)
+ANSWER = (
+    "ends within the request deadline (4x `http_timeout`), memory stays bounded, says what "
+    "the registry did"
+)
+EXIT = "3"
+
+TAGS = "/tags/list"
+MANIFEST = r"/manifests/1\.27\.0-python$"
+BOMB_MB = 512
+
+
+@pytest.fixture
+def liar(images: Any) -> Iterator[Liar]:
+    with Liar(images.registry) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def quick_timeouts(tmp_path: Path) -> None:
+    """http_timeout = 1: a request (retries included) may take 4 s, a command's traffic 40 s."""
+    (tmp_path / "pinbot.toml").write_text("http_timeout = 1.0\n")
+
+
+def scan(images: Any, liar: Liar, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, float]:
+    started = time.monotonic()
+    code = main(argv(images, liar))
+    return code, capsys.readouterr().err, time.monotonic() - started
+
+
+def argv(images: Any, liar: Liar) -> list[str]:
+    return [
+        "scan", "--image", IMAGE, "--registry-url", liar.address,
+        "--sdk", str(images.world.sdk), "--current", "1.26.0-python",
+    ]  # fmt: skip
+
+
+def page(data: object) -> Answer:
+    return Answer(200, {"Content-Type": "application/json"}, json.dumps(data).encode())
+
+
+def test_a_body_sent_a_byte_a_second_ends_within_the_request_deadline(
+    images: Any, liar: Liar, capsys: Any
+) -> None:
+    body = json.dumps({"name": "x", "tags": ["1.27.0-python"] * 50}).encode()
+    liar.on("GET", TAGS, lambda _: Answer(200, {}, trickle(body), pause=0.5))
+
+    code, err, seconds = scan(images, liar, capsys)
+
+    assert code == 3, err
+    assert f"ghcr.io/cutworld/agent-server: the registry at http://{liar.address}" in err
+    assert "did not deliver the tag list within the 4 s a request may take" in err
+    assert seconds < 12
+
+
+def test_headers_sent_a_byte_a_second_end_within_the_request_deadline(
+    images: Any, liar: Liar, capsys: Any
+) -> None:
+    raw = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 200 + b"\r\n\r\n"
+    liar.on("GET", MANIFEST, lambda _: Answer(raw=raw, pause=0.3))  # under the read timeout
+
+    code, err, seconds = scan(images, liar, capsys)
+
+    assert code == 3, err
+    assert "did not deliver the manifest 1.27.0-python within" in err
+    assert seconds < 20  # the request's 4 s, then retries that fail at once
+
+
+def gzip_bomb(megabytes: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    zeros = b"\0" * (1 << 20)
+    return b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    data = gzip_bomb(BOMB_MB)
+    assert len(data) < 1 << 20  # about half a megabyte on the wire
+    return data
+
+
+# pinbot in a process of its own, which reports its own peak memory (RUSAGE_SELF, in KiB).
+MEASURED = (
+    "import resource, sys\n"
+    "from pinbot.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print('peak-kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def test_a_gzip_bomb_stays_bounded_in_memory(
+    images: Any, liar: Liar, bomb: bytes, tmp_path: Path
+) -> None:
+    liar.on("GET", TAGS, lambda _: Answer(200, {"Content-Encoding": "gzip"}, bomb))
+
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED, *argv(images, liar)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 3, done.stderr
+    assert "sent a tag list is more than the 16777216 bytes allowed" in done.stderr
+    peak_mb = int(done.stderr.rsplit("peak-kib ", 1)[1].split()[0]) / 1024
+    assert peak_mb < 200, f"peak {peak_mb:.0f} MB for a {BOMB_MB} MB bomb"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nests JSON too deep"),
+        (b'["1.27.0-python"]', "is not a JSON object"),
+        (b'{"tags":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests JSON too deep"),
+        (b'{"tags": "1.27.0-python"}', "'tags' is not a list of strings"),
+        (b'{"tags": [1, 2, 3]}', "'tags' is not a list of strings"),
+        (b'{"tags": [{"name": "1.27.0-python"}]}', "'tags' is not a list of strings"),
+        (b'{"tags": ["1.27.0-python"', "is not valid JSON"),
+    ],
+)
+def test_a_malformed_tag_list_is_exit_3_naming_what_was_wrong(
+    images: Any, liar: Liar, body: bytes, says: str, capsys: Any
+) -> None:
+    liar.on("GET", TAGS, lambda _: Answer(200, {}, body))
+
+    code, err, _ = scan(images, liar, capsys)
+
+    assert code == 3, err
+    assert "ghcr.io/cutworld/agent-server: tag list" in err and says in err
+
+
+def forged_manifest(data: object) -> Answer:
+    body = json.dumps(data).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    media = "application/vnd.oci.image.index.v1+json"
+    return Answer(200, {"Content-Type": media, "Docker-Content-Digest": digest}, body)
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({"manifests": {"digest": "x"}}, "'manifests' is not a list of objects"),
+        ({"manifests": [{"digest": 7}]}, "has no string 'digest'"),
+        ({"manifests": [{"digest": "sha256:" + "0" * 64, "platform": "linux"}]}, "not an object"),
+        ({"config": "sha256:abc"}, "'config' is not a descriptor"),
+        ({"manifests": [{"digest": "a", "annotations": {"k": ["v"]}}]}, "object of strings"),
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_exit_3(
+    images: Any, liar: Liar, document: object, says: str, capsys: Any
+) -> None:
+    liar.on("GET", MANIFEST, lambda _: forged_manifest(document))
+
+    code, err, _ = scan(images, liar, capsys)
+
+    assert code == 3, err
+    assert "manifest 1.27.0-python is malformed" in err and says in err
+
+
+def test_a_tag_list_that_never_ends_is_cut_off(images: Any, liar: Liar, capsys: Any) -> None:
+    def endless(seen: Seen) -> Answer:
+        number = int(seen.path.rsplit("last=", 1)[-1]) if "last=" in seen.path else 0
+        link = f'</v2/cutworld/agent-server/tags/list?n=1000&last={number + 1}>; rel="next"'
+        return Answer(200, {"Link": link}, json.dumps({"tags": [f"x{number}"]}).encode())
+
+    liar.on("GET", TAGS, endless)
+
+    code, err, _ = scan(images, liar, capsys)
+
+    assert code == 3, err
+    assert "giving up" in err
+    assert len([s for s in liar.seen if TAGS in s.path]) == 1000
+
+
+def test_a_tag_list_too_long_to_be_true_is_refused(images: Any, liar: Liar, capsys: Any) -> None:
+    tags = [f"1.{n}.0-python" for n in range(100_001)]
+    liar.on("GET", TAGS, lambda _: page({"tags": tags}))
+
+    code, err, _ = scan(images, liar, capsys)
+
+    assert code == 3, err
+    assert "lists more than 100000 tags" in err
