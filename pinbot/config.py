@@ -210,9 +210,9 @@ def validate(settings: Settings) -> None:
         validate_sha(sha, f"{where}: require_commits entry")
     _validate_pin(settings)
     _in_range(where, "concurrency", settings.concurrency, 1, 64)
+    _validate_bounds(settings)
     _check_bounds(settings)
     _check_names(settings)
-    _validate_bounds(settings)
 
 
 MAX_SECONDS = 24 * 3600.0

@@ -78,9 +78,7 @@ def built(workdir: Path) -> Iterator[DemoWorld]:
             repos.rolled_back_pin(openhands.remote, openhands.branch, IMAGE, PIN, ROLLED_BACK,
                                   published.digests[ROLLED_BACK])  # fmt: skip
         shas, tags = dict(published.shas), len(published.tags)
-        yield DemoWorld(
-            workdir, published.sdk, endpoint, openhands, deploy, shas, tags, index.url
-        )
+        yield DemoWorld(workdir, published.sdk, endpoint, openhands, deploy, shas, tags, index.url)
 
 
 @contextmanager

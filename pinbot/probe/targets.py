@@ -474,9 +474,10 @@ class CommandServer:
 
     def stop(self, keep: bool) -> None:
         self._kill()
-        if self.failed or keep:
+        kept_log = self.failed and not cleanup.STOP.is_set()  # an interrupt keeps nothing
+        if kept_log or keep:
             cleanup.untrack(self.workdir)  # the user's to look at, not a run's leftover
-            if self.failed:
+            if kept_log:
                 self.progress(f"kept the server's log for a look: {self.log}")
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -10,11 +10,8 @@ from typing import Any
 import pytest
 
 from pinbot.cli import main
-from testing.cutworld import IMAGE, images
+from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar, Listener, Seen
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
 
 AREA = "credentials"
 ATTACK = (

@@ -13,11 +13,8 @@ import pytest
 
 from pinbot.cli import main
 from pinbot.demo import repos
-from testing.cutworld import CAPABLE, Images, Repos, images, make_repos
+from testing.cutworld import CAPABLE, Images, Repos, make_repos
 from testing.gateworld import cut_argv, run
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
 
 AREA = "repository files, config"
 ATTACK = (

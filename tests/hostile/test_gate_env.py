@@ -9,11 +9,8 @@ import json
 import pytest
 
 from pinbot.demo import repos
-from testing.cutworld import CAPABLE, Images, images
+from testing.cutworld import CAPABLE, Images
 from testing.gateworld import CutWorld, cut_world, run
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
 
 AREA = "the gate"
 ATTACK = (

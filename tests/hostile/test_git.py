@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 
 from pinbot.cli import main
-from testing.cutworld import CAPABLE, IMAGE, images
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
+from testing.cutworld import CAPABLE, IMAGE
 
 AREA = "argument injection"
 ATTACK = (

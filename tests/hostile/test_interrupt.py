@@ -24,12 +24,9 @@ from typing import Any
 import pytest
 
 from testing import world
-from testing.cutworld import IMAGE, images
+from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar
 from testing.services import missing_service
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
 
 AREA = "interrupts"
 ATTACK = (

@@ -13,11 +13,8 @@ import pytest
 
 from pinbot import output
 from pinbot.report import Output, markdown_table
-from testing.cutworld import CAPABLE, Images, images
+from testing.cutworld import CAPABLE, Images
 from testing.gateworld import CutWorld, cut_world, run
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
 
 AREA = "output channels"
 ATTACK = (

@@ -17,11 +17,8 @@ from typing import Any
 import pytest
 
 from pinbot.cli import main
-from testing.cutworld import IMAGE, images
+from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar, Seen, trickle
-
-__all__ = ["images"]  # the session fixture, imported so pytest finds it here
-
 
 AREA = "time and memory"
 ATTACK = (

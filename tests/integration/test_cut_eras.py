@@ -18,7 +18,6 @@ from pinbot.demo.package_index import PackageIndex, serve
 from testing import eras
 from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
-from testing.package_index import PackageIndex, serve
 from testing.services import missing_service
 
 OLD, NEW = "1.26.0", "1.27.0"
@@ -229,7 +228,7 @@ def _gate_argv(images: Images, world: Repos, ref: str) -> list[str]:
 
 @pytest.mark.parametrize("era", ["package", "constant"])
 def test_scan_reads_the_current_pin_from_the_branch_in_either_era(
-    capsys, images, index, tmp_path, era
+    images, index, tmp_path, era
 ) -> None:
     files = (eras.package_era if era == "package" else eras.constant_era)(NEW, index.url)
     if era == "constant":
@@ -241,8 +240,8 @@ def test_scan_reads_the_current_pin_from_the_branch_in_either_era(
     argv += ["--openhands-branch", world.openhands.branch, "--image", IMAGE]
     argv += ["--registry-url", images.registry, "--sdk", str(images.world.sdk)]
 
-    code = main(argv)
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot(*argv)
+    report = json.loads(out)
 
     assert code == 0
     assert report["current"] == CAPABLE
