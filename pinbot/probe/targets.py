@@ -333,13 +333,17 @@ def _refused(exc: ApiError) -> Exception:
     return StepFailed(f"send-message: {meaning} (HTTP {exc.status}): {exc}")
 
 
-def run_recycle_command(command: list[str], timeout: float) -> None:
+def run_recycle_command(
+    command: list[str], timeout: float, env: dict[str, str] | None = None
+) -> None:
     """Run a recycle command to its end; its output goes to a file, not a pipe: a command that
     restarts a server in the background leaves it holding the pipe, and waiting for EOF would
     hang until the timeout."""
     with tempfile.TemporaryFile() as log:
         try:
-            done = subprocess.run(command, stdout=log, stderr=log, timeout=timeout, check=False)
+            done = subprocess.run(
+                command, stdout=log, stderr=log, timeout=timeout, check=False, env=env
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise StepFailed(f"--recycle-command failed: {exc}") from None
         log.seek(0)
@@ -521,25 +525,8 @@ class UrlServer:
     def recycle(self) -> None:
         port = str(urlsplit(self.api.base_url).port or 80)
         command = substitute(self.recycle_command, port=port, workdir=self.working_dir)
-        # Output to a file, not a pipe: a command that restarts a server in the background
-        # leaves it holding the pipe, and waiting for EOF would hang until the timeout.
-        with tempfile.TemporaryFile() as log:
-            try:
-                # Untagged: the server it restarts is the user's, not this run's to kill.
-                done = subprocess.run(
-                    command,
-                    stdout=log,
-                    stderr=log,
-                    timeout=self.timeout,
-                    check=False,
-                    env=cleanup.untagged_environment(),
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise StepFailed(f"--recycle-command failed: {exc}") from None
-            log.seek(0)
-            tail = log.read().decode(errors="replace").strip()[-200:]
-        if done.returncode != 0:
-            raise StepFailed(f"--recycle-command exited with {done.returncode}: {tail}")
+        # Untagged: the server it restarts is the user's, not this run's to kill.
+        run_recycle_command(command, self.timeout, env=cleanup.untagged_environment())
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
 
     def stop(self, keep: bool) -> None:
