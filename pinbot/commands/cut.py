@@ -19,9 +19,9 @@ from pinbot.commands.scan import hold_back
 from pinbot.cut import apply
 from pinbot.cut.apply import Built
 from pinbot.cut.facts import BranchFacts, Pick, Request, check_published, read_branch
+from pinbot.cut.outcome import Outcome
 from pinbot.cut.plan import FileEdit, Plan, deploy_message, plan_branch
 from pinbot.cut.pulls import deploy_pull, openhands_pull
-from pinbot.cut.render import Outcome, github_outputs, plan_text, result_json
 from pinbot.engine import Engine
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.holds import Hold
@@ -29,7 +29,8 @@ from pinbot.model import Candidate, validate_branch, validate_sha, validate_tag
 from pinbot.options import CutOptions, ImageOptions
 from pinbot.pins import profiles
 from pinbot.pins.kinds import SiteSpec
-from pinbot.report import why
+from pinbot.report.cut import github_outputs, plan_text, result_json
+from pinbot.report.scan import why
 
 PLACEHOLDER_SHA = "0" * 40
 

@@ -27,7 +27,8 @@ from pinbot.options import (
     ProbeOptions,
     ScanOptions,
 )
-from pinbot.report import Output, why_json
+from pinbot.report import Output
+from pinbot.report.scan import why_json
 
 Opts = TypeVar("Opts")
 

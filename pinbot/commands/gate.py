@@ -15,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pinbot import cleanup, git, report
+from pinbot import cleanup, git
 from pinbot.commands import Context
 from pinbot.gate.checks import Gate
 from pinbot.gate.facts import Check, Facts, Request, result_json
@@ -23,6 +23,7 @@ from pinbot.gate.probe_report import load_probe_report
 from pinbot.gate.repos import deployed_sha, open_repo, required_commits
 from pinbot.model import validate_sha
 from pinbot.options import GateOptions
+from pinbot.report.gate import gate_markdown, gate_text
 
 
 def run(ctx: Context, args: GateOptions) -> int:
@@ -58,11 +59,11 @@ def _request(ctx: Context, args: GateOptions) -> Request:
 
 def _report(ctx: Context, facts: Facts, checks: list[Check]) -> int:
     data = result_json(facts, checks)
-    ctx.out.result(data, report.gate_text(data, facts.deploy))
+    ctx.out.result(data, gate_text(data, facts.deploy))
     errors = [f"gate: {c.name}: {c.detail}" for c in checks if c.status in ("fail", "error")]
     outputs = {key: data[key] or "" for key in ("verdict", "openhands_sha", "image", "tag")}
     outputs["digest"] = data["digest"] or ""
-    ctx.out.github(outputs=outputs, summary=report.gate_markdown(data, facts.deploy), errors=errors)
+    ctx.out.github(outputs=outputs, summary=gate_markdown(data, facts.deploy), errors=errors)
     statuses = {c.status for c in checks}
     if data["verdict"] == "pass":
         return 0

@@ -39,7 +39,7 @@ from pinbot.probe.targets import (
     substitute,
 )
 from pinbot.probe.verdict import worst
-from pinbot.report import markdown_table, table
+from pinbot.report.probe import render_markdown, render_text
 
 AGENT_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
 EXIT = {"native": 0, "bootstrap": 1, "lost": 1, "error": 3}
@@ -249,47 +249,3 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--report {path}: cannot write it ({exc.strerror})") from None
-
-
-HEADERS = (
-    "agent",
-    "verdict",
-    "session before",
-    "session after",
-    "marker",
-    "recalled",
-    "restarted",
-    "s",
-    "detail",
-)
-
-
-def _rows(data: dict[str, Any]) -> list[list[object]]:
-    return [
-        [
-            a["agent"],
-            a["verdict"],
-            a["acp_session_id_before"] or "-",
-            a["acp_session_id_after"] or "-",
-            "yes" if a["marker_found"] else "no",
-            "yes" if a["codeword_recalled"] else "no",
-            "yes" if a["restarted"] else "no",
-            a["seconds"],
-            f"{a['step']}: {a['error']}" if a["error"] else a["detail"],
-        ]
-        for a in data["agents"]
-    ]
-
-
-def render_text(data: dict[str, Any]) -> str:
-    identity = f" (build {data['build_git_sha']})" if data["build_git_sha"] else ""
-    return f"{table(HEADERS, _rows(data))}\n\nverdict: {data['verdict']}{identity}"
-
-
-def render_markdown(data: dict[str, Any]) -> str:
-    lines = [f"### pinbot probe: {data['verdict']}", ""]
-    if data["image"]:
-        lines.append(f"Image `{data['image']['ref']}` at `{data['image']['digest']}`")
-    if data["build_git_sha"]:
-        lines.append(f"Agent server build `{data['build_git_sha']}`")
-    return "\n".join([*lines, "", markdown_table(HEADERS, _rows(data))])

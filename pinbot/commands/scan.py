@@ -8,14 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pinbot import holds, report
+from pinbot import holds
 from pinbot.commands import Context
 from pinbot.engine import Engine
 from pinbot.errors import UsageError
 from pinbot.holds import Hold
 from pinbot.model import Candidate, ImageRef, validate_branch
 from pinbot.options import CheckOptions, ImageOptions, ScanOptions
-from pinbot.report import why
+from pinbot.report.scan import check_text, scan_json, scan_text, why
 
 if TYPE_CHECKING:
     from pinbot.git import InPlace
@@ -32,8 +32,8 @@ def run(ctx: Context, options: ScanOptions) -> int:
         current = pinned  # the pin the branch carries, read as the deploy reads it
     engine.veto = hold_back(found, str(opts.image))
     result = engine.scan(current, options.all)
-    data = {**report.scan_json(result), "holds": [h.to_json() for h in found]}
-    ctx.out.result(data, report.scan_text(result, found))
+    data = {**scan_json(result), "holds": [h.to_json() for h in found]}
+    ctx.out.result(data, scan_text(result, found))
     selected = result.selected
     ctx.out.github(
         outputs={
@@ -83,7 +83,7 @@ def run_check(ctx: Context, options: CheckOptions) -> int:
         "ref": _ref(opts, candidate),
         **candidate.to_json(),
     }
-    ctx.out.result(data, report.check_text(_ref(opts, candidate), candidate))
+    ctx.out.result(data, check_text(_ref(opts, candidate), candidate))
     ctx.out.github(
         outputs={
             "verdict": candidate.verdict,

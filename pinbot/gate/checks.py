@@ -20,7 +20,7 @@ from pinbot.options import ImageOptions
 from pinbot.pins import profiles
 from pinbot.pins.state import read_state
 from pinbot.registry import NotFound
-from pinbot.report import why
+from pinbot.report.scan import why
 
 PIN_SEARCH = 200  # first-parent ancestors of OPENHANDS_SHA searched for pinbot's pin commit
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}\Z")

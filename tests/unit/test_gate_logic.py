@@ -11,7 +11,7 @@ from pinbot.errors import UsageError
 from pinbot.gate.facts import Check, Facts, result_json
 from pinbot.gate.probe_report import load_probe_report, probe_check
 from pinbot.git import parse_trailers
-from pinbot.report import gate_text
+from pinbot.report.gate import gate_text
 
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64

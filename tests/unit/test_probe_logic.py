@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pinbot.commands.probe import Plan, parse_agents, render_markdown, render_text, report_json
+from pinbot.commands.probe import Plan, parse_agents, report_json
 from pinbot.errors import UsageError
 from pinbot.probe.http import ApiError, follow_pages
 from pinbot.probe.run import AgentReport
@@ -24,6 +24,7 @@ from pinbot.probe.verdict import (
     uptime_identity,
     worst,
 )
+from pinbot.report.probe import render_markdown, render_text
 from testing.cli import pinbot
 
 FINISH = {"kind": "ActionEvent", "tool_name": "finish", "action": {"message": "The codeword is x"}}

@@ -1,7 +1,8 @@
 """Everything the user sees: text, JSON, Markdown, and GitHub Actions outputs.
 
 Commands hand finished data to an `Output`; nothing else writes to stdout or stderr. Secrets
-registered with `mask()` are replaced in every line written, whatever the channel.
+registered with `mask()` are replaced in every line written, whatever the channel. What each
+command shows lives beside this, one module per command (`scan`, `cut`, `gate`, `probe`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from pinbot.engine import ScanResult
-    from pinbot.holds import Hold
     from pinbot.live import LiveLine
-    from pinbot.model import Candidate
 
 from pinbot import output
 from pinbot.errors import UsageError
@@ -270,109 +268,3 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
 
     head = "| " + " | ".join(headers) + " |\n|" + "---|" * len(headers) + "\n"
     return head + "".join("| " + " | ".join(cell(c) for c in row) + " |\n" for row in rows)
-
-
-# --- what each command shows: text for people, JSON for programs -------------------------------
-
-
-def scan_json(result: ScanResult) -> dict[str, Any]:
-    selected = result.selected
-    return {
-        "image": str(result.image),
-        "capability": result.capability,
-        "selected": None
-        if selected is None
-        else {"tag": selected.tag, "digest": selected.digest, "ref": _ref_of(result, selected)},
-        "current": result.current,
-        "candidates": [c.to_json() for c in result.candidates],
-    }
-
-
-def scan_text(result: ScanResult, found: Sequence[Hold] = ()) -> str:
-    rows = [
-        (c.tag, _short(c.digest), (c.build_sha or "")[:10], c.verdict, why(c))
-        for c in result.candidates
-    ]
-    lines = [f"{result.image}: looking for {result.capability}"]
-    if rows:
-        lines.append(table(("TAG", "DIGEST", "BUILD SHA", "VERDICT", "WHY"), rows))
-    lines += [f"held: {hold.describe()}" for hold in found]
-    if result.selected is not None:
-        lines.append(f"selected: {_ref_of(result, result.selected)}")
-    else:
-        newer = f" newer than the pin {result.current}" if result.current else ""
-        lines.append(
-            f"nothing qualifies: {len(result.candidates)} tag(s){newer} examined, none carries "
-            f"{result.capability}; the table says why for each"
-        )
-    return "\n".join(lines)
-
-
-def check_text(ref: str, candidate: Candidate) -> str:
-    """`pinbot check`: the verdict, then each detector's evidence."""
-    lines = [f"{ref}: {candidate.verdict}"]
-    lines += [f"  {e.detector:<10} {e.result:<5} {e.detail}" for e in candidate.evidence]
-    return "\n".join(lines)
-
-
-def why(candidate: Candidate) -> str:
-    return why_json([e.to_json() for e in candidate.evidence])
-
-
-def why_json(evidence: list[dict[str, str]]) -> str:
-    """The evidence that decided: the first that did not pass, else the last that did."""
-    deciding = [e for e in evidence if e["result"] not in ("pass", "skip")]
-    chosen = deciding[0] if deciding else (evidence[-1] if evidence else None)
-    return f"{chosen['detector']}: {chosen['detail']}" if chosen else ""
-
-
-def _ref_of(result: ScanResult, candidate: Candidate) -> str:
-    return f"{result.image}:{candidate.tag}@{candidate.digest}"
-
-
-def _short(digest: str | None) -> str:
-    return digest[:19] if digest else ""
-
-
-def _gate_subject(data: dict[str, Any]) -> str:
-    sha = data["openhands_sha"] or "?"
-    image = f"{data['image']}:{data['tag']}" if data["image"] else "an unknown image"
-    return f"OpenHands {sha} with {image}@{data['digest'] or '?'}"
-
-
-def gate_verdict_line(data: dict[str, Any]) -> str:
-    if data["verdict"] == "pass":
-        return f"GATE PASS: deploy may run {_gate_subject(data)}"
-    failed = [c["name"] for c in data["checks"] if not c["ok"]]
-    return f"GATE BLOCK: do not deploy; {len(failed)} check(s) not passed: {', '.join(failed)}"
-
-
-def gate_text(data: dict[str, Any], deploy: str) -> str:
-    rows = [(c["name"], c["status"].upper(), c["detail"]) for c in data["checks"]]
-    return "\n".join(
-        [
-            f"deploy {deploy} would run {_gate_subject(data)}",
-            "",
-            table(("CHECK", "RESULT", "DETAIL"), rows),
-            "",
-            gate_verdict_line(data),
-        ]
-    )
-
-
-def gate_markdown(data: dict[str, Any], deploy: str) -> str:
-    rows = [
-        (c["name"], ("✅ " if c["ok"] else "❌ ") + c["status"], output.markdown(c["detail"]))
-        for c in data["checks"]
-    ]
-    return "\n".join(
-        [
-            f"### pinbot gate: {data['verdict'].upper()}",
-            "",
-            f"`{deploy}` would run {_gate_subject(data)}.",
-            "",
-            markdown_table(("check", "result", "detail"), rows).rstrip("\n"),
-            "",
-            f"**{gate_verdict_line(data)}**",
-        ]
-    )

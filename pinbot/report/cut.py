@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from pinbot import git, github
-from pinbot.cut.apply import Built, DeployBuilt
-from pinbot.cut.plan import BranchPlan, FileEdit, Plan
-
-
-@dataclass
-class Outcome:
-    """The plan and, once applied, what came of it (nothing built: a dry run)."""
-
-    plan: Plan
-    built: list[Built] = field(default_factory=list)
-    deploy: DeployBuilt | None = None
-    deploy_preview: FileEdit | None = None
-    deploy_message: str | None = None
-    pulls: tuple[github.PullSpec, ...] = ()
-    no_pr_reasons: tuple[str, ...] = ()
-    opened: dict[str, github.PullRequest] = field(default_factory=dict)
-    pushed: bool = False
-    kept: Path | None = None
+from pinbot import git
+from pinbot.cut.apply import Built
+from pinbot.cut.outcome import Outcome
+from pinbot.cut.plan import BranchPlan
 
 
 def result_json(outcome: Outcome, url: str) -> dict[str, Any]:
