@@ -3,7 +3,7 @@
 Run as `python -m testing.app_server --port N --root DIR`. Every call needs
 `Authorization: Bearer KEY` with a key from `HARNESS_APP_KEY` (comma-separated: one account
 each, and settings such as the ACP agent are per account, as in OpenHands). A sandbox is a
-`pinbot.demo.agent_server` process in its own process group on a free port, with its own
+`testing.agent_server` process in its own process group on a free port, with its own
 session key, on a directory that stands for the conversation's volume (so a restarted sandbox
 finds the conversation again). Pausing or deleting a sandbox kills its whole group, ACP agents
 included.
@@ -78,7 +78,7 @@ class Sandbox:
         command = [
             sys.executable,
             "-m",
-            "pinbot.demo.agent_server",
+            "testing.agent_server",
             "--port",
             str(self.port),
         ]

@@ -35,15 +35,17 @@ def harness_env(**extra: str) -> dict[str, str]:
 
 
 def server_command() -> str:
-    """A `--server-command` that runs the stand-in agent server."""
-    python = shlex.quote(sys.executable)
-    return f"{python} -m pinbot.demo.agent_server --port {{port}} --workdir {{workdir}}"
+    """A `--server-command` that runs the stand-in agent server with the test agent (its
+    faults from HARNESS_AGENT_MODE); it runs in its own directory, so name the checkout."""
+    python, root = shlex.quote(sys.executable), shlex.quote(str(REPO_ROOT))
+    server = f"{python} -m testing.agent_server --port {{port}} --workdir {{workdir}}"
+    return f"env PYTHONPATH={root} {server}"
 
 
 def acp_command(name: str = "custom") -> str:
-    """An `--acp-command` that runs the harness ACP agent, its sessions kept under {workdir}."""
+    """An `--acp-command` that runs the test ACP agent, its sessions kept under {workdir}."""
     return (
-        f"{shlex.quote(sys.executable)} -m pinbot.demo.acp_agent --name {name} "
+        f"{shlex.quote(sys.executable)} -m testing.acp_agent --name {name} "
         "--store {workdir}/../custom-acp-store"
     )
 
@@ -120,7 +122,7 @@ def alive(pid: int) -> bool:
 
 
 def start_agent_server(workdir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "pinbot.demo.agent_server", "--port", str(port)]
+    command = [sys.executable, "-m", "testing.agent_server", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--workdir", str(workdir)], env=harness_env(**env), start_new_session=True
     )

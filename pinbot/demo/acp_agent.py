@@ -4,12 +4,7 @@ Run as `python -m pinbot.demo.acp_agent --name NAME --store DIR`.
 It answers from its session
 history: told "the codeword is X" it acknowledges without repeating X; asked for the codeword it
 answers with the last one in its history (which, after a bootstrap prompt, includes the replayed
-transcript). `HARNESS_AGENT_MODE` picks a behaviour:
-
-- `remember` (default): `session/load` restores the history from DIR;
-- `forget`: `session/load` fails as if the store were gone (the server falls back to a new session);
-- `crash-on-load`: the process exits on `session/load`;
-- `silent`: a prompt never gets an answer.
+transcript). `session/load` restores the history from DIR.
 """
 
 from __future__ import annotations
@@ -17,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import typing
 import uuid
@@ -31,10 +25,9 @@ CODEWORD_RE = re.compile(r"codeword is ([A-Za-z0-9_-]+)")
 
 
 class MemoryAgent:
-    def __init__(self, name: str, store: Path, mode: str) -> None:
+    def __init__(self, name: str, store: Path) -> None:
         self.name = name
         self.store = store
-        self.mode = mode
         self.histories: dict[str, list[dict[str, str]]] = {}
         self.conn: Any = None
 
@@ -55,17 +48,13 @@ class MemoryAgent:
         return schema.NewSessionResponse(session_id=session_id)
 
     async def load_session(self, cwd: str, session_id: str, **_: Any) -> schema.LoadSessionResponse:
-        if self.mode == "crash-on-load":
-            os._exit(3)
         path = self._path(session_id)
-        if self.mode == "forget" or not path.is_file():
+        if not path.is_file():
             raise acp.RequestError.resource_not_found(f"session {session_id}")
         self.histories[session_id] = json.loads(path.read_text(encoding="utf-8"))
         return schema.LoadSessionResponse()
 
     async def prompt(self, session_id: str, prompt: list[Any], **_: Any) -> schema.PromptResponse:
-        if self.mode == "silent":
-            await asyncio.Event().wait()
         text = "\n".join(getattr(block, "text", "") for block in prompt)
         history = self.histories.setdefault(session_id, [])
         history.append({"role": "user", "text": text})
@@ -93,19 +82,23 @@ def answer(text: str, history: list[dict[str, str]]) -> str:
     return f"The codeword is {told[-1]}." if told else "I do not know any codeword."
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--name", default="harness-agent")
     parser.add_argument("--store", default=".acp-sessions")
-    args = parser.parse_args()
-    mode = os.environ.get("HARNESS_AGENT_MODE", "remember")
+    return parser.parse_args()
+
+
+def run(agent: MemoryAgent) -> None:
+    # MemoryAgent implements the methods this stand-in needs, not the whole Agent protocol.
+    asyncio.run(acp.run_agent(typing.cast(acp.Agent, agent)))
+
+
+def main() -> None:
+    args = arguments()
     store = Path(args.store)
     store.mkdir(parents=True, exist_ok=True)
-    with (store / "pids").open("a") as pids:  # lets tests see that a recycle killed us
-        pids.write(f"{os.getpid()}\n")
-    # MemoryAgent implements the methods this harness needs, not the whole Agent protocol.
-    agent = typing.cast(acp.Agent, MemoryAgent(args.name, store, mode))
-    asyncio.run(acp.run_agent(agent))
+    run(MemoryAgent(args.name, store))
 
 
 if __name__ == "__main__":

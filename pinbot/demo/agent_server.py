@@ -9,9 +9,8 @@ a protocol error the server quietly falls back to `session/new` (a new id, no er
 real server does. An agent that dies mid-turn becomes a `ConversationErrorEvent`.
 
 Environment: `OH_SESSION_API_KEYS_0` (then every /api/* call needs `X-Session-API-Key`),
-`HARNESS_PAGE_SIZE` (cap on events-search pages), `HARNESS_BUILD_SHA` (for /server_info),
-`HARNESS_ACP_COMMAND` (JSON list: the command for `claude-code`/`codex`; the agent name and
-`--store` are appended).
+`HARNESS_BUILD_SHA` (for /server_info). `claude-code` and `codex` run `agent_module` (the demo's
+ACP agent) with the agent name and `--store` appended.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,10 +143,12 @@ class Conversation:
 
 
 class AgentServer:
+    agent_module = "pinbot.demo.acp_agent"
+
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.key = os.environ.get("OH_SESSION_API_KEYS_0", "")
-        self.page_size = int(os.environ.get("HARNESS_PAGE_SIZE") or 100)
+        self.page_size = 100  # events per search page
         self.conversations: dict[str, Conversation] = {}
         root = workdir / "conversations"
         for directory in sorted(root.glob("*")) if root.is_dir() else []:
@@ -157,13 +159,8 @@ class AgentServer:
         server = settings.get("acp_server", "custom")
         if server == "custom":
             return [str(part) for part in settings["acp_command"]]
-        base = json.loads(os.environ.get("HARNESS_ACP_COMMAND") or "null") or [
-            sys.executable,
-            "-m",
-            "pinbot.demo.acp_agent",
-        ]
         store = self.workdir / "acp-store" / server
-        return [*base, "--name", server, "--store", str(store)]
+        return [sys.executable, "-m", self.agent_module, "--name", server, "--store", str(store)]
 
     def create(self, body: dict[str, Any]) -> Conversation:
         ident = str(body.get("conversation_id") or uuid.uuid4())
@@ -320,12 +317,12 @@ def build_router(server: AgentServer) -> Router:
     return router
 
 
-def main() -> None:
+def main(make: Callable[[Path], AgentServer] = AgentServer) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workdir", default=".")
     args = parser.parse_args()
-    server = AgentServer(Path(args.workdir).resolve())
+    server = make(Path(args.workdir).resolve())
     serve(build_router(server), args.port)
     # Plain SIGTERM (not a group kill) must not orphan the agents: take them down too.
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
