@@ -22,6 +22,7 @@ from testing import world
 from testing.cli import Run
 
 RECORD_ENV = "PINBOT_FAULT_RECORD"
+HOSTILE_RECORD_ENV = "PINBOT_HOSTILE_RECORD"  # tests/hostile records its cases there
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import pytest
 import responses
 
 from pinbot.demo.services import registry_binary, registry_server
-from testing.cutworld import Images, publish_images
+from testing.cutworld import CAPABLE, Images, publish_images
+from testing.gateworld import CutWorld, cut_world
 from testing.github import API, TOKEN, FakeGitHub
 from testing.services import missing_service
 
@@ -76,6 +77,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def images(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     """The cut's images in the session's registry (testing.cutworld.publish_images)."""
     return publish_images(registry, tmp_path_factory.mktemp("cut-images"))
+
+
+@pytest.fixture(scope="module")
+def clean(images: Images, tmp_path_factory: pytest.TempPathFactory) -> CutWorld:
+    """1.27.0 (capable) cut onto the backend branch, one per module: the gate passes it."""
+    return cut_world(tmp_path_factory.mktemp("clean"), images, CAPABLE)
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,7 @@ if not __package__:  # run as a file (python tests/faults/table.py): import from
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pinbot.report import markdown_table
-from testing.matrix import RECORD_ENV
-from tests.hostile.conftest import RECORD_ENV as HOSTILE_ENV
+from testing.matrix import HOSTILE_RECORD_ENV, RECORD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADING = "## What pinbot does on a bad day"
@@ -83,7 +82,7 @@ running or on disk."""
 
 
 def run_hostile(record: Path) -> int:
-    env = dict(os.environ, **{HOSTILE_ENV: str(record)})
+    env = dict(os.environ, **{HOSTILE_RECORD_ENV: str(record)})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/hostile"]
     return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from testing.cutworld import CAPABLE, INCAPABLE, Images
-from testing.gateworld import CutWorld, cut_world, deploy_at, registry_state, run
+from testing.cutworld import CAPABLE, INCAPABLE
+from testing.gateworld import CutWorld, deploy_at, registry_state, run
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
 
@@ -56,11 +56,6 @@ FAULTS = [
         gone=True,
     ),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def clean(images: Images, tmp_path_factory: pytest.TempPathFactory) -> CutWorld:
-    return cut_world(tmp_path_factory.mktemp("faults-gate"), images, CAPABLE)
 
 
 def rule(spec: dict[str, Any], world: CutWorld) -> Rule:

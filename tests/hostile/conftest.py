@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-RECORD_ENV = "PINBOT_HOSTILE_RECORD"
-RECORD = Path(os.environ[RECORD_ENV]) if os.environ.get(RECORD_ENV) else None  # read now:
-# every test's environment is scrubbed of PINBOT_* variables
+from testing.hostile import Liar
+from testing.matrix import HOSTILE_RECORD_ENV
+
+# Read now: every test's environment is scrubbed of PINBOT_* variables.
+RECORD = Path(os.environ[HOSTILE_RECORD_ENV]) if os.environ.get(HOSTILE_RECORD_ENV) else None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -35,3 +38,10 @@ def pytest_runtest_makereport(
         with RECORD.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, sort_keys=True) + "\n")
     return report
+
+
+@pytest.fixture
+def liar(images: Any) -> Iterator[Liar]:
+    """A registry that lies (testing.hostile), in front of the session's real one."""
+    with Liar(images.registry) as server:
+        yield server

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar, Listener, Seen
 
@@ -29,12 +29,6 @@ TOKEN = "hostileRegistryToken0001"
 
 
 @pytest.fixture
-def liar(images: Any) -> Iterator[Liar]:
-    with Liar(images.registry) as server:
-        yield server
-
-
-@pytest.fixture
 def listener() -> Iterator[Listener]:
     with Listener("127.0.0.2") as server:
         yield server
@@ -48,16 +42,12 @@ def token(monkeypatch: pytest.MonkeyPatch, liar: Liar) -> str:
     return TOKEN
 
 
-def scan(
-    images: Any, liar: Liar, capsys: pytest.CaptureFixture[str], *extra: str
-) -> tuple[int, str, str]:
+def scan(images: Any, liar: Liar, *extra: str) -> tuple[int, str, str]:
     argv = [
         *extra, "scan", "--image", IMAGE, "--registry-url", liar.address,
         "--sdk", str(images.world.sdk), "--current", "1.26.0-python",
     ]  # fmt: skip
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return pinbot(*argv)
 
 
 def credentials(seen: list[Seen]) -> list[str]:
@@ -65,13 +55,13 @@ def credentials(seen: list[Seen]) -> list[str]:
 
 
 def test_a_tag_list_link_to_another_origin_is_refused_and_gets_nothing(
-    images: Any, liar: Liar, listener: Listener, token: str, capsys: Any
+    images: Any, liar: Liar, listener: Listener, token: str
 ) -> None:
     link = f'<{listener.url}/v2/cutworld/agent-server/tags/list?n=1000>; rel="next"'
     page = json.dumps({"name": "cutworld/agent-server", "tags": ["1.27.0-python"]}).encode()
     liar.on("GET", "/tags/list", lambda _: Answer(200, {"Link": link}, page))
 
-    code, _, err = scan(images, liar, capsys)
+    code, _, err = scan(images, liar)
 
     assert code == 3, err
     assert f"ghcr.io/cutworld/agent-server: the registry at http://{liar.address}" in err
@@ -81,12 +71,12 @@ def test_a_tag_list_link_to_another_origin_is_refused_and_gets_nothing(
 
 
 def test_a_manifest_redirect_to_another_origin_is_refused(
-    images: Any, liar: Liar, listener: Listener, token: str, capsys: Any
+    images: Any, liar: Liar, listener: Listener, token: str
 ) -> None:
     where = f"{listener.url}/v2/cutworld/agent-server/manifests/x"
     liar.on("*", "/manifests/", lambda _: Answer(307, {"Location": where}))
 
-    code, _, err = scan(images, liar, capsys)
+    code, _, err = scan(images, liar)
 
     assert code == 3, err
     assert "redirected the" in err and "to another origin (http://127.0.0.2" in err
@@ -94,11 +84,11 @@ def test_a_manifest_redirect_to_another_origin_is_refused(
 
 
 def test_a_blob_redirect_to_plain_http_elsewhere_is_refused(
-    images: Any, liar: Liar, listener: Listener, token: str, capsys: Any
+    images: Any, liar: Liar, listener: Listener, token: str
 ) -> None:
     liar.on("GET", "/blobs/", lambda s: Answer(307, {"Location": listener.url + s.path}))
 
-    code, _, err = scan(images, liar, capsys)
+    code, _, err = scan(images, liar)
 
     assert code == 3, err
     assert "redirected the blob" in err
@@ -106,35 +96,33 @@ def test_a_blob_redirect_to_plain_http_elsewhere_is_refused(
 
 
 def test_the_registry_token_goes_only_to_the_registry_it_is_configured_for(
-    images: Any, liar: Liar, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    images: Any, liar: Liar, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PINBOT_REGISTRY_TOKEN", TOKEN)  # for ghcr.io, the default
 
-    code, out, err = scan(images, liar, capsys, "--json")
+    code, out, err = scan(images, liar, "--json")
 
     assert code == 0, err
     assert credentials(liar.seen) == []
     assert json.loads(out)["selected"]["tag"] == "1.27.0-python"
 
 
-def test_the_configured_registry_gets_the_token(
-    images: Any, liar: Liar, token: str, capsys: Any
-) -> None:
-    code, _, err = scan(images, liar, capsys)
+def test_the_configured_registry_gets_the_token(images: Any, liar: Liar, token: str) -> None:
+    code, _, err = scan(images, liar)
 
     assert code == 0, err
     assert set(credentials(liar.seen)) == {f"Bearer {TOKEN}"}
 
 
 def test_a_token_realm_on_another_host_is_asked_without_credentials(
-    images: Any, liar: Liar, listener: Listener, token: str, capsys: Any
+    images: Any, liar: Liar, listener: Listener, token: str
 ) -> None:
     listener.reply = Answer(200, {}, json.dumps({"token": "anonymousToken0002"}).encode())
     realm = f'Bearer realm="{listener.url}/token",service="registry"'
     liar.on("GET", "/tags/list", lambda s: Answer(401, {"WWW-Authenticate": realm}) if
             s.authorization != "Bearer anonymousToken0002" else None)  # fmt: skip
 
-    code, _, err = scan(images, liar, capsys)
+    code, _, err = scan(images, liar)
 
     assert code == 0, err
     assert [s.path.split("?")[0] for s in listener.seen] == ["/token"]
@@ -151,12 +139,12 @@ def test_a_token_realm_on_another_host_is_asked_without_credentials(
     ],
 )
 def test_a_token_realm_on_plain_http_to_a_non_loopback_host_gets_nothing(
-    images: Any, liar: Liar, token: str, realm: str, capsys: Any
+    images: Any, liar: Liar, token: str, realm: str
 ) -> None:
     challenge = f'Bearer realm="{realm}",service="registry"'
     liar.on("GET", "/tags/list", lambda _: Answer(401, {"WWW-Authenticate": challenge}))
 
-    code, _, err = scan(images, liar, capsys)
+    code, _, err = scan(images, liar)
 
     assert code == 3, err
     assert "which is not https (or loopback); refusing to send anything there" in err
@@ -174,12 +162,11 @@ def test_a_token_realm_on_plain_http_to_a_non_loopback_host_gets_nothing(
     ],
 )
 def test_a_loopback_lookalike_registry_url_gets_no_plain_http(
-    images: Any, url: str, says: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+    images: Any, url: str, says: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PINBOT_REGISTRY_TOKEN", TOKEN)
     monkeypatch.setenv("PINBOT_REGISTRY_TOKEN_HOST", "127.0.0.1")
-    code = main(["check", "1.27.0-python", "--image", IMAGE, "--registry-url", url])
-    err = capsys.readouterr().err
+    code, _, err = pinbot("check", "1.27.0-python", "--image", IMAGE, "--registry-url", url)
 
     assert code == (2 if says else 3), err
     assert says in err
@@ -191,7 +178,6 @@ def test_a_realm_token_carrying_workflow_commands_is_refused_and_printed_nowhere
     liar: Liar,
     listener: Listener,
     token: str,
-    capsys: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
@@ -200,7 +186,7 @@ def test_a_realm_token_carrying_workflow_commands_is_refused_and_printed_nowhere
     realm = f'Bearer realm="{listener.url}/token"'
     liar.on("GET", "/tags/list", lambda _: Answer(401, {"WWW-Authenticate": realm}))
 
-    code, out, err = scan(images, liar, capsys, "--json")
+    code, out, err = scan(images, liar, "--json")
 
     assert code == 3, err
     assert "not a bearer token" in err
@@ -210,11 +196,11 @@ def test_a_realm_token_carrying_workflow_commands_is_refused_and_printed_nowhere
 
 
 def test_json_output_under_actions_is_json_and_masks_go_to_stderr(
-    images: Any, liar: Liar, token: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+    images: Any, liar: Liar, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
 
-    code, out, err = scan(images, liar, capsys, "--json")
+    code, out, err = scan(images, liar, "--json")
 
     assert code == 0, err
     assert json.loads(out)["selected"]["tag"] == "1.27.0-python"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.demo import repos
+from testing.cli import pinbot
 from testing.cutworld import CAPABLE, Images, Repos, make_repos
 from testing.gateworld import cut_argv, run
 
@@ -112,12 +112,10 @@ def test_gate_refuses_a_hostile_pin_file(
         ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nests TOML too deep"),
     ],
 )
-def test_config_values_out_of_bounds_are_bad_input(
-    text: str, says: str, tmp_path: Path, capsys: Any
-) -> None:
+def test_config_values_out_of_bounds_are_bad_input(text: str, says: str, tmp_path: Path) -> None:
     (tmp_path / "pinbot.toml").write_text(text)
 
-    code = main(["check", CAPABLE, "--image", "ghcr.io/cutworld/agent-server"])
+    code, _, err = pinbot("check", CAPABLE, "--image", "ghcr.io/cutworld/agent-server")
 
     assert code == 2
-    assert says in capsys.readouterr().err
+    assert says in err

@@ -9,8 +9,7 @@ import json
 import pytest
 
 from pinbot.demo import repos
-from testing.cutworld import CAPABLE, Images
-from testing.gateworld import CutWorld, cut_world, run
+from testing.gateworld import CutWorld, run
 
 AREA = "the gate"
 ATTACK = (
@@ -22,11 +21,6 @@ EXIT = "1 (0)"
 
 JOB = "    runs-on: ubuntu-latest\n"
 DEPLOY_STEP = "      - name: Deploy\n"
-
-
-@pytest.fixture(scope="module")
-def clean(images: Images, tmp_path_factory: pytest.TempPathFactory) -> CutWorld:
-    return cut_world(tmp_path_factory.mktemp("hostile-gate-env"), images, CAPABLE)
 
 
 def with_workflow(world: CutWorld, branch: str, anchor: str, added: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE
 
 AREA = "argument injection"
@@ -57,16 +57,15 @@ def created(marker: Path) -> list[str]:
 
 @pytest.mark.parametrize("value", hostile_values())
 def test_cut_refuses_a_repository_value_git_would_run(
-    value: str, marker: Path, images: Any, tmp_path: Path, capsys: Any
+    value: str, marker: Path, images: Any, tmp_path: Path
 ) -> None:
-    code = main([
+    code, _, err = pinbot(
         "cut", "--tag", CAPABLE, f"--openhands={value}",
         # A branch named like a directory of the bare clone: with the value as an option,
         # `git ls-remote --heads VALUE refs` takes it for the repository and runs the command.
         "--openhands-branch", "refs",
         "--deploy", str(tmp_path), "--image", IMAGE, "--registry-url", images.registry,
-    ])  # fmt: skip
-    err = capsys.readouterr().err
+    )  # fmt: skip
 
     assert code == 2, err
     assert "--openhands" in err
@@ -76,10 +75,11 @@ def test_cut_refuses_a_repository_value_git_would_run(
 
 @pytest.mark.parametrize("value", hostile_values())
 def test_gate_refuses_a_repository_value_git_would_run(
-    value: str, marker: Path, tmp_path: Path, capsys: Any
+    value: str, marker: Path, tmp_path: Path
 ) -> None:
-    code = main(["gate", f"--deploy={value}", "--openhands", str(tmp_path), "--image", IMAGE])
-    err = capsys.readouterr().err
+    code, _, err = pinbot(
+        "gate", f"--deploy={value}", "--openhands", str(tmp_path), "--image", IMAGE
+    )
 
     assert code == 2, err
     assert "--deploy" in err
@@ -87,14 +87,11 @@ def test_gate_refuses_a_repository_value_git_would_run(
 
 
 @pytest.mark.parametrize("value", hostile_values()[:4])
-def test_scan_refuses_an_sdk_value_git_would_run(
-    value: str, marker: Path, images: Any, capsys: Any
-) -> None:
-    code = main([
+def test_scan_refuses_an_sdk_value_git_would_run(value: str, marker: Path, images: Any) -> None:
+    code, _, err = pinbot(
         "check", CAPABLE, "--image", IMAGE, "--registry-url", images.registry,
         f"--sdk={value}",
-    ])  # fmt: skip
-    err = capsys.readouterr().err
+    )  # fmt: skip
 
     assert code == 2, err
     assert "--sdk" in err
@@ -112,21 +109,22 @@ def test_scan_refuses_an_sdk_value_git_would_run(
     ],
 )
 def test_cut_refuses_a_branch_git_would_read_as_an_option(
-    flag: str, value: str, images: Any, tmp_path: Path, capsys: Any
+    flag: str, value: str, images: Any, tmp_path: Path
 ) -> None:
     argv = [
         "cut", "--tag", CAPABLE, "--openhands", str(tmp_path), "--openhands-branch", "main",
         "--deploy", str(tmp_path), "--image", IMAGE, "--registry-url", images.registry,
     ]  # fmt: skip
-    code = main([*argv, f"{flag}={value}"])
-    err = capsys.readouterr().err
+    code, _, err = pinbot(*argv, f"{flag}={value}")
 
     assert code == 2, err
     assert flag in err
 
 
-def test_gate_refuses_a_deploy_ref_git_would_read_as_an_option(tmp_path: Path, capsys: Any) -> None:
-    code = main(["gate", f"--deploy={tmp_path}/x@--output=pwned", "--openhands", str(tmp_path)])
+def test_gate_refuses_a_deploy_ref_git_would_read_as_an_option(tmp_path: Path) -> None:
+    code, _, err = pinbot(
+        "gate", f"--deploy={tmp_path}/x@--output=pwned", "--openhands", str(tmp_path)
+    )
 
     assert code == 2
-    assert "--deploy" in capsys.readouterr().err
+    assert "--deploy" in err

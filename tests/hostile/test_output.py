@@ -13,8 +13,7 @@ import pytest
 
 from pinbot import output
 from pinbot.report import Output, markdown_table
-from testing.cutworld import CAPABLE, Images
-from testing.gateworld import CutWorld, cut_world, run
+from testing.gateworld import CutWorld, run
 
 AREA = "output channels"
 ATTACK = (
@@ -27,11 +26,6 @@ ANSWER = (
     "unwritable file is bad set-up"
 )
 EXIT = "0 / 2"
-
-
-@pytest.fixture(scope="module")
-def clean(images: Images, tmp_path_factory: pytest.TempPathFactory) -> CutWorld:
-    return cut_world(tmp_path_factory.mktemp("hostile-gate"), images, CAPABLE)
 
 
 def gate_argv(world: CutWorld) -> list[str]:

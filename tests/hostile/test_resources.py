@@ -10,13 +10,12 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar, Seen, trickle
 
@@ -36,22 +35,16 @@ MANIFEST = r"/manifests/1\.27\.0-python$"
 BOMB_MB = 512
 
 
-@pytest.fixture
-def liar(images: Any) -> Iterator[Liar]:
-    with Liar(images.registry) as server:
-        yield server
-
-
 @pytest.fixture(autouse=True)
 def quick_timeouts(tmp_path: Path) -> None:
     """http_timeout = 1: a request (retries included) may take 4 s, a command's traffic 40 s."""
     (tmp_path / "pinbot.toml").write_text("http_timeout = 1.0\n")
 
 
-def scan(images: Any, liar: Liar, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, float]:
+def scan(images: Any, liar: Liar) -> tuple[int, str, float]:
     started = time.monotonic()
-    code = main(argv(images, liar))
-    return code, capsys.readouterr().err, time.monotonic() - started
+    code, _, err = pinbot(*argv(images, liar))
+    return code, err, time.monotonic() - started
 
 
 def argv(images: Any, liar: Liar) -> list[str]:
@@ -66,12 +59,12 @@ def page(data: object) -> Answer:
 
 
 def test_a_body_sent_a_byte_a_second_ends_within_the_request_deadline(
-    images: Any, liar: Liar, capsys: Any
+    images: Any, liar: Liar
 ) -> None:
     body = json.dumps({"name": "x", "tags": ["1.27.0-python"] * 50}).encode()
     liar.on("GET", TAGS, lambda _: Answer(200, {}, trickle(body), pause=0.5))
 
-    code, err, seconds = scan(images, liar, capsys)
+    code, err, seconds = scan(images, liar)
 
     assert code == 3, err
     assert f"ghcr.io/cutworld/agent-server: the registry at http://{liar.address}" in err
@@ -80,12 +73,12 @@ def test_a_body_sent_a_byte_a_second_ends_within_the_request_deadline(
 
 
 def test_headers_sent_a_byte_a_second_end_within_the_request_deadline(
-    images: Any, liar: Liar, capsys: Any
+    images: Any, liar: Liar
 ) -> None:
     raw = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 200 + b"\r\n\r\n"
     liar.on("GET", MANIFEST, lambda _: Answer(raw=raw, pause=0.3))  # under the read timeout
 
-    code, err, seconds = scan(images, liar, capsys)
+    code, err, seconds = scan(images, liar)
 
     assert code == 3, err
     assert "did not deliver the manifest 1.27.0-python within" in err
@@ -144,11 +137,11 @@ def test_a_gzip_bomb_stays_bounded_in_memory(
     ],
 )
 def test_a_malformed_tag_list_is_exit_3_naming_what_was_wrong(
-    images: Any, liar: Liar, body: bytes, says: str, capsys: Any
+    images: Any, liar: Liar, body: bytes, says: str
 ) -> None:
     liar.on("GET", TAGS, lambda _: Answer(200, {}, body))
 
-    code, err, _ = scan(images, liar, capsys)
+    code, err, _ = scan(images, liar)
 
     assert code == 3, err
     assert "ghcr.io/cutworld/agent-server: tag list" in err and says in err
@@ -172,17 +165,17 @@ def forged_manifest(data: object) -> Answer:
     ],
 )
 def test_a_manifest_of_the_wrong_shape_is_exit_3(
-    images: Any, liar: Liar, document: object, says: str, capsys: Any
+    images: Any, liar: Liar, document: object, says: str
 ) -> None:
     liar.on("GET", MANIFEST, lambda _: forged_manifest(document))
 
-    code, err, _ = scan(images, liar, capsys)
+    code, err, _ = scan(images, liar)
 
     assert code == 3, err
     assert "manifest 1.27.0-python is malformed" in err and says in err
 
 
-def test_a_tag_list_that_never_ends_is_cut_off(images: Any, liar: Liar, capsys: Any) -> None:
+def test_a_tag_list_that_never_ends_is_cut_off(images: Any, liar: Liar) -> None:
     def endless(seen: Seen) -> Answer:
         number = int(seen.path.rsplit("last=", 1)[-1]) if "last=" in seen.path else 0
         link = f'</v2/cutworld/agent-server/tags/list?n=1000&last={number + 1}>; rel="next"'
@@ -190,18 +183,18 @@ def test_a_tag_list_that_never_ends_is_cut_off(images: Any, liar: Liar, capsys: 
 
     liar.on("GET", TAGS, endless)
 
-    code, err, _ = scan(images, liar, capsys)
+    code, err, _ = scan(images, liar)
 
     assert code == 3, err
     assert "giving up" in err
     assert len([s for s in liar.seen if TAGS in s.path]) == 1000
 
 
-def test_a_tag_list_too_long_to_be_true_is_refused(images: Any, liar: Liar, capsys: Any) -> None:
+def test_a_tag_list_too_long_to_be_true_is_refused(images: Any, liar: Liar) -> None:
     tags = [f"1.{n}.0-python" for n in range(100_001)]
     liar.on("GET", TAGS, lambda _: page({"tags": tags}))
 
-    code, err, _ = scan(images, liar, capsys)
+    code, err, _ = scan(images, liar)
 
     assert code == 3, err
     assert "lists more than 100000 tags" in err

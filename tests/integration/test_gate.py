@@ -26,12 +26,6 @@ CHECKS = ["openhands_sha", "backend_commits", "pin_sites_agree", "digest_unchang
 
 
 @pytest.fixture(scope="module")
-def clean(images: Images, tmp_path_factory: pytest.TempPathFactory) -> CutWorld:
-    """1.27.0 (capable) cut onto the backend branch: the gate must pass this one."""
-    return cut_world(tmp_path_factory.mktemp("gate-clean"), images, CAPABLE)
-
-
-@pytest.fixture(scope="module")
 def forced(images: Images, tmp_path_factory: pytest.TempPathFactory) -> CutWorld:
     """1.28.0 (routes removed) pinned with --force-capability."""
     return cut_world(
