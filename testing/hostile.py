@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import http.client
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+from testing.loopback import HOP_BY_HOP, Loopback
 
 
 @dataclass
@@ -48,22 +46,12 @@ class Answer:
 Rule = Callable[[Seen], Answer | None]
 
 
-class Server:
+class Server(Loopback):
     """A threaded HTTP/1.1 server on `host`; subclasses decide the answers."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.seen: list[Seen] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        super().__init__(host)
 
     @property
     def url(self) -> str:
@@ -71,16 +59,6 @@ class Server:
 
     def answer(self, request: Seen, body: bytes | None) -> Answer:
         return Answer(404)
-
-    def __enter__(self) -> Server:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

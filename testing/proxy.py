@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import http.client
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+from testing.loopback import HOP_BY_HOP, Loopback
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
 
@@ -62,15 +60,7 @@ class Rule:
         return status, [*kept, *self.headers.items()], data
 
 
-class _Server(ThreadingHTTPServer):
-    # socketserver's default backlog is 5: a client opening a few dozen connections at once (a
-    # warm scan's round of HEADs) would see SYNs dropped and retried a second later, a delay no
-    # registry adds. Accept like a real server does.
-    request_queue_size = 1024
-    daemon_threads = True
-
-
-class LatencyProxy:
+class LatencyProxy(Loopback):
     def __init__(self, upstream: str, delay: float = 0.0) -> None:
         self.upstream = upstream  # host:port
         self.delay = delay
@@ -78,17 +68,7 @@ class LatencyProxy:
         self.connections = 0
         self.in_flight = 0
         self.peak = 0  # the most requests in flight at once since the last reset
-        self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), self._handler())
-        # A short poll interval: shutting a proxy down should not cost half a second.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host!s}:{port}"
+        super().__init__()
 
     @property
     def total(self) -> int:
@@ -112,16 +92,6 @@ class LatencyProxy:
     def upstream_path(self, path: str) -> str:
         """Where upstream a request goes: where it was sent, here."""
         return path
-
-    def __enter__(self) -> LatencyProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
