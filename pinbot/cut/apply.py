@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol, TypeVar
 
 from pinbot import git, github
 from pinbot.commands import Context
@@ -163,31 +164,42 @@ def _check_only_pinbot(clone: git.Clone, branch: str, base: str, tip: str) -> No
 # --- pushing --------------------------------------------------------------------------------------
 
 
+class _Commit(Protocol):
+    @property
+    def commit(self) -> str: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def changed(self) -> bool: ...
+
+
+C = TypeVar("C", bound=_Commit)
+
+
 def push_branch(
     ctx: Context, clone: git.Clone, built: Built, rebuild: Callable[[], Built]
 ) -> Built:
     """Push one branch's commit; when the branch moved meanwhile, rebuild on its new tip."""
+    return _push_rebuilding(ctx, clone, built, rebuild, "nothing more was pushed")
+
+
+def push_deploy(
+    ctx: Context, clone: git.Clone, deploy: DeployBuilt, rebuild: Callable[[], DeployBuilt]
+) -> DeployBuilt:
+    after = "the OpenHands pin is pushed; re-run to finish the deploy"
+    return _push_rebuilding(ctx, clone, deploy, rebuild, after)
+
+
+def _push_rebuilding(
+    ctx: Context, clone: git.Clone, built: C, rebuild: Callable[[], C], after: str
+) -> C:
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             built = rebuild()
         if not built.changed or _push(ctx, clone, built.commit, built.branch):
             return built
         _moved(ctx, built.branch, clone.url, attempt)
-    raise _kept_moving(built.branch, clone.url, "nothing more was pushed")
-
-
-def push_deploy(
-    ctx: Context, clone: git.Clone, deploy: DeployBuilt, rebuild: Callable[[], DeployBuilt]
-) -> DeployBuilt:
-    for attempt in range(1, ATTEMPTS + 1):
-        if attempt > 1:
-            deploy = rebuild()
-        if not deploy.changed or _push(ctx, clone, deploy.commit, deploy.branch):
-            return deploy
-        _moved(ctx, deploy.branch, clone.url, attempt)
-    raise _kept_moving(
-        deploy.branch, clone.url, "the OpenHands pin is pushed; re-run to finish the deploy"
-    )
+    raise _kept_moving(built.branch, clone.url, after)
 
 
 def _push(ctx: Context, clone: git.Clone, commit: str, branch: str) -> bool:
