@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pinbot.edits import Change, Site, changed_lines
+from pinbot.edits import Change, Site, changed_lines, compose_yaml
 from pinbot.errors import UsageError
 from pinbot.model import validate_sha
 
@@ -53,18 +53,7 @@ def _locate(text: str, file: str, key: str) -> _Scalar:
 
 
 def _compose(text: str, file: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        root = YAML().compose(text)
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise UsageError(f"{file}:{line}: not valid YAML ({exc.problem})") from None
-    except YAMLError as exc:
-        raise UsageError(f"{file}: not valid YAML ({exc})") from None
-    except RecursionError:
-        raise UsageError(f"{file}: nests YAML too deep for a workflow; refusing it") from None
+    root = compose_yaml(text, file, "a workflow")
     if not _is_mapping(root):
         raise UsageError(f"{file}: expected a workflow (a YAML mapping) at the top level")
     return root

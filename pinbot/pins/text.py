@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pinbot.errors import UsageError
 
@@ -71,3 +72,20 @@ def changed_lines(old: str, new: str) -> int:
     if len(before) != len(after):
         return max(len(before), len(after))
     return sum(1 for a, b in zip(before, after, strict=True) if a != b)
+
+
+def compose_yaml(text: str, file: str, what: str) -> Any:
+    """The YAML node tree of `text` (None for an empty document), with line marks to splice
+    at; YAML that does not parse, or nests too deep to, is bad input naming `file`."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML().compose(text)
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise UsageError(f"{file}:{line}: not valid YAML ({exc.problem})") from None
+    except YAMLError as exc:
+        raise UsageError(f"{file}: not valid YAML ({exc})") from None
+    except RecursionError:
+        raise UsageError(f"{file}: nests YAML too deep for {what}; refusing it") from None

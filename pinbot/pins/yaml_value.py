@@ -16,7 +16,7 @@ from typing import Any
 
 from pinbot.errors import UsageError
 from pinbot.pins import Found
-from pinbot.pins.text import Change, NotPresent, changed_lines, line_at
+from pinbot.pins.text import Change, NotPresent, changed_lines, compose_yaml, line_at
 
 _STEP = re.compile(
     r"\.?(?:(?P<key>[^.\[\]=]+)|\[(?P<index>\d+)\]|\[(?P<sel>[^=\]]+)=(?P<val>[^\]]*)\])"
@@ -86,18 +86,7 @@ def _locate(text: str, file: str, path: str, holds: str, within: bool) -> _Span:
 
 
 def _root(text: str, file: str) -> Any:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        root = YAML().compose(text)
-    except MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        raise UsageError(f"{file}:{line}: not valid YAML ({exc.problem})") from None
-    except YAMLError as exc:
-        raise UsageError(f"{file}: not valid YAML ({exc})") from None
-    except RecursionError:
-        raise UsageError(f"{file}: nests YAML too deep for a pin file; refusing it") from None
+    root = compose_yaml(text, file, "a pin file")
     if root is None:
         raise UsageError(f"{file}: the YAML document is empty")
     return root
