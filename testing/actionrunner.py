@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,19 +90,31 @@ def _tokens(text: str) -> list[str]:
 Value = str | bool
 
 
-def _or(tokens: list[str], ctx: Mapping[str, str]) -> tuple[Value, list[str]]:
-    value, tokens = _and(tokens, ctx)
-    while tokens[:1] == ["||"]:
-        other, tokens = _and(tokens[1:], ctx)
-        value = value if _truthy(value) else other
-    return value, tokens
+Parsed = tuple[Value, list[str]]
 
 
-def _and(tokens: list[str], ctx: Mapping[str, str]) -> tuple[Value, list[str]]:
-    value, tokens = _compare(tokens, ctx)
-    while tokens[:1] == ["&&"]:
-        other, tokens = _compare(tokens[1:], ctx)
-        value = other if _truthy(value) else value
+def _or(tokens: list[str], ctx: Mapping[str, str]) -> Parsed:
+    return _chain(tokens, ctx, "||", _and, lambda value, other: value if _truthy(value) else other)
+
+
+def _and(tokens: list[str], ctx: Mapping[str, str]) -> Parsed:
+    return _chain(
+        tokens, ctx, "&&", _compare, lambda value, other: other if _truthy(value) else value
+    )
+
+
+def _chain(
+    tokens: list[str],
+    ctx: Mapping[str, str],
+    op: str,
+    operand: Callable[[list[str], Mapping[str, str]], Parsed],
+    combine: Callable[[Value, Value], Value],
+) -> Parsed:
+    """`operand (op operand)*`, folded left with `combine` (short-circuit values, as Actions)."""
+    value, tokens = operand(tokens, ctx)
+    while tokens[:1] == [op]:
+        other, tokens = operand(tokens[1:], ctx)
+        value = combine(value, other)
     return value, tokens
 
 

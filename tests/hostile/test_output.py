@@ -13,6 +13,7 @@ import pytest
 
 from pinbot import output
 from pinbot.report import Output, markdown_table
+from testing.actionrunner import read_outputs
 from testing.gateworld import CutWorld, run
 
 AREA = "output channels"
@@ -66,28 +67,9 @@ def test_the_gate_under_actions_writes_parseable_outputs_and_json(
 
     assert code == 0, err
     assert json.loads(out)["verdict"] == "pass"
-    parsed = parse_github_output(outputs.read_text())
+    parsed = read_outputs(outputs.read_text())
     assert parsed["verdict"] == "pass"
     assert "### pinbot gate: PASS" in summary.read_text()
-
-
-def parse_github_output(text: str) -> dict[str, str]:
-    """The runner's own reading of $GITHUB_OUTPUT: name=value, or name<<DELIM ... DELIM."""
-    values: dict[str, str] = {}
-    lines = iter(text.split("\n"))
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                body.append(inner)
-            values[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            values[name] = value
-    return values
 
 
 def test_a_value_cannot_end_its_heredoc_and_set_another_output() -> None:
@@ -95,13 +77,13 @@ def test_a_value_cannot_end_its_heredoc_and_set_another_output() -> None:
 
     block = output.github_output_block({"verdict": "block", "detail": forged})
 
-    assert parse_github_output(block) == {"verdict": "block", "detail": forged}
+    assert read_outputs(block) == {"verdict": "block", "detail": forged}
 
 
 def test_a_carriage_return_cannot_start_a_second_output_line() -> None:
     block = output.github_output_block({"detail": "x\rverdict=pass"})
 
-    assert "verdict" not in parse_github_output(block)
+    assert "verdict" not in read_outputs(block)
 
 
 @pytest.mark.parametrize(
