@@ -22,13 +22,14 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, Required, TypedDict, Unpack, cast
 
 from pinbot.errors import ExternalError
 from pinbot.report import Output
 
 __all__ = [
     "CheckReport",
+    "CutArguments",
     "GateReport",
     "IncompleteResult",
     "ProbeReport",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 PathLike = str | Path
+Profile = Literal["openhands", "openhands-cloud-chart"]
 
 
 class Evidence(TypedDict):
@@ -211,13 +213,18 @@ def scan(
     include_sha_tags: bool = False,
     current: str | None = None,
     examine_all: bool = False,
+    openhands: str | None = None,
+    openhands_branch: str | None = None,
     config: PathLike | None = None,
     use_cache: bool = True,
 ) -> ScanReport:
     """Release tags newest first, each with its digest, build sha, verdict and evidence; the
-    newest that qualifies is `selected` (None when none does: data, not an error)."""
+    newest that qualifies is `selected` (None when none does: data, not an error). With
+    `openhands` and `openhands_branch`, that branch's pin is the current one and an image whose
+    pinbot pin was reverted there is held (listed in `holds`, never selected)."""
     argv = _image_flags(image, registry_url, variant, sdk, detectors, include_sha_tags)
     argv += [*_flag("current", current), *_flag("all", examine_all)]
+    argv += [*_flag("openhands", openhands), *_flag("openhands-branch", openhands_branch)]
     return cast(ScanReport, _run("scan", argv, config, use_cache))
 
 
@@ -238,85 +245,66 @@ def check(
     return cast(CheckReport, _run("check", argv, config, use_cache))
 
 
-def _cut_flags(
-    tag: str | None,
-    latest: bool,
-    openhands: str,
-    openhands_branch: str,
-    deploy: str,
-    deploy_branch: str | None,
-    require_commits: Sequence[str] | None,
-    force_capability: bool,
-) -> list[str]:
+class CutArguments(TypedDict, total=False):
+    """What plan_cut and apply_cut take: `cut`'s flags (one --openhands-branch), by keyword."""
+
+    tag: str | None  # or latest=True
+    latest: bool
+    openhands: Required[str]
+    openhands_branch: Required[str]
+    deploy: Required[str]
+    deploy_branch: str | None
+    require_commits: Sequence[str] | None
+    force_capability: bool
+    allow_held: bool  # pin an image whose pinbot pin was reverted on the branch
+    profile: Profile | None  # which pin sites (default: config [pin], else openhands)
+    index_url: str | None  # where the pinned version's packages must be published
+    image: str | None
+    registry_url: str | None
+    variant: str | None
+    sdk: PathLike | None
+    detectors: Sequence[str] | None
+    config: PathLike | None
+    use_cache: bool
+
+
+def _cut_flags(given: CutArguments) -> list[str]:
+    unknown = sorted(set(given) - CutArguments.__required_keys__ - CutArguments.__optional_keys__)
+    if unknown:  # what a plain signature would refuse
+        raise TypeError(f"cut got unexpected keyword arguments: {', '.join(unknown)}")
+    tag, latest = given.get("tag"), given.get("latest", False)
     if (tag is None) == (not latest):
         from pinbot.errors import UsageError
 
         raise UsageError("cut: give either tag=TAG or latest=True")
     argv = [*_flag("tag", tag), *_flag("latest", latest)]
-    argv += [*_flag("openhands", openhands), *_flag("openhands-branch", openhands_branch)]
-    argv += [*_flag("deploy", deploy), *_flag("deploy-branch", deploy_branch)]
-    for sha in require_commits or ():
+    for name in ("openhands", "openhands_branch", "deploy", "deploy_branch"):
+        argv += _flag(name.replace("_", "-"), given.get(name))
+    for sha in given.get("require_commits") or ():
         argv += _flag("require-commit", sha)
-    return [*argv, *_flag("force-capability", force_capability)]
+    for name in ("force_capability", "allow_held", "profile", "index_url"):
+        argv += _flag(name.replace("_", "-"), given.get(name))
+    image = _image_flags(
+        given.get("image"), given.get("registry_url"), given.get("variant"), given.get("sdk"),
+        given.get("detectors"), include_sha_tags=False,
+    )  # fmt: skip
+    return [*argv, *image]
 
 
-def plan_cut(
-    *,
-    tag: str | None = None,
-    latest: bool = False,
-    openhands: str,
-    openhands_branch: str,
-    deploy: str,
-    deploy_branch: str | None = None,
-    require_commits: Sequence[str] | None = None,
-    force_capability: bool = False,
-    image: str | None = None,
-    registry_url: str | None = None,
-    variant: str | None = None,
-    sdk: PathLike | None = None,
-    detectors: Sequence[str] | None = None,
-    config: PathLike | None = None,
-    use_cache: bool = True,
-) -> CutReport:
+def plan_cut(**given: Unpack[CutArguments]) -> CutReport:
     """The cut as `--dry-run` plans it: the commits and their diffs, the PRs; nothing is pushed.
     A tag without the capability raises NegativeVerdict (unless `force_capability`)."""
-    argv = _cut_flags(
-        tag, latest, openhands, openhands_branch, deploy, deploy_branch, require_commits,
-        force_capability,
-    )  # fmt: skip
-    argv += _image_flags(image, registry_url, variant, sdk, detectors, False)
-    return _run("cut", [*argv, "--dry-run"], config, use_cache)
+    argv = _cut_flags(given)
+    return _run("cut", [*argv, "--dry-run"], given.get("config"), given.get("use_cache", True))
 
 
 def apply_cut(
-    *,
-    tag: str | None = None,
-    latest: bool = False,
-    openhands: str,
-    openhands_branch: str,
-    deploy: str,
-    deploy_branch: str | None = None,
-    require_commits: Sequence[str] | None = None,
-    force_capability: bool = False,
-    push: bool = True,
-    open_prs: bool = False,
-    image: str | None = None,
-    registry_url: str | None = None,
-    variant: str | None = None,
-    sdk: PathLike | None = None,
-    detectors: Sequence[str] | None = None,
-    config: PathLike | None = None,
-    use_cache: bool = True,
+    *, push: bool = True, open_prs: bool = False, **given: Unpack[CutArguments]
 ) -> CutReport:
     """The cut, done: the commits built from the facts as they are now (idempotent: a second
     call changes nothing), pushed with `push`, the two PRs opened or updated with `open_prs`."""
-    argv = _cut_flags(
-        tag, latest, openhands, openhands_branch, deploy, deploy_branch, require_commits,
-        force_capability,
-    )  # fmt: skip
-    argv += _image_flags(image, registry_url, variant, sdk, detectors, False)
-    argv += [*_flag("push", push), *_flag("open-prs", open_prs)]
-    return _run("cut", argv, config, use_cache)
+    argv = [*_cut_flags(given), *_flag("push", push), *_flag("open-prs", open_prs)]
+    return _run("cut", argv, given.get("config"), given.get("use_cache", True))
 
 
 def gate(
@@ -326,6 +314,7 @@ def gate(
     require_commits: Sequence[str] | None = None,
     allow_retag: bool = False,
     require_probe: PathLike | None = None,
+    profile: Profile | None = None,
     image: str | None = None,
     registry_url: str | None = None,
     variant: str | None = None,
@@ -340,6 +329,7 @@ def gate(
     for sha in require_commits or ():
         argv += _flag("require-commit", sha)
     argv += [*_flag("allow-retag", allow_retag), *_flag("require-probe", require_probe)]
+    argv += _flag("profile", profile)
     argv += _image_flags(image, registry_url, variant, sdk, detectors, False)
     return cast(GateReport, _run("gate", argv, config, use_cache))
 
@@ -350,6 +340,7 @@ def probe(
     agents: Sequence[str] | None = None,
     timeout: float | None = None,
     app_url: str | None = None,
+    app_auth: Literal["bearer", "session-key"] | None = None,
     recycle: Literal["pause", "restart"] | None = None,
     image: str | None = None,
     registry_url: str | None = None,
@@ -366,6 +357,7 @@ def probe(
     argv = [*_flag("target", target)]
     argv += _flag("agents", ",".join(agents) if agents is not None else None)
     argv += [*_flag("timeout", timeout), *_flag("app-url", app_url), *_flag("recycle", recycle)]
+    argv += _flag("app-auth", app_auth)
     argv += [*_flag("image", image), *_flag("registry-url", registry_url)]
     argv += [*_flag("server-command", server_command)]
     argv += [*_flag("agent-server-url", agent_server_url)]

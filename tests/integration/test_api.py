@@ -150,6 +150,28 @@ def test_bad_input_and_a_refused_cut_raise_pinbots_exceptions(images: Images, wo
         )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("call", "flag"),
+    [
+        (lambda: api.plan_cut(tag=CAPABLE, openhands=".", openhands_branch="main", deploy=".",
+                              profile="nope"), "--profile"),
+        (lambda: api.apply_cut(tag=CAPABLE, openhands=".", openhands_branch="main", deploy=".",
+                               index_url="ftp://index.example"), "--index-url"),
+        (lambda: api.gate(deploy=".", openhands=".", profile="nope"), "--profile"),
+        (lambda: api.probe(app_url="http://127.0.0.1:9", app_auth="basic"), "--app-auth"),
+    ],
+)  # fmt: skip
+def test_the_newer_flags_reach_the_cli_and_its_checks(call: Any, flag: str) -> None:
+    with pytest.raises(UsageError, match=flag):
+        call()
+
+
+def test_a_misspelt_cut_argument_is_a_type_error_not_ignored() -> None:
+    with pytest.raises(TypeError, match="alow_held"):
+        api.plan_cut(tag=CAPABLE, openhands=".", openhands_branch="main", deploy=".",
+                     alow_held=True)  # fmt: skip
+
+
 def test_an_unreachable_registry_raises_an_external_error(images: Images) -> None:
     with pytest.raises(ExternalError):
         api.scan(**{**where(images), "registry_url": "127.0.0.1:9"}, use_cache=False)

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from pinbot import git
+from pinbot import api, git
 from pinbot.demo import repos
 from pinbot.demo.builds import Build, World, publish
 from pinbot.demo.registry import RegistryWriter
+from pinbot.errors import NegativeVerdict
 from testing.cli import pinbot
 
 IMAGE = "ghcr.io/holdworld/agent-server"
@@ -234,3 +235,22 @@ def test_a_rollback_on_any_branch_being_cut_holds_the_image_for_all(fresh) -> No
 
     assert code == 1
     assert held_line(fresh) in err
+
+
+def test_the_library_reads_holds_and_allows_a_held_pin_as_the_cli_does(rolled) -> None:
+    where = {"image": IMAGE, "registry_url": rolled.registry, "sdk": str(rolled.world.sdk)}
+    branch = {"openhands": rolled.openhands.url, "openhands_branch": rolled.openhands.branch}
+
+    found = api.scan(**where, **branch, use_cache=False)
+    printed = pinbot("--json", "--no-cache", "scan", *flags(where), *flags(branch)).data
+
+    assert found == printed and found["selected"] is not None
+    assert found["selected"]["tag"] == NEXT and found["holds"][0]["image"] == f"{IMAGE}:{HELD}"
+    with pytest.raises(NegativeVerdict, match="--allow-held"):
+        api.plan_cut(tag=HELD, deploy=rolled.deploy.url, **branch, **where)
+    plan = api.plan_cut(tag=HELD, allow_held=True, deploy=rolled.deploy.url, **branch, **where)
+    assert (plan["tag"], plan["openhands"]["changed"]) == (HELD, True)
+
+
+def flags(values: dict[str, str]) -> list[str]:
+    return [f"--{name.replace('_', '-')}={value}" for name, value in values.items()]
