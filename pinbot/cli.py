@@ -347,6 +347,7 @@ def build_parser() -> Parser:
     p.add_argument(
         "--index-url",
         metavar="URL",
+        type=inputs.index_url,
         help="simple package index where a pinned version's packages must be published "
         "(default: config pin.index_url, else https://pypi.org/simple/)",
     )
@@ -622,13 +623,13 @@ def _add_profile(p: argparse.ArgumentParser) -> None:
 def _dispatch(args: argparse.Namespace, out: Output) -> int:
     from pinbot.commands import Context
 
+    inputs.environment(os.environ)
     settings = config.load(args.config)
     if getattr(args, "profile", None):
         pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
         settings = settings.replace(pin=pin)
     if getattr(args, "index_url", None):
         settings = settings.replace(pin=dataclasses.replace(settings.pin, index_url=args.index_url))
-        config.validate_index_url(settings, "--index-url")
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
     if args.command == "scan":
         from pinbot.commands import scan

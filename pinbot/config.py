@@ -220,6 +220,8 @@ _SDK_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9]+(?:/[a-z0-9]+)?\Z")
 _MEMORY = re.compile(r"[1-9][0-9]*[bkmg]?\Z")
 _AGENT = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a Python constant or an environment variable
+_PACKAGE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\Z")  # PEP 508 names
 
 
 def _in_range(where: str, key: str, value: float, low: float, high: float) -> None:
@@ -248,14 +250,40 @@ def _check_names(settings: Settings) -> None:
     for platform in settings.platforms:
         if not _PLATFORM.match(platform):
             raise UsageError(f"{where}: platform {platform!r}: write OS/ARCH, e.g. linux/amd64")
-    route = settings.route_file
-    if not route or route.startswith("/") or ".." in route.split("/"):
-        raise UsageError(f"{where}: route_file {route!r}: give a path inside the SDK repository")
+    _check_inside(where, "route_file", settings.route_file, "the SDK repository")
     _check_author(where, settings.git_author)
     _check_probe(where, settings.probe)
     _check_openapi(where, settings.openapi)
     if not BRANCH_RE.match(settings.deploy.branch):
         raise UsageError(f"{where}: deploy.branch {settings.deploy.branch!r} is not a branch name")
+    _check_inside(where, "deploy.workflow", settings.deploy.workflow, "the deploy repository")
+    _check_name(where, "deploy.sha_key", settings.deploy.sha_key, "OPENHANDS_SHA")
+    _check_pin(where, settings.pin)
+
+
+def _check_inside(where: str, key: str, path: str, repository: str) -> None:
+    if not path or path.startswith("/") or ".." in path.split("/"):
+        raise UsageError(f"{where}: {key} {path!r}: give a path inside {repository}")
+
+
+def _check_name(where: str, key: str, name: str, example: str) -> None:
+    if not _NAME.match(name):
+        raise UsageError(f"{where}: {key} {name!r} is not a variable name: write e.g. {example}")
+
+
+def _check_pin(where: str, pin: PinSettings) -> None:
+    """The built-in profile's sites: files inside the OpenHands repository, names it can hold."""
+    _check_inside(where, "pin.python_file", pin.python_file, "the OpenHands repository")
+    for file in pin.compose_files:
+        _check_inside(where, "pin.compose_files entry", file, "the OpenHands repository")
+    _check_name(where, "pin.python_constant", pin.python_constant, "AGENT_SERVER_IMAGE")
+    _check_name(where, "pin.compose_variable", pin.compose_variable, "AGENT_SERVER_IMAGE_TAG")
+    for package in pin.packages:
+        if not _PACKAGE.match(package):
+            raise UsageError(
+                f"{where}: pin.packages entry {package!r} is not a package name: write e.g. "
+                "openhands-sdk"
+            )
 
 
 def _check_author(where: str, text: str) -> None:

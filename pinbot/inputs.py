@@ -12,7 +12,7 @@ import math
 import re
 import shlex
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -67,6 +67,18 @@ def http_url(text: str) -> str:
     except ValueError:
         raise _bad(f"{text!r} has no valid port number after the host: {hint}") from None
     return text.strip().rstrip("/")
+
+
+def index_url(text: str) -> str:
+    """A simple package index (PEP 503): an http(s) URL, kept as written."""
+    try:
+        http_url(text)
+    except argparse.ArgumentTypeError:
+        raise _bad(
+            f"{text!r} is not an http(s) URL of a simple package index: write it like "
+            "https://pypi.org/simple/"
+        ) from None
+    return text.strip()
 
 
 def registry_endpoint(text: str) -> str:
@@ -252,3 +264,20 @@ def deploy_repository(text: str) -> tuple[str, str | None]:
 def _is_userinfo(text: str) -> bool:
     _, sep, rest = text.partition("://")
     return bool(sep) and "/" not in rest
+
+
+def environment(environ: Mapping[str, str]) -> None:
+    """The PINBOT_* values that no flag reads, checked before anything runs (exit 2, named)."""
+    host = environ.get("PINBOT_REGISTRY_TOKEN_HOST", "").strip()
+    if host and not HOST_RE.match(host):
+        raise UsageError(
+            f"PINBOT_REGISTRY_TOKEN_HOST={host!r} is not a registry host: write HOST or "
+            "HOST:PORT, e.g. ghcr.io"
+        )
+    author = environ.get("PINBOT_GIT_AUTHOR", "")
+    name, _, rest = author.partition("<")
+    if author and (not name.strip() or "@" not in rest or not rest.rstrip().endswith(">")):
+        raise UsageError(f"PINBOT_GIT_AUTHOR={author!r}: write 'Name <email@example.com>'")
+    cache = environ.get("PINBOT_CACHE_DIR", "")
+    if cache and Path(cache).exists() and not Path(cache).is_dir():
+        raise UsageError(f"PINBOT_CACHE_DIR={cache!r} is a file: name a directory (or unset it)")

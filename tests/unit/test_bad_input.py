@@ -179,6 +179,22 @@ def test_an_internal_error_is_one_line_and_a_traceback_file(capsys, monkeypatch)
          "is a directory"),
         (["--config", ".", "scan"], "'.'", "is a directory"),
         (["--config", "/nonexistent.toml", "scan"], "'/nonexistent.toml'", "does not exist"),
+        # flags that came later: the same classes, the same edge
+        (["cut", "--latest", "--openhands", ".", "--openhands-branch", "main", "--deploy", ".",
+          "--index-url", "not a url"], "'not a url'", "https://pypi.org/simple/"),
+        (["cut", "--latest", "--openhands", ".", "--openhands-branch", "main", "--deploy", ".",
+          "--index-url", "ftp://index.example/simple/"], "'ftp://index.example/simple/'",
+         "https://pypi.org/simple/"),
+        (["cut", "--latest", "--openhands", ".", "--openhands-branch", "main", "--profile",
+          "openhands-chart"], "'openhands-chart'", "choose from"),
+        (["gate", "--deploy", ".", "--openhands", ".", "--profile", "nope"], "'nope'",
+         "choose from"),
+        (["probe", "--app-url", "http://127.0.0.1:1", "--app-auth", "basic"], "'basic'",
+         "choose from"),
+        (["probe", "--app-url", "http://127.0.0.1:1", "--recycle", "command",
+          "--recycle-command", "  "], "'  '", "empty command"),
+        (["probe", "--target", "agent-server", "--agent-server-url", "http://127.0.0.1:1",
+          "--recycle-command", '"x'], "'\"x'", "quote"),
     ],
 )  # fmt: skip
 def test_every_kind_of_flag_value_is_checked_at_the_edge(
@@ -206,14 +222,27 @@ def test_demo_workdir_naming_a_file_is_refused(capsys, tmp_path_factory) -> None
         ("PINBOT_VERBOSE", "lots", "a count"),
         ("PINBOT_REQUIRE_COMMIT", "xyz", "40 hex digits"),
         ("PINBOT_RECYCLE", "reboot", "choose from"),
+        ("PINBOT_APP_AUTH", "basic", "choose from"),
+        ("PINBOT_RECYCLE_COMMAND", '"x', "quote"),
+        ("PINBOT_INDEX_URL", "not a url", "https://pypi.org/simple/"),
+        ("PINBOT_PROFILE", "nope", "choose from"),
+        ("PINBOT_ALLOW_HELD", "maybe", "1/true or 0/false"),
+        ("PINBOT_REGISTRY_TOKEN_HOST", "ghcr.io/openhands", "HOST:PORT"),
+        ("PINBOT_REGISTRY_TOKEN_HOST", "https://ghcr.io", "HOST:PORT"),
+        ("PINBOT_GIT_AUTHOR", "nobody", "Name <email@example.com>"),
     ],
 )
 def test_pinbot_environment_values_are_checked_like_their_flags(
     capsys, monkeypatch, name: str, value: str, fix: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    command = {"PINBOT_REQUIRE_COMMIT": ["gate", "--deploy", ".", "--openhands", "."]}
-    probing = name in ("PINBOT_APP_URL", "PINBOT_TIMEOUT", "PINBOT_RECYCLE")
+    cut = ["cut", "--latest", "--openhands", ".", "--openhands-branch", "main", "--deploy", "."]
+    command = {
+        "PINBOT_REQUIRE_COMMIT": ["gate", "--deploy", ".", "--openhands", "."],
+        **dict.fromkeys(("PINBOT_INDEX_URL", "PINBOT_PROFILE", "PINBOT_ALLOW_HELD"), cut),
+    }
+    probing = name in ("PINBOT_APP_URL", "PINBOT_TIMEOUT", "PINBOT_RECYCLE", "PINBOT_APP_AUTH")
+    probing |= name == "PINBOT_RECYCLE_COMMAND"
     code, err = run(capsys, *command.get(name, ["probe"] if probing else ["scan"]))
     assert code == 2, err
     assert f"{name}={value!r}" in err and fix in err
@@ -238,8 +267,22 @@ def test_pinbot_environment_values_are_checked_like_their_flags(
         ("[openapi]\nmemory = 'lots'", "openapi.memory 'lots'", "like 1g"),
         ("[openapi]\nhealth_path = 'health'", "openapi.health_path 'health'", "start with /"),
         ("[deploy]\nbranch = 'a..b'", "deploy.branch 'a..b'", "branch name"),
+        ("[deploy]\nworkflow = '../deploy.yml'", "deploy.workflow '../deploy.yml'", "path inside"),
+        ("[deploy]\nsha_key = 'OPENHANDS SHA'", "deploy.sha_key 'OPENHANDS SHA'", "OPENHANDS_SHA"),
+        ("[pin]\nprofile = 'openhands-chart'", "pin.profile 'openhands-chart'", "choose from"),
+        ("[pin]\nindex_url = 'ftp://x/simple/'", "pin.index_url 'ftp://x/simple/'", "https://"),
+        ("[pin]\npython_file = '/etc/x.py'", "pin.python_file '/etc/x.py'", "path inside"),
+        ("[pin]\ncompose_files = ['../c.yml']", "pin.compose_files entry '../c.yml'",
+         "path inside"),
+        ("[pin]\npython_constant = 'AGENT IMAGE'", "pin.python_constant 'AGENT IMAGE'",
+         "AGENT_SERVER_IMAGE"),
+        ("[pin]\ncompose_variable = 'TAG-1'", "pin.compose_variable 'TAG-1'",
+         "AGENT_SERVER_IMAGE_TAG"),
+        ("[pin]\npackages = ['openhands sdk']", "pin.packages entry 'openhands sdk'",
+         "openhands-sdk"),
+        ("[[pin.sites]]\nkind = 'dockerfile'", "pin.sites[0]", "choose from"),
     ],
-)
+)  # fmt: skip
 def test_config_values_are_bounded_at_load(
     capsys, tmp_path: Path, toml: str, named: str, fix: str
 ) -> None:
@@ -267,3 +310,11 @@ def test_an_environment_value_is_checked_by_the_command_whose_flag_it_is(
     assert "PINBOT_IMAGE='ghcr.io/openhands/agent-server'" in err and "REPO:TAG" in err
     code, err = run(capsys, "scan", "--registry-url", "oci:/nonexistent-layout")
     assert code == 2 and "PINBOT_IMAGE" not in err and "not an OCI image layout" in err
+
+
+def test_a_cache_directory_that_is_a_file_is_refused(capsys, monkeypatch, tmp_path_factory) -> None:
+    afile = tmp_path_factory.mktemp("elsewhere") / "cache"
+    afile.write_text("")
+    monkeypatch.setenv("PINBOT_CACHE_DIR", str(afile))
+    code, err = run(capsys, "scan")
+    assert code == 2 and f"PINBOT_CACHE_DIR={str(afile)!r} is a file" in err
