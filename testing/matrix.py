@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,14 +76,20 @@ def leftover_temp(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.glob("pinbot-*"))
 
 
-def leftover_containers(client: Any) -> list[str]:
+def leftover_containers(client: Any, images: Sequence[str]) -> list[str]:
+    """pinbot's containers of the images named `images/...`: the engine is shared, so only
+    those of this test's own registry (its address is unique while the test runs) count."""
     found = client.containers.list(all=True, filters={"label": "pinbot.managed=1"})
-    found += client.containers.list(all=True, filters={"label": "pinbot.probe=1"})
-    return [c.short_id for c in found]
+    ours = [c for c in found if str(c.attrs["Config"]["Image"]).startswith(tuple(images))]
+    return [c.short_id for c in ours]
 
 
-def check(fault: Fault, row: Row, run: Run, tag: str, temp: Path, docker: Any = None) -> None:
-    """The promises every scenario keeps, recorded before they are asserted."""
+def check(
+    fault: Fault, row: Row, run: Run, tag: str, temp: Path, docker: Any = None,
+    images: Sequence[str] = (),
+) -> None:  # fmt: skip
+    """The promises every scenario keeps, recorded before they are asserted; with `docker`, no
+    container left of `images` (prefixes of the image references the run was given)."""
     row.exit_code = run.code
     row.message = run.error_line().removeprefix("pinbot: ").removeprefix("error: ")
     assert run.code == fault.exit_code, run.text
@@ -90,7 +97,8 @@ def check(fault: Fault, row: Row, run: Run, tag: str, temp: Path, docker: Any = 
     assert leftover_processes(tag) == []
     assert leftover_temp(temp) == []
     if docker is not None:
-        assert leftover_containers(docker) == []
+        assert images, "name the images whose containers must not be left"
+        assert leftover_containers(docker, images) == []
 
 
 def record_path() -> Path | None:

@@ -95,10 +95,11 @@ def test_docker_fault(
         code, out, err = pinbot(
             *[*argv, "--image", f"{registry}/{REPOSITORY}", "--registry-url", endpoint]
         )
+        ours = [f"{address}/{REPOSITORY}" for address in (registry, proxy.address)]
 
     cached = list(Path(os.environ["PINBOT_CACHE_DIR"]).glob("v1/verdicts/*"))
     row.state = "no container left, no verdict cached" if not cached else f"cached: {cached}"
     row.data_lost = bool(cached)
-    check(fault, row, Run(code, out, err), tag, temp, docker_client)
+    check(fault, row, Run(code, out, err), tag, temp, docker_client, ours)
     assert not cached
     assert refused.hits > 0 or not options.get("pull_fails")
