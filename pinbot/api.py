@@ -31,6 +31,7 @@ __all__ = [
     "CheckReport",
     "CutArguments",
     "GateReport",
+    "ImageArguments",
     "IncompleteResult",
     "ProbeReport",
     "ScanReport",
@@ -168,84 +169,20 @@ def _flag(name: str, value: object) -> list[str]:
     return [f"--{name}={value}"]
 
 
-def _image_flags(
-    image: str | None,
-    registry_url: str | None,
-    variant: str | None,
-    sdk: PathLike | None,
-    detectors: Sequence[str] | None,
-    include_sha_tags: bool,
-) -> list[str]:
-    return [
-        *_flag("image", image),
-        *_flag("registry-url", registry_url),
-        *_flag("variant", variant),
-        *_flag("sdk", sdk),
-        *_flag("detectors", ",".join(detectors) if detectors is not None else None),
-        *_flag("include-sha-tags", include_sha_tags),
-    ]
+class ImageArguments(TypedDict, total=False):
+    """Which image and how to examine it (the image and detector flags), and the settings:
+    what scan, check, gate, plan_cut and apply_cut all take, by keyword."""
+
+    image: str | None
+    registry_url: str | None
+    variant: str | None
+    sdk: PathLike | None
+    detectors: Sequence[str] | None
+    config: PathLike | None  # a pinbot.toml or pyproject.toml (default: ./pinbot.toml, ...)
+    use_cache: bool  # the digest-keyed verdict cache (default: True)
 
 
-def _run(command: str, argv: list[str], config: PathLike | None, use_cache: bool) -> dict[str, Any]:
-    """Run `command` as the CLI would - the same validation, settings and code - but quietly,
-    and hand back its JSON result."""
-    from pinbot import cli
-
-    given = [*_flag("config", config), *_flag("no-cache", not use_cache), command, *argv]
-    args = cli.build_parser().parse_args(given)  # no PINBOT_* defaults: a library call is explicit
-    out = _Quiet()
-    code = cli._dispatch(args, out)
-    if code == 3:
-        message = out.errors[-1] if out.errors else f"{command}: an external system failed"
-        raise IncompleteResult(message, out.data)
-    if out.data is None:  # every command reports a result before it returns 0 or 1
-        raise ExternalError(f"{command}: no result ({'; '.join(out.errors) or 'no reason given'})")
-    return out.data
-
-
-def scan(
-    *,
-    image: str | None = None,
-    registry_url: str | None = None,
-    variant: str | None = None,
-    sdk: PathLike | None = None,
-    detectors: Sequence[str] | None = None,
-    include_sha_tags: bool = False,
-    current: str | None = None,
-    examine_all: bool = False,
-    openhands: str | None = None,
-    openhands_branch: str | None = None,
-    config: PathLike | None = None,
-    use_cache: bool = True,
-) -> ScanReport:
-    """Release tags newest first, each with its digest, build sha, verdict and evidence; the
-    newest that qualifies is `selected` (None when none does: data, not an error). With
-    `openhands` and `openhands_branch`, that branch's pin is the current one and an image whose
-    pinbot pin was reverted there is held (listed in `holds`, never selected)."""
-    argv = _image_flags(image, registry_url, variant, sdk, detectors, include_sha_tags)
-    argv += [*_flag("current", current), *_flag("all", examine_all)]
-    argv += [*_flag("openhands", openhands), *_flag("openhands-branch", openhands_branch)]
-    return cast(ScanReport, _run("scan", argv, config, use_cache))
-
-
-def check(
-    ref: str,
-    *,
-    image: str | None = None,
-    registry_url: str | None = None,
-    variant: str | None = None,
-    sdk: PathLike | None = None,
-    detectors: Sequence[str] | None = None,
-    config: PathLike | None = None,
-    use_cache: bool = True,
-) -> CheckReport:
-    """One image (TAG, sha256:DIGEST, REPO:TAG or REPO@DIGEST): its verdict and evidence. A
-    verdict that could not be reached (`error`) raises IncompleteResult."""
-    argv = [*_image_flags(image, registry_url, variant, sdk, detectors, False), "--", ref]
-    return cast(CheckReport, _run("check", argv, config, use_cache))
-
-
-class CutArguments(TypedDict, total=False):
+class CutArguments(ImageArguments, total=False):
     """What plan_cut and apply_cut take: `cut`'s flags (one --openhands-branch), by keyword."""
 
     tag: str | None  # or latest=True
@@ -259,19 +196,73 @@ class CutArguments(TypedDict, total=False):
     allow_held: bool  # pin an image whose pinbot pin was reverted on the branch
     profile: Profile | None  # which pin sites (default: config [pin], else openhands)
     index_url: str | None  # where the pinned version's packages must be published
-    image: str | None
-    registry_url: str | None
-    variant: str | None
-    sdk: PathLike | None
-    detectors: Sequence[str] | None
-    config: PathLike | None
-    use_cache: bool
+
+
+def _image_flags(command: str, given: ImageArguments, kind: type = ImageArguments) -> list[str]:
+    """The image flags of `given`; a key `kind` does not know is what a plain signature would
+    refuse: a TypeError."""
+    unknown = sorted(set(given) - kind.__required_keys__ - kind.__optional_keys__)  # type: ignore[attr-defined]
+    if unknown:
+        raise TypeError(f"{command} got unexpected keyword arguments: {', '.join(unknown)}")
+    detectors = given.get("detectors")
+    return [
+        *_flag("image", given.get("image")),
+        *_flag("registry-url", given.get("registry_url")),
+        *_flag("variant", given.get("variant")),
+        *_flag("sdk", given.get("sdk")),
+        *_flag("detectors", ",".join(detectors) if detectors is not None else None),
+    ]
+
+
+def _run(command: str, argv: list[str], given: ImageArguments) -> dict[str, Any]:
+    """Run `command` as the CLI would - the same validation, settings and code - but quietly,
+    and hand back its JSON result."""
+    from pinbot import cli
+
+    settings = [
+        *_flag("config", given.get("config")),
+        *_flag("no-cache", not given.get("use_cache", True)),
+    ]
+    # No PINBOT_* defaults: a library call says what it means.
+    args = cli.build_parser().parse_args([*settings, command, *argv])
+    out = _Quiet()
+    code = cli._dispatch(args, out)
+    if code == 3:
+        message = out.errors[-1] if out.errors else f"{command}: an external system failed"
+        raise IncompleteResult(message, out.data)
+    if out.data is None:  # every command reports a result before it returns 0 or 1
+        raise ExternalError(f"{command}: no result ({'; '.join(out.errors) or 'no reason given'})")
+    return out.data
+
+
+def scan(
+    *,
+    include_sha_tags: bool = False,
+    current: str | None = None,
+    examine_all: bool = False,
+    openhands: str | None = None,
+    openhands_branch: str | None = None,
+    **given: Unpack[ImageArguments],
+) -> ScanReport:
+    """Release tags newest first, each with its digest, build sha, verdict and evidence; the
+    newest that qualifies is `selected` (None when none does: data, not an error). With
+    `openhands` and `openhands_branch`, that branch's pin is the current one and an image whose
+    pinbot pin was reverted there is held (listed in `holds`, never selected)."""
+    argv = [*_image_flags("scan", given), *_flag("include-sha-tags", include_sha_tags)]
+    argv += [*_flag("current", current), *_flag("all", examine_all)]
+    argv += [*_flag("openhands", openhands), *_flag("openhands-branch", openhands_branch)]
+    return cast(ScanReport, _run("scan", argv, given))
+
+
+def check(ref: str, **given: Unpack[ImageArguments]) -> CheckReport:
+    """One image (TAG, sha256:DIGEST, REPO:TAG or REPO@DIGEST): its verdict and evidence. A
+    verdict that could not be reached (`error`) raises IncompleteResult."""
+    argv = [*_image_flags("check", given), "--", ref]
+    return cast(CheckReport, _run("check", argv, given))
 
 
 def _cut_flags(given: CutArguments) -> list[str]:
-    unknown = sorted(set(given) - CutArguments.__required_keys__ - CutArguments.__optional_keys__)
-    if unknown:  # what a plain signature would refuse
-        raise TypeError(f"cut got unexpected keyword arguments: {', '.join(unknown)}")
+    image = _image_flags("cut", given, CutArguments)
     tag, latest = given.get("tag"), given.get("latest", False)
     if (tag is None) == (not latest):
         from pinbot.errors import UsageError
@@ -284,18 +275,13 @@ def _cut_flags(given: CutArguments) -> list[str]:
         argv += _flag("require-commit", sha)
     for name in ("force_capability", "allow_held", "profile", "index_url"):
         argv += _flag(name.replace("_", "-"), given.get(name))
-    image = _image_flags(
-        given.get("image"), given.get("registry_url"), given.get("variant"), given.get("sdk"),
-        given.get("detectors"), include_sha_tags=False,
-    )  # fmt: skip
     return [*argv, *image]
 
 
 def plan_cut(**given: Unpack[CutArguments]) -> CutReport:
     """The cut as `--dry-run` plans it: the commits and their diffs, the PRs; nothing is pushed.
     A tag without the capability raises NegativeVerdict (unless `force_capability`)."""
-    argv = _cut_flags(given)
-    return _run("cut", [*argv, "--dry-run"], given.get("config"), given.get("use_cache", True))
+    return _run("cut", [*_cut_flags(given), "--dry-run"], given)
 
 
 def apply_cut(
@@ -304,7 +290,7 @@ def apply_cut(
     """The cut, done: the commits built from the facts as they are now (idempotent: a second
     call changes nothing), pushed with `push`, the two PRs opened or updated with `open_prs`."""
     argv = [*_cut_flags(given), *_flag("push", push), *_flag("open-prs", open_prs)]
-    return _run("cut", argv, given.get("config"), given.get("use_cache", True))
+    return _run("cut", argv, given)
 
 
 def gate(
@@ -315,13 +301,7 @@ def gate(
     allow_retag: bool = False,
     require_probe: PathLike | None = None,
     profile: Profile | None = None,
-    image: str | None = None,
-    registry_url: str | None = None,
-    variant: str | None = None,
-    sdk: PathLike | None = None,
-    detectors: Sequence[str] | None = None,
-    config: PathLike | None = None,
-    use_cache: bool = True,
+    **given: Unpack[ImageArguments],
 ) -> GateReport:
     """What the deploy (REPO[@REF]) would run, checked. A block is data (`verdict == "block"`,
     the failing checks say why); a check that could not run raises IncompleteResult."""
@@ -329,9 +309,8 @@ def gate(
     for sha in require_commits or ():
         argv += _flag("require-commit", sha)
     argv += [*_flag("allow-retag", allow_retag), *_flag("require-probe", require_probe)]
-    argv += _flag("profile", profile)
-    argv += _image_flags(image, registry_url, variant, sdk, detectors, False)
-    return cast(GateReport, _run("gate", argv, config, use_cache))
+    argv += [*_flag("profile", profile), *_image_flags("gate", given)]
+    return cast(GateReport, _run("gate", argv, given))
 
 
 def probe(
@@ -363,4 +342,4 @@ def probe(
     argv += [*_flag("agent-server-url", agent_server_url)]
     argv += [*_flag("recycle-command", recycle_command), *_flag("acp-command", acp_command)]
     argv += [*_flag("report", report), *_flag("keep", keep)]
-    return cast(ProbeReport, _run("probe", argv, config, True))
+    return cast(ProbeReport, _run("probe", argv, {"config": config}))

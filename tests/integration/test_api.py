@@ -192,3 +192,13 @@ def test_probe_returns_the_report_and_prints_nothing(
     assert [a["agent"] for a in probed["agents"]] == ["claude-code", "codex"]
     assert json.loads(report.read_text()) == probed
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_misspelt_image_argument_is_a_type_error_for_every_command() -> None:
+    for call in (
+        lambda: api.scan(imgae=IMAGE),
+        lambda: api.check(CAPABLE, imgae=IMAGE),
+        lambda: api.gate(deploy=".", openhands=".", imgae=IMAGE),
+    ):
+        with pytest.raises(TypeError, match="imgae"):
+            call()
