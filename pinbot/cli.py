@@ -16,7 +16,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pinbot import __version__, cleanup, config, inputs, options
 from pinbot.errors import PinbotError, UsageError
@@ -85,46 +85,60 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _value(p: Any, flag: str, metavar: str, check: Callable[[str], object], help: str) -> None:
+    """A flag that takes one value, checked by `check` where it enters (pinbot.inputs)."""
+    p.add_argument(flag, metavar=metavar, type=check, help=help)
+
+
+def _switch(p: Any, flag: str, help: str) -> None:
+    p.add_argument(flag, action="store_true", help=help)
+
+
 def _add_image_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("image and detector options")
-    g.add_argument(
+    _value(
+        g,
         "--image",
-        metavar="REPO",
-        type=inputs.image_repository,
-        help="image repository: HOST/NAME, localhost:PORT/NAME "
+        "REPO",
+        inputs.image_repository,
+        "image repository: HOST/NAME, localhost:PORT/NAME "
         "or oci:DIR (default: config 'image', ghcr.io/openhands/agent-server)",
     )
-    g.add_argument(
+    _value(
+        g,
         "--variant",
-        metavar="V",
-        type=inputs.variant,
-        help="tag variant: python, java or golang (default: config 'variant', python)",
+        "V",
+        inputs.variant,
+        "tag variant: python, java or golang (default: config 'variant', python)",
     )
-    g.add_argument(
+    _value(
+        g,
         "--registry-url",
-        metavar="URL",
-        type=inputs.registry_endpoint,
-        help="send registry traffic for --image to this "
+        "URL",
+        inputs.registry_endpoint,
+        "send registry traffic for --image to this "
         "endpoint (a mirror, or a local registry) while names written into files stay --image",
     )
-    g.add_argument(
+    _value(
+        g,
         "--sdk",
-        metavar="PATH|URL",
-        type=inputs.sdk,
-        help="software-agent-sdk clone (path or git URL) for the "
+        "PATH|URL",
+        inputs.sdk,
+        "software-agent-sdk clone (path or git URL) for the "
         "source detector; without it the GitHub contents API is asked",
     )
-    g.add_argument(
+    _value(
+        g,
         "--detectors",
-        metavar="LIST",
-        type=inputs.detectors,
-        help="comma-separated detectors to require: "
+        "LIST",
+        inputs.detectors,
+        "comma-separated detectors to require: "
         "source, openapi, provenance (default: config 'detectors', source)",
     )
-    g.add_argument(
+    _switch(
+        g,
         "--include-sha-tags",
-        action="store_true",
-        help="also consider <sha>-VARIANT build tags (after releases, newest build first)",
+        "also consider <sha>-VARIANT build tags (after releases, newest build first)",
     )
 
 
@@ -256,18 +270,15 @@ def build_parser() -> Parser:
         "1 when none does (with why, per tag).",
     )
     _add_image_options(p)
-    p.add_argument(
+    _value(
+        p,
         "--current",
-        metavar="TAG",
-        type=inputs.tag,
-        help="the tag pinned today: never select an older one, stop examining at it "
+        "TAG",
+        inputs.tag,
+        "the tag pinned today: never select an older one, stop examining at it "
         "(default with --openhands: the pin that branch carries, in either era)",
     )
-    p.add_argument(
-        "--all",
-        action="store_true",
-        help="examine every candidate instead of stopping at the first that qualifies",
-    )
+    _switch(p, "--all", "examine every candidate instead of stopping at the first that qualifies")
     _add_repository(
         p,
         "--openhands",
@@ -297,9 +308,7 @@ def build_parser() -> Parser:
     which.add_argument(
         "--tag", metavar="TAG", type=inputs.tag, help="the tag to pin (must carry the capability)"
     )
-    which.add_argument(
-        "--latest", action="store_true", help="scan first and pin the newest qualifying tag"
-    )
+    _switch(which, "--latest", "scan first and pin the newest qualifying tag")
     _add_repository(p, "--openhands", OPENHANDS_HELP, required=True)
     p.add_argument(
         "--openhands-branch",
@@ -322,33 +331,24 @@ def build_parser() -> Parser:
         "backend commit the OpenHands branch must contain (repeatable; default: "
         "config require_commits / require_prs)",
     )
-    p.add_argument(
-        "--push", action="store_true", help="push the commits (otherwise only build them)"
+    _switch(p, "--push", "push the commits (otherwise only build them)")
+    _switch(p, "--open-prs", "open or update the two PRs (implies --push)")
+    _switch(p, "--dry-run", "print the plan (diffs, commit messages, PRs) and change nothing")
+    _switch(
+        p, "--force-capability", "pin even if the tag fails the capability check (said in the PR)"
     )
-    p.add_argument(
-        "--open-prs", action="store_true", help="open or update the two PRs (implies --push)"
-    )
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the plan (diffs, commit messages, PRs) and change nothing",
-    )
-    p.add_argument(
-        "--force-capability",
-        action="store_true",
-        help="pin even if the tag fails the capability check (said in the PR)",
-    )
-    p.add_argument(
+    _switch(
+        p,
         "--allow-held",
-        action="store_true",
-        help="pin an image even though a pinbot pin of it was reverted on the branch (a "
+        "pin an image even though a pinbot pin of it was reverted on the branch (a "
         "rollback holds it back otherwise)",
     )
-    p.add_argument(
+    _value(
+        p,
         "--index-url",
-        metavar="URL",
-        type=inputs.index_url,
-        help="simple package index where a pinned version's packages must be published "
+        "URL",
+        inputs.index_url,
+        "simple package index where a pinned version's packages must be published "
         "(default: config pin.index_url, else https://pypi.org/simple/)",
     )
     _add_profile(p)
@@ -369,16 +369,13 @@ def build_parser() -> Parser:
     )
     _add_repository(p, "--openhands", OPENHANDS_HELP, required=True)
     _add_require_commit(p, "backend commit OPENHANDS_SHA must contain (repeatable)")
-    p.add_argument(
-        "--allow-retag",
-        action="store_true",
-        help="pass even if the tag moved to another digest since the cut",
-    )
-    p.add_argument(
+    _switch(p, "--allow-retag", "pass even if the tag moved to another digest since the cut")
+    _value(
+        p,
         "--require-probe",
-        metavar="FILE",
-        type=inputs.existing_file,
-        help="a `pinbot probe --json` report that must say native for this digest",
+        "FILE",
+        inputs.existing_file,
+        "a `pinbot probe --json` report that must say native for this digest",
     )
     _add_profile(p)
     _add_image_options(p)
@@ -397,23 +394,20 @@ def build_parser() -> Parser:
         help="app: the OpenHands app server (--app-url); agent-server: an agent server "
         "directly (--image, --server-command or --agent-server-url) (default: app)",
     )
-    p.add_argument(
+    _value(
+        p,
         "--agents",
-        metavar="LIST",
-        type=inputs.agents,
-        help="comma-separated ACP agents (default: claude-code,codex)",
+        "LIST",
+        inputs.agents,
+        "comma-separated ACP agents (default: claude-code,codex)",
     )
-    p.add_argument(
-        "--timeout",
-        metavar="S",
-        type=inputs.seconds,
-        help="seconds to wait for each turn (default: 300)",
-    )
-    p.add_argument(
+    _value(p, "--timeout", "S", inputs.seconds, "seconds to wait for each turn (default: 300)")
+    _value(
+        p,
         "--app-url",
-        metavar="URL",
-        type=inputs.http_url,
-        help="OpenHands app server (target app); key from PINBOT_APP_API_KEY",
+        "URL",
+        inputs.http_url,
+        "OpenHands app server (target app); key from PINBOT_APP_API_KEY",
     )
     p.add_argument(
         "--app-auth",
@@ -429,52 +423,41 @@ def build_parser() -> Parser:
         "the sandbox, start the conversation again: wipes a process sandbox), command "
         "(run --recycle-command, then start the conversation again if its sandbox is gone)",
     )
-    p.add_argument(
+    _value(
+        p,
         "--image",
-        metavar="REF",
-        type=inputs.image_ref,
-        help="run this agent-server image by digest (target agent-server)",
+        "REF",
+        inputs.image_ref,
+        "run this agent-server image by digest (target agent-server)",
     )
-    p.add_argument(
+    _value(
+        p,
         "--registry-url",
-        metavar="URL",
-        type=inputs.registry_endpoint,
-        help="pull --image through this registry endpoint",
+        "URL",
+        inputs.registry_endpoint,
+        "pull --image through this registry endpoint",
     )
-    p.add_argument(
+    _value(
+        p,
         "--server-command",
-        metavar="CMD",
-        type=inputs.command_line,
-        help="start the agent server with CMD ({port}, {workdir})",
+        "CMD",
+        inputs.command_line,
+        "start the agent server with CMD ({port}, {workdir})",
     )
-    p.add_argument(
-        "--agent-server-url",
-        metavar="URL",
-        type=inputs.http_url,
-        help="an agent server that is already running",
+    _value(
+        p, "--agent-server-url", "URL", inputs.http_url, "an agent server that is already running"
     )
-    p.add_argument(
+    _value(
+        p,
         "--recycle-command",
-        metavar="CMD",
-        type=inputs.command_line,
-        help="how to recycle --agent-server-url, or the sandbox with --recycle command "
+        "CMD",
+        inputs.command_line,
+        "how to recycle --agent-server-url, or the sandbox with --recycle command "
         "({sandbox_id}, {conversation_id}, {agent_server_url} are substituted)",
     )
-    p.add_argument(
-        "--acp-command",
-        metavar="CMD",
-        type=inputs.command_line,
-        help="custom ACP server command ({workdir})",
-    )
-    p.add_argument(
-        "--report",
-        metavar="FILE",
-        type=inputs.output_file,
-        help="also write the JSON report to FILE",
-    )
-    p.add_argument(
-        "--keep", action="store_true", help="keep the conversations and sandboxes it made"
-    )
+    _value(p, "--acp-command", "CMD", inputs.command_line, "custom ACP server command ({workdir})")
+    _value(p, "--report", "FILE", inputs.output_file, "also write the JSON report to FILE")
+    _switch(p, "--keep", "keep the conversations and sandboxes it made")
 
     p = command(
         "demo",
@@ -483,12 +466,7 @@ def build_parser() -> Parser:
         "probe target) in a temporary directory and run the whole pipeline on it. "
         "No network, no tokens.",
     )
-    p.add_argument(
-        "--workdir",
-        metavar="DIR",
-        type=inputs.work_directory,
-        help="build the world here and keep it",
-    )
+    _value(p, "--workdir", "DIR", inputs.work_directory, "build the world here and keep it")
     return parser
 
 
