@@ -1,55 +1,34 @@
 """`pinbot probe --image`: a candidate image run by digest, then removed with its volume.
 
-The test image is busybox httpd serving /health and /server_info only, so the probe gets as far
-as starting a conversation and must then report an error and leave nothing behind.
+The test image is the busybox stand-in of testing.images: it serves /health and /server_info but
+no conversation API, so the probe gets as far as starting a conversation and must then report an
+error and leave nothing behind.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-import subprocess
-import tarfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from testing.cli import pinbot
+from testing.images import build_agent_image, push_image
 from testing.services import missing_service
 
 SHA = "fedcba9876543210fedcba9876543210fedcba98"
-ENTRY = '#!/bin/busybox sh\nexec /bin/busybox httpd -f -p "127.0.0.1:$2" -h /www\n'
-
-
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), mode
-    tar.addfile(info, io.BytesIO(data))
 
 
 @pytest.fixture(scope="module")
-def health_only_image(
-    registry: str, docker_client: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    busybox = shutil.which("busybox")
-    if busybox is None:
+def health_only_image(registry: str, docker_client: Any) -> Iterator[str]:
+    """A stand-in agent server that answers /health and /server_info, and no conversation."""
+    if shutil.which("busybox") is None:
         missing_service("busybox (Debian package busybox-static), for the test image")
-    rootfs = tmp_path_factory.mktemp("image") / "rootfs.tar"
-    with tarfile.open(rootfs, "w") as tar:
-        _add(tar, "bin/busybox", Path(busybox).read_bytes(), 0o755)
-        _add(tar, "entry.sh", ENTRY.encode(), 0o755)
-        _add(tar, "www/health", b'{"status": "ok"}')
-        _add(tar, "www/server_info", json.dumps({"build_git_sha": SHA}).encode())
     name = f"{registry}/probe/agent-server:health-only"
-    entrypoint = 'ENTRYPOINT ["/bin/busybox", "sh", "/entry.sh"]'
-    subprocess.run(
-        ["docker", "import", "-c", entrypoint, str(rootfs), name], check=True, capture_output=True
-    )
-    subprocess.run(["docker", "push", name], check=True, capture_output=True)
-    image_id = docker_client.images.get(name).id
+    image_id = build_agent_image(docker_client, name, build_sha=SHA, routes=False)
+    push_image(docker_client, name)
     yield name
     # The tag and the by-digest pull share one image: removing it leaves the store as it was.
     docker_client.images.remove(image_id, force=True)

@@ -7,14 +7,12 @@ after a SIGKILL."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ import pytest
 from testing import world
 from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar
+from testing.images import build_agent_image, push_image
 from testing.services import missing_service
 
 AREA = "interrupts"
@@ -173,24 +172,13 @@ def test_ctrl_c_during_a_stuck_read_returns_at_once(images: Any, tag: str, temp:
 
 
 @pytest.fixture(scope="module")
-def never_healthy_image(registry: str, docker_client: Any, tmp_path_factory: Any) -> Iterator[str]:
-    """A busybox image whose agent server never answers: its container just sleeps."""
-    busybox = shutil.which("busybox")
-    if busybox is None:
+def never_healthy_image(registry: str, docker_client: Any) -> Iterator[str]:
+    """A stand-in image whose agent server never answers: its container just sleeps."""
+    if shutil.which("busybox") is None:
         missing_service("busybox (Debian package busybox-static), for the test image")
-    rootfs = tmp_path_factory.mktemp("never") / "rootfs.tar"
-    with tarfile.open(rootfs, "w") as tar:
-        data = Path(busybox).read_bytes()
-        info = tarfile.TarInfo("bin/busybox")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
     name = f"{registry}/hostile/agent-server:never-healthy"
-    entrypoint = 'ENTRYPOINT ["/bin/busybox", "sleep", "600"]'
-    subprocess.run(
-        ["docker", "import", "-c", entrypoint, str(rootfs), name], check=True, capture_output=True
-    )
-    subprocess.run(["docker", "push", name], check=True, capture_output=True)
-    image_id = docker_client.images.get(name).id
+    image_id = build_agent_image(docker_client, name, build_sha=None, routes=False, healthy=False)
+    push_image(docker_client, name)
     yield name
     docker_client.images.remove(image_id, force=True)
 
