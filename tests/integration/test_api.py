@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from pinbot import api, cli
+from pinbot import api
 from pinbot.demo import repos
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from testing import world as harness
+from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, make_repos
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +41,8 @@ def flags(images: Images) -> list[str]:
 
 
 def cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
-    code = cli.main(["--json", "--no-cache", *argv])
-    return code, json.loads(capsys.readouterr().out)
+    code, out, _ = pinbot("--json", "--no-cache", *argv)
+    return code, json.loads(out)
 
 
 def readme_example() -> str:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.config import Settings
 from testing.cli import pinbot
 from testing.proxy import LatencyProxy
@@ -139,12 +138,14 @@ def proxied_scan(proxy: LatencyProxy, world: Published, current: str) -> list[st
 def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
     with LatencyProxy(ghcr_like.address) as proxy:
         args = ["--json", *proxied_scan(proxy, ghcr_like, PIN)]
-        assert main(args) == 0
-        cold = json.loads(capsys.readouterr().out)
+        code, out, _ = pinbot(*args)
+        assert code == 0
+        cold = json.loads(out)
         cold_requests = dict(proxy.requests)
         proxy.reset()
-        assert main(args) == 0
-        warm = json.loads(capsys.readouterr().out)
+        code, out, _ = pinbot(*args)
+        assert code == 0
+        warm = json.loads(out)
 
     assert warm["selected"] == cold["selected"]
     # Cold, candidates are examined in a window of `concurrency`; those already in flight when
@@ -200,10 +201,9 @@ def test_a_bad_sdk_path_is_bad_input_though_detectors_start_in_the_background(
 
 
 def test_check_of_a_tag_the_registry_lacks_is_bad_input(capsys, ghcr_like) -> None:
-    code = main(
-        ["check", "--image", ghcr_like.image, "--sdk", str(ghcr_like.world.sdk), "9.9.9-python"]
+    code, _, err = pinbot(
+        "check", "--image", ghcr_like.image, "--sdk", str(ghcr_like.world.sdk), "9.9.9-python"
     )
-    err = capsys.readouterr().err
     assert code == 2
     assert "9.9.9-python not found (404)" in err
 
@@ -214,10 +214,10 @@ def test_scan_reads_an_oci_image_layout(capsys, tmp_path: Path) -> None:
 
     builds = [Build(version="1.30.0", routes=True), Build(version="1.31.0")]
     world = publish(LayoutWriter(tmp_path / "layout"), tmp_path / "sdk", builds)
-    code = main(
-        ["--json", "scan", "--image", f"oci:{tmp_path / 'layout'}", "--sdk", str(world.sdk)]
+    code, out, _ = pinbot(
+        "--json", "scan", "--image", f"oci:{tmp_path / 'layout'}", "--sdk", str(world.sdk)
     )
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(out)
 
     assert code == 0
     assert report["selected"]["tag"] == "1.30.0-python"
