@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pinbot.demo.builds import Build, World, publish
 from pinbot.demo.registry import RegistryWriter
+from testing.builds import FaultyBuild
 
 PIN = "1.26.0-python"
 
@@ -42,7 +43,7 @@ def ghcr_like_builds() -> list[Build]:
         *noise(40),
         Build(version="1.41.0", routes=True),
         Build(version="1.42.0", routes=True, platforms=("linux/amd64",)),
-        Build(version="1.43.0", routes=True, record_sha=False),
+        FaultyBuild(version="1.43.0", routes=True, record_sha=False),
         Build(version="1.44.0"),  # upstream removed the routes again
     ]
 

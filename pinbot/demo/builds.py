@@ -25,9 +25,21 @@ class Build:
     version: str | None = None  # a release version; None for a main-branch sha build
     routes: bool = False
     platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
-    record_sha: bool = True  # False: an image whose config carries no build sha
-    provenance: str = "match"  # its attestation: match, mismatch, missing or unreadable
+    provenance: str = "match"  # its attestation names the build commit (match) or another
     slsa: str = "v0.2"  # the provenance predicate version (v0.2 or v1)
+
+    def spec(self, sha: str, number: int, arch_tags: bool) -> ImageSpec:
+        """The image of this build, the `number`th, from SDK commit `sha`."""
+        return ImageSpec(
+            tags=_tags(self, sha),
+            build_sha=sha,
+            build_ref=f"refs/tags/v{self.version}" if self.version else "refs/heads/main",
+            created=(EPOCH + timedelta(hours=number)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            platforms=self.platforms,
+            arch_tags=arch_tags,
+            provenance=self.provenance,
+            slsa=self.slsa,
+        )
 
 
 @dataclass
@@ -47,16 +59,7 @@ def publish(
     shas = build_sdk(sdk_dir, [b.routes for b in builds])
     world = World(sdk=sdk_dir)
     specs = [
-        ImageSpec(
-            tags=_tags(build, sha),
-            build_sha=sha if build.record_sha else None,
-            build_ref=f"refs/tags/v{build.version}" if build.version else "refs/heads/main",
-            created=(EPOCH + timedelta(hours=number)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            platforms=build.platforms,
-            arch_tags=arch_tags,
-            provenance=build.provenance,
-            slsa=build.slsa,
-        )
+        build.spec(sha, number, arch_tags)
         for number, (build, sha) in enumerate(zip(builds, shas, strict=True))
     ]
     # Images are independent: publish them side by side (a registry write is mostly waiting).

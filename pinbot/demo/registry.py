@@ -4,7 +4,7 @@ The images are metadata only (one tiny shared layer): enough for everything pinb
 registry. Writers exist for a live registry (OCI distribution push API) and an OCI image layout.
 Like buildx, each platform gets an attestation manifest (platform unknown/unknown) holding an
 in-toto SLSA provenance statement (v0.2 or v1) that names the build commit; `ImageSpec.provenance`
-makes it match the config, name another commit, be absent, or be unreadable.
+makes it match the config or name another commit.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 IN_TOTO = "application/vnd.in-toto+json"
-PROVENANCE_KINDS = ("match", "mismatch", "missing", "unreadable")
+PROVENANCE_KINDS = ("match", "mismatch")
 SDK_URL = "https://github.com/OpenHands/software-agent-sdk"
 # An empty tar archive, gzip'd reproducibly: the smallest valid layer.
 EMPTY_LAYER = gzip.compress(b"\0" * 1024, mtime=0)
@@ -53,6 +53,11 @@ class ImageSpec:
         if self.provenance == "mismatch":
             return hashlib.sha1(sha.encode()).hexdigest()
         return sha
+
+    def statement(self, subject: str, platform: str) -> bytes | None:
+        """The attestation's in-toto statement for one platform manifest (None: the image
+        carries no attestation)."""
+        return _canonical(provenance_statement(self, subject, platform))
 
 
 def _digest(data: bytes) -> str:
@@ -89,8 +94,8 @@ class Writer(ABC):
             manifest, entry = self._image(_config(spec, os_name, arch), os_name, arch)
             arch_manifests[arch] = manifest
             entries.append(entry)
-        if spec.provenance != "missing":
-            entries += [self._attestation(spec, entry) for entry in list(entries)]
+        attestations = [self._attestation(spec, entry) for entry in entries]
+        entries += [entry for entry in attestations if entry is not None]
         index = _canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
         index_digest = self.put_manifest(_digest(index), index, OCI_INDEX)
         self.indexes[index_digest] = index
@@ -135,13 +140,13 @@ class Writer(ABC):
         }
         return manifest, entry
 
-    def _attestation(self, spec: ImageSpec, subject: dict[str, Any]) -> dict[str, Any]:
+    def _attestation(self, spec: ImageSpec, subject: dict[str, Any]) -> dict[str, Any] | None:
         """buildx's attestation manifest for one platform manifest: platform unknown/unknown,
         one in-toto layer holding the SLSA provenance statement."""
         platform = f"{subject['platform']['os']}/{subject['platform']['architecture']}"
-        statement = _canonical(provenance_statement(spec, subject["digest"], platform))
-        if spec.provenance == "unreadable":
-            statement = statement[: len(statement) // 2]  # a torn statement: digest-valid bytes
+        statement = spec.statement(subject["digest"], platform)
+        if statement is None:
+            return None
         predicate = SLSA_V1 if spec.slsa == "v1" else SLSA_V02
         layer = {
             "mediaType": IN_TOTO,

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from pinbot.demo.builds import Build
+from testing.builds import FaultyBuild
 from testing.cli import pinbot
 from testing.worlds import Published, publish_to
 
@@ -19,8 +20,8 @@ def attested(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Publish
     builds = [
         Build(version="1.26.0"),
         Build(version="1.27.0", routes=True, slsa="v1"),
-        Build(version="1.28.0", routes=True, provenance="unreadable"),
-        Build(version="1.29.0", routes=True, provenance="missing"),
+        FaultyBuild(version="1.28.0", routes=True, fault="unreadable"),
+        FaultyBuild(version="1.29.0", routes=True, fault="missing"),
         Build(version="1.30.0", routes=True),
         Build(version="1.31.0", routes=True, provenance="mismatch"),
     ]

@@ -14,6 +14,7 @@ from pinbot.demo.registry import ImageSpec, LayoutWriter, provenance_statement
 from pinbot.model import ImageName
 from pinbot.provenance import MISMATCH, MISSING, UNREADABLE, Claim, ProvenanceDetector, claims
 from pinbot.registry import LayoutSource, Source
+from testing.builds import FaultySpec
 
 SHA = "a1" * 20
 OTHER = "b2" * 20
@@ -23,7 +24,7 @@ BOTH = ("linux/amd64", "linux/arm64")
 
 def spec(**changes: Any) -> ImageSpec:
     fields: dict[str, Any] = {"tags": ["1.41.0-python"], "build_sha": SHA, "created": "2026-01-01"}
-    return ImageSpec(**{**fields, **changes})
+    return FaultySpec(**{**fields, **changes})
 
 
 def test_a_v02_statement_names_the_commit_in_vcs_revision_and_the_build_argument() -> None:
@@ -100,17 +101,20 @@ def test_an_attestation_naming_the_config_commit_passes_for_every_platform(
 
 
 @pytest.mark.parametrize(
-    ("kind", "line", "says"),
+    ("changes", "line", "says"),
     [
-        ("missing", MISSING, "linux/amd64: the index has no attestation manifest for it"),
-        ("unreadable", UNREADABLE, "linux/amd64: the provenance is not an in-toto JSON statement"),
-        ("mismatch", MISMATCH, f"the image config's OPENHANDS_BUILD_GIT_SHA is {SHA[:12]}"),
+        ({"fault": "missing"}, MISSING,
+         "linux/amd64: the index has no attestation manifest for it"),
+        ({"fault": "unreadable"}, UNREADABLE,
+         "linux/amd64: the provenance is not an in-toto JSON statement"),
+        ({"provenance": "mismatch"}, MISMATCH,
+         f"the image config's OPENHANDS_BUILD_GIT_SHA is {SHA[:12]}"),
     ],
-)
+)  # fmt: skip
 def test_missing_unreadable_and_mismatching_attestations_are_three_different_failures(
-    tmp_path: Path, kind: str, line: str, says: str
+    tmp_path: Path, changes: dict[str, str], line: str, says: str
 ) -> None:
-    source, found = layout(tmp_path, provenance=kind)
+    source, found = layout(tmp_path, **changes)
 
     evidence = ProvenanceDetector(source).check(found)
 
