@@ -49,9 +49,6 @@ class World:
     tags: list[str] = field(default_factory=list)  # every tag published, per-arch ones too
     shas: dict[str, str] = field(default_factory=dict)  # tag -> build sha (SDK commit)
 
-    def sha_tag(self, build_sha: str, variant: str = "python") -> str:
-        return f"{build_sha}-{variant}"
-
 
 def publish(
     writer: Writer, sdk_dir: Path, builds: Sequence[Build], arch_tags: bool = True

@@ -310,9 +310,6 @@ class RegistryWriter(Writer):
         )
         response.raise_for_status()
 
-    def delete_tag_target(self, digest: str) -> None:
-        self.session.delete(f"{self.base}/manifests/{digest}", timeout=30).raise_for_status()
-
 
 class LayoutWriter(Writer):
     """Write an OCI image layout (`oci:DIR`): blobs/sha256/*, index.json naming the tags."""
