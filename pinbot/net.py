@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import socket
+import socketserver
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -28,3 +32,16 @@ def wait_for_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) 
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing answered at {url} within {timeout:.0f}s")
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """Serve with `server` from a daemon thread until the block ends, then shut it down."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

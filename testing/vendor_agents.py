@@ -32,13 +32,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pinbot.net import serving
 from testing.fake_model import FakeModel, read_log
 
 REPO = Path(__file__).resolve().parent.parent
@@ -224,13 +224,8 @@ def loopback_up() -> None:
 @contextlib.contextmanager
 def fake_model(log: Path) -> Iterator[FakeModel]:
     server = FakeModel(0, log)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def probe(args: argparse.Namespace) -> int:

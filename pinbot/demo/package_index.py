@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from pinbot.net import serving
 
 PACKAGES = ("openhands-sdk", "openhands-tools", "openhands-agent-server")
 # What each package requires, at its own version (the real wheels pin the sdk exactly).
@@ -145,11 +146,5 @@ def serve(directory: Path) -> Iterator[PackageIndex]:
     index = PackageIndex(directory)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(index))
     index.url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield index
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
