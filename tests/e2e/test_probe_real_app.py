@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from pinbot import cli
 from testing import openhands_app
+from testing.cli import pinbot
 from testing.netns import LoopbackOnly, NamespaceError
 from testing.openhands_app import RealAppServer
 from testing.services import missing_service
@@ -56,21 +56,16 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealAppServer]:
 
 
 @pytest.fixture
-def probe(
-    app: RealAppServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Any:
+def probe(app: RealAppServer, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("PINBOT_APP_API_KEY", app.key)
 
     def run(*argv: str, auth: str = "session-key") -> tuple[int, dict[str, Any], str]:
         started = time.monotonic()
         with app.ns.entered():
-            code = cli.main(
-                [
-                    *("--json", "probe", "--app-url", app.url, "--app-auth", auth),
-                    *("--agents", "codex", "--acp-command", ACP, "--timeout", "240", *argv),
-                ]
+            code, out, err = pinbot(
+                *("--json", "probe", "--app-url", app.url, "--app-auth", auth),
+                *("--agents", "codex", "--acp-command", ACP, "--timeout", "240", *argv),
             )
-        out, err = capsys.readouterr()
         print(f"probe {' '.join(argv)}: exit {code} in {time.monotonic() - started:.0f}s")
         data = json.loads(out) if out.startswith("{") else {}
         return code, data, err
