@@ -14,7 +14,7 @@ import pytest
 import responses
 
 from pinbot.demo.services import registry_binary, registry_server
-from testing.cutworld import CAPABLE, Images, publish_images
+from testing.cutworld import CAPABLE, Images, Repos, make_repos, publish_images
 from testing.gateworld import CutWorld, cut_world
 from testing.github import API, TOKEN, FakeGitHub
 from testing.services import missing_service
@@ -77,6 +77,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def images(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     """The cut's images in the session's registry (testing.cutworld.publish_images)."""
     return publish_images(registry, tmp_path_factory.mktemp("cut-images"))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Repos:
+    """A fresh OpenHands and deploy remote pair (testing.cutworld); a module may have its own."""
+    return make_repos(tmp_path / "remotes")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 
 from pinbot.demo import repos
 from testing import cutting
-from testing.cutworld import Images, Repos, make_repos
+from testing.cutworld import Images, Repos
 from testing.matrix import Fault, Row, check
 
 AREA = "git"
@@ -97,11 +97,6 @@ FAULTS = [
         gone=True, before="untouched",
     ),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "remotes")
 
 
 def install_hook(world: Repos, which: str, script: str) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from testing import cutting
-from testing.cutworld import Repos, make_repos
+from testing.cutworld import Repos
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
 
@@ -50,11 +50,6 @@ def fault(signal_name: str, phase: str) -> Fault:
 
 
 FAULTS = [fault(name, phase) for phase in PHASES for name in SIGNALS]
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "remotes")
 
 
 def slow_down(world: Repos, what: str, proxy: FaultProxy) -> None:

@@ -22,14 +22,9 @@ from pinbot.demo import repos
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from testing import world as harness
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, make_repos
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "remotes")
 
 
 def where(images: Images) -> dict[str, Any]:

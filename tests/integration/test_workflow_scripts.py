@@ -19,7 +19,7 @@ import pytest
 
 from pinbot.demo import repos
 from testing.actionrunner import ROOT, Runner, load
-from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, make_repos
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos
 
 
 @dataclass
@@ -28,11 +28,6 @@ class Run:
     stdout: str
     stderr: str
     outputs: str
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "remotes")
 
 
 @pytest.fixture
