@@ -34,10 +34,16 @@ def health_only_image(registry: str, docker_client: Any) -> Iterator[str]:
     docker_client.images.remove(image_id, force=True)
 
 
-def probe_leftovers(docker_client: Any) -> set[str]:
-    """The probe's containers and volumes on the engine (another run's may be there too)."""
+def probe_leftovers(docker_client: Any, image: str) -> set[str]:
+    """The probe's containers of `image` and its volumes (another run's volumes may be there
+    too, so compare with what was there before)."""
+    repository = image.rpartition(":")[0]
     label = {"label": "pinbot.probe=1"}
-    containers = {c.id for c in docker_client.containers.list(all=True, filters=label)}
+    containers = {
+        c.id
+        for c in docker_client.containers.list(all=True, filters=label)
+        if str(c.attrs["Config"]["Image"]).startswith(f"{repository}@")
+    }
     volumes = {v.name for v in docker_client.volumes.list() if v.name.startswith("pinbot-probe-")}
     return containers | volumes
 
@@ -45,7 +51,7 @@ def probe_leftovers(docker_client: Any) -> set[str]:
 def test_image_probe_runs_by_digest_and_removes_container_and_volume(
     health_only_image: str, docker_client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = probe_leftovers(docker_client)
+    before = probe_leftovers(docker_client, health_only_image)
     code, out, _ = pinbot(
         "--json", "probe", "--target", "agent-server", "--image", health_only_image,
         "--agents", "codex", "--timeout", "20",
@@ -54,4 +60,4 @@ def test_image_probe_runs_by_digest_and_removes_container_and_volume(
     assert code == 3
     assert data["image"]["digest"].startswith("sha256:")
     assert data["agents"][0]["step"] == "start"
-    assert probe_leftovers(docker_client) - before == set()
+    assert probe_leftovers(docker_client, health_only_image) - before == set()
