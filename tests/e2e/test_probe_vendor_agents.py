@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,19 +109,27 @@ def asks(text: str) -> bool:
     return REMINDERS.sub("", text).strip().startswith(RECALL)
 
 
+def each_agent(
+    tmp_path: Path, result: dict[str, Any]
+) -> Iterator[tuple[dict[str, Any], list[Any]]]:
+    """Each vendor agent's report, with the recall questions it put to the fake model."""
+    rig = Rig(tmp_path)
+    for name, api in API.items():
+        agent = next(a for a in result["data"]["agents"] if a["agent"] == name)
+        asked = recall_histories(rig, api)
+        assert asked, f"{name} never asked the fake model the recall question"
+        yield agent, asked
+
+
 def test_both_vendor_agents_resume_natively_after_the_real_server_restarts(
     tmp_path: Path,
 ) -> None:
     result = probe_in_namespace(tmp_path, "server-command")
     assert (result["code"], result["data"].get("verdict")) == (0, "native"), result["stderr"]
-    rig = Rig(tmp_path)
-    for name, api in API.items():
-        agent = next(a for a in result["data"]["agents"] if a["agent"] == name)
+    for agent, asked in each_agent(tmp_path, result):
         assert agent["verdict"] == "native"
         assert agent["restarted"] is True
         assert agent["acp_session_id_after"] == agent["acp_session_id_before"]
-        asked = recall_histories(rig, api)
-        assert asked, f"{name} never asked the fake model the recall question"
         assert all(codeword(agent) in json.dumps(history) for history in asked)
 
 
@@ -129,12 +138,8 @@ def test_both_vendor_agents_lose_their_context_when_the_recycle_wipes_their_stor
 ) -> None:
     result = probe_in_namespace(tmp_path, "url", wipe=True)
     assert (result["code"], result["data"].get("verdict")) == (1, "lost"), result["stderr"]
-    rig = Rig(tmp_path)
-    for name, api in API.items():
-        agent = next(a for a in result["data"]["agents"] if a["agent"] == name)
+    for agent, asked in each_agent(tmp_path, result):
         assert agent["verdict"] == "lost"
         assert agent["restarted"] is True
         assert agent["acp_session_id_after"] != agent["acp_session_id_before"]
-        asked = recall_histories(rig, api)
-        assert asked, f"{name} never asked the fake model the recall question"
         assert not any(codeword(agent) in json.dumps(history) for history in asked)
