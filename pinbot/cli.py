@@ -140,6 +140,13 @@ def _add_image_options(p: argparse.ArgumentParser) -> None:
         "--include-sha-tags",
         "also consider <sha>-VARIANT build tags (after releases, newest build first)",
     )
+    g.add_argument(
+        "--max-candidates",
+        metavar="N",
+        type=inputs.candidate_limit,
+        help="examine at most N candidates; past them the scan stops with exit 3 "
+        "(default: config 'max_candidates', 1000)",
+    )
 
 
 OPENHANDS_HELP = "OpenHands repo: a path, a git URL or github.com/OWNER/NAME"
@@ -657,6 +664,7 @@ def _image_options(args: argparse.Namespace, settings: config.Settings) -> optio
         sdk=args.sdk,
         detectors=args.detectors or tuple(settings.detectors),
         include_sha_tags=args.include_sha_tags,
+        max_candidates=args.max_candidates,
     )
 
 

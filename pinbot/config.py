@@ -87,6 +87,10 @@ class Settings:
     git_author: str = DEFAULT_AUTHOR
     concurrency: int = 7  # most unpredicted candidates in flight; see engine.lookahead
     http_timeout: float = 30.0
+    # Most candidates one scan examines (each costs a manifest and a config blob; a build tag
+    # costs them before ranking): a registry listing 100000 tags cannot make a scan fetch
+    # 100000 images. Past it the scan stops (exit 3), naming the registry.
+    max_candidates: int = 1000
     pin: PinSettings = field(default_factory=PinSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
     openapi: OpenapiSettings = field(default_factory=OpenapiSettings)
@@ -210,12 +214,14 @@ def validate(settings: Settings) -> None:
         validate_sha(sha, f"{where}: require_commits entry")
     _validate_pin(settings)
     _in_range(where, "concurrency", settings.concurrency, 1, 64)
+    _in_range(where, "max_candidates", settings.max_candidates, 1, MAX_CANDIDATES)
     _validate_bounds(settings)
     _check_bounds(settings)
     _check_names(settings)
 
 
 MAX_SECONDS = 24 * 3600.0
+MAX_CANDIDATES = 100_000  # the registry client's own cap on a tag list
 _SDK_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9]+(?:/[a-z0-9]+)?\Z")
 _MEMORY = re.compile(r"[1-9][0-9]*[bkmg]?\Z")

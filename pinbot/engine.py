@@ -22,7 +22,7 @@ from pathlib import Path
 from pinbot import capability, cleanup, config, versions
 from pinbot.capability import ImageFacts, VerdictCache
 from pinbot.context import Context
-from pinbot.errors import UsageError
+from pinbot.errors import ExternalError, UsageError
 from pinbot.model import DIGEST_RE, Candidate, Evidence, ImageName, validate_tag
 from pinbot.options import ImageOptions
 from pinbot.registry import NotFound, Source, open_source
@@ -158,12 +158,18 @@ class Engine:
         ]
         result = ScanResult(self.opts.image, self.settings.capability, current)
         order: list[tuple[str, str | None]] = [(info.tag, str(info.version)) for info in ranked]
+        limit = self.opts.max_candidates or self.settings.max_candidates
         if self.opts.include_sha_tags:
-            order += self._ranked_sha_tags(tags, current)
+            builds = versions.sha_tags(tags, variant)
+            if len(order) + len(builds) > limit:  # build tags are ranked by examining each
+                raise self._too_many(len(order) + len(builds), limit, "--include-sha-tags")
+            order += self._ranked_sha_tags(builds, current)
+        if examine_all and len(order) > limit:
+            raise self._too_many(len(order), limit, "--all")
         self.ctx.out.progress(
             f"{len(tags)} tags listed; examining {len(order)} candidates newest first"
         )
-        for candidate in self._in_order(order, stop_at_pass=not examine_all):
+        for candidate in self._in_order(order[:limit], stop_at_pass=not examine_all):
             result.candidates.append(candidate)
             if candidate.verdict == "pass" and result.selected is None:
                 result.selected = candidate
@@ -174,7 +180,23 @@ class Engine:
             )
         self.ctx.out.status("scan", "", done=True)
         self.hints.save()
+        if len(order) > limit and result.selected is None:
+            raise self._too_many(len(order), limit, None)
         return result
+
+    def _too_many(self, count: int, limit: int, flag: str | None) -> ExternalError:
+        """A scan that would examine more than `max_candidates`: the registry's doing (exit 3)."""
+        done = (
+            f"the newest {limit} were examined and none qualifies"
+            if flag is None
+            else f"{flag} would examine them all; none was examined"
+        )
+        return ExternalError(
+            f"{self.opts.image}: {self.source.where} lists {count} candidate tags, more than "
+            f"max_candidates = {limit}; {done}. Raise "
+            f"max_candidates (config, or --max-candidates, at most {config.MAX_CANDIDATES}) "
+            "or pass --current to start from the pinned tag"
+        )
 
     def _tags_while_preparing(self) -> list[str]:
         """The tag list, fetched while the detectors start (a clone's git reader, say), so the
@@ -188,11 +210,10 @@ class Engine:
             self.detectors()
 
     def _ranked_sha_tags(
-        self, tags: Sequence[str], current: str | None
+        self, infos: Sequence[versions.TagInfo], current: str | None
     ) -> list[tuple[str, str | None]]:
         """Build tags by their image's creation time, newest first, one tag per digest, none
         older than the current pin: a stale build must not win over releases."""
-        infos = versions.sha_tags(tags, self.opts.variant)
         with ThreadPoolExecutor(self.settings.concurrency) as pool:
             found = list(pool.map(lambda info: (info.tag, self.facts(info.tag)), infos))
         floor = self.facts(current).created if current else None

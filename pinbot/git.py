@@ -264,10 +264,13 @@ class InPlace:
         done = run(self.path, ["cat-file", "--batch"], asked.encode())
         blob, rest = _batch_object(done.stdout)
         tree, _ = _batch_object(rest)
+        mode = _entry_mode(tree[1], name) if tree is not None else None
+        if mode == b"120000":
+            raise refuse_symlink(path, commit, self.where)
+        if mode == b"160000":
+            raise refuse_submodule(path, commit, self.where)
         if blob is None or blob[0] != b"blob":
             return None
-        if tree is not None and _entry_mode(tree[1], name) == b"120000":
-            raise refuse_symlink(path, commit, self.where)
         return blob[1]
 
     def contains(self, tip: str, sha: str) -> bool:
@@ -360,6 +363,8 @@ class Clone:
             return None
         if blob.type == "blob" and blob.mode == SYMLINK_MODE:
             raise refuse_symlink(path, commit, self.url)
+        if blob.type == "submodule":
+            raise refuse_submodule(path, commit, self.url)
         return bytes(blob.data_stream.read()) if blob.type == "blob" else None
 
     def contains(self, tip: str, sha: str) -> bool:
@@ -554,6 +559,13 @@ def refuse_symlink(path: str, commit: str, where: str) -> UsageError:
     return UsageError(
         f"{path} at {short(commit)} in {where} is a symbolic link; pinbot reads and edits only "
         "regular files in the tree: make it a regular file, or point the config at the real one"
+    )
+
+
+def refuse_submodule(path: str, commit: str, where: str) -> UsageError:
+    return UsageError(
+        f"{path} at {short(commit)} in {where} is a submodule, not a file; pinbot reads and "
+        "edits only regular files in the tree: point the config at a regular file"
     )
 
 

@@ -29,7 +29,7 @@ import requests
 
 from pinbot import httpclient, output
 from pinbot.errors import ExternalError, UsageError
-from pinbot.git import CommitInfo, parse_trailers
+from pinbot.git import CommitInfo, parse_trailers, refuse_submodule, refuse_symlink
 from pinbot.model import Evidence
 from pinbot.report import markdown_table
 
@@ -259,7 +259,15 @@ class GitHubReader:
         found = self._maybe(
             f"reading {path} at {commit[:12]}", lambda: self._repo().get_contents(path, ref=commit)
         )
-        if found is None or isinstance(found, list) or found.type != "file":
+        if found is None or isinstance(found, list):
+            return None
+        # GitHub answers a symlink to a file in the tree with that file (its own `path`), any
+        # other symlink as `type: symlink`, a submodule as `type: submodule`: none is a pin site.
+        if found.type == "symlink" or (found.type == "file" and found.path != path):
+            raise refuse_symlink(path, commit, self.where)
+        if found.type == "submodule":
+            raise refuse_submodule(path, commit, self.where)
+        if found.type != "file":
             return None
         return bytes(found.decoded_content)
 

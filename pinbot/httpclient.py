@@ -225,17 +225,31 @@ def read_body(response: requests.Response, limit: int, what: str) -> bytes:
         and int(declared) > limit
         and not response.headers.get("Content-Encoding")
     ):
-        raise BodyTooLarge(f"{what} is {int(declared)} bytes, more than the {limit} allowed")
+        raise BodyTooLarge(what, limit)
     parts: list[bytes] = []
     size = 0
     for chunk in response.raw.stream(CHUNK, decode_content=True):
         size += len(chunk)
         if size > limit:
             response.close()
-            raise BodyTooLarge(f"{what} is more than the {limit} bytes allowed")
+            raise BodyTooLarge(what, limit)
         parts.append(chunk)
     return b"".join(parts)
 
 
 class BodyTooLarge(Exception):
-    """A response body over its size cap."""
+    """A response body over its size cap: `what` it was and the `limit` in bytes."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"more than {size_text(limit)} for the {what}")
+        self.what = what
+        self.limit = limit
+
+
+def size_text(limit: int) -> str:
+    """A cap as people say it: `16 MiB`, `64 KiB`."""
+    if limit >= 1 << 20 and limit % (1 << 20) == 0:
+        return f"{limit >> 20} MiB"
+    if limit >= 1 << 10 and limit % (1 << 10) == 0:
+        return f"{limit >> 10} KiB"
+    return f"{limit} bytes"

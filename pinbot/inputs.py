@@ -123,6 +123,16 @@ def seconds(text: str) -> float:
     return value
 
 
+def candidate_limit(text: str) -> int:
+    """--max-candidates: how many candidates a scan may examine (1 to 100000)."""
+    if not text.isdigit() or not 1 <= int(text) <= config.MAX_CANDIDATES:
+        raise _bad(
+            f"{text!r} is not a candidate count: give a whole number from 1 to "
+            f"{config.MAX_CANDIDATES}"
+        )
+    return int(text)
+
+
 def variant(text: str) -> str:
     """One of the image's tag variants (python, java, golang)."""
     if text in config.VARIANTS:

@@ -22,6 +22,7 @@ class ImageOptions:
     sdk: str | None
     detectors: tuple[str, ...]
     include_sha_tags: bool
+    max_candidates: int | None = None  # None: config 'max_candidates'
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class Source(ABC):
     """What the scan reads from; subclasses fetch raw bytes, this class checks and interprets."""
 
     name: ImageName
+    where: str  # names the registry (or layout) in messages
 
     @abstractmethod
     def tags(self) -> list[str]:
@@ -208,8 +209,7 @@ def _check_manifest(data: dict[str, Any], what: str) -> None:
         for entry in entries:
             if not isinstance(entry.get("digest"), str):
                 raise _malformed(what, "a 'manifests' entry has no string 'digest'")
-            if not isinstance(entry.get("platform") or {}, dict):
-                raise _malformed(what, "a 'platform' is not an object")
+            _check_platform(entry.get("platform") or {}, what)
             if not _is_str_map(entry.get("annotations") or {}):
                 raise _malformed(what, "'annotations' is not an object of strings")
     config = data.get("config")
@@ -228,9 +228,30 @@ def _check_config(data: dict[str, Any], what: str) -> None:
         raise _malformed(what, "'config.Env' is not a list of strings")
     if not _is_str_map(inner.get("Labels") or {}):
         raise _malformed(what, "'config.Labels' is not an object of strings")
-    for key in ("created", "os", "architecture"):
-        if not isinstance(data.get(key, ""), str):
-            raise _malformed(what, f"{key!r} is not a string")
+    if not isinstance(data.get("created", ""), str):
+        raise _malformed(what, "'created' is not a string")
+    _check_platform({k: data[k] for k in ("os", "architecture", "variant") if k in data}, what)
+
+
+# What an image's platform may be called (`linux`, `amd64`, `arm64`, `v8`, `ppc64le`, `unknown`):
+# the name is shown, cached and compared with the config's platforms, so a registry's ANSI
+# escape or newline in it is refused with the document rather than skipped: a registry that
+# sends it is broken or hostile, and a platform quietly dropped would change the verdict.
+_PLATFORM_PART = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}\Z")
+
+
+def _check_platform(platform: Any, what: str) -> None:
+    if not isinstance(platform, dict):
+        raise _malformed(what, "a 'platform' is not an object")
+    for key in ("os", "architecture", "variant"):
+        value = platform.get(key)
+        if value is None or (key == "variant" and value == ""):
+            continue
+        if not isinstance(value, str) or not _PLATFORM_PART.match(value):
+            shown = output.one_line(repr(value), 60)
+            raise _malformed(
+                what, f"platform {key} {shown} is not a platform name ([a-z0-9._-], 1-32)"
+            )
 
 
 def _check_tags(data: dict[str, Any], what: str) -> list[str]:
@@ -249,8 +270,6 @@ def _index_platforms(index: dict[str, Any]) -> dict[str, str]:
         if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
             continue
         name = f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
-        if not _is_str_map({k: platform.get(k, "") for k in ("os", "architecture", "variant")}):
-            continue  # not a platform we could ask for; _check_manifest let the rest pass
         if platform.get("variant"):
             name += f"/{platform['variant']}"
         if name != "unknown/unknown" and DIGEST_RE.match(entry.get("digest", "")):
@@ -291,6 +310,7 @@ class RegistrySource(Source):
         self.name = name
         self.mask = mask  # every credential we read or derive: never printed, masked in CI
         self.base = _base_url(endpoint or name.registry)
+        self.where = f"the registry at {self.base}"
         self.origin = origin(self.base)
         self.timeout = timeout
         self._command_end = time.monotonic() + timeout * COMMAND_BUDGET
@@ -415,8 +435,10 @@ class RegistrySource(Source):
                         raise httpclient.DeadlineExceeded  # the body may have been cut short
                     return Reply(response.status_code, response.headers, body)
             except httpclient.BodyTooLarge as exc:
+                cap = httpclient.size_text(exc.limit)
                 raise ExternalError(
-                    f"{self.name}: the registry at {self.base} sent a {exc}; refusing it"
+                    f"{self.name}: the registry at {self.base} sent more than {cap} for the "
+                    f"{exc.what}; pinbot stops reading at {cap}"
                 ) from None
             except (httpclient.DeadlineExceeded, *NETWORK_ERRORS) as exc:
                 if expired() or isinstance(exc, httpclient.DeadlineExceeded):
@@ -612,6 +634,7 @@ class LayoutSource(Source):
         assert name.layout is not None
         self.name = name
         self.root = name.layout
+        self.where = f"the OCI layout {self.root}"
         if not (self.root / "index.json").is_file():
             raise UsageError(f"{self.root} is not an OCI image layout (no index.json)")
         index = _json((self.root / "index.json").read_bytes(), f"{self.root}/index.json")

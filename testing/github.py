@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import posixpath
 import re
 import subprocess
 from pathlib import Path
@@ -159,14 +160,41 @@ def _list(remote: Path, tip: str, limit: int) -> Answer:
 
 
 def _contents(remote: Path, path: str, ref: str) -> Answer:
-    if _git(remote, "cat-file", "-t", f"{ref}:{path}") != "blob":
-        return _not_found()
-    data = subprocess.run(["git", "-C", str(remote), "cat-file", "blob", f"{ref}:{path}"],
-                          capture_output=True, check=True).stdout  # fmt: skip
+    """As GitHub answers: a file; a symlink to a file in the tree as that file (with its own
+    path); any other symlink as `type: symlink`; a submodule as `type: submodule`."""
+    entry = (_git(remote, "ls-tree", "--format=%(objectmode)", ref, "--", path) or "").strip()
     name = path.rsplit("/", 1)[-1]
-    body = {"type": "file", "encoding": "base64", "name": name, "path": path,
+    if entry == "160000":
+        sha = _git(remote, "rev-parse", f"{ref}:{path}")
+        body = {"type": "submodule", "name": name, "path": path, "sha": sha, "size": 0,
+                "submodule_git_url": "https://github.com/acme/elsewhere.git"}  # fmt: skip
+        return 200, {}, json.dumps(body)
+    if entry == "120000":
+        target = _blob(remote, ref, path).decode()
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if (
+            not resolved.startswith("../")
+            and _git(remote, "cat-file", "-t", f"{ref}:{resolved}") == "blob"
+        ):
+            return _file(remote, ref, resolved)
+        body = {"type": "symlink", "name": name, "path": path, "target": target,
+                "size": len(target)}  # fmt: skip
+        return 200, {}, json.dumps(body)
+    if entry not in ("100644", "100755"):
+        return _not_found()
+    return _file(remote, ref, path)
+
+
+def _file(remote: Path, ref: str, path: str) -> Answer:
+    data = _blob(remote, ref, path)
+    body = {"type": "file", "encoding": "base64", "name": path.rsplit("/", 1)[-1], "path": path,
             "size": len(data), "content": base64.b64encode(data).decode()}  # fmt: skip
     return 200, {}, json.dumps(body)
+
+
+def _blob(remote: Path, ref: str, path: str) -> bytes:
+    return subprocess.run(["git", "-C", str(remote), "cat-file", "blob", f"{ref}:{path}"],
+                          capture_output=True, check=True).stdout  # fmt: skip
 
 
 def _compare(remote: Path, base: str, head: str) -> Answer:

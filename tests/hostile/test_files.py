@@ -15,14 +15,18 @@ from pinbot.demo import repos
 from testing.cli import pinbot
 from testing.cutworld import CAPABLE, Images, Repos, make_repos
 from testing.gateworld import cut_argv, run
+from testing.github import FakeGitHub
 
 AREA = "repository files, config"
 ATTACK = (
-    "a pin site that is a symbolic link; a pin file nested 1500 expressions deep; config "
-    "values out of bounds (zero, NaN or endless timeouts, 101-entry lists, 1001-character "
-    "strings, 5000-deep TOML)"
+    "a pin site that is a symbolic link (in or out of the tree) or a submodule; a pin file "
+    "nested 1500 expressions deep; config values out of bounds (zero, NaN or endless timeouts, "
+    "101-entry lists, 1001-character strings, 5000-deep TOML)"
 )
-ANSWER = "refuses the file or value by name (the gate blocks on a pin file); nothing is pushed"
+ANSWER = (
+    "refuses the file or value by name, read from a clone or through GitHub's contents API (the "
+    "gate blocks on a pin file); nothing is pushed"
+)
 EXIT = "2 (gate: 1)"
 
 PIN_FILE = "openhands/app_server/sandbox/sandbox_spec_service.py"
@@ -119,3 +123,48 @@ def test_config_values_out_of_bounds_are_bad_input(text: str, says: str, tmp_pat
 
     assert code == 2
     assert says in err
+
+
+def symlinked_out_of_the_tree(work: Path) -> None:
+    (work / PIN_FILE).unlink()
+    (work / PIN_FILE).symlink_to("/etc/hostname")
+
+
+def submodule(work: Path) -> None:
+    """The pin file's path made a repository of its own: `git add` records it as a gitlink."""
+    inner = work / PIN_FILE
+    inner.unlink()
+    inner.mkdir()
+    git(inner, "init", "-q")
+    git(inner, "commit", "-q", "--allow-empty", "-m", "elsewhere")
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (symlinked, "is a symbolic link"),  # GitHub answers with the file it points at
+        (symlinked_out_of_the_tree, "is a symbolic link"),  # GitHub answers `type: symlink`
+        (submodule, "is a submodule, not a file"),  # GitHub answers `type: submodule`
+    ],
+)
+def test_the_gate_through_github_refuses_a_pin_site_that_is_no_regular_file(
+    change: Any, says: str, images: Images, tmp_path: Path, github: FakeGitHub
+) -> None:
+    world = make_repos(tmp_path / "remotes")
+    commit = branch_with(world, tmp_path, "hostile", change)
+    text = repos.deploy_workflow(commit)
+    repos.add_commit(world.deploy.remote, "hostile", {repos.WORKFLOW: text}, "Deploy",
+                     start=world.deploy.main)  # fmt: skip
+    github.remotes.update({"acme/OpenHands": world.openhands.remote,
+                           "acme/deploy": world.deploy.remote})  # fmt: skip
+
+    code, out, err = run([
+        "gate", "--deploy", "https://github.com/acme/deploy@hostile",
+        "--openhands", "github.com/acme/OpenHands", "--image", "ghcr.io/cutworld/agent-server",
+        "--registry-url", images.registry, "--sdk", str(images.world.sdk),
+    ])  # fmt: skip
+
+    assert code == 1, out + err  # the gate blocks, as it does on a clone: the file is named
+    assert f"{PIN_FILE} at {commit[:12]} in github.com/acme/OpenHands {says}" in out + err
+    contents = [path for _, path in github.calls if "/contents/" in path]
+    assert any(path.endswith(PIN_FILE) for path in contents)  # it was read through the API

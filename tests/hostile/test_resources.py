@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pinbot.registry import OCI_MANIFEST
 from testing.cli import pinbot
 from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar, Seen, trickle
@@ -119,7 +121,10 @@ def test_a_gzip_bomb_stays_bounded_in_memory(
     )  # fmt: skip
 
     assert done.returncode == 3, done.stderr
-    assert "sent a tag list is more than the 16777216 bytes allowed" in done.stderr
+    assert (
+        f"the registry at http://{liar.address} sent more than 16 MiB for the tag list; pinbot "
+        "stops reading at 16 MiB"
+    ) in done.stderr
     peak_mb = int(done.stderr.rsplit("peak-kib ", 1)[1].split()[0]) / 1024
     assert peak_mb < 200, f"peak {peak_mb:.0f} MB for a {BOMB_MB} MB bomb"
 
@@ -198,3 +203,144 @@ def test_a_tag_list_too_long_to_be_true_is_refused(images: Any, liar: Liar) -> N
 
     assert code == 3, err
     assert "lists more than 100000 tags" in err
+
+
+def oversized(size: int, declared: bool) -> Answer:
+    """`size` bytes: with a Content-Length the cap refuses at once, without one as it reads."""
+    body = b"{" + b" " * (size - 1)
+    return Answer(
+        200, {}, body if declared else iter([body[i : i + 65536] for i in range(0, size, 65536)])
+    )
+
+
+def token_challenge(liar: Liar) -> None:
+    """The registry asks for a bearer token from its own token service, which sends too much."""
+    realm = f'Bearer realm="http://{liar.address}/token",service="x"'
+    liar.on(
+        "GET",
+        TAGS,
+        lambda seen: None if seen.authorization else Answer(401, {"WWW-Authenticate": realm}),
+    )
+    liar.on("GET", "^/token", lambda _: oversized((64 << 10) + 1, declared=False))
+
+
+@pytest.mark.parametrize(
+    ("rule", "what", "cap"),
+    [
+        (
+            (MANIFEST, lambda: oversized((4 << 20) + 1, declared=True)),
+            "the manifest 1.27.0-python",
+            "4 MiB",
+        ),
+        (
+            (MANIFEST, lambda: oversized((4 << 20) + 1, declared=False)),
+            "the manifest 1.27.0-python",
+            "4 MiB",
+        ),
+        (
+            ("/blobs/", lambda: oversized((16 << 20) + 1, declared=False)),
+            "the blob sha256:",
+            "16 MiB",
+        ),
+        ((TAGS, lambda: oversized((16 << 20) + 1, declared=True)), "the tag list", "16 MiB"),
+        (None, "the token answer", "64 KiB"),
+    ],
+)
+def test_every_size_cap_says_plainly_what_the_registry_sent(
+    images: Any,
+    liar: Liar,
+    rule: tuple[str, Callable[[], Answer]] | None,
+    what: str,
+    cap: str,
+) -> None:
+    if rule is None:
+        token_challenge(liar)
+    else:
+        liar.on("GET", rule[0], lambda _: rule[1]())
+
+    code, err, _ = scan(images, liar)
+
+    assert code == 3, err
+    registry = f"ghcr.io/cutworld/agent-server: the registry at http://{liar.address}"
+    assert f"{registry} sent more than {cap} for {what}" in err
+    assert f"; pinbot stops reading at {cap}" in err
+
+
+def platform_index(**platform: object) -> Answer:
+    entry = {"digest": "sha256:" + "0" * 64, "mediaType": OCI_MANIFEST,
+             "platform": {"os": "linux", "architecture": "amd64", **platform}}  # fmt: skip
+    return forged_manifest({"schemaVersion": 2, "manifests": [entry]})
+
+
+@pytest.mark.parametrize(
+    ("platform", "shown"),
+    [
+        ({"os": "linux\x1b[31m"}, "platform os 'linux\\x1b[31m'"),
+        ({"architecture": "::error::forged"}, "platform architecture '::error::forged'"),
+        ({"variant": "v8\n::stop-commands::x"}, "platform variant 'v8\\n::stop-commands::x'"),
+        ({"architecture": "amd64%0A::error::x"}, "platform architecture 'amd64%0A::error::x'"),
+        ({"os": 7}, "platform os 7"),
+        ({"os": "L" * 33}, "platform os 'LLLL"),
+    ],
+)
+def test_a_platform_name_that_is_no_name_refuses_the_manifest(
+    images: Any, liar: Liar, platform: dict[str, object], shown: str
+) -> None:
+    liar.on("GET", MANIFEST, lambda _: platform_index(**platform))
+
+    code, err, _ = scan(images, liar)
+
+    assert code == 3, err
+    assert "manifest 1.27.0-python is malformed" in err
+    assert shown in err and "is not a platform name" in err
+    assert "\x1b" not in err and "\n::" not in err  # shown escaped, on the error's one line
+
+
+def many_tags(count: int) -> Answer:
+    return page(
+        {"name": "cutworld/agent-server", "tags": [f"1.{n}.0-python" for n in range(count)]}
+    )
+
+
+def manifests_asked(liar: Liar) -> list[str]:
+    return [s.path for s in liar.seen if "/manifests/" in s.path]
+
+
+def test_a_huge_tag_list_is_examined_no_further_than_max_candidates(
+    images: Any, liar: Liar, tmp_path: Path
+) -> None:
+    (tmp_path / "pinbot.toml").write_text("http_timeout = 1.0\nmax_candidates = 40\n")
+    liar.on("GET", TAGS, lambda _: many_tags(20_000))  # none of them exists: none qualifies
+
+    code, err, seconds = scan(images, liar)
+
+    assert code == 3, err
+    assert (
+        f"ghcr.io/cutworld/agent-server: the registry at http://{liar.address} lists 19974 "
+        "candidate tags, more than max_candidates = 40; the newest 40 were examined and none "
+        "qualifies. Raise max_candidates"
+    ) in err
+    assert len(set(manifests_asked(liar))) == 40
+    assert seconds < 30
+
+
+def test_all_over_the_candidate_cap_examines_nothing(images: Any, liar: Liar) -> None:
+    liar.on("GET", TAGS, lambda _: many_tags(20_000))
+
+    code, _, err = pinbot(*argv(images, liar), "--all", "--max-candidates", "100")
+
+    assert code == 3, err
+    assert (
+        "lists 19974 candidate tags, more than max_candidates = 100; --all would examine them all"
+        in err
+    )
+    assert manifests_asked(liar) == []
+
+
+@pytest.mark.parametrize("value", ["0", "100001", "-5", "many"])
+def test_a_candidate_cap_out_of_bounds_is_bad_input(images: Any, liar: Liar, value: str) -> None:
+    code, _, err = pinbot(*argv(images, liar), "--max-candidates", value)
+
+    assert code == 2, err
+    assert "is not a candidate count: give a whole number from 1 to 100000" in err
+    assert liar.seen == []
