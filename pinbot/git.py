@@ -5,6 +5,13 @@ unattended), never follows a caller's GIT_DIR/GIT_WORK_TREE/GIT_INDEX_FILE, take
 locks, speaks English (pushes are told apart by what git says) and is bounded in time; a git that
 is missing or hangs is an ExternalError, never a made-up exit status.
 
+Credentials (`Credential`): a secret in a repository URL (`https://user:token@host/...`), or
+GITHUB_TOKEN for a GitHub URL, never reaches git's arguments or any file. The URL git sees has
+no userinfo (so mirror configs, FETCH_HEAD and messages hold none), and git gets the secret from
+its environment through a credential helper configured there (GIT_CONFIG_COUNT), scoped to the
+URL's origin and answering only for it: a redirect to another origin gets nothing, and the
+caller's own helpers are cleared for that call, so none of them can store the secret.
+
 On top of it: `InPlace` reads a repository where it is (the gate), `Clone` is a bare temporary
 repository that fetches from the user's repository and pushes back to it (the cut: the user's
 working tree, index and configuration are never read or written; commits are built from objects,
@@ -23,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +40,7 @@ from typing import Any, Protocol
 from pinbot import config
 from pinbot.errors import ExternalError, UsageError
 from pinbot.holds import Hold, Logged, find
-from pinbot.model import SHA_RE
+from pinbot.model import SHA_RE, is_loopback_host
 from pinbot.report import strip_credentials
 
 TIMEOUT = 300.0
@@ -47,7 +55,28 @@ _TRAILER = re.compile(r"(?P<key>[A-Za-z0-9][A-Za-z0-9-]*):\s+(?P<value>.*)\Z")
 _OWN_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 
 
-def environment() -> dict[str, str]:
+@dataclass(frozen=True)
+class Credential:
+    """A secret for one origin (`scheme://host[:port]`, as git's credential protocol names
+    it), handed to git only through its environment."""
+
+    origin: str
+    username: str
+    password: str = field(repr=False)
+
+
+# The helper git runs (through sh) when a server asks for credentials: it answers `get` for the
+# one origin pinbot configured, from the environment, and ignores `store` and `erase`. printf is
+# a shell builtin, so the secret is on no command line.
+_CREDENTIAL_HELPER = (
+    "!f() { p= h=; while IFS= read -r line; do case $line in "
+    "protocol=*) p=${line#protocol=} ;; host=*) h=${line#host=} ;; esac; done; "
+    'test "$1" = get && test "$p://$h" = "$PINBOT_GIT_ORIGIN" || return 0; '
+    'printf \'username=%s\\npassword=%s\\n\' "$PINBOT_GIT_USERNAME" "$PINBOT_GIT_PASSWORD"; }; f'
+)
+
+
+def environment(credential: Credential | None = None) -> dict[str, str]:
     """The environment every git pinbot starts runs with (see the module's docstring)."""
     env = dict(
         os.environ,
@@ -59,20 +88,86 @@ def environment() -> dict[str, str]:
     )
     for name in _OWN_ENV:
         env.pop(name, None)
+    if credential is not None:
+        _give(env, credential)
     return env
 
 
+def _give(env: dict[str, str], credential: Credential) -> None:
+    """Configure, in `env` only, a credential helper for `credential.origin` alone; an empty
+    `credential.helper` first clears every helper the user's config names (one that stores
+    what it is given must not see the secret). The caller's own GIT_CONFIG_* entries stay."""
+    given = env.get("GIT_CONFIG_COUNT", "")
+    count = int(given) if given.isdigit() else 0
+    entries = [
+        ("credential.helper", ""),
+        (f"credential.{credential.origin}.helper", _CREDENTIAL_HELPER),
+    ]
+    for index, (key, value) in enumerate(entries, start=count):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    env["GIT_CONFIG_COUNT"] = str(count + len(entries))
+    env["PINBOT_GIT_ORIGIN"] = credential.origin
+    env["PINBOT_GIT_USERNAME"] = credential.username
+    env["PINBOT_GIT_PASSWORD"] = credential.password
+
+
+def split_credential(url: str, flag: str) -> tuple[str, Credential | None]:
+    """`url` without a secret, and the credential git gets for its origin: the URL's own
+    `user:secret`, else GITHUB_TOKEN (or GH_TOKEN) for an https GitHub URL. Only over TLS or
+    to a loopback host; a secret in an `http://` URL to another host is refused."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme.lower() not in ("http", "https"):
+        return url, None
+    host = parsed.netloc.rpartition("@")[2]
+    origin = f"{parsed.scheme.lower()}://{host}"
+    clean = urllib.parse.urlunsplit(parsed._replace(netloc=host))
+    credential = None
+    if parsed.password:
+        username = urllib.parse.unquote(parsed.username or "")
+        credential = Credential(origin, username, urllib.parse.unquote(parsed.password))
+    elif parsed.username is None:
+        credential = _github_credential(origin, parsed.hostname or "")
+    if credential is None:
+        return url, None
+    if parsed.scheme.lower() != "https" and not is_loopback_host(host):
+        raise UsageError(
+            f"{flag} {strip_credentials(url)!r} carries a credential over plain http to a "
+            "non-loopback host, where anyone on the way could read it: use https://"
+        )
+    if _CONTROL.search(credential.username + credential.password):
+        raise UsageError(
+            f"{flag} {strip_credentials(url)!r}: its credential holds control characters"
+        )
+    return clean, credential
+
+
+def _github_credential(origin: str, hostname: str) -> Credential | None:
+    from pinbot import github  # github imports this module
+
+    token = github.token()
+    if token is None or github.github_repo(f"{origin}/x/y") is None:
+        return None
+    if not origin.startswith("https://") and not is_loopback_host(hostname):
+        return None  # never a token in clear to a GitHub server named over http
+    return Credential(origin, "x-access-token", token)
+
+
 def run(
-    cwd: Path, args: Sequence[str], stdin: bytes = b"", timeout: float = TIMEOUT
+    cwd: Path,
+    args: Sequence[str],
+    stdin: bytes = b"",
+    timeout: float = TIMEOUT,
+    credential: Credential | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """`git -C cwd ARGS`. subprocess.run kills git when pinbot is interrupted or git times out,
-    so no push carries on behind pinbot's back."""
+    so no push carries on behind pinbot's back. `credential` is offered to its origin only."""
     try:
         return subprocess.run(
             ["git", "-C", str(cwd), *args],
             input=stdin,
             capture_output=True,
-            env=environment(),
+            env=environment(credential),
             timeout=timeout,
             check=False,
         )
@@ -82,9 +177,9 @@ def run(
         raise ExternalError(f"git {args[0]} in {cwd} took over {timeout:.0f}s") from None
 
 
-def run_text(cwd: Path, *args: str) -> tuple[int, str, str]:
+def run_text(cwd: Path, *args: str, credential: Credential | None = None) -> tuple[int, str, str]:
     """`run`, decoded: (status, stdout, stderr) without their trailing newlines."""
-    done = run(cwd, args)
+    done = run(cwd, args, credential=credential)
     return (
         done.returncode,
         done.stdout.decode("utf-8", "replace").rstrip("\n"),
@@ -206,6 +301,7 @@ class InPlace:
         self.flag = flag
         self.where = where or str(path)
         self._fetch_from: str | None = None  # set for a mirror: fetch a commit it lacks
+        self._credential: Credential | None = None
         status, _, err = self._git("rev-parse", "--git-dir")
         if status != 0:
             raise UsageError(f"{flag} {self.where} is not a git repository ({last_line(err)})")
@@ -224,6 +320,7 @@ class InPlace:
     def mirror(cls, url: str, flag: str, directory: Path) -> InPlace:
         """A blobless bare mirror of `url` in `directory` (file contents arrive when read)."""
         check_source(url, flag)
+        url, credential = split_credential(url, flag)
         status, _, err = run_text(
             directory.parent,
             "clone",
@@ -233,6 +330,7 @@ class InPlace:
             "--",
             url,
             str(directory),
+            credential=credential,
         )
         if status != 0:
             raise ExternalError(
@@ -241,6 +339,7 @@ class InPlace:
             )
         made = cls(directory, flag, url)
         made._fetch_from = url
+        made._credential = credential  # blobs (and missing commits) arrive from the remote
         return made
 
     def resolve(self, ref: str | None) -> str | None:
@@ -261,7 +360,7 @@ class InPlace:
         # whether the file is a regular one), "missing" or "<id> <type> <size>" and the bytes.
         directory, _, name = path.rpartition("/")
         asked = f"{commit}:{path}\n{commit}:{directory}\n"
-        done = run(self.path, ["cat-file", "--batch"], asked.encode())
+        done = run(self.path, ["cat-file", "--batch"], asked.encode(), credential=self._credential)
         blob, rest = _batch_object(done.stdout)
         tree, _ = _batch_object(rest)
         mode = _entry_mode(tree[1], name) if tree is not None else None
@@ -296,7 +395,7 @@ class InPlace:
         return status == 0
 
     def _git(self, *args: str) -> tuple[int, str, str]:
-        return run_text(self.path, *args)
+        return run_text(self.path, *args, credential=self._credential)
 
 
 def parse_trailers(message: str) -> dict[str, str]:
@@ -321,7 +420,7 @@ class Clone:
         self.flag = flag
         import git as gitpython  # GitPython: only a cut builds commits
 
-        self.url = remote_url(source, flag)
+        self.url, self.credential = split_credential(remote_url(source, flag), flag)
         self.author = gitpython.Actor(*author)
         # No templates and no hooks: what pinbot pushes must not depend on the user's set-up.
         # (GitPython guards --template against untrusted input; this value is our own.)
@@ -430,7 +529,7 @@ class Clone:
         return out
 
     def _run(self, *args: str) -> tuple[int, str, str]:
-        return run_text(Path(self.repo.git_dir), *args)
+        return run_text(Path(self.repo.git_dir), *args, credential=self.credential)
 
 
 def _commit_info(record: str) -> CommitInfo:
@@ -481,8 +580,9 @@ class _CatFile:
     """One `git cat-file --batch` per repository, started on first use: a scan asks about many
     shas, and a lookup through the pipe costs far less than starting git for each."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, credential: Credential | None = None) -> None:
         self.repo = repo
+        self.credential = credential  # a partial clone may fetch what it lacks
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
@@ -515,7 +615,7 @@ class _CatFile:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
-                    env=environment(),
+                    env=environment(self.credential),
                 )
             except FileNotFoundError:
                 raise ExternalError("git is not installed: install git to use --sdk") from None
@@ -631,12 +731,12 @@ class GitMirror:
     """
 
     def __init__(self, url: str, root: Path | None = None) -> None:
-        self.url = url
-        self.where = strip_credentials(url)  # shown in evidence, PR bodies and the cache
-        key = hashlib.sha256(url.encode()).hexdigest()[:16]
+        self.url, self.credential = split_credential(url, "--sdk")
+        self.where = self.url  # shown in evidence, PR bodies and the cache
+        key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
         self.path = (root or config.cache_dir() / "sdk") / key
         self._lock = threading.Lock()
-        self._reader = _CatFile(self.path)
+        self._reader = _CatFile(self.path, self.credential)
 
     def has_file(self, sha: str, path: str) -> bool:
         with self._lock:
@@ -657,9 +757,8 @@ class GitMirror:
         # Clone beside the final place and rename, so a killed clone never looks complete.
         staging = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".clone-"))
         try:
-            done = run(
-                staging, ["clone", "--quiet", "--bare", "--filter=blob:none", "--", self.url, "."]
-            )
+            args = ["clone", "--quiet", "--bare", "--filter=blob:none", "--", self.url, "."]
+            done = run(staging, args, credential=self.credential)
             if done.returncode != 0:
                 raise ExternalError(
                     f"cloning {self.where} failed: {last_line(done.stderr)}; check the --sdk URL"
@@ -676,7 +775,8 @@ class GitMirror:
     def _fetch(self) -> None:
         # A bare clone has no fetch refspec, so name the refs to keep up to date.
         refspecs = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-        done = run(self.path, ["fetch", "--quiet", "--prune", "--", "origin", *refspecs])
+        args = ["fetch", "--quiet", "--prune", "--", "origin", *refspecs]
+        done = run(self.path, args, credential=self.credential)
         if done.returncode != 0:
             raise ExternalError(f"fetching {self.where} failed: {last_line(done.stderr)}")
 

@@ -75,12 +75,22 @@ class Server(Loopback):
                 request = Seen(self.command, self.path, headers)
                 with server._lock:
                     server.seen.append(request)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
+                body = self._body()
                 try:
                     self._send(server.answer(request, body))
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up: that is the point
+
+            def _body(self) -> bytes | None:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    parts = []  # git sends big requests in chunks
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        parts.append(self.rfile.read(size))
+                        self.rfile.readline()
+                    self.rfile.readline()
+                    return b"".join(parts)
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else None
 
             def _send(self, answer: Answer) -> None:
                 if answer.raw is not None:
