@@ -56,7 +56,7 @@ def session(
         raise_on_status=False,
     )
     http = requests.Session()
-    adapter = _Adapter(max_retries=retry, pool_connections=4, pool_maxsize=pool)
+    adapter = Adapter(max_retries=retry, pool_connections=4, pool_maxsize=pool)
     http.mount("http://", adapter)
     http.mount("https://", adapter)
     # requests re-reads proxy settings from the whole environment on every request, a
@@ -203,7 +203,7 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-class _Adapter(HTTPAdapter):
+class Adapter(HTTPAdapter):
     """An HTTPAdapter whose connections the deadline watchdog and abort_all can reach."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:

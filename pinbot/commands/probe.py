@@ -213,7 +213,12 @@ def _plan_url(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
         ctx.out.mask(key)
     assert args.agent_server_url is not None  # _server_flag chose --agent-server-url
     server = UrlServer(
-        args.agent_server_url, args.recycle_command, key, plan.timeout, ctx.out.progress
+        args.agent_server_url,
+        args.recycle_command,
+        key,
+        plan.timeout,
+        ctx.out.progress,
+        http_timeout=ctx.settings.http_timeout,
     )
     plan.shared.append(server)
     server.api.server_info()  # fail fast (exit 3) when nothing answers at the URL

@@ -1,25 +1,34 @@
 """HTTP clients for the OpenHands app server (`/api/v1`) and an agent server (`/api/...`).
 
-Every request has a timeout; idempotent calls (GET, DELETE) are retried on 408/429/5xx with
-back-off that honours Retry-After; connection failures are retried for every method (nothing was
-sent). Errors become `ApiError` (exit 3) with a message that names the server and what to do.
-Keys travel in headers only and never appear in a message.
+Every request has a timeout and a total deadline (`REQUEST_BUDGET` timeouts, retries included:
+a server sending a byte a second cannot hold the probe); a reply is read up to `MAX_BODY` and
+must be JSON of the shape the caller reads (objects where objects are read, lists of objects
+where lists are), so a server that lies about its shape is an `ApiError`, never a crash.
+Idempotent calls (GET, DELETE) are retried on 408/429/5xx with back-off that honours
+Retry-After; connection failures are retried for every method (nothing was sent). Errors become
+`ApiError` (exit 3) with a message that names the server and what to do. Keys travel in headers
+only and never appear in a message.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from pinbot import httpclient
 from pinbot.errors import ExternalError
 
 MAX_PAGES = 1000
+MAX_BODY = 16 << 20  # a page of events is tens of KB
+REQUEST_BUDGET = 4  # a request, retries included, may take this many timeouts
+BROKEN = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 APP_RATE = 8.0  # requests/s to one app server: under its 10/s limit (then delays, then 429)
 
 
@@ -53,9 +62,7 @@ class Api:
         url = self.base_url + path
         self.pace()
         try:
-            response = self.http.request(
-                method, url, json=body, params=params, headers=self.headers, timeout=self.timeout
-            )
+            status, reason, data = self.fetch(method, url, self.timeout, json=body, params=params)
         except requests.ConnectionError as exc:
             raise ApiError(
                 f"the {self.what} at {self.base_url} does not answer ({_reason(exc)}): "
@@ -70,13 +77,43 @@ class Api:
             raise ApiError(
                 f"{method} {path} on the {self.what} at {self.base_url} failed: {exc}"
             ) from None
-        return self._decode(method, path, response)
+        return self._decode(method, path, status, reason, data)
+
+    def fetch(self, method: str, url: str, timeout: float, **kwargs: Any) -> tuple[int, str, bytes]:
+        """(status, reason, body): the body read to its end within the request's deadline and
+        up to MAX_BODY, or an ApiError that says which bound the server broke."""
+        what = f"{method} {url.removeprefix(self.base_url)}"
+        budget = timeout * REQUEST_BUDGET
+        with httpclient.deadline(budget) as expired:
+            try:
+                with self.http.request(
+                    method, url, headers=self.headers, timeout=timeout, stream=True, **kwargs
+                ) as response:
+                    data = httpclient.read_body(response, MAX_BODY, what)
+                    if expired():
+                        raise httpclient.DeadlineExceeded  # the body may have been cut short
+                    return response.status_code, str(response.reason or ""), data
+            except httpclient.BodyTooLarge as exc:
+                cap = httpclient.size_text(exc.limit)
+                raise ApiError(
+                    f"the {self.what} at {self.base_url} sent more than {cap} for {exc.what}; "
+                    f"pinbot stops reading at {cap}"
+                ) from None
+            except (httpclient.DeadlineExceeded, *BROKEN) as exc:
+                if isinstance(exc, requests.RequestException) and not expired():
+                    raise
+                if not (expired() or isinstance(exc, httpclient.DeadlineExceeded)):
+                    # a body cut short, as requests would have said had it read it
+                    raise requests.exceptions.ChunkedEncodingError(exc) from None
+                raise ApiError(
+                    f"the {self.what} at {self.base_url} did not finish answering {what} within "
+                    f"{budget:.0f} s (it answers too slowly or not at all): check the server"
+                ) from None
 
     def pace(self) -> None:
         """Wait before a request when the server limits its clients' rate (`Pacer`)."""
 
-    def _decode(self, method: str, path: str, response: requests.Response) -> Any:
-        status = response.status_code
+    def _decode(self, method: str, path: str, status: int, reason: str, data: bytes) -> Any:
         if status in (401, 403):
             raise ApiError(
                 f"the {self.what} at {self.base_url} refused the key (HTTP {status} "
@@ -89,10 +126,42 @@ class Api:
             )
             raise ApiError(
                 f"the {self.what} answered {method} {path} with HTTP {status}: "
-                f"{_detail(response)}{advice}",
+                f"{_detail(data, reason)}{advice}",
                 status,
             )
-        return response.json() if response.content else None
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):
+            raise ApiError(
+                f"the {self.what} at {self.base_url} answered {method} {path} with something "
+                "that is not JSON (or nests too deep): check the server"
+            ) from None
+
+    def object(self, method: str, path: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
+        """`call` whose answer must be a JSON object (nothing: an empty one)."""
+        found = self.call(method, path, body, **kwargs)
+        if found is None:
+            return {}
+        if not isinstance(found, dict):
+            raise self.wrong_shape(method, path, "not a JSON object")
+        return found
+
+    def objects(self, method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """`call` whose answer must be a list of JSON objects (nothing: an empty one)."""
+        found = self.call(method, path, **kwargs)
+        if found is None:
+            return []
+        if not isinstance(found, list) or not all(isinstance(item, dict) for item in found):
+            raise self.wrong_shape(method, path, "not a list of JSON objects")
+        return found
+
+    def wrong_shape(self, method: str, path: str, problem: str) -> ApiError:
+        return ApiError(
+            f"the {self.what} at {self.base_url} answered {method} {path} with {problem}: "
+            "check the server"
+        )
 
     def pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a `{items, next_page_id}` search, with a loop guard."""
@@ -100,7 +169,15 @@ class Api:
 
     def _page(self, path: str, params: dict[str, Any], page_id: str | None) -> dict[str, Any]:
         query = dict(params, page_id=page_id) if page_id else dict(params)
-        return dict(self.call("GET", path, params=query) or {})
+        page = self.object("GET", path, params=query)
+        items, following = page.get("items") or [], page.get("next_page_id")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise self.wrong_shape("GET", path, "'items' that are not a list of objects")
+        if following is not None and not isinstance(following, str):
+            raise self.wrong_shape("GET", path, "a 'next_page_id' that is not a string")
+        for item in items:
+            _check_event(item, lambda problem: self.wrong_shape("GET", path, problem))
+        return page
 
 
 def follow_pages(fetch: Callable[[str | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -139,7 +216,7 @@ def _app_adapter() -> HTTPAdapter:
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    return HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=10)
+    return httpclient.Adapter(max_retries=retry, pool_connections=4, pool_maxsize=10)
 
 
 def _reason(exc: Exception) -> str:
@@ -150,14 +227,31 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _detail(response: requests.Response) -> str:
+def _detail(data: bytes, reason: str) -> str:
     try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        return data[:200].decode("utf-8", "replace") or reason
     if isinstance(body, dict) and "detail" in body:
         return str(body["detail"])[:200]
     return str(body)[:200]
+
+
+def _check_event(event: dict[str, Any], wrong: Callable[[str], ApiError]) -> None:
+    """The fields of an event the probe reads, of the types it reads them as."""
+    if not isinstance(event.get("action") or {}, dict):
+        raise wrong("an event whose 'action' is not an object")
+    for key in ("kind", "tool_name"):
+        if not isinstance(event.get(key) or "", str):
+            raise wrong(f"an event whose {key!r} is not a string")
+
+
+def _check_conversation(conversation: dict[str, Any], wrong: Callable[[str], ApiError]) -> None:
+    if not isinstance(conversation.get("agent_state") or {}, dict):
+        raise wrong("a conversation whose 'agent_state' is not an object")
+    for key in ("execution_status", "last_user_message_id"):
+        if not isinstance(conversation.get(key) or "", str):
+            raise wrong(f"a conversation whose {key!r} is not a string")
 
 
 def message(text: str) -> dict[str, Any]:
@@ -173,20 +267,23 @@ class AgentServerApi(Api):
         super().__init__(base_url, headers, timeout)
 
     def health(self) -> bool:
-        """Up and answering; a refused connection is just 'not yet'."""
+        """Up and answering; a refused connection (or a stalled answer) is just 'not yet'."""
         try:
-            return self.http.get(f"{self.base_url}/health", timeout=2).status_code == 200
-        except requests.RequestException:
+            return self.fetch("GET", f"{self.base_url}/health", 2.0)[0] == 200
+        except (requests.RequestException, ApiError):
             return False
 
     def server_info(self) -> dict[str, Any]:
-        return dict(self.call("GET", "/server_info") or {})
+        return self.object("GET", "/server_info")
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.call("POST", "/api/conversations", body))
+        return self.object("POST", "/api/conversations", body)
 
     def conversation(self, conversation_id: str) -> dict[str, Any]:
-        return dict(self.call("GET", f"/api/conversations/{conversation_id}"))
+        path = f"/api/conversations/{conversation_id}"
+        found = self.object("GET", path)
+        _check_conversation(found, lambda problem: self.wrong_shape("GET", path, problem))
+        return found
 
     def send(self, conversation_id: str, text: str) -> None:
         self.call("POST", f"/api/conversations/{conversation_id}/events", message(text))
@@ -257,7 +354,7 @@ class AppApi(Api):
     def settings(self) -> dict[str, Any] | None:
         """The account's settings; None on a fresh server (404 until settings are saved once)."""
         try:
-            return dict(self.call("GET", "/settings") or {})
+            return self.object("GET", "/settings")
         except ApiError as exc:
             if exc.status == 404:
                 return None
@@ -267,14 +364,14 @@ class AppApi(Api):
         self.call("POST", "/settings", {"agent_settings_diff": diff})
 
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.call("POST", "/app-conversations", body))
+        return self.object("POST", "/app-conversations", body)
 
     def start_task(self, task_id: str) -> dict[str, Any] | None:
-        found = self.call("GET", "/app-conversations/start-tasks", params={"ids": task_id})
+        found = self.objects("GET", "/app-conversations/start-tasks", params={"ids": task_id})
         return found[0] if found else None
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
-        found = self.call("GET", "/app-conversations", params={"ids": conversation_id})
+        found = self.objects("GET", "/app-conversations", params={"ids": conversation_id})
         return found[0] if found else None
 
     def send(self, conversation_id: str, text: str) -> None:
@@ -288,7 +385,7 @@ class AppApi(Api):
         return list(self.pages(f"/conversation/{conversation_id}/events/search", params))
 
     def sandbox(self, sandbox_id: str) -> dict[str, Any] | None:
-        found = self.call("GET", "/sandboxes", params={"id": sandbox_id})
+        found = self.objects("GET", "/sandboxes", params={"id": sandbox_id})
         return found[0] if found else None
 
     def pause(self, sandbox_id: str) -> None:

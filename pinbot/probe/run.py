@@ -18,11 +18,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pinbot.errors import ExternalError
-from pinbot.probe.targets import Home
+from pinbot.model import SHA_RE
+from pinbot.probe.targets import Home, checked_id
 from pinbot.probe.verdict import (
     NO_RESTART,
     TERMINAL,
     UNKNOWN_RESTART,
+    UNSTEADY,
+    UPTIME_PREFIX,
     Turn,
     judge,
     marker_in,
@@ -124,7 +127,7 @@ def _steps(
     report.step = "plant"
     _expect_reply(wait_turn(home, 0, timeout, progress), "the first turn")
     report.acp_session_id_before = session_id(home)
-    report.build_git_sha = home.server().server_info().get("build_git_sha")
+    report.build_git_sha = build_sha(home.server().server_info())
     report.step = "recycle"
     progress(f"{agent}: recycling ({getattr(home, 'recycle_how', 'recycle')})")
     _recycle(home, report)
@@ -143,7 +146,7 @@ def _steps(
 
 def _recycle(home: Home, report: AgentReport) -> None:
     """Recycle, and prove that the agent server really restarted (or stop here)."""
-    before = home.identity()
+    before = _steady_identity(home)
     home.recycle()
     after = home.identity()
     report.restarted = restarted(before, after)
@@ -151,6 +154,23 @@ def _recycle(home: Home, report: AgentReport) -> None:
         raise StepFailed(
             NO_RESTART if before is not None and after is not None else UNKNOWN_RESTART
         )
+
+
+# An identity from a server's uptime is read twice, this far apart, before it is trusted: one
+# that changes by itself (a server that always says it just started) would make any recycle
+# look like a restart. Over a second, so whole-second uptimes are caught too.
+STEADY_GAP = 1.2
+
+
+def _steady_identity(home: Home) -> str | None:
+    first = home.identity()
+    if first is None or not first.startswith(UPTIME_PREFIX):
+        return first  # a process or container identity: pinbot reads it, the server does not
+    time.sleep(STEADY_GAP)
+    then = home.identity()
+    if restarted(first, then):
+        raise StepFailed(UNSTEADY)
+    return then
 
 
 def _expect_reply(turn: Turn, which: str) -> str:
@@ -164,7 +184,13 @@ def session_id(home: Home) -> str:
     found = (conversation.get("agent_state") or {}).get("acp_session_id")
     if not found:
         raise StepFailed("the agent server reports no agent_state.acp_session_id")
-    return str(found)
+    return checked_id(found, "agent_state.acp_session_id")
+
+
+def build_sha(info: dict[str, Any]) -> str | None:
+    """The build the server says it is: a 40-hex sha, or nothing (not whatever it sent)."""
+    found = info.get("build_git_sha")
+    return found.lower() if isinstance(found, str) and SHA_RE.match(found.lower()) else None
 
 
 def wait_turn(home: Home, before: int, timeout: float, progress: Progress) -> Turn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from pinbot import cleanup
+from pinbot import cleanup, output
 from pinbot.errors import ExternalError
 from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi, ApiError, AppApi, message
@@ -59,6 +60,19 @@ class Home(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# What an id from a server may look like (UUIDs, in practice): it is shown in the report, the
+# terminal and the step summary, and a conversation id goes into URL paths.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+
+
+def checked_id(found: object, what: str) -> str:
+    """An id a server reported, if it is one; else the step fails, showing it escaped."""
+    if not isinstance(found, str) or not _ID.match(found):
+        shown = output.one_line(repr(found), 80)
+        raise StepFailed(f"the agent server reports a {what} that is no id: {shown}")
+    return found
 
 
 def agent_settings(agent: str, acp_command: list[str] | None) -> dict[str, Any]:
@@ -510,9 +524,15 @@ class UrlServer:
     how = "run the recycle command"
 
     def __init__(
-        self, url: str, recycle_command: str, key: str | None, timeout: float, progress: Progress
+        self,
+        url: str,
+        recycle_command: str,
+        key: str | None,
+        timeout: float,
+        progress: Progress,
+        http_timeout: float = 30.0,
     ) -> None:
-        self.api = AgentServerApi(url, key)
+        self.api = AgentServerApi(url, key, http_timeout)
         self.recycle_command = recycle_command
         self.timeout = timeout
         self.progress = progress
@@ -566,7 +586,8 @@ class ServerHome:
             "initial_message": message(first_message),
             "autotitle": False,
         }
-        self.conversation_id = str(self.srv.api.create(body)["id"])
+        created = self.srv.api.create(body).get("id")
+        self.conversation_id = checked_id(str(created) if created else "", "conversation id")
         return self.conversation_id
 
     def server(self) -> AgentServerApi:

@@ -19,6 +19,10 @@ Verdict = Literal["error", "lost", "bootstrap", "native"]
 ORDER: tuple[Verdict, ...] = ("error", "lost", "bootstrap", "native")  # worst first
 NO_RESTART = "the recycle restarted nothing; this proves nothing"
 UNKNOWN_RESTART = "the agent server's identity could not be read, so no restart is proven"
+UNSTEADY = (
+    "the agent server's identity changed with no recycle (its /server_info uptime does not "
+    "advance with time), so it cannot prove a restart"
+)
 UPTIME_PREFIX = "started between "
 
 
