@@ -74,9 +74,10 @@ def _exit(row: dict[str, object]) -> str:
 HOSTILE = "### A hostile world"
 HOSTILE_INTRO = """\
 Each row is a class of attack that `tests/hostile` makes with servers of our own on loopback (a
-registry that lies in front of the real one, a second origin that listens for leaked
-credentials, git values that would run a command, agent servers that never come up) while the
-real command runs. A case holds when pinbot ends with the exit below (never 4), nothing reaches
+registry that lies in front of the real one, images whose configs lie in the real registry, a
+second origin that listens for leaked credentials, a git server behind a password, git values
+that would run a command, agent and app servers that lie or never come up) while the real
+command runs. A case holds when pinbot ends with the exit below (never 4), nothing reaches
 the other origin, no output channel is forged, no injected command runs and nothing is left
 running or on disk."""
 

@@ -36,6 +36,7 @@ DOCKER_PASSWORD = "plantedDockerPassword0005"
 DERIVED = "plantedDerivedBearer0006"
 URL_PASSWORD = "plantedUrlPassword0007"
 EVERY = [*SECRETS.values(), DOCKER_PASSWORD, DERIVED, URL_PASSWORD]
+OPENHANDS_PLAIN = "https://github.com/acme/OpenHands"
 OPENHANDS_URL = f"https://x-access-token:{URL_PASSWORD}@github.com/acme/OpenHands"
 
 
@@ -112,7 +113,7 @@ def test_no_channel_leaks_a_secret(
     # Every secret pinbot read or derived was handed to the runner to mask.
     assert {*SECRETS.values(), DOCKER_PASSWORD, DERIVED} <= outputs.masked()
     text = "\n".join(text for _, text in outputs.texts)
-    assert "https://***@github.com/acme/OpenHands" in text  # the URL was shown, masked
+    assert f"{OPENHANDS_PLAIN} " in text  # the URL was shown, without its password
     assert "Bad credentials for ***" in text  # the echoed token was shown, masked
     crash_logs = list((outputs.root / "cache" / "logs").glob("crash-*.log"))
     assert crash_logs and "boom with ***" in crash_logs[0].read_text()
@@ -148,10 +149,12 @@ def scan_through_a_token_service(
 def cut_with_credentials_in_the_url(
     outputs: Outputs, images: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A GitHub remote written with a token in it; GitHub echoes the token in a 401."""
+    """A GitHub remote written with a token in it; GitHub echoes the token in a 401. git sees
+    the URL without the token (it gets that from its environment), which the global config
+    sends to the local remote."""
     repos = make_repos(tmp_path / "remotes")
     Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
-        f'[url "{repos.openhands.url}"]\n\tinsteadOf = {OPENHANDS_URL}\n'
+        f'[url "{repos.openhands.url}"]\n\tinsteadOf = {OPENHANDS_PLAIN}\n'
     )
     args = [
         "cut", "--tag", CAPABLE, "--openhands", OPENHANDS_URL,
