@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.model import SHA_RE
 from pinbot.probe.targets import Home, checked_id
@@ -166,7 +167,8 @@ def _steady_identity(home: Home) -> str | None:
     first = home.identity()
     if first is None or not first.startswith(UPTIME_PREFIX):
         return first  # a process or container identity: pinbot reads it, the server does not
-    time.sleep(STEADY_GAP)
+    if cleanup.STOP.wait(STEADY_GAP):
+        raise StepFailed("reading the agent server's identity: interrupted")
     then = home.identity()
     if restarted(first, then):
         raise StepFailed(UNSTEADY)
