@@ -23,14 +23,15 @@ from testing.hostile import Answer, Liar, Seen, trickle
 
 AREA = "time and memory"
 ATTACK = (
-    "bodies and headers at a byte a second, a 512 MB gzip bomb, malformed or 100000-deep "
-    "JSON, wrong types, a tag list that never ends"
+    "bodies and headers at a byte a second, a 512 MB gzip bomb, over-cap manifests, blobs and "
+    "token answers, malformed or 100000-deep JSON, wrong types, platform names carrying "
+    "escapes, a tag list that never ends, 20000 candidate tags"
 )
 ANSWER = (
-    "ends within the request deadline (4x `http_timeout`), memory stays bounded, says what "
-    "the registry did"
+    "ends within the request deadline (4x `http_timeout`), memory stays bounded, examines at "
+    "most `max_candidates`; says plainly what the registry did"
 )
-EXIT = "3"
+EXIT = "3 (2: a bad --max-candidates)"
 
 TAGS = "/tags/list"
 MANIFEST = r"/manifests/1\.27\.0-python$"
