@@ -39,5 +39,8 @@ class Run(NamedTuple):
 def pinbot(*argv: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(argv))
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # --help and --version end in argparse's exit, as for a user
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return Run(code, out.getvalue(), err.getvalue())

@@ -8,22 +8,18 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-import pytest
-
 import pinbot
-from pinbot.cli import KEY_LIBRARIES, main
+from pinbot.cli import KEY_LIBRARIES
+from testing.cli import pinbot as run
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_version_names_pinbot_python_and_each_key_library(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["--version"])
+def test_version_names_pinbot_python_and_each_key_library() -> None:
+    code, out, _ = run("--version")
 
-    assert exited.value.code == 0
-    first, python, libraries = capsys.readouterr().out.splitlines()
+    assert code == 0
+    first, python, libraries = out.splitlines()
     assert first == f"pinbot {pinbot.__version__}"
     assert python.startswith(
         f"Python {platform.python_implementation()} {platform.python_version()}"
