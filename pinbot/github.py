@@ -54,13 +54,14 @@ class GitHubRepo:
 class PullSpec:
     """A PR the cut wants: data, so the plan can print it before anything is opened."""
 
-    role: str  # "openhands" or "deploy": each PR links the other role's PR
+    role: str  # unique among a cut's PRs ("deploy", "openhands:<branch>")
     repo: GitHubRepo
     head: str
     base: str
     title: str
     marker: Mapping[str, Any]
-    section: str  # markdown between the markers; "{other}" stands for the other PR's link
+    section: str  # markdown between the markers; "{other}" stands for the linked PR's link
+    links: str = ""  # the role of the PR this one links ("{other}"); "": none
 
     def body_section(self, other: str | None) -> str:
         link = other or "none"
@@ -152,17 +153,17 @@ class Forge:
         )
 
     def ensure(self, specs: Sequence[PullSpec]) -> dict[str, PullRequest]:
-        """Open the PRs that do not exist, then make each body link the other: a re-run finds
-        both, computes the same bodies, and writes nothing."""
+        """Open the PRs that do not exist, then make each body link the one it names
+        (`links`): a re-run finds them all, computes the same bodies, and writes nothing."""
         found = {spec.role: self.find(spec) for spec in specs}
         created: set[str] = set()
         for spec in specs:
             if found[spec.role] is None:
-                found[spec.role] = self._create(spec, _other(found, spec.role))
+                found[spec.role] = self._create(spec, _other(found, spec.links))
                 created.add(spec.role)
         done = {}
         for spec in specs:
-            pull = self.update(found[spec.role], spec, _other(found, spec.role))
+            pull = self.update(found[spec.role], spec, _other(found, spec.links))
             done[spec.role] = dataclasses.replace(pull, created=spec.role in created)
         return done
 
@@ -319,8 +320,8 @@ def _commit_info(commit: Any) -> CommitInfo:
 
 
 def _other(found: Mapping[str, Any], role: str) -> str | None:
-    urls = [pull.html_url for name, pull in found.items() if name != role and pull is not None]
-    return urls[0] if urls else None
+    pull = found.get(role)
+    return str(pull.html_url) if pull is not None else None
 
 
 def _message(exc: Any) -> str:

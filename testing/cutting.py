@@ -1,20 +1,22 @@
 """Driving `pinbot cut` in the fault matrix, and judging what the two remotes hold afterwards.
 
 The promise under every git, GitHub and interruption fault: whatever happened, the remotes are
-consistent — at most one pin commit on the OpenHands branch, every human commit kept, and a
-deploy branch only ever names a commit its OpenHands remote has — and a re-run completes the cut.
+consistent — at most one pin commit, on the OpenHands branch's `pinbot/…` head branch, every human
+commit kept, and a deploy branch only ever names a commit its OpenHands remote has — and a re-run
+completes the cut.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from pinbot.demo import repos
 from testing.cli import Run, pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos, head_branch
 
 DEPLOY_BRANCH = f"pinbot/agent-server-{CAPABLE}"
 
@@ -36,7 +38,7 @@ def cut(capsys: pytest.CaptureFixture[str], args: Sequence[str]) -> Run:
 
 @dataclass
 class State:
-    pins: list[str] = field(default_factory=list)  # pinbot's commits on the OpenHands branch
+    pins: list[str] = field(default_factory=list)  # pinbot's commits for the OpenHands branch
     deployed: str | None = None  # OPENHANDS_SHA on the deploy branch, if it exists
     problems: list[str] = field(default_factory=list)
 
@@ -57,20 +59,30 @@ class State:
 def state(world: Repos, humans: Sequence[str] = ()) -> State:
     oh, dp = world.openhands, world.deploy
     found = State()
-    history = repos.git(oh.remote, "log", "--format=%H", f"{oh.backend_commit}..{oh.branch}")
-    for sha in history.split():
+    head = head_branch(oh.branch)
+    on_branch = _since(oh.remote, oh.backend_commit, oh.branch)
+    pinned = _since(oh.remote, oh.branch, head) if _has(oh.remote, head) else []
+    for sha in on_branch + pinned:
         if "Pinbot-Image:" in repos.git(oh.remote, "log", "-1", "--format=%B", sha):
             found.pins.append(sha)
     if len(found.pins) > 1:
-        found.problems.append(f"{len(found.pins)} pin commits on {oh.branch}")
-    lost = [sha for sha in humans if sha not in history.split()]
+        found.problems.append(f"{len(found.pins)} pin commits for {oh.branch}")
+    lost = [sha for sha in humans if sha not in on_branch]
     if lost:
         found.problems.append(f"human commit(s) {', '.join(s[:12] for s in lost)} lost")
-    if DEPLOY_BRANCH in repos.git(dp.remote, "branch", "--format=%(refname:short)").split():
+    if _has(dp.remote, DEPLOY_BRANCH):
         found.deployed = _deployed(world)
-        if found.deployed not in history.split():
-            found.problems.append(f"the deploy names {found.deployed}, not on {oh.branch}")
+        if found.deployed not in pinned + on_branch:
+            found.problems.append(f"the deploy names {found.deployed}, not on {head}")
     return found
+
+
+def _since(remote: Path, base: str, tip: str) -> list[str]:
+    return repos.git(remote, "log", "--format=%H", f"{base}..{tip}").split()
+
+
+def _has(remote: Path, branch: str) -> bool:
+    return branch in repos.git(remote, "branch", "--format=%(refname:short)").split()
 
 
 def _deployed(world: Repos) -> str:

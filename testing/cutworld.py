@@ -52,3 +52,8 @@ def make_repos(
 def deploy_branch(tag: str = CAPABLE) -> str:
     """The deploy branch a cut to `tag` pushes."""
     return f"pinbot/agent-server-{tag}"
+
+
+def head_branch(branch: str, tag: str = CAPABLE) -> str:
+    """The branch a cut to `tag` pushes `branch`'s pin commit to (its PR goes into `branch`)."""
+    return f"pinbot/{branch}/agent-server-{tag}"

@@ -18,7 +18,14 @@ from pinbot.commands import Context
 from pinbot.commands.scan import hold_back
 from pinbot.cut import apply
 from pinbot.cut.apply import Built
-from pinbot.cut.facts import BranchFacts, Pick, Request, check_published, read_branch
+from pinbot.cut.facts import (
+    BranchFacts,
+    Pick,
+    Request,
+    check_published,
+    read_branch,
+    read_pending,
+)
 from pinbot.cut.outcome import Outcome
 from pinbot.cut.plan import FileEdit, Plan, deploy_message, plan_branch
 from pinbot.cut.pulls import deploy_pull, openhands_pull
@@ -60,6 +67,13 @@ class _Cut:
             self.openhands, name, self.specs, str(self.opts.image), self.opts.variant, self.required
         )
 
+    def pending(self, facts: BranchFacts, pick: Pick) -> BranchFacts:
+        """`facts` with the head branch for `pick`, and what an earlier run pushed there."""
+        image, variant = str(self.opts.image), self.opts.variant
+        return read_pending(
+            self.openhands, facts, pick.tag, self.specs, image, variant, self.required
+        )
+
     def plan(self, pick: Pick, facts: list[BranchFacts]) -> Plan:
         url = self.openhands.url
         branches = tuple(plan_branch(f, pick, self.ctx.settings, url) for f in facts)
@@ -67,7 +81,8 @@ class _Cut:
         return Plan(pick, url, branches, base)
 
     def rebuild(self, pick: Pick, name: str) -> Built:
-        plan = plan_branch(self.branch(name), pick, self.ctx.settings, self.openhands.url)
+        facts = self.pending(self.branch(name), pick)
+        plan = plan_branch(facts, pick, self.ctx.settings, self.openhands.url)
         return apply.build_branch(self.openhands, plan, self.workdir)
 
 
@@ -102,6 +117,7 @@ def _run(cut: _Cut) -> Outcome:
     first = cut.branch(request.branch)
     facts = [first, *(cut.branch(name) for name in request.branches[1:])]
     pick = _pick(ctx, request, cut.opts, facts, cut.openhands)
+    facts = [cut.pending(f, pick) for f in facts]
     check_published(ctx, pick, facts)
     plan = cut.plan(pick, facts)
     if request.dry_run:
@@ -174,6 +190,7 @@ def _need_token(cut: _Cut) -> None:
 
 
 def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
+    """One PR per branch whose pin is not on it yet (from its head branch), and the deploy's."""
     specs: list[github.PullSpec] = []
     reasons: list[str] = []
     first, pick = outcome.built[0], outcome.plan.pick
@@ -181,9 +198,9 @@ def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
     if openhands_repo is None:
         reasons.append(f"{cut.openhands.url} is not a GitHub remote: no OpenHands PR")
     else:
-        base = cut.openhands.default_branch() or "main"
-        if base != first.branch:
-            specs.append(openhands_pull(pick, first, openhands_repo, base))
+        for index, built in enumerate(outcome.built):
+            if not built.plan.landed:
+                specs.append(openhands_pull(pick, built, openhands_repo, first=index == 0))
     deploy = outcome.deploy
     if cut.deploy is not None and deploy is not None:
         deploy_repo = github.github_repo(cut.deploy.url)

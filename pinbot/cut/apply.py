@@ -38,6 +38,10 @@ class Built:
         return self.plan.branch
 
     @property
+    def push_to(self) -> str:
+        return self.plan.head
+
+    @property
     def changed(self) -> bool:
         return self.commit != self.plan.parent
 
@@ -53,6 +57,10 @@ class DeployBuilt:
     message: str | None = None
     edits: tuple[FileEdit, ...] = ()
     note: str = ""
+
+    @property
+    def push_to(self) -> str:
+        return self.branch
 
     @property
     def changed(self) -> bool:
@@ -168,7 +176,7 @@ class _Commit(Protocol):
     @property
     def commit(self) -> str: ...
     @property
-    def branch(self) -> str: ...
+    def push_to(self) -> str: ...
     @property
     def changed(self) -> bool: ...
 
@@ -179,7 +187,8 @@ C = TypeVar("C", bound=_Commit)
 def push_branch(
     ctx: Context, clone: git.Clone, built: Built, rebuild: Callable[[], Built]
 ) -> Built:
-    """Push one branch's commit; when the branch moved meanwhile, rebuild on its new tip."""
+    """Push one branch's commit to its head branch (never to the branch itself: a PR takes it
+    there); when the head moved meanwhile, rebuild on what is there now."""
     return _push_rebuilding(ctx, clone, built, rebuild, "nothing more was pushed")
 
 
@@ -196,10 +205,10 @@ def _push_rebuilding(
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             built = rebuild()
-        if not built.changed or _push(ctx, clone, built.commit, built.branch):
+        if not built.changed or _push(ctx, clone, built.commit, built.push_to):
             return built
-        _moved(ctx, built.branch, clone.url, attempt)
-    raise _kept_moving(built.branch, clone.url, after)
+        _moved(ctx, built.push_to, clone.url, attempt)
+    raise _kept_moving(built.push_to, clone.url, after)
 
 
 def _push(ctx: Context, clone: git.Clone, commit: str, branch: str) -> bool:

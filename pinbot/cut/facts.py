@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pinbot import git, pyindex
 from pinbot.commands import Context
 from pinbot.errors import NegativeVerdict, UsageError
-from pinbot.model import Candidate
+from pinbot.model import Candidate, validate_branch
 from pinbot.pins import Target
 from pinbot.pins.kinds import SiteSpec
 from pinbot.pins.state import PinState, read_state
+
+HEAD_PREFIX = "pinbot/"
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,29 @@ class Pick:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """The `pinbot/…` head branch an earlier run pushed: its tip and the pins there."""
+
+    head: str
+    tip: str
+    state: PinState
+    files: Mapping[str, bytes]
+    lacks: tuple[str, ...]
+    foreign: str  # the commits on it pinbot did not make, described ("": none)
+
+
+@dataclass(frozen=True)
 class BranchFacts:
-    """One OpenHands branch as it is: its tip, its pins and the files that hold them."""
+    """One OpenHands branch as it is: its tip, its pins and the files that hold them, and the
+    head branch its pin commit goes to (with what an earlier run left there)."""
 
     branch: str
     tip: str
     state: PinState
     files: Mapping[str, bytes]
     lacks: tuple[str, ...] = field(default=())  # required backend commits not in the tip
+    head: str = ""  # the pinbot/… branch for the pin commit, once the tag is known
+    pending: Pending | None = None
 
 
 def read_branch(
@@ -94,6 +111,37 @@ def read_branch(
     files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
     lacks = tuple(sha for sha in required if not clone.contains(tip, sha))
     return BranchFacts(branch, tip, state, files, lacks)
+
+
+def head_branch(branch: str, tag: str) -> str:
+    """The branch a release line's pin commit is pushed to (a PR from it goes into `branch`)."""
+    return validate_branch(
+        f"{HEAD_PREFIX}{branch}/agent-server-{tag}", f"the head branch for {branch}"
+    )
+
+
+def read_pending(
+    clone: git.Clone,
+    facts: BranchFacts,
+    tag: str,
+    specs: Sequence[SiteSpec],
+    settings_image: str,
+    variant: str,
+    required: Sequence[str],
+) -> BranchFacts:
+    """`facts` with its head branch, and what an earlier run pushed there (if it did)."""
+    head = head_branch(facts.branch, tag)
+    tip = clone.fetch(head).get(head)
+    if tip is None or clone.contains(facts.tip, tip):
+        # none, or merged into the branch already (a new commit there fast-forwards it)
+        return replace(facts, head=head)
+    where = f" at {git.short(tip)} of {head} in {clone.url}"
+    state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
+    files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
+    lacks = tuple(sha for sha in required if not clone.contains(tip, sha))
+    foreign = [c for c in clone.log(tip, base=facts.tip) if not c.by_pinbot]
+    described = git.describe_foreign(foreign) if foreign else ""
+    return replace(facts, head=head, pending=Pending(head, tip, state, files, lacks, described))
 
 
 def _need(data: bytes | None) -> bytes:

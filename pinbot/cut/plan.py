@@ -7,14 +7,15 @@ tool or writes anywhere.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pinbot import git
 from pinbot.config import Settings
-from pinbot.cut.facts import BranchFacts, Pick
-from pinbot.errors import NegativeVerdict
+from pinbot.cut.facts import BranchFacts, Pending, Pick
+from pinbot.errors import NegativeVerdict, UsageError
 from pinbot.pins import kinds, lock
+from pinbot.pins.state import PinState
 from pinbot.pins.text import Change
 
 DEPLOY_PREFIX = "pinbot/agent-server-"
@@ -51,7 +52,9 @@ class LockStep:
 
 @dataclass(frozen=True)
 class BranchPlan:
-    """What one OpenHands branch gets: edits and lock runs on `parent`, in one commit."""
+    """What one OpenHands branch gets: edits and lock runs on `parent`, in one commit pushed to
+    `head` (a PR from it into `branch`). `parent` is the branch's tip, or the head's when an
+    earlier run pushed it; `landed`: the branch itself pins the image, nothing to do."""
 
     branch: str
     parent: str
@@ -59,6 +62,8 @@ class BranchPlan:
     locks: tuple[LockStep, ...] = ()
     message: str | None = None
     note: str = ""
+    head: str = ""
+    landed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -86,41 +91,75 @@ class Plan:
 
 
 def plan_branch(facts: BranchFacts, pick: Pick, settings: Settings, url: str) -> BranchPlan:
-    """Every present site of the branch moved to the pick, and its locks regenerated."""
-    if facts.lacks:
-        names = ", ".join(git.short(sha) for sha in facts.lacks)
+    """Every present site of the branch moved to the pick, and its locks regenerated, in a
+    commit for its head branch: on the branch's tip, or on the head's tip when an earlier run
+    pushed it (so a re-run makes no second commit). Nothing when the branch already pins it."""
+    pending = facts.pending
+    if not _moves(facts.state, facts.files, pick):
+        _need_backend(facts.branch, facts.tip, facts.lacks, url)
+        note = f"{facts.branch} already pins {pick.ref}"
+        return BranchPlan(facts.branch, facts.tip, note=note, head=facts.head, landed=True)
+    if pending is None:
+        _need_backend(facts.branch, facts.tip, facts.lacks, url)
+        return _on(facts, facts, pick, settings)
+    if pending.foreign:
+        raise UsageError(
+            f"{pending.head} in {url} has commits pinbot did not make ({pending.foreign}): "
+            "pinbot will not build on them; merge or drop them, or delete the branch, then re-run"
+        )
+    hint = f" (or delete {pending.head}, made by an earlier run, to rebuild on {facts.branch})"
+    _need_backend(pending.head, pending.tip, pending.lacks, url, hint)
+    return _on(facts, pending, pick, settings)
+
+
+def _on(
+    facts: BranchFacts, at: BranchFacts | Pending, pick: Pick, settings: Settings
+) -> BranchPlan:
+    """The plan on `at`: the branch itself, or the head branch an earlier run pushed."""
+    edits = tuple(e for e in _edits(at.state, at.files, pick) if e.changed)
+    locks = tuple(_locks(at.state, pick, bool(edits)))
+    if not edits and not locks:
+        note = f"{facts.head} already pins {pick.ref}"
+        return BranchPlan(facts.branch, at.tip, note=note, head=facts.head)
+    paths = [e.path for e in edits] + [step.file for step in locks]
+    message = openhands_message(pick, facts.branch, paths, settings)
+    where = facts.head if at is facts.pending else facts.branch
+    return BranchPlan(facts.branch, at.tip, edits, locks, message, f"on top of {where}", facts.head)
+
+
+def _moves(state: PinState, files: Mapping[str, bytes], pick: Pick) -> bool:
+    """Whether these sites do not pin the pick yet (a site to edit, or a stale lock)."""
+    return any(e.changed for e in _edits(state, files, pick)) or bool(_locks(state, pick, False))
+
+
+def _need_backend(name: str, tip: str, lacks: Sequence[str], url: str, hint: str = "") -> None:
+    if lacks:
+        names = ", ".join(git.short(sha) for sha in lacks)
         raise NegativeVerdict(
-            f"{facts.branch} ({git.short(facts.tip)}) in {url} does not contain the backend "
+            f"{name} ({git.short(tip)}) in {url} does not contain the backend "
             f"commit(s) {names}: the pin must land on the branch that carries the backend change, "
             "so that one commit holds both; pass that branch as --openhands-branch (or merge the "
-            "commits into it) and re-run"
+            f"commits into it) and re-run{hint}"
         )
-    edits = tuple(e for e in _edits(facts, pick) if e.changed)
-    locks = tuple(_locks(facts, pick, bool(edits)))
-    plan = BranchPlan(facts.branch, facts.tip, edits, locks)
-    if not plan.changed:
-        return BranchPlan(facts.branch, facts.tip, note=f"{facts.branch} already pins {pick.ref}")
-    message = openhands_message(pick, facts.branch, plan.paths, settings)
-    return BranchPlan(facts.branch, facts.tip, edits, locks, message, f"on top of {facts.branch}")
 
 
-def _edits(facts: BranchFacts, pick: Pick) -> list[FileEdit]:
+def _edits(state: PinState, files: Mapping[str, bytes], pick: Pick) -> list[FileEdit]:
     """One edit per file; sites sharing a file are applied one after the other."""
     target = pick.target
     edits: dict[str, FileEdit] = {}
-    for site in facts.state.edit_sites:
+    for site in state.edit_sites:
         path = site.spec.file
-        before = edits[path].after if path in edits else facts.files[path]
+        before = edits[path].after if path in edits else files[path]
         after, changes = kinds.rewrite(site.spec, before, target)
         earlier = edits[path].changes if path in edits else ()
-        edits[path] = FileEdit(path, facts.files[path], after, (*earlier, *changes))
+        edits[path] = FileEdit(path, files[path], after, (*earlier, *changes))
     return list(edits.values())
 
 
-def _locks(facts: BranchFacts, pick: Pick, edited: bool) -> list[LockStep]:
+def _locks(state: PinState, pick: Pick, edited: bool) -> list[LockStep]:
     version = pick.target.version
     steps = []
-    for site in facts.state.lock_sites:
+    for site in state.lock_sites:
         if not site.present:
             continue
         stale = [f.label for f in site.found if f.value != version]
@@ -158,7 +197,7 @@ def deploy_message(pick: Pick, branch: str, sha: str, settings: Settings) -> str
         f"Deploy OpenHands {git.short(sha)} with agent-server {pick.tag}",
         "",
         f"Set {settings.deploy.sha_key} to {sha},",
-        f"the commit on {branch} that carries the backend change and pins",
+        f"the commit for {branch} that carries the backend change and pins",
         f"{pick.ref} ({pick.digest}).",
         "",
         capability_sentence(pick, settings),

@@ -11,6 +11,11 @@ from pinbot.cut.facts import Pick
 from pinbot.pins.lock import LockChange
 
 
+def role(branch: str) -> str:
+    """The key of a branch's PR among the cut's PRs (the deploy PR is "deploy")."""
+    return f"openhands:{branch}"
+
+
 def facts(pick: Pick, first: Built) -> list[tuple[str, str]]:
     candidate = pick.candidate
     forced = " (pinned anyway: --force-capability)" if pick.forced else ""
@@ -20,7 +25,7 @@ def facts(pick: Pick, first: Built) -> list[tuple[str, str]]:
         ("digest", f"`{candidate.digest}`"),
         ("build sha", f"`{candidate.build_sha or 'unknown'}`"),
         ("capability", f"{pick.capability}: {candidate.verdict}" + forced),
-        ("OpenHands commit", f"`{first.commit}` on `{first.branch}`"),
+        ("OpenHands commit", f"`{first.commit}` for `{first.branch}`"),
     ]
 
 
@@ -53,21 +58,27 @@ def notes(pick: Pick) -> list[str]:
     ]
 
 
-def openhands_pull(pick: Pick, first: Built, repo: github.GitHubRepo, base: str) -> github.PullSpec:
+def openhands_pull(
+    pick: Pick, built: Built, repo: github.GitHubRepo, first: bool
+) -> github.PullSpec:
+    """The PR from a branch's head into the branch; the first branch's (the commit the deploy
+    names) and the deploy PR link each other."""
+    rows = [*facts(pick, built), *lock_rows(built.lock)]
     section = github.render_section(
-        title=f"pinbot: agent-server {pick.tag}",
-        facts=[*facts(pick, first), *lock_rows(first.lock), ("deploy PR", "{other}")],
+        title=f"pinbot: agent-server {pick.tag} for {built.branch}",
+        facts=[*rows, ("deploy PR", "{other}")] if first else rows,
         evidence=pick.candidate.evidence,
         notes=notes(pick),
     )
     return github.PullSpec(
-        "openhands",
+        role(built.branch),
         repo,
-        first.branch,
-        base,
-        f"Pin agent-server {pick.tag}",
-        marker(pick, "openhands", first.commit),
+        built.plan.head,
+        built.branch,
+        f"Pin agent-server {pick.tag} on {built.branch}",
+        marker(pick, "openhands", built.commit),
         section,
+        links="deploy" if first else "",
     )
 
 
@@ -83,5 +94,12 @@ def deploy_pull(
     )
     title = f"Deploy OpenHands {short} with agent-server {pick.tag}"
     return github.PullSpec(
-        "deploy", repo, deploy.branch, base, title, marker(pick, "deploy", first.commit), section
+        "deploy",
+        repo,
+        deploy.branch,
+        base,
+        title,
+        marker(pick, "deploy", first.commit),
+        section,
+        links=role(first.branch),
     )

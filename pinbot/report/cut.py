@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pinbot import git
+from pinbot.cut import pulls
 from pinbot.cut.apply import Built
 from pinbot.cut.outcome import Outcome
 from pinbot.cut.plan import BranchPlan
@@ -51,10 +52,11 @@ def result_json(outcome: Outcome, url: str) -> dict[str, Any]:
 
 def _branch_json(outcome: Outcome, plan: BranchPlan, index: int) -> dict[str, Any]:
     built = outcome.built[index] if outcome.built else None
-    pull = outcome.opened.get("openhands") if index == 0 else None
+    pull = outcome.opened.get(pulls.role(plan.branch))
     edits = built.edits if built else plan.edits
     return {
         "branch": plan.branch,
+        "head": None if plan.landed else plan.head,
         "commit": built.commit if built else None,
         "parent": plan.parent,
         "pr": pull.url if pull else None,
@@ -107,7 +109,7 @@ def plan_text(outcome: Outcome, url: str) -> str:
 
 
 def _branch_text(url: str, plan: BranchPlan, built: Built | None, pushed: bool) -> list[str]:
-    head = f"openhands: {url} {plan.branch}"
+    head = f"openhands: {url} {plan.branch}" + ("" if plan.landed else f" <- {plan.head}")
     if not plan.changed or (built is not None and not built.changed):
         return [f"{head}: no new commit ({plan.note or plan.branch + ' is up to date'})"]
     if built is None:

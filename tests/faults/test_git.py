@@ -1,7 +1,8 @@
 """Git faults during `pinbot cut --push`: real bare remotes behind file:// URLs.
 
 Hooks in the bare remotes refuse or kill a push; a `git` wrapper first on PATH lets a colleague
-push to the OpenHands branch right before pinbot's own push (a real race, no patching); a human
+push to the OpenHands branch right before pinbot's own push of its head branch (a real race, no
+patching); a human
 commit sits on pinbot's deploy branch. After each, the fault is removed and the cut re-run.
 """
 
@@ -74,15 +75,10 @@ FAULTS = [
     ),
     fault(
         "the OpenHands branch moves between fetch and push",
-        0, "rebuilding on its new tip",
-        "refetches and rebuilds the pin on the colleague's commit; one pin commit",
+        0, "pushing",
+        "pushes the pin to its own head branch, untouched by the move (its PR takes the pin "
+        "over); one pin commit, the colleague's commit kept",
         race=1, before="completed",
-    ),
-    fault(
-        "the OpenHands branch moves before every push",
-        3, "re-run when it is quiet",
-        "gives up after 3 attempts, nothing pushed, every colleague commit kept",
-        race=99, before="untouched",
     ),
     fault(
         "a human commit on pinbot's deploy branch",
@@ -188,5 +184,5 @@ def test_git_fault(
         assert len(before.pins) == pins[options["before"]] and not before.problems
         assert (before.deployed is not None) == (options["before"] == "completed")
     if options.get("race"):
-        assert len(humans) == min(options["race"], 3)
+        assert len(humans) == options["race"]
     assert not row.data_lost, row.state

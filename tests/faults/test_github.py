@@ -16,7 +16,7 @@ import pytest
 
 from pinbot.demo import repos
 from testing import cutting
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, make_repos
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos, head_branch, make_repos
 from testing.github import DEPLOY_URL, OPENHANDS_URL, FakeGitHub
 from testing.matrix import Fault, Row, check
 
@@ -91,7 +91,7 @@ def argv(images: Images, world: Repos) -> list[str]:
 
 def pull_state(github: FakeGitHub, world: Repos) -> tuple[str, bool]:
     """How many PRs each head has, and whether that is exactly one each."""
-    heads = [world.openhands.branch, cutting.DEPLOY_BRANCH]
+    heads = [head_branch(world.openhands.branch), cutting.DEPLOY_BRANCH]
     counts = [
         github.open_pulls(repo).count(head)
         for repo, head in zip(("acme/OpenHands", "acme/deploy"), heads, strict=True)
@@ -104,7 +104,7 @@ def test_github_fault(
     fault: Fault, row: Row, capsys, images, world, github, tag: str, temp: Path
 ) -> None:
     if fault.options.get("seed"):
-        github.seed("acme/OpenHands", 7, world.openhands.branch, "The backend change.")
+        github.seed("acme/OpenHands", 7, head_branch(world.openhands.branch), "A pin PR.")
     github.faults = [dict(f, hits=0) for f in fault.options["faults"]]
 
     run = cutting.cut(capsys, argv(images, world))

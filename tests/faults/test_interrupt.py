@@ -31,7 +31,7 @@ PHASES = {
     # phase: (the stderr line that starts it, what is slowed down)
     "checking the tag": ("pinbot: checking", "registry"),
     "building the commits": ("pinbot: building the commits", "openhands"),
-    "pushing the OpenHands pin": ("to acp-native-resume in", "openhands"),
+    "pushing the OpenHands pin": ("to pinbot/acp-native-resume/", "openhands"),
     "pushing the deploy branch": ("to pinbot/agent-server-", "deploy"),
 }
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}

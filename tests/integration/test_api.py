@@ -22,7 +22,7 @@ from pinbot.demo import repos
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from testing import world as harness
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, head_branch
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,7 +129,8 @@ def test_a_planned_cut_pushes_nothing_and_the_applied_cut_pushes_once(
 
     assert done["pushed"] is True and world.refs() != refs
     assert done["openhands"]["commit"] == again["openhands"]["commit"]  # nothing new, twice
-    tip = repos.git(world.openhands.remote, "rev-parse", f"refs/heads/{world.openhands.branch}")
+    head = head_branch(world.openhands.branch)
+    tip = repos.git(world.openhands.remote, "rev-parse", f"refs/heads/{head}")
     assert tip == done["openhands"]["commit"]
     assert capsys.readouterr() == ("", "")
 

@@ -22,6 +22,7 @@ from testing.cutworld import (
     Images,
     Repos,
     deploy_branch,
+    head_branch,
     make_repos,
 )
 
@@ -78,20 +79,26 @@ def log(remote: Path, revision: str) -> list[str]:
 def test_cut_pins_every_site_on_the_backend_branch_and_deploys_exactly_that_commit(
     capsys, images, world
 ) -> None:
+    oh, dp = world.openhands, world.deploy
+    tip = repos.git(oh.remote, "rev-parse", oh.branch)
+
     code, report, err = cut(capsys, images, world, "--push")
 
     assert code == 0, err
     assert report is not None
-    oh, dp = world.openhands, world.deploy
     sha = report["openhands"]["commit"]
-    assert repos.git(oh.remote, "rev-parse", oh.branch) == sha
+    head = head_branch(oh.branch)
+    assert report["openhands"]["head"] == head
+    assert repos.git(oh.remote, "rev-parse", head) == sha
+    assert repos.git(oh.remote, "rev-parse", f"{head}~1") == tip  # on the backend branch
+    assert repos.git(oh.remote, "rev-parse", oh.branch) == tip  # which only its PR moves
     assert f"AGENT_SERVER_IMAGE = '{IMAGE}:{CAPABLE}'" in show(oh.remote, sha, repos.SPEC_FILE)
     for path in COMPOSE_FILES:
         text = show(oh.remote, sha, path)
         assert f"AGENT_SERVER_IMAGE_TAG:-{CAPABLE}}}" in text
         assert "1.26.0-python" not in text
     repos.git(oh.remote, "merge-base", "--is-ancestor", oh.backend_commit, sha)
-    assert log(oh.remote, oh.branch)[1] == oh.backend_commit  # one commit on top, no more
+    assert log(oh.remote, head)[1] == oh.backend_commit  # one commit on top, no more
 
     workflow = show(dp.remote, deploy_branch(), repos.WORKFLOW)
     assert f"OPENHANDS_SHA: {sha}  # OpenHands commit to deploy" in workflow
@@ -160,7 +167,8 @@ def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_co
     monkeypatch.setattr(git.Clone, "push", killed_before_deploy)
     code, _, err = cut(capsys, images, world, "--push")
     assert code == 130, err
-    pinned = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
+    head = head_branch(world.openhands.branch)
+    pinned = repos.git(world.openhands.remote, "rev-parse", head)
     assert log(world.openhands.remote, pinned)[1] == world.openhands.backend_commit
     assert deploy_branch() not in repos.git(world.deploy.remote, "branch")
 
@@ -169,26 +177,27 @@ def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_co
 
     assert code == 0, err
     assert report is not None
-    assert repos.git(world.openhands.remote, "rev-parse", world.openhands.branch) == pinned
+    assert repos.git(world.openhands.remote, "rev-parse", head) == pinned
     assert report["openhands"]["commit"] == pinned and not report["openhands"]["changed"]
     assert f"OPENHANDS_SHA: {pinned} " in show(world.deploy.remote, deploy_branch(), repos.WORKFLOW)
 
 
-def test_a_branch_that_moves_before_the_push_gets_the_pin_rebuilt_on_top_once(
+def test_a_head_branch_another_run_pushed_meanwhile_is_taken_not_pushed_over(
     capsys, images, world, monkeypatch
 ) -> None:
     real_push = git.Clone.push
     pushes: list[str] = []
-    human: list[str] = []
+    rival: list[str] = []
+    head = head_branch(world.openhands.branch)
 
     def racing(self: git.Clone, commit: str, branch: str) -> bool:
         pushes.append(branch)
-        if branch == world.openhands.branch and not human:
-            human.append(
-                repos.add_commit(
-                    world.openhands.remote, branch, {"NOTES.md": "a colleague's fix\n"}, "Fix docs"
-                )
-            )
+        if branch == head and not rival:  # another run's commit of the same pin gets there first
+            made = self.repo.commit(commit)
+            files = {p: self.read(commit, p) or b"" for p in made.stats.files}
+            other = self.commit(made.parents[0].hexsha, files, f"Rival\n\n{made.message}")
+            rival.append(other)
+            assert real_push(self, other, branch)
         return real_push(self, commit, branch)
 
     monkeypatch.setattr(git.Clone, "push", racing)
@@ -196,16 +205,12 @@ def test_a_branch_that_moves_before_the_push_gets_the_pin_rebuilt_on_top_once(
 
     assert code == 0, err
     assert report is not None
-    assert pushes == [world.openhands.branch, world.openhands.branch, deploy_branch()]
+    assert pushes == [head, deploy_branch()]  # rebuilt on the rival: nothing left to push
     assert "moved" in err and "rebuilding" in err
-    oh = world.openhands
-    history = log(oh.remote, oh.branch)
-    assert history[:3] == [report["openhands"]["commit"], human[0], oh.backend_commit]
-    pinned = show(oh.remote, oh.branch, repos.SPEC_FILE)
-    assert f"{IMAGE}:{CAPABLE}" in pinned
-    assert show(oh.remote, oh.branch, "NOTES.md") == "a colleague's fix\n"
+    assert report["openhands"]["commit"] == rival[0] != report["openhands"]["parent"]
+    assert repos.git(world.openhands.remote, "rev-parse", head) == rival[0]
     workflow = show(world.deploy.remote, deploy_branch(), repos.WORKFLOW)
-    assert f"OPENHANDS_SHA: {history[0]} " in workflow
+    assert f"OPENHANDS_SHA: {rival[0]} " in workflow
 
 
 def test_the_latest_capable_tag_is_found_by_scanning(capsys, images, world) -> None:
@@ -299,7 +304,7 @@ def test_the_users_working_tree_is_never_touched(capsys, images, world, tmp_path
         == status
     )
     pinned = subprocess.run(
-        ["git", "-C", str(user), "rev-parse", world.openhands.branch],
+        ["git", "-C", str(user), "rev-parse", head_branch(world.openhands.branch)],
         capture_output=True,
         text=True,
         check=True,
@@ -333,7 +338,8 @@ def test_a_tag_without_the_capability_is_refused_unless_forced(capsys, images, w
     assert code == 0, err
     assert report is not None and report["forced"] is True
     assert "pinning it anyway" in err
-    message = repos.git(world.openhands.remote, "log", "-1", "--format=%B", world.openhands.branch)
+    head = head_branch(world.openhands.branch, INCAPABLE)
+    message = repos.git(world.openhands.remote, "log", "-1", "--format=%B", head)
     assert "WARNING: the capability check for acp-session-blob said fail" in message
 
 
@@ -427,7 +433,7 @@ def test_crlf_pin_sites_get_a_minimal_edit(capsys, images, tmp_path) -> None:
     code, _, err = cut(capsys, images, world, "--push")
 
     assert code == 0, err
-    sha = world.openhands.branch
+    sha = head_branch(world.openhands.branch)
     assert show(world.openhands.remote, sha, repos.SPEC_FILE).encode() == spec.replace(
         b"1.26.0-python'", f"{CAPABLE}'".encode()
     )
@@ -519,7 +525,7 @@ def test_a_remote_that_rejects_the_deploy_push_fails_with_exit_3_and_a_rerun_fin
     assert code == 3
     assert f"git push of {deploy_branch()} to {world.deploy.url} failed" in err
     assert "pre-receive hook declined" in err
-    pinned = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
+    pinned = repos.git(world.openhands.remote, "rev-parse", head_branch(world.openhands.branch))
     assert pinned != world.openhands.backend_commit
 
     hook.unlink()

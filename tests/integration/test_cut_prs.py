@@ -17,7 +17,15 @@ import pytest
 
 from pinbot.cli import main
 from pinbot.demo import repos
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
+from testing.cutworld import (
+    CAPABLE,
+    IMAGE,
+    Images,
+    Repos,
+    deploy_branch,
+    head_branch,
+    make_repos,
+)
 from testing.github import DEPLOY_URL, OPENHANDS_URL, TOKEN
 
 
@@ -67,7 +75,7 @@ def test_open_prs_opens_two_cross_linked_prs_and_a_rerun_opens_none(
         ("POST", "/repos/acme/deploy/pulls"),
         ("PATCH", "/repos/acme/OpenHands/pulls/100"),
     ]
-    oh_body = github.body("acme/OpenHands", hub_world.openhands.branch)
+    oh_body = github.body("acme/OpenHands", head_branch(hub_world.openhands.branch))
     deploy_body = github.body("acme/deploy", deploy_branch())
     assert deploy_url in oh_body and oh_url in deploy_body
     sha = report["openhands"]["commit"]
@@ -86,6 +94,9 @@ def test_open_prs_opens_two_cross_linked_prs_and_a_rerun_opens_none(
     assert TOKEN not in err + json.dumps(report)
     pulls = github.pulls["acme/deploy"]
     assert (pulls[0]["base"]["ref"], pulls[0]["head"]["ref"]) == ("main", deploy_branch())
+    pulls = github.pulls["acme/OpenHands"]
+    branch = hub_world.openhands.branch
+    assert (pulls[0]["base"]["ref"], pulls[0]["head"]["ref"]) == (branch, head_branch(branch))
 
     github.calls.clear()
     code, again, err = cut(capsys, images, hub_world)
@@ -97,24 +108,22 @@ def test_open_prs_opens_two_cross_linked_prs_and_a_rerun_opens_none(
     assert len(github.pulls["acme/OpenHands"]) == 1 and len(github.pulls["acme/deploy"]) == 1
 
 
-def test_the_backend_pr_gets_pinbots_section_and_keeps_its_own_text(
+def test_the_pin_pr_goes_into_the_backend_branch_and_the_backend_pr_is_left_alone(
     capsys, images, hub_world, github
 ) -> None:
-    github.seed(
-        "acme/OpenHands", 14709, hub_world.openhands.branch, "Native ACP resume.\n\nFixes #1"
-    )
+    branch = hub_world.openhands.branch
+    github.seed("acme/OpenHands", 14709, branch, "Native ACP resume.\n\nFixes #1")
 
     code, report, err = cut(capsys, images, hub_world)
 
     assert code == 0, err
-    assert report["openhands"]["pr"] == "https://github.com/acme/OpenHands/pull/14709"
-    assert github.writes() == [
-        ("POST", "/repos/acme/deploy/pulls"),
-        ("PATCH", "/repos/acme/OpenHands/pulls/14709"),
-    ]
-    body = github.body("acme/OpenHands", hub_world.openhands.branch)
-    assert body.startswith("Native ACP resume.\n\nFixes #1\n\n<!-- pinbot:begin ")
-    assert marker(body)["role"] == "openhands"
+    assert report["openhands"]["pr"] == "https://github.com/acme/OpenHands/pull/101"
+    assert github.body("acme/OpenHands", branch) == "Native ACP resume.\n\nFixes #1"
+    body = github.body("acme/OpenHands", head_branch(branch))
+    assert marker(body) == marker(body) | {
+        "role": "openhands",
+        "openhands_sha": report["openhands"]["commit"],
+    }
     assert report["deploy"]["pr"] in body
 
 
@@ -123,7 +132,7 @@ def test_forced_pins_say_so_in_both_prs(capsys, images, hub_world, github) -> No
 
     assert code == 0, err
     for repo, head in (
-        ("acme/OpenHands", hub_world.openhands.branch),
+        ("acme/OpenHands", head_branch(hub_world.openhands.branch, "1.28.0-python")),
         ("acme/deploy", deploy_branch("1.28.0-python")),
     ):
         body = github.body(repo, head)
@@ -187,7 +196,7 @@ def test_with_the_provenance_detector_on_both_prs_show_its_evidence(
     assert code == 0, err
     sha = images.world.shas[CAPABLE][:12]
     for repo, head in (
-        ("acme/OpenHands", hub_world.openhands.branch),
+        ("acme/OpenHands", head_branch(hub_world.openhands.branch)),
         ("acme/deploy", deploy_branch()),
     ):
         body = github.body(repo, head)

@@ -65,7 +65,10 @@ def roll_back(images: tuple[str, World], root: Path) -> Rolled:
     argv = ["cut", "--tag", HELD, "--openhands", openhands.url]
     argv += ["--openhands-branch", openhands.branch, "--deploy", deploy.url, "--image", IMAGE]
     assert pinbot(*argv, "--registry-url", registry, "--sdk", str(world.sdk), "--push").code == 0
-    pin_commit = repos.git(openhands.remote, "rev-parse", openhands.branch)
+    head = f"pinbot/{openhands.branch}/agent-server-{HELD}"
+    pin_commit = repos.git(openhands.remote, "rev-parse", head)
+    # its PR merged (fast-forward), then rolled back on the branch
+    repos.git(openhands.remote, "update-ref", f"refs/heads/{openhands.branch}", pin_commit)
     revert = repos.revert_commit(openhands.remote, openhands.branch, pin_commit)
     return Rolled(registry, world, openhands, deploy, pin_commit, revert)
 
@@ -180,6 +183,8 @@ def test_when_every_newer_capable_image_is_held_latest_names_each_hold(capsys, f
     rolled = fresh
     code, report, err = cut(capsys, rolled, "--tag", NEXT, "--push")
     assert code == 0, err
+    branch = f"refs/heads/{rolled.openhands.branch}"
+    repos.git(rolled.openhands.remote, "update-ref", branch, report["openhands"]["commit"])
     second = repos.revert_commit(
         rolled.openhands.remote, rolled.openhands.branch, report["openhands"]["commit"]
     )

@@ -105,7 +105,8 @@ def test_pin_watch_cuts_the_newer_qualifying_tag_and_a_rerun_changes_nothing(
 
     assert first.code == 0, first.stderr
     branch = f"pinbot/agent-server-{CAPABLE}"
-    sha = repos.git(world.openhands.remote, "rev-parse", world.openhands.branch)
+    head = f"pinbot/{world.openhands.branch}/agent-server-{CAPABLE}"
+    sha = repos.git(world.openhands.remote, "rev-parse", head)
     assert f"OPENHANDS_SHA: {sha}" in repos.show(world.deploy.remote, branch, repos.WORKFLOW)
     assert f"tag={CAPABLE}\n" in first.outputs and f"openhands_sha={sha}\n" in first.outputs
     refs = world.refs()
