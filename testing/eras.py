@@ -117,6 +117,69 @@ def package_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
     }
 
 
+def uv() -> str:
+    """The real uv: on PATH, or installed beside this interpreter by `scripts/dev setup`."""
+    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+    if not Path(found).exists():
+        raise FileNotFoundError("uv is not installed: run ./scripts/dev setup")
+    return found
+
+
+def uv_pyproject(version: str, index_url: str) -> str:
+    """A uv project: the pins once, in `[project]`, and the local index as its only index."""
+    return f"""\
+[project]
+name = "openhands-ai"
+version = "1.11.0"
+requires-python = ">=3.11"
+dependencies = [
+  "openhands-agent-server=={version}",
+  "openhands-sdk=={version}",
+  "openhands-tools=={version}",
+]
+
+# The tests' stand-in for PyPI.
+[[tool.uv.index]]
+name = "local"
+url = "{index_url}"
+default = true
+"""
+
+
+def uv_run(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([uv(), *args], cwd=directory, capture_output=True, text=True, timeout=300)
+
+
+def uv_lock(pyproject_text: str) -> str:
+    """The uv.lock the real `uv lock` writes for this pyproject.toml."""
+    with tempfile.TemporaryDirectory(prefix="pinbot-uv-") as tmp:
+        (Path(tmp) / "pyproject.toml").write_text(pyproject_text)
+        done = uv_run(Path(tmp), "lock")
+        if done.returncode != 0:
+            raise RuntimeError(f"uv lock failed: {done.stderr or done.stdout}")
+        return (Path(tmp) / "uv.lock").read_text()
+
+
+def check_uv_lock(files: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`uv lock --check` on a tree's pyproject.toml and uv.lock: fails when the lock is stale."""
+    with tempfile.TemporaryDirectory(prefix="pinbot-uv-check-") as tmp:
+        for name, text in files.items():
+            (Path(tmp) / name).write_text(text)
+        return uv_run(Path(tmp), "lock", "--check")
+
+
+def uv_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
+    """The package era with uv instead of poetry: the pins in `[project]`, locked in uv.lock."""
+    text = uv_pyproject(version, index_url)
+    return {
+        repos.SPEC_FILE: SPEC_WITHOUT_CONSTANT,
+        "docker-compose.yml": None,
+        "containers/dev/compose.yml": None,
+        "pyproject.toml": text,
+        "uv.lock": uv_lock(text),
+    }
+
+
 def constant_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
     """The constant era's extra files: the package pins beside the constant, locked."""
     text = pyproject(version, index_url)

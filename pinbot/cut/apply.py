@@ -21,7 +21,8 @@ from pinbot.pins import lock
 from pinbot.pins.lock import LockChange
 
 ATTEMPTS = 3
-LOCK_NEIGHBOURS = ("pyproject.toml", "poetry.toml", "uv.toml")
+# What the lock tools read beside the lock: settings, and the interpreter uv is to use.
+LOCK_NEIGHBOURS = ("pyproject.toml", "poetry.toml", "uv.toml", ".python-version")
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,18 @@ def openhands_pyproject(version: str) -> str:
 
 def _handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        head = False
+
+        def do_HEAD(self) -> None:
+            """uv asks HEAD of a wheel (can it read just the metadata?) before it GETs it."""
+            self.head = True
+            self._route()
+
         def do_GET(self) -> None:
             index.requests.append(self.path)
+            self._route()
+
+        def _route(self) -> None:
             parts = [p for p in self.path.split("?")[0].split("/") if p]
             if parts == ["simple"]:
                 return self._page(self._links((f"{p}/", p) for p in PACKAGES))
@@ -131,7 +141,8 @@ def _handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not self.head:
+                self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -2,7 +2,7 @@
 
 - `openhands` (the default): every site of both eras of the OpenHands repository, each optional,
   at least one present. The constant era's `AGENT_SERVER_IMAGE` and compose defaults, and both
-  eras' package pins in `pyproject.toml` and `poetry.lock`.
+  eras' package pins in `pyproject.toml`, `poetry.lock` and (a project locked by uv) `uv.lock`.
 - `openhands-cloud-chart`: the four pin spots of OpenHands-Cloud (the chart's global image, the
   runtime-api subchart's copy, the image-loader's pre-pull, and the replicated config's default
   with the help text that quotes it), all required.
@@ -55,4 +55,5 @@ def openhands(pin: PinSettings) -> tuple[SiteSpec, ...]:
         ),
         SiteSpec("requirement", "pyproject.toml", packages=packages, optional=True),
         SiteSpec("lock", "poetry.lock", packages=packages, optional=True),
+        SiteSpec("lock", "uv.lock", packages=packages, optional=True),
     )
