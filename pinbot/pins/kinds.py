@@ -182,11 +182,26 @@ def rewrite(spec: SiteSpec, data: bytes, target: Target) -> tuple[bytes, list[Ch
     elif spec.kind == "requirement":
         new, changes = requirement.rewrite(text, value, spec.file, spec.packages)
     elif spec.kind == "yaml":
+        if spec.held == "image":
+            _same_repository(spec, text, target)
         new, change = yaml_value.rewrite(text, value, spec.file, spec.path, spec.holds, spec.within)
         changes = [change]
     else:
         raise AssertionError(f"{spec.file}: a lock file is rewritten only by its tool")
     return new.encode("utf-8"), _real(changes)
+
+
+def _same_repository(spec: SiteSpec, text: str, target: Target) -> None:
+    """A site holding a whole reference keeps its repository: a cut moves the tag, and never
+    points a site at another image (the python constant refuses the same way)."""
+    found = yaml_value.read(text, spec.file, spec.path, spec.holds, spec.within)
+    if found.repository != target.repository:
+        raise UsageError(
+            f"{found.where}: {spec.path} holds {found.value}, an image of {found.repository}, "
+            f"not of {target.repository} (the image being pinned): pass --image "
+            f"{found.repository} (use --registry-url to read it elsewhere), or change "
+            f"{spec.path} by hand if the image really moved"
+        )
 
 
 def _real(changes: Sequence[Change]) -> list[Change]:

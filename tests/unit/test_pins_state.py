@@ -10,7 +10,7 @@ from pinbot import config
 from pinbot.config import PinSettings
 from pinbot.demo import repos
 from pinbot.errors import UsageError
-from pinbot.pins import lock, profiles
+from pinbot.pins import Target, kinds, lock, profiles
 from pinbot.pins.kinds import SiteSpec
 from pinbot.pins.state import read_state
 
@@ -189,3 +189,53 @@ def test_an_unknown_pin_key_is_refused(tmp_path: Path) -> None:
 def test_an_index_url_that_is_not_http_is_refused(tmp_path: Path, url: str) -> None:
     with pytest.raises(UsageError, match=r"pin.index_url .* must be an http\(s\) URL"):
         config.load(write(tmp_path, f'[pin]\nindex_url = "{url}"\n'))
+
+
+IMAGE_VALUES = """\
+sandbox:
+  # the whole reference, as some charts write it
+  image: "ghcr.io/openhands/agent-server:1.38.0-python"  # keep quoted
+"""
+IMAGE_SITE = SiteSpec("yaml", "values.yaml", path="sandbox.image", holds="image")
+
+
+def test_a_yaml_image_site_of_the_pinned_image_moves_only_its_tag() -> None:
+    target = Target(IMAGE, "1.39.0-python", "python")
+
+    new, changes = kinds.rewrite(IMAGE_SITE, IMAGE_VALUES.encode(), target)
+
+    assert new.decode() == IMAGE_VALUES.replace("1.38.0-python", "1.39.0-python")
+    assert [(c.line, c.old, c.new) for c in changes] == [
+        (3, f"{IMAGE}:1.38.0-python", f"{IMAGE}:1.39.0-python")
+    ]
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_yaml_image_site_of_another_image_is_refused_naming_file_key_and_both(
+    ending: str,
+) -> None:
+    data = IMAGE_VALUES.replace("\n", ending).encode()
+    target = Target("ghcr.io/acme/agent-server", "1.39.0-python", "python")
+
+    with pytest.raises(UsageError) as refused:
+        kinds.rewrite(IMAGE_SITE, data, target)
+
+    assert str(refused.value) == (
+        "values.yaml:3: sandbox.image holds ghcr.io/openhands/agent-server:1.38.0-python, an "
+        "image of ghcr.io/openhands/agent-server, not of ghcr.io/acme/agent-server (the image "
+        "being pinned): pass --image ghcr.io/openhands/agent-server (use --registry-url to read "
+        "it elsewhere), or change sandbox.image by hand if the image really moved"
+    )
+
+
+def test_the_gates_pin_check_names_a_yaml_image_site_of_another_image() -> None:
+    values = IMAGE_VALUES.replace("ghcr.io/openhands/", "ghcr.io/acme/").encode()
+    chart = SiteSpec("yaml", "chart.yaml", path="image.tag")
+    files = {"values.yaml": values, "chart.yaml": b"image:\n  tag: 1.38.0-python\n"}
+
+    pins = read_state([chart, IMAGE_SITE], files.get, IMAGE, "python")
+
+    assert pins.disagreements() == [
+        "sandbox.image: ghcr.io/acme/agent-server:1.38.0-python at values.yaml:3 names "
+        f"ghcr.io/acme/agent-server, not {IMAGE}"
+    ]
