@@ -256,10 +256,13 @@ def _pick(
     what = request.tag or f"the newest tag newer than {current}"
     found = _holds(ctx, request, clone, facts)
     ctx.out.progress(f"checking {what} of {opts.image} for {ctx.settings.capability}")
-    candidate = examine(ctx, opts, request.tag, current, found)
-    _check_hold(ctx, request, opts, candidate, found)
+    candidate = examine(ctx, opts, request.tag, current, () if request.allow_held else found)
+    hold = holds.held(found, str(opts.image), candidate.tag, candidate.digest)
+    if hold is not None and not request.allow_held:
+        _refuse_held(opts, candidate, hold)
     forced = _judge(ctx, request, opts, candidate)
-    return Pick(str(opts.image), candidate, forced, ctx.settings.capability, opts.variant)
+    lifted = hold.describe() if hold is not None else ""
+    return Pick(str(opts.image), candidate, forced, ctx.settings.capability, opts.variant, lifted)
 
 
 def examine(
@@ -294,27 +297,23 @@ def _holds(
     ctx: Context, request: Request, clone: git.Clone, facts: Sequence[BranchFacts]
 ) -> list[Hold]:
     """The rollbacks of pinbot pins on every branch being cut (one image goes to all of them,
-    so a rollback on any release line holds it); none with --allow-held (said out loud)."""
+    so a rollback on any release line holds it); with --allow-held they hold nothing back, but
+    are said out loud (and a lifted one goes into the commit message and the PRs)."""
     git_dir = Path(clone.repo.git_dir)
     found = [hold for f in facts for hold in git.holds_at(git_dir, f.tip, f.branch)]
     if found and request.allow_held:
         for hold in found:
             ctx.out.progress(f"warning: {hold.describe()}; --allow-held: not holding it back")
-        return []
     return found
 
 
-def _check_hold(
-    ctx: Context, request: Request, opts: ImageOptions, candidate: Candidate, found: Sequence[Hold]
-) -> None:
+def _refuse_held(opts: ImageOptions, candidate: Candidate, hold: Hold) -> None:
     """`cut --tag` of a held image is refused: a rollback is a human's negative verdict."""
-    hold = holds.held(found, str(opts.image), candidate.tag, candidate.digest)
-    if hold is not None:
-        raise NegativeVerdict(
-            f"{opts.image}:{candidate.tag} is not pinned: {hold.describe()}. Pick another tag "
-            "(`pinbot scan --openhands ... --openhands-branch ...` shows what is held), or "
-            "pass --allow-held to pin it again on purpose"
-        )
+    raise NegativeVerdict(
+        f"{opts.image}:{candidate.tag} is not pinned: {hold.describe()}. Pick another tag "
+        "(`pinbot scan --openhands ... --openhands-branch ...` shows what is held), or "
+        "pass --allow-held to pin it again on purpose"
+    )
 
 
 def _judge(ctx: Context, request: Request, opts: ImageOptions, candidate: Candidate) -> bool:

@@ -49,6 +49,7 @@ class Pick:
     forced: bool
     capability: str
     variant: str
+    held: str = ""  # the hold --allow-held lifted for this image, described ("": none)
 
     @property
     def tag(self) -> str:

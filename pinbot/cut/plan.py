@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pinbot import git
+from pinbot import git, output
 from pinbot.config import Settings
 from pinbot.cut.facts import BranchFacts, Pending, Pick
 from pinbot.errors import NegativeVerdict, UsageError
@@ -186,6 +186,7 @@ def openhands_message(pick: Pick, branch: str, paths: Sequence[str], settings: S
         *[f"- {path}" for path in paths],
         "",
         capability_sentence(pick, settings),
+        *held_sentence(pick),
         "",
         git.trailers(pick.ref, pick.digest),
     ]
@@ -201,6 +202,7 @@ def deploy_message(pick: Pick, branch: str, sha: str, settings: Settings) -> str
         f"{pick.ref} ({pick.digest}).",
         "",
         capability_sentence(pick, settings),
+        *held_sentence(pick),
         "",
         git.trailers(pick.ref, pick.digest, {OPENHANDS_SHA_TRAILER: sha}),
     ]
@@ -214,3 +216,10 @@ def capability_sentence(pick: Pick, settings: Settings) -> str:
             f"{pick.candidate.verdict}; pinned anyway with --force-capability."
         )
     return f"The image carries {settings.capability} (checked by pinbot)."
+
+
+def held_sentence(pick: Pick) -> list[str]:
+    """The rollback --allow-held lifted, said where a reviewer reads the commit."""
+    if not pick.held:
+        return []
+    return ["", f"WARNING: {output.one_line(pick.held)}; pinned again with --allow-held."]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pinbot import git, github
+from pinbot import git, github, output
 from pinbot.cut.apply import Built, DeployBuilt
 from pinbot.cut.facts import Pick
 from pinbot.pins.lock import LockChange
@@ -50,12 +50,18 @@ def marker(pick: Pick, role: str, openhands_sha: str) -> dict[str, Any]:
 
 
 def notes(pick: Pick) -> list[str]:
-    if not pick.forced:
-        return []
-    return [
-        "> [!WARNING]",
-        "> Pinned with `--force-capability`: the capability check did not pass.",
-    ]
+    """Warnings a reviewer must see: a forced capability, a rollback lifted with --allow-held."""
+    lines = []
+    if pick.forced:
+        lines.append("> Pinned with `--force-capability`: the capability check did not pass.")
+    if pick.held:
+        lines.append(f"> Pinned with `--allow-held`: {output.markdown(pick.held)}.")
+    return ["> [!WARNING]", *_separated(lines)] if lines else []
+
+
+def _separated(lines: list[str]) -> list[str]:
+    """Quoted lines as separate paragraphs of one alert."""
+    return [part for i, line in enumerate(lines) for part in ([">", line] if i else [line])]
 
 
 def openhands_pull(

@@ -17,6 +17,7 @@ from pinbot.demo.builds import Build, World, publish
 from pinbot.demo.registry import RegistryWriter
 from pinbot.errors import NegativeVerdict
 from testing.cli import pinbot
+from testing.github import DEPLOY_URL, OPENHANDS_URL
 
 IMAGE = "ghcr.io/holdworld/agent-server"
 HELD = "1.28.0-python"
@@ -259,3 +260,41 @@ def test_the_library_reads_holds_and_allows_a_held_pin_as_the_cli_does(rolled) -
 
 def flags(values: dict[str, str]) -> list[str]:
     return [f"--{name.replace('_', '-')}={value}" for name, value in values.items()]
+
+
+def test_a_pin_made_with_allow_held_says_so_in_both_commits_and_both_prs(
+    capsys, fresh, github
+) -> None:
+    rolled = fresh
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+        f'[url "{rolled.openhands.url}"]\n\tinsteadOf = {OPENHANDS_URL}\n'
+        f'[url "{rolled.deploy.url}"]\n\tinsteadOf = {DEPLOY_URL}\n'
+    )
+    code, report, err = pinbot(
+        "--json", "cut", "--tag", HELD, "--allow-held", "--open-prs",
+        "--openhands", OPENHANDS_URL, "--openhands-branch", rolled.openhands.branch,
+        "--deploy", DEPLOY_URL, "--image", IMAGE, "--registry-url", rolled.registry,
+        "--sdk", str(rolled.world.sdk),
+    )  # fmt: skip
+
+    assert code == 0, err
+    done = json.loads(report)
+    said = f"WARNING: {held_line(rolled)}; pinned again with --allow-held."
+    for remote, sha in (
+        (rolled.openhands.remote, done["openhands"]["commit"]),
+        (rolled.deploy.remote, done["deploy"]["commit"]),
+    ):
+        assert said in repos.git(remote, "log", "-1", "--format=%B", sha)
+    for repo, head in (
+        ("acme/OpenHands", done["openhands"]["head"]),
+        ("acme/deploy", done["deploy"]["branch"]),
+    ):
+        body = github.body(repo, head)
+        assert f"> [!WARNING]\n> Pinned with `--allow-held`: {held_line(rolled)}.\n" in body
+
+
+def test_a_pin_of_an_image_nobody_held_says_nothing_of_holds(capsys, fresh) -> None:
+    code, report, err = cut(capsys, fresh, "--tag", NEXT, "--dry-run", "--allow-held")
+
+    assert code == 0, err
+    assert "--allow-held" not in report["openhands"]["message"]
