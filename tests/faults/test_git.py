@@ -18,7 +18,7 @@ import pytest
 
 from pinbot.demo import repos
 from testing import cutting
-from testing.cutworld import Images, Repos
+from testing.cutworld import Images, Repos, head_branch
 from testing.matrix import Fault, Row, check
 
 AREA = "git"
@@ -84,7 +84,13 @@ FAULTS = [
         "a human commit on pinbot's deploy branch",
         2, "merge or drop them, or delete the branch",
         "leaves the branch alone and says how to resolve it",
-        human_on_bot_branch=True, before="untouched-since",
+        human_on_bot_branch="deploy", before="untouched-since",
+    ),
+    fault(
+        "a human commit on pinbot's OpenHands head branch",
+        2, "merge or drop them, or delete the branch",
+        "leaves the head branch and its PR alone and names the commit",
+        human_on_bot_branch="openhands", before="untouched-since",
     ),
     fault(
         "the OpenHands remote no longer exists",
@@ -124,18 +130,30 @@ def race(world: Repos, times: int, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     return directory / "humans"
 
 
-def humans_on_bot_branch(capsys: pytest.CaptureFixture[str], images: Images, world: Repos) -> str:
-    """A finished cut, then a human commit on its deploy branch and a new OpenHands commit."""
+def bot_branch(world: Repos, which: str) -> tuple[Path, str]:
+    """pinbot's branch in the deploy repository, or the OpenHands branch's head branch."""
+    if which == "deploy":
+        return world.deploy.remote, cutting.DEPLOY_BRANCH
+    return world.openhands.remote, head_branch(world.openhands.branch)
+
+
+def humans_on_bot_branch(
+    capsys: pytest.CaptureFixture[str], images: Images, world: Repos, which: str
+) -> str:
+    """A finished cut, then a human commit on one of its pinbot/… branches (and, for the deploy
+    branch, a new OpenHands commit, so that the deploy has something to do)."""
     assert cutting.cut(capsys, cutting.argv(images, world)).code == 0
-    files = {"deploy.sh": "#!/bin/sh\nexit 1\n"}
-    human = repos.add_commit(world.deploy.remote, cutting.DEPLOY_BRANCH, files, "Tweak deploy")
-    repos.add_commit(world.openhands.remote, world.openhands.branch, {"N.md": "x\n"}, "Notes")
+    remote, branch = bot_branch(world, which)
+    human = repos.add_commit(remote, branch, {"deploy.sh": "#!/bin/sh\nexit 1\n"}, "Tweak it")
+    if which == "deploy":
+        repos.add_commit(world.openhands.remote, world.openhands.branch, {"N.md": "x\n"}, "Notes")
     return human
 
 
-def left_alone(row: Row, world: Repos, refs: tuple[str, str], human: str) -> None:
+def left_alone(row: Row, world: Repos, refs: tuple[str, str], human: str, which: str) -> None:
     """A refusal: every ref as it was, the human's commit still on the branch."""
-    kept = human in repos.git(world.deploy.remote, "log", "--format=%H", cutting.DEPLOY_BRANCH)
+    remote, branch = bot_branch(world, which)
+    kept = human in repos.git(remote, "log", "--format=%H", branch)
     row.state = "refs unchanged, the human commit kept" if world.refs() == refs else "refs changed"
     row.data_lost = world.refs() != refs or not kept
 
@@ -163,7 +181,9 @@ def test_git_fault(
     if options.get("gone"):
         args = cutting.argv(images, world, openhands=(tmp_path / "gone.git").as_uri())
     human = (
-        humans_on_bot_branch(capsys, images, world) if options.get("human_on_bot_branch") else ""
+        humans_on_bot_branch(capsys, images, world, options["human_on_bot_branch"])
+        if options.get("human_on_bot_branch")
+        else ""
     )
     refs = world.refs()
 
@@ -176,7 +196,7 @@ def test_git_fault(
         hook.unlink()
     again = 0 if human else rerun(row, capsys, images, world, before, humans)
     if human:
-        left_alone(row, world, refs, human)
+        left_alone(row, world, refs, human, options["human_on_bot_branch"])
     check(fault, row, run, tag, temp)
     assert again == 0
     pins = {"untouched": 0, "openhands": 1, "completed": 1}
