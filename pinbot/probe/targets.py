@@ -67,11 +67,11 @@ class Home(Protocol):
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
-def checked_id(found: object, what: str) -> str:
+def checked_id(found: object, what: str, server: str = "agent server") -> str:
     """An id a server reported, if it is one; else the step fails, showing it escaped."""
     if not isinstance(found, str) or not _ID.match(found):
         shown = output.one_line(repr(found), 80)
-        raise StepFailed(f"the agent server reports a {what} that is no id: {shown}")
+        raise StepFailed(f"the {server} reports a {what} that is no id: {shown}")
     return found
 
 
@@ -156,17 +156,19 @@ class AppHome:
         task = self.api.start(
             {"conversation_id": chosen, "initial_message": message(first_message)}
         )
-        self.task_id = str(task["id"])
-        self.since = task.get("created_at")
+        self.task_id = checked_id(task.get("id"), "start task id", "app server")
+        created = task.get("created_at")
+        self.since = created if isinstance(created, str) else None
         ready = self._wait_task(self.task_id)
-        self.conversation_id = str(ready.get("app_conversation_id") or chosen)
+        found = ready.get("app_conversation_id") or chosen
+        self.conversation_id = checked_id(found, "conversation id", "app server")
         return self.conversation_id
 
     def _start_again(self) -> None:
         """Start the same conversation in a new sandbox (named after it, so same directory)."""
         self._server = None
         task = self.api.start({"conversation_id": self.conversation_id})
-        self._wait_task(str(task["id"]))
+        self._wait_task(checked_id(task.get("id"), "start task id", "app server"))
 
     def _wait_task(self, task_id: str) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
@@ -174,7 +176,7 @@ class AppHome:
             if task.get("status") == "ERROR":
                 raise StepFailed(f"the start task ended in ERROR: {task.get('detail')}")
             if task.get("sandbox_id"):
-                self.sandbox_id = str(task["sandbox_id"])
+                self.sandbox_id = checked_id(task["sandbox_id"], "sandbox id", "app server")
             return task if task.get("status") == "READY" else None
 
         return wait_until(
@@ -205,9 +207,7 @@ class AppHome:
     def server(self) -> AgentServerApi:
         if self._server is None:
             sandbox = self._wait_sandbox("RUNNING")
-            urls = [
-                u["url"] for u in sandbox.get("exposed_urls") or [] if u["name"] == "AGENT_SERVER"
-            ]
+            urls = _agent_server_urls(sandbox.get("exposed_urls"))
             if not urls:
                 raise StepFailed(f"sandbox {self.sandbox_id} exposes no AGENT_SERVER url")
             key = str(sandbox.get("session_api_key") or "")
@@ -312,11 +312,13 @@ class AppHome:
             return None
         try:
             task = self.api.start_task(self.task_id) or {}
-        except ExternalError:
+            sandbox, found = task.get("sandbox_id"), task.get("app_conversation_id")
+            # ids go into the paths of the deletes: only ids (not `../sandboxes/another`)
+            self.sandbox_id = checked_id(sandbox, "sandbox id", "app server") if sandbox else None
+            found = checked_id(found, "conversation id", "app server") if found else None
+        except (ExternalError, StepFailed):
             return self.task_id
-        self.sandbox_id = str(task["sandbox_id"]) if task.get("sandbox_id") else None
-        found = task.get("app_conversation_id")
-        self.conversation_id = self.conversation_id or (str(found) if found else None)
+        self.conversation_id = self.conversation_id or found
         return None
 
     def _delete_conversation(self) -> None:
@@ -337,6 +339,15 @@ class AppHome:
         except ApiError as exc:
             if exc.status != 404:
                 raise
+
+
+def _agent_server_urls(exposed: object) -> list[str]:
+    """The sandbox's AGENT_SERVER URLs, of whatever the app server listed that is one."""
+    entries = exposed if isinstance(exposed, list) else []
+    urls = [
+        u.get("url") for u in entries if isinstance(u, dict) and u.get("name") == "AGENT_SERVER"
+    ]
+    return [u for u in urls if isinstance(u, str) and u.startswith(("http://", "https://"))]
 
 
 def _refused(exc: ApiError) -> Exception:

@@ -22,9 +22,10 @@ from testing.hostile_agent import LyingAgentServer
 
 AREA = "agent and app servers"
 ATTACK = (
-    "escapes, newlines and workflow commands in session and conversation ids, error texts, "
-    "answers and build shas; 20 MB and trickled bodies; malformed, deep or wrongly shaped "
-    "JSON; a recycle that restarts nothing, a server that always claims a fresh start"
+    "escapes, newlines, workflow commands and `../` in session, conversation, task and sandbox "
+    "ids; escapes in error texts, answers and build shas; 20 MB and trickled bodies; "
+    "malformed, deep or wrongly shaped JSON and sandbox listings; a recycle that restarts "
+    "nothing, a server that always claims a fresh start"
 )
 ANSWER = (
     "the probe's verdict is error (or lost), saying what the server did; ids and shas that are "
@@ -253,4 +254,52 @@ def test_an_app_server_that_lies_is_an_error(
 
     assert done.code == 3, done.text
     assert says in done.text
+    assert_nothing_forged(done, tmp_path)
+
+
+def json_answer(data: object) -> Answer:
+    return Answer(200, {"Content-Type": "application/json"}, json.dumps(data).encode())
+
+
+def app_world(server: LyingAgentServer, start: object, task: object, sandbox: object) -> None:
+    """An app server whose start answer, start task and sandbox listing are as given (its
+    conversation and sandbox deletes answer 404, and are recorded)."""
+    server.on("POST", "^/api/v1/settings$", lambda _: json_answer({}))
+    server.on("POST", "^/api/v1/app-conversations$", lambda _: json_answer(start))
+    server.on("GET", "^/api/v1/app-conversations/start-tasks", lambda _: json_answer(task))
+    server.on("GET", "^/api/v1/sandboxes", lambda _: json_answer(sandbox))
+
+
+READY = {"status": "READY", "sandbox_id": "sb1", "app_conversation_id": "c0ffee"}
+RUNNING = [{"id": "sb1", "status": "RUNNING", "exposed_urls": []}]
+
+
+@pytest.mark.parametrize(
+    ("start", "task", "sandbox", "says"),
+    [
+        ({"created_at": 5}, [READY], RUNNING, "a start task id that is no id: None"),
+        ({"id": "t1"}, [{**READY, "sandbox_id": "../x" + HOSTILE}], RUNNING,
+         "a sandbox id that is no id: '../x\\x1b[2J"),
+        ({"id": "t1"}, [{**READY, "app_conversation_id": "../../sandboxes/sb2"}], RUNNING,
+         "a conversation id that is no id: '../../sandboxes/sb2'"),
+        ({"id": "t1"}, {"status": "READY"}, RUNNING, "with not a list of JSON objects"),
+        ({"id": "t1"}, [READY], [{**RUNNING[0], "exposed_urls": "http://x"}],
+         "sandbox sb1 exposes no AGENT_SERVER url"),
+        ({"id": "t1"}, [READY], [{**RUNNING[0], "exposed_urls": [{"name": "AGENT_SERVER",
+                                                                  "url": "file:///etc"}]}],
+         "sandbox sb1 exposes no AGENT_SERVER url"),
+    ],
+)  # fmt: skip
+def test_an_app_server_whose_ids_and_listings_lie_is_an_error(
+    server: LyingAgentServer, tmp_path: Path, start: object, task: object, sandbox: object,
+    says: str, monkeypatch: Any,
+) -> None:  # fmt: skip
+    app_world(server, start, task, sandbox)
+
+    done = app_probe(server, monkeypatch)
+
+    assert done.code == 3, done.text
+    assert says in done.text
+    deletes = [seen.path for seen in server.seen if seen.method == "DELETE"]
+    assert not any(".." in path or "\x1b" in path for path in deletes), deletes
     assert_nothing_forged(done, tmp_path)
