@@ -14,11 +14,10 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pinbot.cli import main
+from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
 from testing.gateworld import run
 from testing.githttp import GitHttp
@@ -142,8 +141,8 @@ def test_github_token_goes_to_the_github_server_through_the_environment_only(
         monkeypatch.setenv("GITHUB_SERVER_URL", github.url)
         monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
 
-        code = main(["check", CAPABLE, "--image", IMAGE, "--registry-url", images.registry,
-                     "--sdk", github.repo_url("sdk.git")])  # fmt: skip
+        code, _, _ = pinbot("check", CAPABLE, "--image", IMAGE, "--registry-url", images.registry,
+                            "--sdk", github.repo_url("sdk.git"))  # fmt: skip
 
     assert code == 0
     assert authenticated(github), "the token was sent to the GitHub server"
@@ -153,15 +152,15 @@ def test_github_token_goes_to_the_github_server_through_the_environment_only(
 
 
 def test_a_redirect_to_another_origin_gets_no_credential(
-    server: GitHttp, tmp_path: Path, images: Images, capsys: Any
+    server: GitHttp, tmp_path: Path, images: Images
 ) -> None:
     with GitHttp(tmp_path / "remotes", USER, TOKEN, host="127.0.0.2") as elsewhere:
         server.redirect_to = elsewhere.url
 
-        code = main(["check", CAPABLE, "--image", IMAGE, "--registry-url", images.registry,
-                     "--sdk", server.repo_url("sdk.git", f"{USER}:{TOKEN}")])  # fmt: skip
+        sdk = server.repo_url("sdk.git", f"{USER}:{TOKEN}")
+        code, _, err = pinbot("check", CAPABLE, "--image", IMAGE, "--registry-url",
+                              images.registry, "--sdk", sdk)  # fmt: skip
 
-    err = capsys.readouterr().err
     assert code == 3, err
     assert authenticated(server), "the origin itself got the token"
     assert elsewhere.seen, "the client did follow the redirect"
@@ -179,11 +178,10 @@ def test_a_redirect_to_another_origin_gets_no_credential(
     ],
 )
 def test_a_token_over_plain_http_to_another_host_is_refused(
-    argv: list[str], images: Images, capsys: Any
+    argv: list[str], images: Images
 ) -> None:
-    code = main([*argv, "--image", IMAGE, "--registry-url", images.registry])
+    code, _, err = pinbot(*argv, "--image", IMAGE, "--registry-url", images.registry)
 
-    err = capsys.readouterr().err
     assert code == 2, err
     assert "carries a credential over plain http to a non-loopback host" in err
     assert "use https://" in err and TOKEN not in err
