@@ -138,26 +138,36 @@ class Listener(Server):
         return self
 
 
-class Liar(Server):
-    """The real registry at `upstream` (host:port), except where a rule answers instead."""
+class Ruled(Server):
+    """A server some of whose answers come from rules a test sets (`on`)."""
 
-    def __init__(self, upstream: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         super().__init__(host)
-        self.upstream = upstream
         self.rules: list[tuple[str, str, Rule]] = []
 
     def on(self, method: str, path: str, rule: Rule) -> None:
         """Requests with `method` ("*": any) whose path matches the regex `path` go to `rule`
-        (None from it: the registry answers)."""
+        (None from it: the server answers as it would)."""
         self.rules.append((method, path, rule))
 
-    def answer(self, request: Seen, body: bytes | None) -> Answer:
+    def ruled(self, request: Seen) -> Answer | None:
         for method, path, rule in self.rules:
             if method in ("*", request.method) and re.search(path, request.path):
                 given = rule(request)
                 if given is not None:
                     return given
-        return self.forward(request, body)
+        return None
+
+
+class Liar(Ruled):
+    """The real registry at `upstream` (host:port), except where a rule answers instead."""
+
+    def __init__(self, upstream: str, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
+        self.upstream = upstream
+
+    def answer(self, request: Seen, body: bytes | None) -> Answer:
+        return self.ruled(request) or self.forward(request, body)
 
     def forward(self, request: Seen, body: bytes | None) -> Answer:
         connection = http.client.HTTPConnection(self.upstream, timeout=30)

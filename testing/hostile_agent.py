@@ -22,13 +22,13 @@ import threading
 import time
 from typing import Any
 
-from testing.hostile import Answer, Rule, Seen, Server
+from testing.hostile import Answer, Ruled, Seen
 
 SHA = "ab" * 20
 CODEWORD = re.compile(r"the codeword is (pinbot-[0-9a-f]+)")
 
 
-class LyingAgentServer(Server):
+class LyingAgentServer(Ruled):
     def __init__(self) -> None:
         super().__init__()
         self.started = time.time()
@@ -38,13 +38,9 @@ class LyingAgentServer(Server):
         self.reply: str | None = None  # None: the codeword, as an honest agent
         self.build_git_sha: object = SHA
         self.uptime: float | None = None
-        self.rules: list[tuple[str, str, Rule]] = []
         self.events: list[dict[str, Any]] = []
         self.codeword = ""
         self._state = threading.Lock()
-
-    def on(self, method: str, path: str, rule: Rule) -> None:
-        self.rules.append((method, path, rule))
 
     def restart_command(self) -> str:
         """A recycle command that restarts this server (as far as it can tell)."""
@@ -52,11 +48,9 @@ class LyingAgentServer(Server):
         return shlex.join([sys.executable, "-c", code, f"{self.url}/_restart"])
 
     def answer(self, request: Seen, body: bytes | None) -> Answer:
-        for method, path, rule in self.rules:
-            if method in ("*", request.method) and re.search(path, request.path):
-                given = rule(request)
-                if given is not None:
-                    return given
+        given = self.ruled(request)
+        if given is not None:
+            return given
         data = json.loads(body) if body else {}
         with self._state:
             return self._honest(request.method, request.path.split("?")[0], data)
