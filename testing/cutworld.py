@@ -9,6 +9,7 @@ from typing import Any
 from pinbot.demo import repos
 from pinbot.demo.builds import Build, World, publish
 from pinbot.demo.registry import RegistryWriter
+from testing.cli import pinbot
 
 IMAGE = "ghcr.io/cutworld/agent-server"
 CAPABLE = "1.27.0-python"
@@ -57,3 +58,15 @@ def deploy_branch(tag: str = CAPABLE) -> str:
 def head_branch(branch: str, tag: str = CAPABLE) -> str:
     """The branch a cut to `tag` pushes `branch`'s pin commit to (its PR goes into `branch`)."""
     return f"pinbot/{branch}/agent-server-{tag}"
+
+
+def cut_json(
+    images: Images, world: Repos, *extra: str, tag: str = CAPABLE
+) -> tuple[int, dict[str, Any] | None, str]:
+    """`pinbot --json cut` of `tag` from the world's OpenHands branch to its deploy repository:
+    exit code, the JSON report (None when it printed none) and stderr."""
+    argv = ["--json", "cut", "--tag", tag, "--openhands", world.openhands.url]
+    argv += ["--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url]
+    argv += ["--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
+    run = pinbot(*argv, *extra)
+    return run.code, run.data, run.err

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from pinbot import git
-from pinbot.cli import main
 from pinbot.demo import repos
 from testing.cli import pinbot
 from testing.cutworld import (
@@ -25,11 +24,6 @@ from testing.cutworld import (
     head_branch,
     make_repos,
 )
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "remotes")
 
 
 def cut_argv(
@@ -250,8 +244,7 @@ def test_without_push_the_commits_are_built_and_kept_for_inspection(capsys, imag
     )
     assert built == "commit"
     shutil.rmtree(report["workdir"])
-    code = main(cut_argv(images, world, require=False))
-    out = capsys.readouterr().out
+    code, out, _ = pinbot(*cut_argv(images, world, require=False))
     kept = Path(out.split("the commits are in ")[1].split(" ")[0])
     try:
         sha = out.split("show ")[1].split(")")[0]

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.config import PinSettings
 from pinbot.demo import repos
 from pinbot.pins import profiles
 from pinbot.pins.state import PinState, read_state
 from testing import eras
+from testing.cli import pinbot
 from testing.cutworld import CAPABLE, IMAGE, Images, head_branch
 
 CLOUD_URL = "https://github.com/acme/OpenHands-Cloud"
@@ -49,8 +49,7 @@ def cut(
     for branch in charts.branches:
         argv += ["--openhands-branch", branch]
     argv += ["--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
-    code = main([*argv, *(extra or ("--push",))])
-    out, err = capsys.readouterr()
+    code, out, err = pinbot(*argv, *(extra or ("--push",)))
     return code, json.loads(out) if out.strip() else {}, err
 
 

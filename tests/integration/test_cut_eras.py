@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from pinbot.demo import repos
 from pinbot.demo.package_index import PackageIndex, serve
 from testing import eras
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
+from testing.cutworld import CAPABLE, IMAGE, Images, Repos, cut_json, deploy_branch, make_repos
 from testing.services import missing_service
 
 OLD, NEW = "1.26.0", "1.27.0"
@@ -44,20 +43,6 @@ def _poetry_and_index(index: PackageIndex, monkeypatch: pytest.MonkeyPatch, tmp_
     (tmp_path / "pinbot.toml").write_text(f'[pin]\nindex_url = "{index.url}"\n')
 
 
-def cut(
-    capsys: pytest.CaptureFixture[str],
-    images: Images,
-    world: Repos,
-    *extra: str,
-    tag: str = CAPABLE,
-) -> tuple[int, dict[str, Any] | None, str]:
-    argv = ["--json", "cut", "--tag", tag, "--openhands", world.openhands.url]
-    argv += ["--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url]
-    argv += ["--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
-    code, out, err = pinbot(*argv, *extra)
-    return code, json.loads(out) if out.strip() else None, err
-
-
 def files_at(world: Repos, sha: str, *paths: str) -> dict[str, str]:
     return {path: repos.show(world.openhands.remote, sha, path) for path in paths}
 
@@ -76,10 +61,8 @@ def constant_era(index: PackageIndex, tmp_path: Path) -> Repos:
     return make_repos(tmp_path / "constant-era", files=eras.constant_era(OLD, index.url))
 
 
-def test_a_package_era_cut_moves_every_pin_and_the_lock_in_one_commit(
-    capsys, images, package_era
-) -> None:
-    code, report, err = cut(capsys, images, package_era, "--push")
+def test_a_package_era_cut_moves_every_pin_and_the_lock_in_one_commit(images, package_era) -> None:
+    code, report, err = cut_json(images, package_era, "--push")
 
     assert code == 0, err
     assert report is not None
@@ -95,7 +78,7 @@ def test_a_package_era_cut_moves_every_pin_and_the_lock_in_one_commit(
     workflow = repos.show(package_era.deploy.remote, deploy_branch(), repos.WORKFLOW)
     assert f"OPENHANDS_SHA: {sha}" in workflow
 
-    again, rerun, err = cut(capsys, images, package_era, "--push")
+    again, rerun, err = cut_json(images, package_era, "--push")
     assert again == 0, err
     assert rerun is not None
     assert rerun["openhands"]["commit"] == sha and not rerun["openhands"]["changed"]
@@ -103,9 +86,9 @@ def test_a_package_era_cut_moves_every_pin_and_the_lock_in_one_commit(
 
 
 def test_a_constant_era_cut_moves_the_constant_the_defaults_and_the_package_pins(
-    capsys, images, constant_era
+    images, constant_era
 ) -> None:
-    code, report, err = cut(capsys, images, constant_era, "--push")
+    code, report, err = cut_json(images, constant_era, "--push")
 
     assert code == 0, err
     assert report is not None
@@ -127,24 +110,24 @@ def test_a_constant_era_cut_moves_the_constant_the_defaults_and_the_package_pins
 
 
 def test_a_version_not_on_the_index_changes_nothing_and_names_it(
-    capsys, images, package_era, index, tmp_path
+    images, package_era, index, tmp_path
 ) -> None:
     with serve(tmp_path / "only-old") as older:
         older.publish([OLD])
         (tmp_path / "pinbot.toml").write_text(f'[pin]\nindex_url = "{older.url}"\n')
         refs = package_era.refs()
-        code, _, err = cut(capsys, images, package_era, "--push")
+        code, _, err = cut_json(images, package_era, "--push")
 
     assert code == 1
     assert f"openhands-agent-server=={NEW}" in err and "not published" in err
     assert package_era.refs() == refs
 
 
-def test_an_unreachable_index_is_an_external_failure(capsys, images, package_era, tmp_path) -> None:
+def test_an_unreachable_index_is_an_external_failure(images, package_era, tmp_path) -> None:
     (tmp_path / "pinbot.toml").write_text('[pin]\nindex_url = "http://127.0.0.1:9/simple/"\n')
     refs = package_era.refs()
 
-    code, _, err = cut(capsys, images, package_era, "--push")
+    code, _, err = cut_json(images, package_era, "--push")
 
     assert code == 3
     assert "could not be reached" in err
@@ -152,12 +135,12 @@ def test_an_unreachable_index_is_an_external_failure(capsys, images, package_era
 
 
 def test_a_tag_that_is_not_a_release_cannot_be_pinned_where_a_site_holds_a_version(
-    capsys, images, package_era
+    images, package_era
 ) -> None:
     build = "1.27-python"  # carries the routes, but names no published package version
     refs = package_era.refs()
 
-    code, _, err = cut(capsys, images, package_era, "--push", tag=build)
+    code, _, err = cut_json(images, package_era, "--push", tag=build)
 
     assert code == 2
     assert "holds a package version" in err and "not a release" in err
@@ -165,12 +148,12 @@ def test_a_tag_that_is_not_a_release_cannot_be_pinned_where_a_site_holds_a_versi
 
 
 def test_without_poetry_the_cut_stops_naming_the_tool_and_the_fix(
-    capsys, images, package_era, monkeypatch
+    images, package_era, monkeypatch
 ) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     refs = package_era.refs()
 
-    code, _, err = cut(capsys, images, package_era, "--push")
+    code, _, err = cut_json(images, package_era, "--push")
 
     assert code == 2
     assert "poetry is not installed" in err and "pip install poetry" in err
@@ -179,11 +162,11 @@ def test_without_poetry_the_cut_stops_naming_the_tool_and_the_fix(
 
 @pytest.mark.parametrize("era", ["package", "constant"])
 def test_the_gate_passes_the_cut_and_blocks_a_split_naming_sites_and_values(
-    capsys, images, index, tmp_path, era
+    images, index, tmp_path, era
 ) -> None:
     files = (eras.package_era if era == "package" else eras.constant_era)(OLD, index.url)
     world = make_repos(tmp_path / era, files=files)
-    code, report, err = cut(capsys, images, world, "--push")
+    code, report, err = cut_json(images, world, "--push")
     assert code == 0, err
     assert report is not None
     sha = report["openhands"]["commit"]

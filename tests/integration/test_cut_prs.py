@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pinbot.cli import main
 from pinbot.demo import repos
+from testing.cli import pinbot
 from testing.cutworld import (
     CAPABLE,
     IMAGE,
@@ -43,15 +43,12 @@ def hub_world(tmp_path: Path) -> Repos:
 def cut(
     capsys: pytest.CaptureFixture[str], images: Images, world: Repos, *extra: str
 ) -> tuple[int, Any, str]:
-    code = main(
-        [
-            "--json", "cut", "--tag", CAPABLE,
-            "--openhands", OPENHANDS_URL, "--openhands-branch", world.openhands.branch,
-            "--deploy", DEPLOY_URL, "--image", IMAGE, "--registry-url", images.registry,
-            "--sdk", str(images.world.sdk), "--open-prs", *extra,
-        ]
+    code, out, err = pinbot(
+        "--json", "cut", "--tag", CAPABLE,
+        "--openhands", OPENHANDS_URL, "--openhands-branch", world.openhands.branch,
+        "--deploy", DEPLOY_URL, "--image", IMAGE, "--registry-url", images.registry,
+        "--sdk", str(images.world.sdk), "--open-prs", *extra,
     )  # fmt: skip
-    out, err = capsys.readouterr()
     return code, json.loads(out) if out.strip() else None, err
 
 
@@ -173,15 +170,12 @@ def test_without_a_token_open_prs_is_refused_before_anything_is_pushed(
 
 def test_file_remotes_get_branches_pushed_and_no_pr(capsys, images, tmp_path) -> None:
     world = make_repos(tmp_path / "plain")
-    code = main(
-        [
-            "cut", "--tag", CAPABLE, "--openhands", world.openhands.url,
-            "--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url,
-            "--image", IMAGE, "--registry-url", images.registry,
-            "--sdk", str(images.world.sdk), "--open-prs",
-        ]
+    code, out, err = pinbot(
+        "cut", "--tag", CAPABLE, "--openhands", world.openhands.url,
+        "--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url,
+        "--image", IMAGE, "--registry-url", images.registry,
+        "--sdk", str(images.world.sdk), "--open-prs",
     )  # fmt: skip
-    out, err = capsys.readouterr()
 
     assert code == 0, err
     assert f"{world.openhands.url} is not a GitHub remote: no OpenHands PR" in err + out

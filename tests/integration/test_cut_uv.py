@@ -9,19 +9,16 @@ the cut test checks that the local index served the new lock. The images are the
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pinbot.demo import repos
 from pinbot.demo.package_index import PackageIndex, serve
 from testing import eras
-from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
+from testing.cutworld import Repos, cut_json, deploy_branch, make_repos
 from testing.services import missing_service
 
 OLD, NEW = "1.26.0", "1.27.0"
@@ -54,20 +51,10 @@ def world(index: PackageIndex, tmp_path: Path) -> Repos:
     return make_repos(tmp_path / "uv-era", files=eras.uv_era(OLD, index.url))
 
 
-def cut(
-    capsys: pytest.CaptureFixture[str], images: Images, world: Repos, *extra: str
-) -> tuple[int, dict[str, Any] | None, str]:
-    argv = ["--json", "cut", "--tag", CAPABLE, "--openhands", world.openhands.url]
-    argv += ["--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url]
-    argv += ["--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
-    code, out, err = pinbot(*argv, *extra)
-    return code, json.loads(out) if out.strip() else None, err
-
-
 def test_a_uv_locked_cut_regenerates_uv_lock_with_uv_and_reports_the_lock_diff(
-    capsys, images, world, index
+    images, world, index
 ) -> None:
-    code, report, err = cut(capsys, images, world, "--push")
+    code, report, err = cut_json(images, world, "--push")
 
     assert code == 0, err
     assert report is not None
@@ -90,7 +77,7 @@ def test_a_uv_locked_cut_regenerates_uv_lock_with_uv_and_reports_the_lock_diff(
     assert f"OPENHANDS_SHA: {sha}" in workflow
     refs = world.refs()
 
-    again, rerun, err = cut(capsys, images, world, "--push")
+    again, rerun, err = cut_json(images, world, "--push")
 
     assert again == 0, err
     assert rerun is not None and rerun["lock"] == [] and not rerun["openhands"]["changed"]
@@ -105,13 +92,11 @@ def test_the_stale_uv_lock_fails_uvs_own_check(index) -> None:
     assert "--check" in done.stderr or "update" in done.stderr.lower(), done.stderr
 
 
-def test_without_uv_the_cut_stops_naming_the_tool_and_the_fix(
-    capsys, images, world, monkeypatch
-) -> None:
+def test_without_uv_the_cut_stops_naming_the_tool_and_the_fix(images, world, monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     refs = world.refs()
 
-    code, _, err = cut(capsys, images, world, "--push")
+    code, _, err = cut_json(images, world, "--push")
 
     assert code == 2
     assert "uv is not installed" in err and "pip install uv" in err
