@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,12 @@ def liar(images: Any) -> Iterator[Liar]:
     """A registry that lies (testing.hostile), in front of the session's real one."""
     with Liar(images.registry) as server:
         yield server
+
+
+@pytest.fixture
+def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pinbot's scratch and work directories under tmp_path (`tmp_path/tmp`), where a test can
+    look at everything it left."""
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))

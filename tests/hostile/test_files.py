@@ -63,10 +63,13 @@ def too_deep(work: Path) -> None:
     path.write_text(path.read_text() + "\nX = " + "-" * 1500 + "1\n")
 
 
-@pytest.mark.parametrize(
+HOSTILE_PIN_FILES = pytest.mark.parametrize(
     ("change", "says"),
     [(symlinked, "is a symbolic link"), (too_deep, "nests expressions too deep")],
 )
+
+
+@HOSTILE_PIN_FILES
 def test_cut_refuses_a_hostile_pin_file(
     change: Any, says: str, images: Images, tmp_path: Path
 ) -> None:
@@ -81,10 +84,7 @@ def test_cut_refuses_a_hostile_pin_file(
     assert git(tmp_path, "ls-remote", world.deploy.url) == before  # nothing pushed
 
 
-@pytest.mark.parametrize(
-    ("change", "says"),
-    [(symlinked, "is a symbolic link"), (too_deep, "nests expressions too deep")],
-)
+@HOSTILE_PIN_FILES
 def test_gate_refuses_a_hostile_pin_file(
     change: Any, says: str, images: Images, tmp_path: Path
 ) -> None:

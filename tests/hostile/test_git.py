@@ -22,11 +22,7 @@ ANSWER = "refuses before any git starts (the injected command's marker file neve
 EXIT = "2"
 
 
-@pytest.fixture(autouse=True)
-def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+pytestmark = pytest.mark.usefixtures("own_temp")
 
 
 @pytest.fixture

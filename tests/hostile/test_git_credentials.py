@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,12 +68,7 @@ def secrets(user: str) -> tuple[bytes, ...]:
     return TOKEN.encode(), base64.b64encode(f"{user}:{TOKEN}".encode())
 
 
-@pytest.fixture(autouse=True)
-def own_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """pinbot's scratch and work directories under tmp_path, where the watch reads."""
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+pytestmark = pytest.mark.usefixtures("own_temp")
 
 
 @pytest.fixture
