@@ -245,6 +245,13 @@ class BodyTooLarge(Exception):
         self.what = what
         self.limit = limit
 
+    def told(self, sender: str, what: str | None = None) -> str:
+        """The error as pinbot says it: `sender` (who sent it) sent more than the cap for `what`."""
+        cap = size_text(self.limit)
+        return (
+            f"{sender} sent more than {cap} for {what or self.what}; pinbot stops reading at {cap}"
+        )
+
 
 def size_text(limit: int) -> str:
     """A cap as people say it: `16 MiB`, `64 KiB`."""

@@ -435,11 +435,8 @@ class RegistrySource(Source):
                         raise httpclient.DeadlineExceeded  # the body may have been cut short
                     return Reply(response.status_code, response.headers, body)
             except httpclient.BodyTooLarge as exc:
-                cap = httpclient.size_text(exc.limit)
-                raise ExternalError(
-                    f"{self.name}: the registry at {self.base} sent more than {cap} for the "
-                    f"{exc.what}; pinbot stops reading at {cap}"
-                ) from None
+                told = exc.told(f"{self.name}: the registry at {self.base}", f"the {exc.what}")
+                raise ExternalError(told) from None
             except (httpclient.DeadlineExceeded, *NETWORK_ERRORS) as exc:
                 if expired() or isinstance(exc, httpclient.DeadlineExceeded):
                     raise self._too_slow(what, budget, "a request may take") from None

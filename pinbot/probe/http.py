@@ -94,11 +94,7 @@ class Api:
                         raise httpclient.DeadlineExceeded  # the body may have been cut short
                     return response.status_code, str(response.reason or ""), data
             except httpclient.BodyTooLarge as exc:
-                cap = httpclient.size_text(exc.limit)
-                raise ApiError(
-                    f"the {self.what} at {self.base_url} sent more than {cap} for {exc.what}; "
-                    f"pinbot stops reading at {cap}"
-                ) from None
+                raise ApiError(exc.told(f"the {self.what} at {self.base_url}")) from None
             except (httpclient.DeadlineExceeded, *BROKEN) as exc:
                 if isinstance(exc, requests.RequestException) and not expired():
                     raise
