@@ -147,6 +147,7 @@ def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
         "selected": found["selected"],
         "openhands_commit": pinned["openhands"]["commit"],
         "openhands_branch": oh.branch,
+        "openhands_head": pinned["openhands"].get("head") or oh.branch,
         "deploy_branch": branch,
         "gate": gated["verdict"],
         "probe": probed["verdict"],
@@ -179,10 +180,11 @@ def _summary_text(summary: dict[str, Any], seconds: float) -> str:
     remotes = Path(summary["workdir"]) / "remotes"
     selected, commit = summary["selected"], summary["openhands_commit"][:12]
     oh_branch, branch = summary["openhands_branch"], summary["deploy_branch"]
+    head = summary["openhands_head"]
     return f"""\
 pinbot demo: success in {seconds:.0f}s
   scan   {selected["tag"]} is the newest tag carrying the blob routes ({selected["digest"][:19]})
-  cut    OpenHands {oh_branch} @ {commit} pins it at every site;
+  cut    OpenHands {oh_branch}: {commit} on {head} pins it at every site;
          deploy branch {branch} sets OPENHANDS_SHA to that commit
   gate   {summary["gate"]}: {summary["checks"]} checks
   probe  {summary["probe"]}: claude-code and codex kept their ACP session across a recycle
