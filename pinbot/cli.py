@@ -365,7 +365,11 @@ def build_parser() -> Parser:
         "gate",
         help="check what the deploy would run before it runs",
         description="Read OPENHANDS_SHA from the deploy workflow, AGENT_SERVER_IMAGE at "
-        "that commit, and check each fact. Read-only. Exit 0 pass, 1 block.",
+        "that commit, and check each fact. Read-only. Exit 0 pass, 1 block. Policy comes "
+        "from the invocation only: flags, PINBOT_* variables and --config FILE (or "
+        "PINBOT_CONFIG). The gate never reads ./pinbot.toml or ./pyproject.toml, and never "
+        "reads a config from the commit or branch it gates: in a workflow, check out the "
+        "default branch and pass its pinbot.toml as --config.",
     )
     p.add_argument(
         "--deploy",
@@ -609,7 +613,8 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
     from pinbot.commands import Context
 
     inputs.environment(os.environ)
-    settings = config.load(args.config)
+    # The gate judges what is in the working directory: it reads only the config it is given.
+    settings = config.load(args.config, discover=args.command != "gate")
     if getattr(args, "profile", None):
         pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
         settings = settings.replace(pin=pin)

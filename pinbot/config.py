@@ -26,6 +26,10 @@ BLOB_ROUTE = "/api/acp_session_blob/{conversation_id}/{provider}"
 DEFAULT_AUTHOR = "pinbot <pinbot@users.noreply.github.com>"
 
 
+CONFIG_NAME = "pinbot.toml"
+DEFAULT_SOURCE = "built-in defaults"
+
+
 @dataclass(frozen=True)
 class PinSettings:
     """Where the OpenHands repository pins the agent-server image (every site must agree)."""
@@ -95,7 +99,7 @@ class Settings:
     deploy: DeploySettings = field(default_factory=DeploySettings)
     openapi: OpenapiSettings = field(default_factory=OpenapiSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
-    source: str = "built-in defaults"
+    source: str = DEFAULT_SOURCE
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -116,17 +120,23 @@ def _split_route(route: str) -> tuple[str, str]:
     return method.upper(), path
 
 
-def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
-    """Settings from `path`, else ./pinbot.toml, else [tool.pinbot] in ./pyproject.toml."""
+def load(path: Path | None = None, cwd: Path | None = None, discover: bool = True) -> Settings:
+    """Settings from `path`, else ./pinbot.toml, else [tool.pinbot] in ./pyproject.toml.
+    `discover=False` (the gate) reads `path` only: there the working directory is what is under
+    review, and policy never comes from what it judges."""
     if path is not None:
         return typing.cast(Settings, _from_file(path, required=True))
-    base = cwd or Path.cwd()
-    for candidate in (base / "pinbot.toml", base / "pyproject.toml"):
+    return (discovered(cwd or Path.cwd()) if discover else None) or Settings()
+
+
+def discovered(base: Path) -> Settings | None:
+    """The settings of ./pinbot.toml, else of [tool.pinbot] in ./pyproject.toml, in `base`."""
+    for candidate in (base / CONFIG_NAME, base / "pyproject.toml"):
         if candidate.is_file():
             settings = _from_file(candidate, required=False)
             if settings is not None:
                 return settings
-    return Settings()
+    return None
 
 
 def _from_file(path: Path, required: bool) -> Settings | None:

@@ -8,6 +8,10 @@ GitHub's API (a GitHub repository and a token), or from a temporary blobless mir
 
 Exit 0 pass, 1 block, 2 bad input (the --deploy value, the workflow, the probe report),
 3 when a check could not be made because a remote, the registry or GitHub failed.
+
+Policy (`pinbot.toml`) comes from the invocation only: `--config FILE` / `PINBOT_CONFIG`, flags
+and PINBOT_* variables. The working directory is never searched: a gate usually runs in the
+checkout of the very commit it gates.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 from pinbot import cleanup, git
 from pinbot.commands import Context
+from pinbot.config import CONFIG_NAME, DEFAULT_SOURCE
 from pinbot.gate.checks import Gate
 from pinbot.gate.facts import Check, Facts, Request, result_json
 from pinbot.gate.probe_report import load_probe_report
@@ -27,6 +32,7 @@ from pinbot.report.gate import gate_markdown, gate_text
 
 
 def run(ctx: Context, args: GateOptions) -> int:
+    _say_ignored_config(ctx)
     request = _request(ctx, args)
     opts = args.image_options
     report = load_probe_report(request.probe) if request.probe else None
@@ -40,6 +46,18 @@ def run(ctx: Context, args: GateOptions) -> int:
         gate = Gate(ctx, opts, request, openhands, facts)
         checks = gate.evaluate(written, report, overridden)
     return _report(ctx, facts, checks)
+
+
+def _say_ignored_config(ctx: Context) -> None:
+    """The gate reads only the config it is given (cli: `discover=False`): the working
+    directory is usually the checkout being gated, and a `pinbot.toml` there is the reviewed
+    commit's own word on how to judge it (issue 21). Say so when one would have been read."""
+    if ctx.settings.source == DEFAULT_SOURCE and Path(CONFIG_NAME).is_file():
+        ctx.out.progress(
+            f"warning: ./{CONFIG_NAME} is not read: the gate takes its policy only from "
+            "--config FILE (or PINBOT_CONFIG), never from the checkout it gates; pass the "
+            "default branch's copy as --config to use it"
+        )
 
 
 def _request(ctx: Context, args: GateOptions) -> Request:

@@ -74,8 +74,9 @@ def test_an_image_site_of_another_image_stops_the_cut_and_blocks_the_gate(images
     assert world.refs() == refs
 
     code, out, _ = pinbot(
-        "--json", "gate", "--deploy", world.deploy.url, "--openhands", world.openhands.url,
-        "--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk),
+        "--json", "--config", "pinbot.toml", "gate", "--deploy", world.deploy.url,
+        "--openhands", world.openhands.url, "--image", IMAGE, "--registry-url", images.registry,
+        "--sdk", str(images.world.sdk),
     )  # fmt: skip
 
     assert code == 1
