@@ -475,9 +475,11 @@ def build_parser() -> Parser:
         help="run scan, cut, gate and probe on a local world",
         description="Build a local world (registry, SDK, OpenHands and deploy repos, "
         "probe target) in a temporary directory and run the whole pipeline on it. "
-        "No network, no tokens.",
+        "No network, no tokens. Run again with the same --workdir (or after Ctrl-C), it "
+        "reuses the world and does only what is left.",
     )
     _value(p, "--workdir", "DIR", inputs.work_directory, "build the world here and keep it")
+    _switch(p, "--keep", "keep the temporary world (removed at the end otherwise)")
     return parser
 
 

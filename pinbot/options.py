@@ -88,3 +88,4 @@ class ProbeOptions:
 @dataclass(frozen=True)
 class DemoOptions:
     workdir: Path | None
+    keep: bool = False  # keep the temporary world (a --workdir world is always kept)

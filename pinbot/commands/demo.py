@@ -1,7 +1,8 @@
 """`pinbot demo`: the whole pipeline on a local world, no network, no tokens.
 
-The world (`pinbot.demo.world`) is built in a work directory that is kept, so the user can look
-at what happened. Each step is the real command, called with its typed options; a step that
+The world (`pinbot.demo.world`) is built in a work directory: `--workdir DIR` (kept, and reused
+by the next demo there, which then does only what is left), else a temporary one removed at the
+end unless `--keep`. Each step is the real command, called with its typed options; a step that
 does not succeed ends the demo with that step's own exit code.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pinbot import cleanup
 from pinbot.commands import Context, cut, gate, probe, scan
 from pinbot.config import Settings
 from pinbot.demo import world
@@ -69,14 +71,30 @@ class StepOutput(Output):
 
 def run(ctx: Context, options: DemoOptions) -> int:
     started = time.monotonic()
-    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="pinbot-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    ctx.out.progress(f"building a local world in {workdir}")
-    with world.own_cache(workdir / "cache"), world.built(workdir) as built:
+    workdir = _workdir(options)
+    world.claim(workdir)
+    again = world.reused(workdir)
+    if again:
+        ctx.out.progress(f"reusing the local world in {workdir}: the steps do only what is left")
+    else:
+        ctx.out.progress(f"building a local world in {workdir}")
+    with world.own_cache(workdir / "cache"), world.built(workdir, again) as built:
         ctx.out.progress(f"published {built.tags} tags; OpenHands and deploy remotes in {workdir}")
         summary = _pipeline(ctx, built)
+    summary["kept"] = options.workdir is not None or options.keep
     ctx.out.result(summary, _summary_text(summary, time.monotonic() - started))
     return 0
+
+
+def _workdir(options: DemoOptions) -> Path:
+    """`--workdir`, else a temporary directory that goes at the end of the run (or, after a
+    SIGKILL, at the next pinbot's start) unless `--keep`."""
+    if options.workdir is not None:
+        return options.workdir
+    workdir = Path(tempfile.mkdtemp(prefix="pinbot-demo-"))
+    if not options.keep:
+        cleanup.track(workdir)
+    return workdir
 
 
 def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
@@ -177,7 +195,6 @@ def _step(
 
 
 def _summary_text(summary: dict[str, Any], seconds: float) -> str:
-    remotes = Path(summary["workdir"]) / "remotes"
     selected, commit = summary["selected"], summary["openhands_commit"][:12]
     oh_branch, branch = summary["openhands_branch"], summary["deploy_branch"]
     head = summary["openhands_head"]
@@ -188,7 +205,15 @@ pinbot demo: success in {seconds:.0f}s
          deploy branch {branch} sets OPENHANDS_SHA to that commit
   gate   {summary["gate"]}: {summary["checks"]} checks
   probe  {summary["probe"]}: claude-code and codex kept their ACP session across a recycle
+{_where_to_look(summary)}"""
+
+
+def _where_to_look(summary: dict[str, Any]) -> str:
+    if not summary["kept"]:
+        return "The world is removed; run `pinbot demo --workdir DIR` (or --keep) to look at it."
+    remotes = Path(summary["workdir"]) / "remotes"
+    return f"""\
 Where to look:
-  git -C {remotes / "openhands.git"} show {commit}
-  git -C {remotes / "deploy.git"} diff main {branch}
+  git -C {remotes / "openhands.git"} show {summary["openhands_commit"][:12]}
+  git -C {remotes / "deploy.git"} diff main {summary["deploy_branch"]}
   {summary["probe_report"]}"""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +77,141 @@ def test_a_step_whose_target_fails_ends_the_demo_with_its_exit_code_3(
 
     assert code == 3, err
     assert "demo step 4/4 probe exited 3" in err
+
+
+# --- re-runnable and clean ------------------------------------------------------------------
+
+
+def refs(remote: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(remote), "for-each-ref"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """TMPDIR of its own, for pinbot in-process and every process it starts."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp))
+    return tmp
+
+
+def test_the_same_workdir_twice_is_success_and_the_second_run_adds_nothing(
+    capsys, tmp_path: Path, tmpdir_env: Path
+) -> None:
+    workdir = tmp_path / "demo"
+    first = pinbot("--json", "demo", "--workdir", str(workdir))
+    assert first.code == 0, first.err
+    remotes = workdir / "remotes"
+    before = refs(remotes / "openhands.git"), refs(remotes / "deploy.git")
+
+    again = pinbot("--json", "demo", "--workdir", str(workdir))
+
+    assert again.code == 0, again.err
+    assert "reusing the local world" in again.err and "building a local world" not in again.err
+    assert again.data["openhands_commit"] == first.data["openhands_commit"]
+    assert (refs(remotes / "openhands.git"), refs(remotes / "deploy.git")) == before
+    assert list(tmpdir_env.iterdir()) == [], "nothing is left in TMPDIR"
+
+
+def interrupted(argv: list[str], marker: str) -> tuple[int, str]:
+    """Run the demo as a terminal would, Ctrl-C (SIGINT to its group) when `marker` shows."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pinbot", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if marker in line:
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    _, rest = proc.communicate(timeout=60)
+    return proc.returncode, "".join(seen) + rest
+
+
+@pytest.mark.parametrize(
+    "marker", ["building a local world", "step 2/4 cut", "step 4/4 probe"]
+)  # fmt: skip
+def test_a_demo_stopped_by_ctrl_c_ends_in_success_when_run_again(
+    capsys, tmp_path: Path, tmpdir_env: Path, marker: str
+) -> None:
+    workdir = tmp_path / "demo"
+    code, err = interrupted(["demo", "--workdir", str(workdir)], marker)
+    assert code == 130, err
+    assert list(tmpdir_env.iterdir()) == [], "an interrupted demo leaves nothing in TMPDIR"
+
+    again = pinbot("--json", "demo", "--workdir", str(workdir))
+
+    assert again.code == 0, again.err
+    assert (again.data["gate"], again.data["probe"]) == ("pass", "native")
+    log = subprocess.run(
+        ["git", "-C", str(workdir / "remotes/openhands.git"), "log", "--format=%s",
+         again.data["openhands_commit"]],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert log.count("Pin agent-server 1.29.0-python") == 1, "one pin commit, not two"
+
+
+def test_without_workdir_the_demo_leaves_nothing_behind(capsys, tmpdir_env: Path) -> None:
+    run = pinbot("demo")
+
+    assert run.code == 0, run.err
+    assert list(tmpdir_env.iterdir()) == [], "the temporary world is gone"
+    assert "run `pinbot demo --workdir DIR` (or --keep)" in run.out
+    assert "Where to look" not in run.out
+
+
+def test_without_workdir_ctrl_c_leaves_nothing_behind(capsys, tmpdir_env: Path) -> None:
+    code, err = interrupted(["demo"], "step 2/4 cut")
+
+    assert code == 130, err
+    assert list(tmpdir_env.iterdir()) == []
+
+
+def test_keep_keeps_the_temporary_world_and_says_where_to_look(capsys, tmpdir_env: Path) -> None:
+    run = pinbot("--json", "demo", "--keep")
+
+    assert run.code == 0, run.err
+    kept = Path(run.data["workdir"])
+    assert kept.parent == tmpdir_env and (kept / "remotes" / "openhands.git").is_dir()
+    assert run.data["kept"] is True
+
+
+def test_a_workdir_the_demo_did_not_make_is_refused_with_exit_2(capsys, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes\n")
+
+    code, _, err = pinbot("demo", "--workdir", str(mine))
+
+    assert code == 2, err
+    assert f"--workdir {mine}: the directory is not empty" in err
+    assert (mine / "notes.txt").read_text() == "my notes\n" and len(list(mine.iterdir())) == 1
+
+
+def test_scripts_dev_demo_starts_no_service_and_leaves_no_process(
+    capsys, tmp_path: Path, tmpdir_env: Path
+) -> None:
+    """The registry on :5000 and dockerd are the tests' services: the demo starts its own registry
+    on a free port and stops it. `PINBOT_RUN_DIR` is where scripts/dev keeps its services."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PINBOT_RUN_DIR": str(tmp_path / "services"),
+           "PINBOT_VENV": str(Path(sys.executable).parents[1])}  # fmt: skip
+    workdir = tmp_path / "demo"
+
+    done = subprocess.run(
+        [str(root / "scripts" / "dev"), "demo", "--workdir", str(workdir)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "pinbot demo: success" in done.stdout
+    assert not (tmp_path / "services").exists(), "no service of scripts/dev was started"
+    assert "dockerd" not in done.stderr and "5000" not in done.stderr
+    left = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True).stdout
+    assert left == "", "the demo's registry and servers are gone"
+    assert list(tmpdir_env.iterdir()) == []
