@@ -8,6 +8,7 @@ missing, duplicated or non-literal site is a UsageError naming the file and line
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +56,21 @@ def line_starts(text: str) -> list[int]:
 
 
 def line_at(text: str, offset: int) -> int:
-    """1-based line number of the character at `offset`."""
-    return sum(1 for m in _LINE_END.finditer(text, 0, offset) if m.end() <= offset) + 1
+    """1-based line number of the character at `offset` (one lookup; for many, use Lines)."""
+    return Lines(text).at(offset)
+
+
+class Lines:
+    """Line numbers of many offsets in one text: the line starts are found once, then each
+    lookup is a bisection. (Rescanning from the top per lookup made reading the real 1.25 MB
+    poetry.lock, 21,561 strings, quadratic: over a minute.)"""
+
+    def __init__(self, text: str) -> None:
+        self.starts = line_starts(text)
+
+    def at(self, offset: int) -> int:
+        """1-based line number of the character at `offset`."""
+        return bisect_right(self.starts, offset)
 
 
 def split_lines(text: str) -> list[str]:

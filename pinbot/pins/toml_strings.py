@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from pinbot.errors import UsageError
-from pinbot.pins.text import line_at
+from pinbot.pins.text import Lines
 
 _TOKEN = re.compile(
     r"""
@@ -53,6 +53,7 @@ class _Frame:
 class _Lexer:
     def __init__(self, text: str, file: str) -> None:
         self.text, self.file = text, file
+        self.lines = Lines(text)
         self.table: tuple[str, ...] = ()
         self.keys: list[str] = []  # dotted key being read (before `=`)
         self.stack: list[_Frame] = []
@@ -130,12 +131,12 @@ class _Lexer:
         in_array = bool(self.stack) and self.stack[-1].kind == "["
         path = self.stack[-1].path if in_array else self.value_path
         if path is None:
-            raise UsageError(f"{self.file}:{line_at(self.text, match.start())}: unexpected string")
+            raise UsageError(f"{self.file}:{self.lines.at(match.start())}: unexpected string")
         quote = 3 if kind == "ml" else 1
         start, end = match.start() + quote, match.end() - quote
         value = _decode(token)
         raw = self.text[start:end] == value
-        line = line_at(self.text, start)
+        line = self.lines.at(start)
         self.found.append(TomlString(path, in_array, value, start, end, line, raw))
 
 
@@ -147,6 +148,8 @@ def _decode(token: str) -> str:
         token = token[:3] + token[3:-3].replace("\r\n", "\n") + token[-3:]
     if token.startswith("'"):
         return token[3:-3] if token.startswith("'''") else token[1:-1]
+    if not token.startswith('"""') and "\\" not in token:
+        return token[1:-1]  # nothing to decode (most strings of a lock: a hash, a file name)
     try:
         return str(tomllib.loads(f"v = {token}")["v"])
     except tomllib.TOMLDecodeError:

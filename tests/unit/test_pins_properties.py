@@ -8,12 +8,16 @@ text is either read or refused with a UsageError, never a crash.
 from __future__ import annotations
 
 import contextlib
+import re
+import time
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pinbot.errors import UsageError
-from pinbot.pins import requirement, yaml_value
+from pinbot.pins import lock, requirement, yaml_value
+from pinbot.pins.text import Lines
 
 FAST = settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
@@ -90,3 +94,33 @@ def test_arbitrary_text_is_read_or_refused(text: str) -> None:
             requirement.read(text, file, PACKAGES)
     with contextlib.suppress(UsageError):
         yaml_value.read(text, "v.yaml", "image.tag", "tag")
+
+
+@FAST
+@given(st.text(st.sampled_from(list("ab\r\n")), max_size=60), st.data())
+def test_a_line_number_counts_the_line_ends_before_it(text: str, data: st.DataObject) -> None:
+    offset = data.draw(st.integers(0, len(text)))
+    ends = [m.end() for m in re.finditer(r"\r\n|\r|\n", text) if m.end() <= offset]
+    assert Lines(text).at(offset) == len(ends) + 1
+
+
+def test_lexing_a_large_lock_grows_linearly_with_its_size() -> None:
+    entry = (
+        '[[package]]\nname = "p{n}"\nversion = "1.0.{n}"\nfiles = [\n'
+        + ('  {{file = "p-{n}.whl", hash = "sha256:{n:064}"}},\n' * 8)
+        + "]\n"
+    )
+    small = "".join(entry.format(n=n) for n in range(200))
+    large = "".join(entry.format(n=n) for n in range(2000))
+    took = [_timed(lambda text=text: lock.locked(text, "poetry.lock")) for text in (small, large)]
+    assert lock.locked(large, "poetry.lock")[-1].line == large.count("\n") - 10
+    assert took[1] < 30 * took[0]  # 10x the text: linear is ~10x, the old rescan was ~100x
+
+
+def _timed(step: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - start)
+    return best
