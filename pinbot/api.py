@@ -160,15 +160,6 @@ class _Quiet(Output):
         pass
 
 
-def _flag(name: str, value: object) -> list[str]:
-    """`--name VALUE` for a given value, `--name` for True, nothing for None/False."""
-    if value is None or value is False:
-        return []
-    if value is True:
-        return [f"--{name}"]
-    return [f"--{name}={value}"]
-
-
 class ImageArguments(TypedDict, total=False):
     """Which image and how to examine it (the image and detector flags), and the settings:
     what scan, check, gate, plan_cut and apply_cut all take, by keyword."""
@@ -176,55 +167,42 @@ class ImageArguments(TypedDict, total=False):
     image: str | None
     registry_url: str | None
     variant: str | None
-    sdk: PathLike | None
+    sdk: str | None
     detectors: Sequence[str] | None
+    include_sha_tags: bool
+    max_candidates: int | None
     config: PathLike | None  # a pinbot.toml or pyproject.toml (default: ./pinbot.toml, ...)
-    use_cache: bool  # the digest-keyed verdict cache (default: True)
+    no_cache: bool  # ignore the digest-keyed verdict cache (default: False)
 
 
 class CutArguments(ImageArguments, total=False):
-    """What plan_cut and apply_cut take: `cut`'s flags (one --openhands-branch), by keyword."""
+    """What plan_cut and apply_cut take: `cut`'s flags, by keyword."""
 
     tag: str | None  # or latest=True
     latest: bool
     openhands: Required[str]
-    openhands_branch: Required[str]
-    deploy: Required[str]
+    openhands_branch: Required[str | Sequence[str]]  # one branch, or several release lines
+    deploy: str | None  # without it only the OpenHands branches are pinned
     deploy_branch: str | None
-    require_commits: Sequence[str] | None
+    require_commit: str | Sequence[str] | None
     force_capability: bool
     allow_held: bool  # pin an image whose pinbot pin was reverted on the branch
     profile: Profile | None  # which pin sites (default: config [pin], else openhands)
     index_url: str | None  # where the pinned version's packages must be published
 
 
-def _image_flags(command: str, given: ImageArguments, kind: type = ImageArguments) -> list[str]:
-    """The image flags of `given`; a key `kind` does not know is what a plain signature would
-    refuse: a TypeError."""
-    unknown = sorted(set(given) - kind.__required_keys__ - kind.__optional_keys__)  # type: ignore[attr-defined]
-    if unknown:
-        raise TypeError(f"{command} got unexpected keyword arguments: {', '.join(unknown)}")
-    detectors = given.get("detectors")
-    return [
-        *_flag("image", given.get("image")),
-        *_flag("registry-url", given.get("registry_url")),
-        *_flag("variant", given.get("variant")),
-        *_flag("sdk", given.get("sdk")),
-        *_flag("detectors", ",".join(detectors) if detectors is not None else None),
-    ]
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """A function's keywords, its `**given` spread among them."""
+    return {**{k: v for k, v in values.items() if k != "given"}, **values.get("given", {})}
 
 
-def _run(command: str, argv: list[str], given: ImageArguments) -> dict[str, Any]:
+def _run(command: str, given: dict[str, Any]) -> dict[str, Any]:
     """Run `command` as the CLI would - the same validation, settings and code - but quietly,
-    and hand back its JSON result."""
-    from pinbot import cli
+    and hand back its JSON result. The keywords become its command line (pinbot.options.argv),
+    with no PINBOT_* defaults: a library call says what it means."""
+    from pinbot import cli, options
 
-    settings = [
-        *_flag("config", given.get("config")),
-        *_flag("no-cache", not given.get("use_cache", True)),
-    ]
-    # No PINBOT_* defaults: a library call says what it means.
-    args = cli.build_parser().parse_args([*settings, command, *argv])
+    args = cli.make_parser().parse_args(options.argv(command, given))
     out = _Quiet()
     code = cli._dispatch(args, out)
     if code == 3:
@@ -237,9 +215,8 @@ def _run(command: str, argv: list[str], given: ImageArguments) -> dict[str, Any]
 
 def scan(
     *,
-    include_sha_tags: bool = False,
     current: str | None = None,
-    examine_all: bool = False,
+    all: bool = False,
     openhands: str | None = None,
     openhands_branch: str | None = None,
     **given: Unpack[ImageArguments],
@@ -247,41 +224,29 @@ def scan(
     """Release tags newest first, each with its digest, build sha, verdict and evidence; the
     newest that qualifies is `selected` (None when none does: data, not an error). With
     `openhands` and `openhands_branch`, that branch's pin is the current one and an image whose
-    pinbot pin was reverted there is held (listed in `holds`, never selected)."""
-    argv = [*_image_flags("scan", given), *_flag("include-sha-tags", include_sha_tags)]
-    argv += [*_flag("current", current), *_flag("all", examine_all)]
-    argv += [*_flag("openhands", openhands), *_flag("openhands-branch", openhands_branch)]
-    return cast(ScanReport, _run("scan", argv, given))
+    pinbot pin was reverted there is held (listed in `holds`, never selected). `all` examines
+    every candidate instead of stopping at the first that qualifies."""
+    return cast(ScanReport, _run("scan", _given(locals())))
 
 
 def check(ref: str, **given: Unpack[ImageArguments]) -> CheckReport:
     """One image (TAG, sha256:DIGEST, REPO:TAG or REPO@DIGEST): its verdict and evidence. A
     verdict that could not be reached (`error`) raises IncompleteResult."""
-    argv = [*_image_flags("check", given), "--", ref]
-    return cast(CheckReport, _run("check", argv, given))
+    return cast(CheckReport, _run("check", _given(locals())))
 
 
-def _cut_flags(given: CutArguments) -> list[str]:
-    image = _image_flags("cut", given, CutArguments)
-    tag, latest = given.get("tag"), given.get("latest", False)
-    if (tag is None) == (not latest):
+def _cut(given: dict[str, Any]) -> CutReport:
+    if (given.get("tag") is None) == (not given.get("latest")):
         from pinbot.errors import UsageError
 
         raise UsageError("cut: give either tag=TAG or latest=True")
-    argv = [*_flag("tag", tag), *_flag("latest", latest)]
-    for name in ("openhands", "openhands_branch", "deploy", "deploy_branch"):
-        argv += _flag(name.replace("_", "-"), given.get(name))
-    for sha in given.get("require_commits") or ():
-        argv += _flag("require-commit", sha)
-    for name in ("force_capability", "allow_held", "profile", "index_url"):
-        argv += _flag(name.replace("_", "-"), given.get(name))
-    return [*argv, *image]
+    return _run("cut", given)
 
 
 def plan_cut(**given: Unpack[CutArguments]) -> CutReport:
     """The cut as `--dry-run` plans it: the commits and their diffs, the PRs; nothing is pushed.
     A tag without the capability raises NegativeVerdict (unless `force_capability`)."""
-    return _run("cut", [*_cut_flags(given), "--dry-run"], given)
+    return _cut({**given, "dry_run": True})
 
 
 def apply_cut(
@@ -289,15 +254,14 @@ def apply_cut(
 ) -> CutReport:
     """The cut, done: the commits built from the facts as they are now (idempotent: a second
     call changes nothing), pushed with `push`, the two PRs opened or updated with `open_prs`."""
-    argv = [*_cut_flags(given), *_flag("push", push), *_flag("open-prs", open_prs)]
-    return _run("cut", argv, given)
+    return _cut(_given(locals()))
 
 
 def gate(
     *,
     deploy: str,
     openhands: str,
-    require_commits: Sequence[str] | None = None,
+    require_commit: str | Sequence[str] | None = None,
     allow_retag: bool = False,
     require_probe: PathLike | None = None,
     profile: Profile | None = None,
@@ -305,12 +269,7 @@ def gate(
 ) -> GateReport:
     """What the deploy (REPO[@REF]) would run, checked. A block is data (`verdict == "block"`,
     the failing checks say why); a check that could not run raises IncompleteResult."""
-    argv = [*_flag("deploy", deploy), *_flag("openhands", openhands)]
-    for sha in require_commits or ():
-        argv += _flag("require-commit", sha)
-    argv += [*_flag("allow-retag", allow_retag), *_flag("require-probe", require_probe)]
-    argv += [*_flag("profile", profile), *_image_flags("gate", given)]
-    return cast(GateReport, _run("gate", argv, given))
+    return cast(GateReport, _run("gate", _given(locals())))
 
 
 def probe(
@@ -320,7 +279,7 @@ def probe(
     timeout: float | None = None,
     app_url: str | None = None,
     app_auth: Literal["bearer", "session-key"] | None = None,
-    recycle: Literal["pause", "restart"] | None = None,
+    recycle: Literal["pause", "restart", "command"] | None = None,
     image: str | None = None,
     registry_url: str | None = None,
     server_command: str | None = None,
@@ -330,16 +289,8 @@ def probe(
     report: PathLike | None = None,
     keep: bool = False,
     config: PathLike | None = None,
+    no_cache: bool = False,
 ) -> ProbeReport:
     """Plant a codeword, recycle, ask for it back (DESIGN.md §3). Native, bootstrap and lost are
     data (`verdict`); an `error` verdict raises IncompleteResult with the report attached."""
-    argv = [*_flag("target", target)]
-    argv += _flag("agents", ",".join(agents) if agents is not None else None)
-    argv += [*_flag("timeout", timeout), *_flag("app-url", app_url), *_flag("recycle", recycle)]
-    argv += _flag("app-auth", app_auth)
-    argv += [*_flag("image", image), *_flag("registry-url", registry_url)]
-    argv += [*_flag("server-command", server_command)]
-    argv += [*_flag("agent-server-url", agent_server_url)]
-    argv += [*_flag("recycle-command", recycle_command), *_flag("acp-command", acp_command)]
-    argv += [*_flag("report", report), *_flag("keep", keep)]
-    return cast(ProbeReport, _run("probe", argv, {"config": config}))
+    return cast(ProbeReport, _run("probe", _given(locals())))

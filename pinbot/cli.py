@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import datetime
 import functools
+import importlib
 import logging
 import os
 import signal
@@ -85,157 +86,9 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def _value(p: Any, flag: str, metavar: str, check: Callable[[str], object], help: str) -> None:
-    """A flag that takes one value, checked by `check` where it enters (pinbot.inputs)."""
-    p.add_argument(flag, metavar=metavar, type=check, help=help)
-
-
-def _switch(p: Any, flag: str, help: str) -> None:
-    p.add_argument(flag, action="store_true", help=help)
-
-
-def _add_image_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("image and detector options")
-    _value(
-        g,
-        "--image",
-        "REPO",
-        inputs.image_repository,
-        "image repository: HOST/NAME, localhost:PORT/NAME "
-        "or oci:DIR (default: config 'image', ghcr.io/openhands/agent-server)",
-    )
-    _value(
-        g,
-        "--variant",
-        "V",
-        inputs.variant,
-        "tag variant: python, java or golang (default: config 'variant', python)",
-    )
-    _value(
-        g,
-        "--registry-url",
-        "URL",
-        inputs.registry_endpoint,
-        "send registry traffic for --image to this "
-        "endpoint (a mirror, or a local registry) while names written into files stay --image",
-    )
-    _value(
-        g,
-        "--sdk",
-        "PATH|URL",
-        inputs.sdk,
-        "software-agent-sdk clone (path or git URL) for the "
-        "source detector; without it the GitHub contents API is asked",
-    )
-    _value(
-        g,
-        "--detectors",
-        "LIST",
-        inputs.detectors,
-        "comma-separated detectors to require: "
-        "source, openapi, provenance (default: config 'detectors', source)",
-    )
-    _switch(
-        g,
-        "--include-sha-tags",
-        "also consider <sha>-VARIANT build tags (after releases, newest build first)",
-    )
-    g.add_argument(
-        "--max-candidates",
-        metavar="N",
-        type=inputs.candidate_limit,
-        help="examine at most N candidates; past them the scan stops with exit 3 "
-        "(default: config 'max_candidates', 1000)",
-    )
-
-
-OPENHANDS_HELP = "OpenHands repo: a path, a git URL or github.com/OWNER/NAME"
-
-
-def _add_repository(
-    p: argparse.ArgumentParser, flag: str, help: str, required: bool = False
-) -> None:
-    p.add_argument(flag, metavar="REPO", required=required, type=inputs.repository, help=help)
-
-
-def _add_branch(p: argparse.ArgumentParser, flag: str, help: str, required: bool = False) -> None:
-    p.add_argument(flag, metavar="BRANCH", required=required, type=inputs.branch, help=help)
-
-
-def _add_require_commit(p: argparse.ArgumentParser, help: str) -> None:
-    p.add_argument(
-        "--require-commit", metavar="SHA", action="append", type=inputs.sha, default=None, help=help
-    )
-
-
-def _add_global_options(p: argparse.ArgumentParser) -> None:
-    """--config, --json, -v and --no-cache, defaulting to "not given" (see build_parser)."""
-    g = p.add_argument_group("global options (before or after the command)")
-    g.add_argument(
-        "--config",
-        metavar="FILE",
-        type=inputs.existing_file,
-        default=argparse.SUPPRESS,
-        help="pinbot.toml, or a pyproject.toml with "
-        "[tool.pinbot] (default: ./pinbot.toml, then ./pyproject.toml)",
-    )
-    g.add_argument(
-        "--json",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="print the result as JSON on stdout",
-    )
-    g.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=argparse.SUPPRESS,
-        help="more detail on stderr (-vv: debug)",
-    )
-    g.add_argument(
-        "--no-cache",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="ignore the verdict cache "
-        "($PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot)",
-    )
-
-
-EXAMPLES = {
-    name: "examples:\n" + "".join(f"  pinbot {name} {line}".rstrip() + "\n" for line in lines)
-    for name, lines in {
-        "scan": [
-            "",
-            "--current 1.43.1-python --json",
-            "--registry-url localhost:5000 --sdk ../software-agent-sdk --all",
-        ],
-        "check": [
-            "1.43.1-python",
-            "ghcr.io/openhands/agent-server:1.43.1-python --detectors source,openapi",
-        ],
-        "cut": [
-            "--latest --openhands github.com/OpenHands/OpenHands --openhands-branch main "
-            "--deploy ../deploy --dry-run",
-            "--tag 1.43.1-python --openhands ../OpenHands --openhands-branch feature/blob "
-            "--deploy ../deploy --push",
-        ],
-        "gate": [
-            "--deploy ../deploy@main --openhands ../OpenHands",
-            "--deploy github.com/acme/deploy@pinbot/agent-server-1.43.1-python "
-            "--openhands github.com/OpenHands/OpenHands --require-probe probe.json",
-        ],
-        "probe": [
-            "--app-url https://app.example --recycle restart",
-            "--target agent-server --image ghcr.io/openhands/agent-server:1.43.1-python",
-            "--target agent-server --server-command 'agent-server --port {port}'",
-        ],
-        "demo": ["", "--workdir pinbot-demo --json"],
-    }.items()
-}
-
-
-def build_parser() -> Parser:
-    parser = Parser(
+def make_parser() -> Parser:
+    """pinbot's parser, built from the table of options (pinbot.options)."""
+    top = Parser(
         prog="pinbot",
         description="Move a deployment onto a new agent-server image only when the image "
         "carries the capability the backend needs, and prove it afterwards. "
@@ -245,7 +98,7 @@ def build_parser() -> Parser:
         epilog="exit codes: 0 success, 1 negative verdict, 2 bad usage/config/input, "
         "3 external system failed, 4 internal error",
     )
-    parser.add_argument(
+    top.add_argument(
         "--version",
         action=_VersionAction,
         help="show pinbot's, Python's and the key libraries' versions and exit",
@@ -253,234 +106,66 @@ def build_parser() -> Parser:
     # The global flags go before or after the command (`pinbot scan --json`), as users write
     # them. Only the top level has defaults, so a flag before the command is not reset by the
     # command's copy of it.
-    _add_global_options(parser)
-    parser.set_defaults(config=None, json=False, verbose=0, no_cache=False)
+    _add_options(top, options.of(options.GLOBAL), top_level=True)
     after = Parser(add_help=False)
-    _add_global_options(after)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-
-    def command(name: str, help: str, description: str) -> Parser:
-        return sub.add_parser(
-            name,
-            help=help,
-            description=description,
-            epilog=EXAMPLES[name],
+    _add_options(after, options.of(options.GLOBAL), top_level=False)
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for command in options.COMMANDS:
+        p = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description,
+            epilog=_examples(command),
             parents=[after],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
+        _add_options(p, options.of(command.name), top_level=True)
+    return top
 
-    p = command(
-        "scan",
-        help="find the newest tag whose image carries the capability",
-        description="List release tags newest first, bind each to its digest, and "
-        "examine them until one carries the capability. Exit 0 when a tag qualifies, "
-        "1 when none does (with why, per tag).",
-    )
-    _add_image_options(p)
-    _value(
-        p,
-        "--current",
-        "TAG",
-        inputs.tag,
-        "the tag pinned today: never select an older one, stop examining at it "
-        "(default with --openhands: the pin that branch carries, in either era)",
-    )
-    _switch(p, "--all", "examine every candidate instead of stopping at the first that qualifies")
-    _add_repository(
-        p,
-        "--openhands",
-        "OpenHands repo (path or git URL) whose --openhands-branch is read for its pin "
-        "(the current pin) and its rollbacks: an image whose pinbot pin was reverted there is "
-        "shown as held, never selected",
-    )
-    _add_branch(p, "--openhands-branch", "the branch to read (with --openhands)")
 
-    p = command(
-        "check",
-        help="verdict and evidence for one image",
-        description="Check one image (tag or digest) for the capability. Exit 0/1.",
-    )
-    p.add_argument("ref", metavar="REF", help="TAG, sha256:DIGEST, or REPO:TAG / REPO@DIGEST")
-    _add_image_options(p)
+def _examples(command: options.Command) -> str:
+    lines = (f"  pinbot {command.name} {line}".rstrip() + "\n" for line in command.examples)
+    return "examples:\n" + "".join(lines)
 
-    p = command(
-        "cut",
-        help="pin a tag in OpenHands and point the deploy repo at that commit",
-        description="Rewrite every agent-server pin site on the OpenHands branch that "
-        "carries the backend change, commit it, and set OPENHANDS_SHA in the deploy "
-        "workflow to that commit on a pinbot/... branch. Works in temporary clones; "
-        "never touches your working tree.",
-    )
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument(
-        "--tag", metavar="TAG", type=inputs.tag, help="the tag to pin (must carry the capability)"
-    )
-    _switch(which, "--latest", "scan first and pin the newest qualifying tag")
-    _add_repository(p, "--openhands", OPENHANDS_HELP, required=True)
-    p.add_argument(
-        "--openhands-branch",
-        metavar="BRANCH",
-        required=True,
-        action="append",
-        type=inputs.branch,
-        help="the branch that carries the backend change; repeat for release lines (one "
-        "commit per branch; the deploy names the first)",
-    )
-    _add_repository(
-        p,
-        "--deploy",
-        "deploy repo: a path, a git URL or github.com/OWNER/NAME (optional: without it "
-        "only the OpenHands branches are pinned)",
-    )
-    _add_branch(p, "--deploy-branch", "deploy base branch (default: config deploy.branch, main)")
-    _add_require_commit(
-        p,
-        "backend commit the OpenHands branch must contain (repeatable; default: "
-        "config require_commits / require_prs)",
-    )
-    _switch(p, "--push", "push the commits (otherwise only build them)")
-    _switch(p, "--open-prs", "open or update the two PRs (implies --push)")
-    _switch(p, "--dry-run", "print the plan (diffs, commit messages, PRs) and change nothing")
-    _switch(
-        p, "--force-capability", "pin even if the tag fails the capability check (said in the PR)"
-    )
-    _switch(
-        p,
-        "--allow-held",
-        "pin an image even though a pinbot pin of it was reverted on the branch (a "
-        "rollback holds it back otherwise)",
-    )
-    _value(
-        p,
-        "--index-url",
-        "URL",
-        inputs.index_url,
-        "simple package index where a pinned version's packages must be published "
-        "(default: config pin.index_url, else https://pypi.org/simple/)",
-    )
-    _add_profile(p)
-    _add_image_options(p)
 
-    p = command(
-        "gate",
-        help="check what the deploy would run before it runs",
-        description="Read OPENHANDS_SHA from the deploy workflow, AGENT_SERVER_IMAGE at "
-        "that commit, and check each fact. Read-only. Exit 0 pass, 1 block. Policy comes "
-        "from the invocation only: flags, PINBOT_* variables and --config FILE (or "
-        "PINBOT_CONFIG). The gate never reads ./pinbot.toml or ./pyproject.toml, and never "
-        "reads a config from the commit or branch it gates: in a workflow, check out the "
-        "default branch and pass its pinbot.toml as --config.",
-    )
-    p.add_argument(
-        "--deploy",
-        metavar="REPO[@REF]",
-        required=True,
-        type=inputs.deploy_repository,
-        help="deploy repo (a path, a git URL or github.com/OWNER/NAME) and optional ref",
-    )
-    _add_repository(p, "--openhands", OPENHANDS_HELP, required=True)
-    _add_require_commit(p, "backend commit OPENHANDS_SHA must contain (repeatable)")
-    _switch(p, "--allow-retag", "pass even if the tag moved to another digest since the cut")
-    _value(
-        p,
-        "--require-probe",
-        "FILE",
-        inputs.existing_file,
-        "a `pinbot probe --json` report that must say native for this digest",
-    )
-    _add_profile(p)
-    _add_image_options(p)
+def _add_options(p: Parser, table: Sequence[options.Option], top_level: bool) -> None:
+    """Each option of `table` on `p`, in its --help group and either-or group."""
+    groups: dict[str | None, Any] = {None: p}
+    for option in table:
+        where = groups.get(option.group) or groups.setdefault(
+            option.group, p.add_argument_group(option.group)
+        )
+        if option.one_of:
+            key = f"one of {option.one_of}"
+            where = groups.get(key) or groups.setdefault(
+                key, where.add_mutually_exclusive_group(required=True)
+            )
+        where.add_argument(*_names(option), **_argument(option, top_level))
 
-    p = command(
-        "probe",
-        help="prove a recycled conversation resumes natively",
-        description="Plant a codeword, recycle the sandbox, ask for it back. Exit 0 "
-        "only when every agent resumed natively (same ACP session id, no "
-        "<<RESUMED CONVERSATION>> marker, codeword recalled); 1 for bootstrap or lost.",
-    )
-    p.add_argument(
-        "--target",
-        choices=("app", "agent-server"),
-        default="app",
-        help="app: the OpenHands app server (--app-url); agent-server: an agent server "
-        "directly (--image, --server-command or --agent-server-url) (default: app)",
-    )
-    _value(
-        p,
-        "--agents",
-        "LIST",
-        inputs.agents,
-        "comma-separated ACP agents (default: claude-code,codex)",
-    )
-    _value(p, "--timeout", "S", inputs.seconds, "seconds to wait for each turn (default: 300)")
-    _value(
-        p,
-        "--app-url",
-        "URL",
-        inputs.http_url,
-        "OpenHands app server (target app); key from PINBOT_APP_API_KEY",
-    )
-    p.add_argument(
-        "--app-auth",
-        choices=("bearer", "session-key"),
-        help="how the app server takes PINBOT_APP_API_KEY: bearer (an API key, sent as "
-        "Authorization: Bearer) or session-key (a server started with SESSION_API_KEY accepts "
-        "only X-Session-API-Key: use this with that key; or PINBOT_APP_AUTH) (default: bearer)",
-    )
-    p.add_argument(
-        "--recycle",
-        choices=("pause", "restart", "command"),
-        help="how to recycle the sandbox (target app): pause (pause + resume), restart (delete "
-        "the sandbox, start the conversation again: wipes a process sandbox), command "
-        "(run --recycle-command, then start the conversation again if its sandbox is gone)",
-    )
-    _value(
-        p,
-        "--image",
-        "REF",
-        inputs.image_ref,
-        "run this agent-server image by digest (target agent-server)",
-    )
-    _value(
-        p,
-        "--registry-url",
-        "URL",
-        inputs.registry_endpoint,
-        "pull --image through this registry endpoint",
-    )
-    _value(
-        p,
-        "--server-command",
-        "CMD",
-        inputs.command_line,
-        "start the agent server with CMD ({port}, {workdir})",
-    )
-    _value(
-        p, "--agent-server-url", "URL", inputs.http_url, "an agent server that is already running"
-    )
-    _value(
-        p,
-        "--recycle-command",
-        "CMD",
-        inputs.command_line,
-        "how to recycle --agent-server-url, or the sandbox with --recycle command "
-        "({sandbox_id}, {conversation_id}, {agent_server_url} are substituted)",
-    )
-    _value(p, "--acp-command", "CMD", inputs.command_line, "custom ACP server command ({workdir})")
-    _value(p, "--report", "FILE", inputs.output_file, "also write the JSON report to FILE")
-    _switch(p, "--keep", "keep the conversations and sandboxes it made")
 
-    p = command(
-        "demo",
-        help="run scan, cut, gate and probe on a local world",
-        description="Build a local world (registry, SDK, OpenHands and deploy repos, "
-        "probe target) in a temporary directory and run the whole pipeline on it. "
-        "No network, no tokens. Run again with the same --workdir (or after Ctrl-C), it "
-        "reuses the world and does only what is left.",
-    )
-    _value(p, "--workdir", "DIR", inputs.work_directory, "build the world here and keep it")
-    _switch(p, "--keep", "keep the temporary world (removed at the end otherwise)")
-    return parser
+def _names(option: options.Option) -> list[str]:
+    return [name for name in (option.short, option.flag) if name]
+
+
+def _argument(option: options.Option, top_level: bool) -> dict[str, Any]:
+    """add_argument's keywords for `option`; a global option's copy after the command has no
+    default of its own (argparse.SUPPRESS), so it cannot reset one given before it."""
+    spec: dict[str, Any] = {"help": option.help}
+    if option.kind == "switch":
+        spec["action"] = "store_true"
+    elif option.kind == "count":
+        spec["action"] = "count"
+    else:
+        spec.update(metavar=option.metavar, type=option.check)
+        if option.choices:
+            spec.update(choices=option.choices, metavar=None)
+    if option.repeat:
+        spec["action"] = "append"
+    if option.required and not option.positional:
+        spec["required"] = True
+    if not option.positional:
+        spec["default"] = option.default if top_level else argparse.SUPPRESS
+    return spec
 
 
 def _apply_env_defaults(parser: argparse.ArgumentParser, environ: dict[str, str]) -> None:
@@ -575,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None, out: Output) -> int:
     try:
-        parser = build_parser()
+        parser = make_parser()
         _apply_env_defaults(parser, dict(os.environ))
         args = parser.parse_args(argv)
         out.configure(json_mode=args.json, verbose=args.verbose)
@@ -598,19 +283,6 @@ def _main(argv: Sequence[str] | None, out: Output) -> int:
         return 4
 
 
-# The pin-site profiles of pinbot.pins.profiles, named here so --help costs no import.
-PROFILES = ("openhands", "openhands-cloud-chart")
-
-
-def _add_profile(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--profile",
-        choices=PROFILES,
-        help="which pin sites: openhands (both eras of the OpenHands repository, the default) "
-        "or openhands-cloud-chart (the four chart spots); overrides config [pin]",
-    )
-
-
 def _dispatch(args: argparse.Namespace, out: Output) -> int:
     from pinbot.commands import Context
 
@@ -623,34 +295,26 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
     if getattr(args, "index_url", None):
         settings = settings.replace(pin=dataclasses.replace(settings.pin, index_url=args.index_url))
     ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
-    if args.command == "scan":
-        from pinbot.commands import scan
+    if args.command == "scan" and bool(args.openhands) != bool(args.openhands_branch):
+        raise UsageError(
+            "scan: --openhands and --openhands-branch go together: give both to hold back "
+            "images rolled back on that branch, or neither"
+        )
+    module, function = RUNNERS[args.command]
+    run = getattr(importlib.import_module(f"pinbot.commands.{module}"), function)
+    code: int = run(ctx, _options(options.KINDS[args.command], args, settings))
+    return code
 
-        if bool(args.openhands) != bool(args.openhands_branch):
-            raise UsageError(
-                "scan: --openhands and --openhands-branch go together: give both to hold back "
-                "images rolled back on that branch, or neither"
-            )
-        return scan.run(ctx, _options(options.ScanOptions, args, settings))
-    if args.command == "check":
-        from pinbot.commands import scan
 
-        return scan.run_check(ctx, _options(options.CheckOptions, args, settings))
-    if args.command == "cut":
-        from pinbot.commands import cut
-
-        return cut.run(ctx, _options(options.CutOptions, args, settings))
-    if args.command == "gate":
-        from pinbot.commands import gate
-
-        return gate.run(ctx, _options(options.GateOptions, args, settings))
-    if args.command == "probe":
-        from pinbot.commands import probe
-
-        return probe.run(ctx, _options(options.ProbeOptions, args, settings))
-    from pinbot.commands import demo
-
-    return demo.run(ctx, _options(options.DemoOptions, args, settings))
+# Which function runs each command: (module in pinbot.commands, function), imported when run.
+RUNNERS = {
+    "scan": ("scan", "run"),
+    "check": ("scan", "run_check"),
+    "cut": ("cut", "run"),
+    "gate": ("gate", "run"),
+    "probe": ("probe", "run"),
+    "demo": ("demo", "run"),
+}
 
 
 def _options(kind: type[T], args: argparse.Namespace, settings: config.Settings) -> T:

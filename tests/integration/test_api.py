@@ -84,14 +84,14 @@ def test_the_readme_example_runs_and_the_library_prints_nothing_of_its_own(
 def test_scan_and_check_return_what_json_prints(
     images: Images, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    found = api.scan(**where(images), use_cache=False)
+    found = api.scan(**where(images), no_cache=True)
     assert capsys.readouterr() == ("", "")
     code, printed = cli_json(capsys, "scan", *flags(images))
 
     assert code == 0 and found == printed
     assert found["selected"] is not None and found["selected"]["tag"] == CAPABLE
 
-    one = api.check(INCAPABLE, **where(images), use_cache=False)
+    one = api.check(INCAPABLE, **where(images), no_cache=True)
     code, printed = cli_json(capsys, "check", INCAPABLE, *flags(images))
     assert code == 1 and one == printed and one["verdict"] == "fail"
 
@@ -101,7 +101,7 @@ def test_the_gate_returns_what_json_prints_and_a_block_is_data(
 ) -> None:
     args = {"deploy": world.deploy.url, "openhands": world.openhands.url}
 
-    checked = api.gate(**args, **where(images), use_cache=False)
+    checked = api.gate(**args, **where(images), no_cache=True)
     code, printed = cli_json(
         capsys, "gate", "--deploy", world.deploy.url, "--openhands", world.openhands.url,
         *flags(images),
@@ -171,7 +171,7 @@ def test_a_misspelt_cut_argument_is_a_type_error_not_ignored() -> None:
 
 def test_an_unreachable_registry_raises_an_external_error(images: Images) -> None:
     with pytest.raises(ExternalError):
-        api.scan(**{**where(images), "registry_url": "127.0.0.1:9"}, use_cache=False)
+        api.scan(**{**where(images), "registry_url": "127.0.0.1:9"}, no_cache=True)
 
 
 def test_probe_returns_the_report_and_prints_nothing(

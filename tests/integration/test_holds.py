@@ -247,7 +247,7 @@ def test_the_library_reads_holds_and_allows_a_held_pin_as_the_cli_does(rolled) -
     where = {"image": IMAGE, "registry_url": rolled.registry, "sdk": str(rolled.world.sdk)}
     branch = {"openhands": rolled.openhands.url, "openhands_branch": rolled.openhands.branch}
 
-    found = api.scan(**where, **branch, use_cache=False)
+    found = api.scan(**where, **branch, no_cache=True)
     printed = pinbot("--json", "--no-cache", "scan", *flags(where), *flags(branch)).data
 
     assert found == printed and found["selected"] is not None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pinbot.cli import build_parser
+from pinbot.cli import make_parser
 from testing.cli import pinbot
 
 
@@ -20,7 +20,7 @@ def _files_the_flags_name(tmp_path: Path) -> None:
 
 
 def test_global_flags_after_the_command_are_read() -> None:
-    args = build_parser().parse_args(
+    args = make_parser().parse_args(
         ["scan", "--json", "-vv", "--no-cache", "--config", "ci.toml", "--current", "1.2.3-python"]
     )
     assert (args.json, args.verbose, args.no_cache, args.config) == (True, 2, True, Path("ci.toml"))
@@ -28,20 +28,20 @@ def test_global_flags_after_the_command_are_read() -> None:
 
 
 def test_global_flags_before_the_command_are_not_reset_by_it() -> None:
-    args = build_parser().parse_args(["--json", "-v", "--no-cache", "--config", "ci.toml", "gate",
+    args = make_parser().parse_args(["--json", "-v", "--no-cache", "--config", "ci.toml", "gate",
                                       "--deploy", "d", "--openhands", "o"])  # fmt: skip
     assert (args.json, args.verbose, args.no_cache, args.config) == (True, 1, True, Path("ci.toml"))
 
 
 def test_global_flags_default_off_on_both_sides() -> None:
-    args = build_parser().parse_args(["probe"])
+    args = make_parser().parse_args(["probe"])
     assert (args.json, args.verbose, args.no_cache, args.config) == (False, 0, False, None)
 
 
 def test_the_environment_still_sets_a_global_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     from pinbot.cli import _apply_env_defaults
 
-    parser = build_parser()
+    parser = make_parser()
     _apply_env_defaults(parser, {"PINBOT_JSON": "1", "PINBOT_CONFIG": "env.toml"})
     args = parser.parse_args(["check", "1.2.3-python"])
     assert (args.json, args.config) == (True, Path("env.toml"))
@@ -56,7 +56,7 @@ def test_a_config_named_after_the_command_is_the_one_loaded() -> None:
 def test_an_either_or_flag_from_the_environment_satisfies_its_group() -> None:
     from pinbot.cli import _apply_env_defaults
 
-    parser = build_parser()
+    parser = make_parser()
     _apply_env_defaults(parser, {"PINBOT_LATEST": "true", "PINBOT_TAG": ""})
     args = parser.parse_args(
         ["cut", "--openhands", "o", "--openhands-branch", "b", "--deploy", "d"]
@@ -68,7 +68,7 @@ def test_an_either_or_group_is_still_required_when_the_environment_says_false() 
     from pinbot.cli import _apply_env_defaults
     from pinbot.errors import UsageError
 
-    parser = build_parser()
+    parser = make_parser()
     _apply_env_defaults(parser, {"PINBOT_LATEST": "false"})
     with pytest.raises(UsageError, match="--tag --latest"):
         parser.parse_args(["cut", "--openhands", "o", "--openhands-branch", "b", "--deploy", "d"])
@@ -90,5 +90,5 @@ def test_every_command_help_has_examples_that_parse(
     (work / "probe.json").write_text("{}")
     monkeypatch.chdir(work)
     for example in examples:
-        args = build_parser().parse_args(example)
+        args = make_parser().parse_args(example)
         assert args.command == command

@@ -1,7 +1,7 @@
 """The GitHub workflows cannot drift from the CLI, and keep to the hardening rules.
 
 Every `pinbot ...` command line in a `run:` script, and every step that uses the pinbot action
-(`command` and `args`, one argument a line), is checked against `build_parser()`: the
+(`command` and `args`, one argument a line), is checked against `make_parser()`: the
 command exists, every flag belongs to it (global flags before or after the command), flags that
 take a value get one, literal values fit their choices and types, required options and required
 either-or groups are given (on the line or as PINBOT_<FLAG> in the step's environment).
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from pinbot.cli import build_parser
+from pinbot.cli import make_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted([*ROOT.glob("workflows/*.yml"), *ROOT.glob(".github/workflows/*.yml")])
@@ -43,7 +43,7 @@ COMMAND_START = {";", "&&", "||", "|", "&", "(", "{", "!", "then", "else", "do",
 COMMAND_START |= {"while", "until", "time", "exec"}
 
 
-# --- the CLI's grammar, read from build_parser() ----------------------------------------------
+# --- the CLI's grammar, read from make_parser() ----------------------------------------------
 
 
 @dataclass
@@ -74,7 +74,7 @@ def grammar_of(parser: argparse.ArgumentParser) -> Grammar:
 
 @cache
 def cli() -> tuple[Grammar, dict[str, Grammar]]:
-    parser = build_parser()
+    parser = make_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return grammar_of(parser), {name: grammar_of(p) for name, p in sub.choices.items()}
 
@@ -308,7 +308,7 @@ def test_the_checker_accepts_a_command_line_the_cli_accepts(script: str, tmp_pat
     # and argparse agrees, with each variable a value its flag takes, and the paths there
     for directory in ("o", "d", "x"):
         (tmp_path / directory).mkdir()
-    build_parser().parse_args([_as_run(args, i) for i in range(len(args))])
+    make_parser().parse_args([_as_run(args, i) for i in range(len(args))])
 
 
 def _as_run(args: list[str], index: int) -> str:
