@@ -83,10 +83,42 @@ def agent_settings(agent: str, acp_command: list[str] | None) -> dict[str, Any]:
 
 
 def substitute(template: str, **values: str) -> list[str]:
-    """Split a command line and fill in `{port}` / `{workdir}` (nothing else is touched)."""
-    for name, value in values.items():
-        template = template.replace("{" + name + "}", value)
-    return shlex.split(template)
+    """Split a command line, then fill the named placeholders (`{port}`, `{workdir}`, …) into
+    each word, in one pass: a value stays inside its word (it is never split or re-read, and
+    a `{port}` inside a value stays as it is); nothing else is touched."""
+    if not values:
+        return shlex.split(template)
+    names = re.compile("|".join(re.escape("{" + name + "}") for name in values))
+    return [names.sub(lambda m: values[m.group()[1:-1]], word) for word in shlex.split(template)]
+
+
+# What a URL a server reports may look like before it goes into a request or a command word:
+# scheme, host (a name or an IP, IPv6 in brackets), an optional port and a plain path. No
+# userinfo (its credentials would go wherever the URL points), no query, and none of the
+# characters a shell gives a meaning to (a recycle command may be `sh -c '… {agent_server_url}'`).
+_SERVER_URL = re.compile(
+    r"https?://(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9][A-Za-z0-9.-]{0,252})"
+    r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/%-]*)?\Z"
+)
+
+
+def checked_url(found: object, what: str, server: str) -> str:
+    """A URL a server reported, if it is a plain http(s) URL (`_SERVER_URL`); else ExternalError
+    naming the server and showing the value escaped."""
+    if isinstance(found, str) and _SERVER_URL.match(found) and _port_ok(found):
+        return found
+    shown = output.one_line(repr(found), 120)
+    raise ExternalError(
+        f"{server} reports {what} {shown}, which is no plain http(s) URL (userinfo, a query or "
+        "shell metacharacters are refused); check that server"
+    )
+
+
+def _port_ok(url: str) -> bool:
+    try:
+        return (urlsplit(url).port or 1) <= 65535
+    except ValueError:  # over 65535
+        return False
 
 
 # --- the app server -----------------------------------------------------------------------------
@@ -207,7 +239,8 @@ class AppHome:
     def server(self) -> AgentServerApi:
         if self._server is None:
             sandbox = self._wait_sandbox("RUNNING")
-            urls = _agent_server_urls(sandbox.get("exposed_urls"))
+            server = f"the app server at {self.api.base_url.removesuffix('/api/v1')}"
+            urls = _agent_server_urls(sandbox.get("exposed_urls"), server)
             if not urls:
                 raise StepFailed(f"sandbox {self.sandbox_id} exposes no AGENT_SERVER url")
             key = str(sandbox.get("session_api_key") or "")
@@ -341,13 +374,14 @@ class AppHome:
                 raise
 
 
-def _agent_server_urls(exposed: object) -> list[str]:
-    """The sandbox's AGENT_SERVER URLs, of whatever the app server listed that is one."""
+def _agent_server_urls(exposed: object, server: str) -> list[str]:
+    """The sandbox's AGENT_SERVER URLs; one that is no plain URL is refused (`checked_url`)."""
     entries = exposed if isinstance(exposed, list) else []
     urls = [
         u.get("url") for u in entries if isinstance(u, dict) and u.get("name") == "AGENT_SERVER"
     ]
-    return [u for u in urls if isinstance(u, str) and u.startswith(("http://", "https://"))]
+    urls = [u for u in urls if isinstance(u, str) and u.startswith(("http://", "https://"))]
+    return [checked_url(u, "an agent-server URL", server) for u in urls]
 
 
 def _refused(exc: ApiError) -> Exception:
