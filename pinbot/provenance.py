@@ -36,6 +36,7 @@ _BUILDKIT_METADATA = ("https://mobyproject.org/buildkit@v1#metadata", "buildkit_
 MISSING = "missing attestation"
 UNREADABLE = "unreadable attestation"
 MISMATCH = "attestation names another commit"
+MAX_STATEMENTS = 8  # provenance layers in one attestation manifest (BuildKit writes one)
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,14 @@ def claims(statement: Mapping[str, Any]) -> list[Claim]:
 
 
 def _vcs(metadata: Mapping[str, Any]) -> Iterator[Claim]:
+    """`vcs.revision` under every metadata key BuildKit has used: all of them must agree (a
+    second key naming another commit is a second claim, never ignored)."""
+    found = False
     for key in _BUILDKIT_METADATA:
         revision = _dict(_dict(metadata.get(key)).get("vcs")).get("revision")
         if isinstance(revision, str) and revision:
-            yield Claim("vcs.revision", revision)
-            return
+            yield Claim(f"vcs.revision ({key})" if found else "vcs.revision", revision)
+            found = True  # a second key is named, so a disagreement says which
 
 
 def _args(request: Mapping[str, Any]) -> Iterator[Claim]:
@@ -229,18 +233,21 @@ class ProvenanceDetector:
         return f"{names} attest build commit {expected[:12]} ({', '.join(sorted(where))})"
 
     def _platform(self, platform: str, digest: str, attestation: str | None) -> tuple[str, str]:
+        """Every provenance statement of the platform's attestation: about this platform's
+        manifest, and naming only its build commit."""
         if attestation is None:
             raise _Failed(MISSING, f"{platform}: the index has no attestation manifest for it")
         build_sha = self._build_sha(platform, digest)
-        statement = self._statement(platform, attestation)
-        named = claims(statement)
+        named: list[Claim] = []
+        for statement in self._statements(platform, attestation):
+            _check_subject(platform, digest, statement)
+            named += claims(statement)
         if not named:
             raise _Failed(
                 UNREADABLE,
                 f"{platform}: the provenance names no build commit (no vcs.revision, no "
                 f"{BUILD_ARG.partition(':')[2]} build argument, no git context)",
             )
-        _check_subject(platform, digest, statement)
         return build_sha, compare(platform, build_sha, named)
 
     def _build_sha(self, platform: str, digest: str) -> str:
@@ -253,7 +260,7 @@ class ProvenanceDetector:
             )
         return sha
 
-    def _statement(self, platform: str, attestation: str) -> dict[str, Any]:
+    def _statements(self, platform: str, attestation: str) -> list[dict[str, Any]]:
         try:
             manifest = self.source.manifest(attestation)
         except NotFound:
@@ -267,7 +274,14 @@ class ProvenanceDetector:
         chosen = chosen or [s for s in statements if not _dict(s.get("annotations"))]
         if not chosen:
             raise _Failed(MISSING, f"{platform}: the attestation manifest holds no SLSA provenance")
-        digest = chosen[0].get("digest")
+        if len(chosen) > MAX_STATEMENTS:
+            raise _Failed(
+                UNREADABLE, f"{platform}: the attestation holds {len(chosen)} provenance layers"
+            )
+        return [self._layer(platform, layer) for layer in chosen]
+
+    def _layer(self, platform: str, layer: Mapping[str, Any]) -> dict[str, Any]:
+        digest = layer.get("digest")
         if not isinstance(digest, str) or not DIGEST_RE.match(digest):
             raise _Failed(UNREADABLE, f"{platform}: the provenance layer names no digest")
         return _parse(platform, self.source.blob(digest))
@@ -283,6 +297,11 @@ def _parse(platform: str, body: bytes) -> dict[str, Any]:
         statement = json.loads(body)
     except ValueError:
         statement = None
+    except RecursionError:  # a hostile statement nested 200,000 deep: the registry's fault
+        raise ExternalError(
+            f"{platform}: the provenance nests JSON too deep to be an in-toto statement; the "
+            "registry sent a broken attestation"
+        ) from None
     if not isinstance(statement, dict) or not isinstance(statement.get("predicate"), dict):
         raise _Failed(UNREADABLE, f"{platform}: the provenance is not an in-toto JSON statement")
     kind = str(statement.get("predicateType", ""))
@@ -294,15 +313,24 @@ def _parse(platform: str, body: bytes) -> dict[str, Any]:
 
 
 def _check_subject(platform: str, digest: str, statement: Mapping[str, Any]) -> None:
-    """The statement must be about this platform's manifest when it names its subjects."""
-    named = [
-        "sha256:" + str(_dict(_dict(s).get("digest")).get("sha256"))
-        for s in statement.get("subject") or []
-        if _dict(_dict(s).get("digest")).get("sha256")
-    ]
-    if named and digest not in named:
+    """The statement must be about this platform's manifest, and only about it: at least one
+    subject, and every subject's digest that manifest's (BuildKit names one subject per image
+    name pushed, all of the same digest)."""
+    subjects = statement.get("subject")
+    if not isinstance(subjects, list) or not subjects:
         raise _Failed(
-            MISMATCH,
-            f"{platform}: the provenance is about {named[0][:19]}, not this platform's "
-            f"manifest {digest[:19]}",
+            MISMATCH, f"{platform}: the provenance names no subject; it must name {digest[:19]}"
         )
+    for subject in subjects:
+        sha256 = _dict(_dict(subject).get("digest")).get("sha256")
+        named = f"sha256:{sha256}" if isinstance(sha256, str) else None
+        if named != digest:
+            shown = (
+                named[:19] if named and DIGEST_RE.match(named)
+                else repr(sha256)[:48] if sha256 is not None else "a subject with no sha256"
+            )  # fmt: skip
+            raise _Failed(
+                MISMATCH,
+                f"{platform}: the provenance is (also) about {shown}, not only this platform's "
+                f"manifest {digest[:19]}",
+            )
