@@ -48,6 +48,9 @@ class PinSettings:
     )
     # Where a version's packages must be published before a site may hold that version.
     index_url: str = "https://pypi.org/simple/"
+    # Bounds of each lock-tool run (it runs the target repository's build backends).
+    lock_timeout: float = 900.0
+    lock_memory_mib: int = 4096
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ def validate(settings: Settings) -> None:
     _validate_pin(settings)
     _in_range(where, "concurrency", settings.concurrency, 1, 64)
     _in_range(where, "max_candidates", settings.max_candidates, 1, MAX_CANDIDATES)
+    _in_range(where, "pin.lock_memory_mib", settings.pin.lock_memory_mib, 64, 65536)
     _validate_bounds(settings)
     _check_bounds(settings)
     _check_names(settings)
@@ -340,6 +344,7 @@ _SECONDS: dict[str, tuple[Callable[[Settings], float], float, float]] = {
     "http_timeout": (lambda s: s.http_timeout, 0.1, 600.0),
     "openapi.startup_timeout": (lambda s: s.openapi.startup_timeout, 1.0, 3600.0),
     "probe.timeout": (lambda s: s.probe.timeout, 1.0, 7200.0),
+    "pin.lock_timeout": (lambda s: s.pin.lock_timeout, 1.0, 7200.0),
 }
 MAX_ITEMS = 100  # entries in any list
 MAX_TEXT = 1000  # characters in any string

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinbot import cleanup, config, git, github, holds
+from pinbot import cleanup, config, git, github, holds, locktool
 from pinbot.commands import Context
 from pinbot.commands.scan import hold_back
 from pinbot.cut import apply
@@ -58,6 +58,12 @@ class _Cut:
         self.clones.append(clone)
         return clone
 
+    @property
+    def lock_bounds(self) -> locktool.Bounds:
+        pin = self.ctx.settings.pin
+        cache = config.cache_dir() / "lock-tools"
+        return locktool.Bounds(pin.index_url, pin.lock_timeout, pin.lock_memory_mib, cache)
+
     def close(self) -> None:
         for clone in self.clones:
             clone.close()
@@ -83,7 +89,7 @@ class _Cut:
     def rebuild(self, pick: Pick, name: str) -> Built:
         facts = self.pending(self.branch(name), pick)
         plan = plan_branch(facts, pick, self.ctx.settings, self.openhands.url)
-        return apply.build_branch(self.openhands, plan, self.workdir)
+        return apply.build_branch(self.openhands, plan, self.workdir, self.lock_bounds)
 
 
 def run(ctx: Context, args: CutOptions) -> int:
@@ -125,7 +131,9 @@ def _run(cut: _Cut) -> Outcome:
     if request.open_prs:
         _need_token(cut)
     ctx.out.progress(f"building the commits that pin {pick.ref}")
-    built = [apply.build_branch(cut.openhands, b, cut.workdir) for b in plan.branches]
+    built = [
+        apply.build_branch(cut.openhands, b, cut.workdir, cut.lock_bounds) for b in plan.branches
+    ]
     # Built before anything is pushed: a deploy workflow pinbot cannot edit stops the run here.
     deploy = _build_deploy(cut, plan, built[0])
     if not request.push:

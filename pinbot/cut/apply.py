@@ -12,17 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
-from pinbot import git, github
+from pinbot import git, github, locktool
 from pinbot.commands import Context
 from pinbot.cut.plan import BranchPlan, FileEdit, LockStep, Plan, deploy_message
 from pinbot.edits import sites, workflow
 from pinbot.errors import ExternalError, UsageError
-from pinbot.pins import lock
+from pinbot.pins import lock, projects
 from pinbot.pins.lock import LockChange
 
 ATTEMPTS = 3
-# What the lock tools read beside the lock: settings, and the interpreter uv is to use.
-LOCK_NEIGHBOURS = ("pyproject.toml", "poetry.toml", "uv.toml", ".python-version")
 
 
 @dataclass(frozen=True)
@@ -71,13 +69,16 @@ class DeployBuilt:
 # --- the OpenHands branches ---------------------------------------------------------------------
 
 
-def build_branch(clone: git.Clone, plan: BranchPlan, scratch: Path) -> Built:
+def build_branch(
+    clone: git.Clone, plan: BranchPlan, scratch: Path, bounds: locktool.Bounds
+) -> Built:
     """Run the plan's lock steps and commit everything on the parent (objects in the clone)."""
     files = {e.path: e.after for e in plan.edits}
     edits, changes = list(plan.edits), []
     for number, step in enumerate(plan.locks):
         old = clone.read(plan.parent, step.file) or b""
-        new = _relock(clone, plan.parent, files, step, scratch / f"lock-{plan.branch}-{number}")
+        work = scratch / f"lock-{plan.branch}-{number}"
+        new = _relock(lambda path: _current(clone, plan.parent, files, path), step, work, bounds)
         changes += lock.diff(old.decode("utf-8"), new.decode("utf-8"), step.file)
         if new != old:
             files[step.file] = new
@@ -89,20 +90,26 @@ def build_branch(clone: git.Clone, plan: BranchPlan, scratch: Path) -> Built:
     return Built(plan, commit, tuple(edits), tuple(changes))
 
 
-def _relock(
-    clone: git.Clone, parent: str, files: dict[str, bytes], step: LockStep, work: Path
-) -> bytes:
-    """The lock file as its tool writes it for the edited pyproject.toml beside it."""
-    folder = PurePosixPath(step.file).parent
-    directory = work / "project"
-    directory.mkdir(parents=True)
-    for name in (*LOCK_NEIGHBOURS, PurePosixPath(step.file).name):
-        path = str(folder / name) if str(folder) != "." else name
-        data = files.get(path) or clone.read(parent, path)
-        if data is not None:
-            (directory / name).write_bytes(data)
-    lock.regenerate(directory, step.argv, step.file)
-    new = (directory / PurePosixPath(step.file).name).read_bytes()
+def _current(clone: git.Clone, parent: str, files: dict[str, bytes], path: str) -> bytes | None:
+    """A file as the commit will hold it: edited (or relocked) already, else the parent's."""
+    return files[path] if path in files else clone.read(parent, path)
+
+
+def _relock(read: projects.Reader, step: LockStep, work: Path, bounds: locktool.Bounds) -> bytes:
+    """The lock file as its tool writes it for the edited project(s), in a scratch tree holding
+    the lock's project and every project it reaches by path, at their places in the repository."""
+    tree = work / "tree"
+    files = projects.tree_files(read, step.file)
+    for path, data in files.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_bytes(data)
+    old = files[step.file]
+    folder = tree / PurePosixPath(step.file).parent
+    tool = PurePosixPath(step.argv[0]).name
+    version = locktool.recorded_version(old, tool)
+    exe = locktool.find(step.argv[0], version, work / "tool", bounds, step.file)
+    locktool.run([exe, *step.argv[1:]], folder, work / "run", bounds, step.file)
+    new = (tree / step.file).read_bytes()
     _check_locked(new, step)
     return new
 

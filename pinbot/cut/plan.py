@@ -117,7 +117,7 @@ def _on(
 ) -> BranchPlan:
     """The plan on `at`: the branch itself, or the head branch an earlier run pushed."""
     edits = tuple(e for e in _edits(at.state, at.files, pick) if e.changed)
-    locks = tuple(_locks(at.state, pick, bool(edits)))
+    locks = tuple(_locks(at.state, pick, _pins_moved(at.state, edits)))
     if not edits and not locks:
         note = f"{facts.head} already pins {pick.ref}"
         return BranchPlan(facts.branch, at.tip, note=note, head=facts.head)
@@ -129,7 +129,8 @@ def _on(
 
 def _moves(state: PinState, files: Mapping[str, bytes], pick: Pick) -> bool:
     """Whether these sites do not pin the pick yet (a site to edit, or a stale lock)."""
-    return any(e.changed for e in _edits(state, files, pick)) or bool(_locks(state, pick, False))
+    edits = [e for e in _edits(state, files, pick) if e.changed]
+    return bool(edits) or bool(_locks(state, pick, _pins_moved(state, edits)))
 
 
 def _need_backend(name: str, tip: str, lacks: Sequence[str], url: str, hint: str = "") -> None:
@@ -156,17 +157,25 @@ def _edits(state: PinState, files: Mapping[str, bytes], pick: Pick) -> list[File
     return list(edits.values())
 
 
-def _locks(state: PinState, pick: Pick, edited: bool) -> list[LockStep]:
+def _pins_moved(state: PinState, edits: Sequence[FileEdit]) -> bool:
+    """Whether a package pin moves (a lock follows package pins, not the image constant)."""
+    files = {s.spec.file for s in state.edit_sites if s.spec.packages}
+    return any(e.changed for e in edits if e.path in files)
+
+
+def _locks(state: PinState, pick: Pick, moved: bool) -> list[LockStep]:
+    """A lock is regenerated when the package pins move, or when it locks another version."""
     version = pick.target.version
     steps = []
     for site in state.lock_sites:
         if not site.present:
             continue
-        stale = [f.label for f in site.found if f.value != version]
-        if not edited and not stale:
+        stale = [f.label for f in site.found if version is not None and f.value != version]
+        if not moved and not stale:
             continue
-        reason = "the pins moved" if edited else f"it locks {', '.join(stale)}"
-        argv = tuple(lock.command(site.spec.file, site.spec.command))
+        reason = "the package pins moved" if moved else f"it locks {', '.join(stale)}"
+        packages = sorted({f.label.split("==")[0] for f in site.found})
+        argv = tuple(lock.command(site.spec.file, site.spec.command, packages))
         steps.append(LockStep(site.spec.file, argv, site.spec.packages, reason))
     return steps
 

@@ -69,6 +69,7 @@ class PackageIndex:
     directory: Path
     url: str = ""
     requests: list[str] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)  # every Authorization header sent
 
     def publish(self, versions: Iterable[str], packages: Iterable[str] = PACKAGES) -> None:
         for version in versions:
@@ -106,6 +107,8 @@ def _handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
             self._route()
 
         def _route(self) -> None:
+            if self.headers.get("Authorization"):
+                index.authorizations.append(self.headers["Authorization"])
             parts = [p for p in self.path.split("?")[0].split("/") if p]
             if parts == ["simple"]:
                 return self._page(self._links((f"{p}/", p) for p in PACKAGES))

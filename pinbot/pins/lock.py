@@ -1,35 +1,25 @@
 """Lock files (`poetry.lock`, `uv.lock`): read what they lock, regenerate them with their own tool.
 
 A lock carries file hashes and a content hash, so only its tool may rewrite it: pinbot runs
-`poetry lock` or `uv lock` (or the configured command) in a scratch directory holding the new
-`pyproject.toml` and the old lock, reads the result, and reports every package whose locked
-version changed. Reading is pure; `regenerate` is the one place a lock tool runs.
+`poetry update --lock` or `uv lock --upgrade-package` of the moved packages (or the configured
+command) in a scratch tree holding the new `pyproject.toml` and the old lock, reads the result,
+and reports every package whose locked version changed. Everything here is pure; the tool runs in
+`pinbot.locktool`.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shlex
-import shutil
-import subprocess
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from pinbot.errors import ExternalError, UsageError
+from pinbot.errors import UsageError
 from pinbot.pins import Found
 from pinbot.pins.toml_strings import strings
-
-TOOLS = {"poetry.lock": "poetry lock", "uv.lock": "uv lock"}
-INSTALL = {
-    "poetry": "install it (pipx install poetry, or pip install poetry) and put it on PATH",
-    "uv": "install it (pipx install uv, or pip install uv) and put it on PATH",
-}
-TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -96,14 +86,23 @@ def diff(old: str, new: str, file: str) -> list[LockChange]:
     ]
 
 
-def command(file: str, configured: str) -> list[str]:
-    """The lock command as argv: the configured one, else the tool the file's name implies."""
-    text = configured or TOOLS.get(PurePosixPath(file).name, "")
-    if not text:
-        raise UsageError(
-            f"lock site {file}: no command for this lock file: set `command` in its "
-            '[[pin.sites]] entry (e.g. command = "poetry lock")'
-        )
+def command(file: str, configured: str, moved: Sequence[str] = ()) -> list[str]:
+    """The lock command as argv: the configured one, else the file's own tool asked to move only
+    the `moved` packages (`poetry update --lock P…`, `uv lock --upgrade-package P…`)."""
+    if configured:
+        return _split(file, configured)
+    name = PurePosixPath(file).name
+    if name == "poetry.lock":
+        return ["poetry", "update", "--lock", *moved] if moved else ["poetry", "lock"]
+    if name == "uv.lock":
+        return ["uv", "lock", *[a for p in moved for a in ("--upgrade-package", p)]]
+    raise UsageError(
+        f"lock site {file}: no command for this lock file: set `command` in its "
+        '[[pin.sites]] entry (e.g. command = "poetry lock")'
+    )
+
+
+def _split(file: str, text: str) -> list[str]:
     try:
         argv = shlex.split(text)
     except ValueError as exc:
@@ -111,39 +110,3 @@ def command(file: str, configured: str) -> list[str]:
     if not argv:
         raise UsageError(f"lock site {file}: the command is empty")
     return argv
-
-
-def regenerate(directory: Path, argv: Sequence[str], file: str) -> None:
-    """Run the lock tool in `directory` (holding the new pyproject.toml and the old lock)."""
-    tool = argv[0]
-    path = shutil.which(tool)
-    if path is None:
-        fix = INSTALL.get(PurePosixPath(tool).name, "install it and put it on PATH")
-        raise UsageError(f"{tool} is not installed, and {file} can only be rewritten by it: {fix}")
-    full = [path, *_adapted(path, argv[1:])]
-    env = dict(
-        os.environ,
-        POETRY_NO_INTERACTION="1",
-        POETRY_VIRTUALENVS_PATH=str(directory.parent / "venvs"),
-    )
-    try:
-        done = subprocess.run(
-            full, cwd=directory, env=env, capture_output=True, text=True, timeout=TIMEOUT
-        )
-    except subprocess.TimeoutExpired:
-        raise ExternalError(f"`{shlex.join(argv)}` for {file} took over {TIMEOUT:.0f} s") from None
-    if done.returncode != 0:
-        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-4:])
-        raise ExternalError(
-            f"`{shlex.join(argv)}` failed for {file} (exit {done.returncode}): {tail}"
-        )
-
-
-def _adapted(path: str, args: Sequence[str]) -> list[str]:
-    """Poetry 1.x updates every package on `poetry lock` unless told `--no-update`; 2.x keeps
-    them by default and has no such flag."""
-    if PurePosixPath(path).name != "poetry" or list(args) != ["lock"]:
-        return list(args)
-    version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60)
-    match = re.search(r"(\d+)\.\d+", version.stdout)
-    return ["lock", "--no-update"] if match and int(match.group(1)) < 2 else ["lock"]

@@ -61,8 +61,9 @@ def test_a_uv_locked_cut_regenerates_uv_lock_with_uv_and_reports_the_lock_diff(
     sha = report["openhands"]["commit"]
     touched = repos.git(world.openhands.remote, "diff", "--name-only", f"{sha}~1", sha).split()
     assert touched == ["pyproject.toml", "uv.lock"]
+    upgrade = [a for name in sorted(eras.PACKAGES) for a in ("--upgrade-package", name)]
     assert report["lock_commands"] == [
-        {"branch": world.openhands.branch, "file": "uv.lock", "command": ["uv", "lock"]}
+        {"branch": world.openhands.branch, "file": "uv.lock", "command": ["uv", "lock", *upgrade]}
     ]
     assert [(c["file"], c["package"], c["old"], c["new"]) for c in report["lock"]] == [
         ("uv.lock", name, OLD, NEW) for name in sorted(eras.PACKAGES)

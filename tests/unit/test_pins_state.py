@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pinbot import config
+from pinbot import config, locktool
 from pinbot.config import PinSettings
 from pinbot.demo import repos
 from pinbot.errors import UsageError
@@ -124,13 +124,22 @@ def test_the_lock_diff_names_every_changed_package() -> None:
 def test_lock_commands_follow_the_file_name() -> None:
     assert lock.command("poetry.lock", "") == ["poetry", "lock"]
     assert lock.command("sub/uv.lock", "") == ["uv", "lock"]
+    moved = ["openhands-sdk", "openhands-tools"]
+    assert lock.command("poetry.lock", "", moved) == ["poetry", "update", "--lock", *moved]
+    assert lock.command("uv.lock", "", moved) == [
+        "uv", "lock", "--upgrade-package", "openhands-sdk", "--upgrade-package", "openhands-tools"
+    ]  # fmt: skip
+    assert lock.command("poetry.lock", "poetry lock", moved) == ["poetry", "lock"]  # configured
     with pytest.raises(UsageError, match=r"set `command`"):
         lock.command("Pipfile.lock", "")
 
 
+BOUNDS = locktool.Bounds("https://pypi.org/simple/", 60.0, 1024, Path("/nonexistent"))
+
+
 def test_a_missing_lock_tool_is_a_usage_error_naming_the_tool_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"no-such-locker is not installed.*install it"):
-        lock.regenerate(tmp_path, ["no-such-locker", "lock"], "poetry.lock")
+        locktool.find("no-such-locker", None, tmp_path, BOUNDS, "poetry.lock")
 
 
 # --- [pin] in the config file ------------------------------------------------------------------
