@@ -7,7 +7,7 @@ every round trip and every new connection. `twenty` has its first capable releas
 down (cold scan); `today` has no capable release newer than the pin (warm scan, today's
 reality); `sweep` has the capability at one release, chosen per run, 1 to 60 releases down.
 
-Yardsticks (DESIGN.md §6): the smarter loop (`skopeo list-tags`, then per release newest first
+Yardsticks (docs/benchmarks.md): the smarter loop (`skopeo list-tags`, then per release newest first
 `skopeo inspect --config`, and `--raw` only for a tag whose route file is present) and, as a
 second column, the loop that runs `--raw` before `--config` for every tag. The floor time is
 interpreter start-up (`python -c pass`, measured in the same run) plus the floor's round trips

@@ -12,9 +12,9 @@ Settings come from `config` (a pinbot.toml, or a pyproject.toml with [tool.pinbo
 command line, from ./pinbot.toml or ./pyproject.toml when it is None. Tokens come from the
 environment, as for the CLI; PINBOT_<FLAG> variables do not (a call says what it means).
 
-The arguments pass through the CLI's own parser, where pinbot validates what comes in (DESIGN.md
-§4): a value the CLI refuses is refused here with the same message, and the command then runs on
-the same typed options as from the command line.
+The arguments pass through the CLI's own parser, where pinbot validates what comes in
+(docs/security.md): a value the CLI refuses is refused here with the same message, and the
+command then runs on the same typed options as from the command line.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class ProbeReport(TypedDict):
 
 
 # What `pinbot --json cut` prints: tag, digest, image, openhands, deploy, changes, pull requests
-# (DESIGN.md §3). Its shape follows the cut as it grows, so it is not pinned down here.
+# (docs/reference/json.md). Its shape follows the cut as it grows, so it is not pinned down here.
 CutReport = dict[str, Any]
 
 
@@ -291,6 +291,7 @@ def probe(
     config: PathLike | None = None,
     no_cache: bool = False,
 ) -> ProbeReport:
-    """Plant a codeword, recycle, ask for it back (DESIGN.md §3). Native, bootstrap and lost are
-    data (`verdict`); an `error` verdict raises IncompleteResult with the report attached."""
+    """Plant a codeword, recycle, ask for it back (docs/guides/probe.md). Native, bootstrap and
+    lost are data (`verdict`); an `error` verdict raises IncompleteResult with the report
+    attached."""
     return cast(ProbeReport, _run("probe", _given(locals())))

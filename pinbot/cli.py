@@ -1,4 +1,4 @@
-"""Argument parsing, dispatch, and the one error boundary (exit codes: DESIGN.md §3).
+"""Argument parsing, dispatch, and the one error boundary (docs/reference/exit-codes.md).
 
 Nothing below this module prints or exits: commands return an int, the core returns data.
 """

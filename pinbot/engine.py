@@ -1,6 +1,6 @@
 """The shared engine of scan, check, cut and gate: tag -> digest -> facts -> verdict.
 
-It costs round trips, so it does the least the answer needs (DESIGN.md §6): one tag-list walk;
+It costs round trips, so it does the least the answer needs (docs/benchmarks.md): one tag-list walk;
 for an unknown tag one manifest GET (index and platform manifest) and one config blob; for a tag
 the cache has seen, one HEAD to confirm the digest and nothing else. Independent candidates are
 examined concurrently, in a bounded window, and the window stops at the first that qualifies.
@@ -231,7 +231,7 @@ class Engine:
     ) -> Iterator[Candidate]:
         """Examine ahead of the reader, yielding results in rank order.
 
-        Two kinds of work, scheduled apart (DESIGN.md §6):
+        Two kinds of work, scheduled apart (docs/benchmarks.md):
         - the warm round: every candidate the cache can predict, down to the first it predicts
           passes, is confirmed at once by one `HEAD` each, all in flight together;
         - the cold look-ahead: a candidate the cache cannot predict costs three requests in a

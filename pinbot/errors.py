@@ -1,4 +1,4 @@
-"""The exceptions the CLI's one error boundary maps to exit codes (DESIGN.md §3).
+"""The exceptions the CLI's one error boundary maps to exit codes (docs/reference/exit-codes.md).
 
 A negative verdict is not an exception: commands return 1 for it.
 """

@@ -1,4 +1,4 @@
-"""The one place text from outside is made safe for where it goes (DESIGN.md §4).
+"""The one place text from outside is made safe for where it goes (docs/security.md).
 
 A tag, a registry's message, an image's config, a repository's file or a server's answer may
 carry anything: ANSI escapes that repaint a terminal, a newline followed by `::stop-commands::`

@@ -2,7 +2,7 @@
 
 ghcr pages `tags/list` 100 at a time unless asked for more (it honours a larger `n`), names the
 next page with a relative `Link: </v2/...?last=TAG&n=N>; rel="next"`, and does not list tags
-newest first (DESIGN.md §1). `GhcrLike` does the same over the upstream repository's tags plus
+newest first. `GhcrLike` does the same over the upstream repository's tags plus
 `extra` ones (each an alias of a tag upstream has, so every listed tag resolves): how the
 benchmark stands for ghcr's agent-server repository, whose list runs to thousands of tags.
 Everything else is forwarded, with the latency of a LatencyProxy.

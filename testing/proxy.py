@@ -1,6 +1,6 @@
 """Loopback HTTP reverse proxies: one that adds latency, one that also injects faults.
 
-`LatencyProxy` stands for a registry across the internet (DESIGN.md §6): every request, and
+`LatencyProxy` stands for a registry across the internet (docs/benchmarks.md): every request, and
 every new connection (a TCP handshake is a round trip too), waits `delay` seconds before it is
 forwarded. `FaultProxy` adds rules: a request whose method and path match a rule gets the
 rule's answer (a status, headers, a body, a delay, a stalled body or a dropped connection)

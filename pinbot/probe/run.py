@@ -196,7 +196,7 @@ def build_sha(info: dict[str, Any]) -> str | None:
 
 
 def wait_turn(home: Home, before: int, timeout: float, progress: Progress) -> Turn:
-    """Wait until the turn is over (DESIGN.md §1's rule) and return how it ended."""
+    """Wait until the turn is over (the rule in docs/guides/probe.md) and return how it ended."""
     api = home.server()
     ident = str(home.conversation_id)
 

@@ -1,8 +1,8 @@
 """What the probe concludes from what it saw. Pure functions: no I/O.
 
-Facts (DESIGN.md §1): a turn is over when the conversation's `execution_status` is terminal *and*
-the count of finish actions or error events has grown since the message was sent (the status
-alone can still show the previous turn). Native resume = same ACP session id, no
+Facts (docs/guides/probe.md): a turn is over when the conversation's `execution_status` is
+terminal *and* the count of finish actions or error events has grown since the message was sent
+(the status alone can still show the previous turn). Native resume = same ACP session id, no
 `<<RESUMED CONVERSATION>>` marker anywhere, and the codeword comes back.
 """
 

@@ -1,12 +1,12 @@
-"""The README's "What pinbot does on a bad day" section, generated from the fault matrix.
+"""The docs' bad-day page (docs/bad-day.md), generated from the fault matrix and tests/hostile.
 
     python -m tests.faults.table                  # run tests/faults, print the section
-    python -m tests.faults.table --write          # ... and put it into README.md
+    python -m tests.faults.table --write          # ... and put it into docs/bad-day.md
     python -m tests.faults.table --record FILE    # use the JSON lines of an earlier run
     python -m tests.faults.table --hostile --write  # only the hostile part (tests/hostile)
 
 Run from the repository root (the test services must be available, as for the test suite).
-The section goes right before "## Layout", or replaces the one already there.
+Each part replaces the one already on the page, or is added at its end.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pinbot.report import markdown_table
 from testing.matrix import HOSTILE_RECORD_ENV, RECORD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "bad-day.md"
 HEADING = "## What pinbot does on a bad day"
-BEFORE = "## Layout"
 AREAS = ("registry", "git", "GitHub API", "docker", "app server", "interruption", "gate")
 INTRO = """\
 Each row is a fault that `tests/faults` injects into real services (the Distribution registry
@@ -71,7 +71,7 @@ def _exit(row: dict[str, object]) -> str:
     return f"{row['exit_code']} (expected {row['expected_exit']}: FAILED)"
 
 
-HOSTILE = "### A hostile world"
+HOSTILE = "## A hostile world"
 HOSTILE_INTRO = """\
 Each row is a class of attack that `tests/hostile` makes with servers of our own on loopback (a
 registry that lies in front of the real one, images whose configs lie in the real registry, a
@@ -107,41 +107,29 @@ def hostile_section(cases: Sequence[dict[str, object]]) -> str:
     return f"{HOSTILE}\n\n{HOSTILE_INTRO}\n\n{counts}\n\n{table}"
 
 
-def put_hostile(readme: str, text: str) -> str:
-    """`readme` with the hostile part replaced, or added at the end of the bad-day section."""
-    start = readme.find(HOSTILE)
+def put_hostile(page: str, text: str) -> str:
+    """`page` with the hostile part replaced, or added at its end."""
+    return _put(page, HOSTILE, text)
+
+
+def put_into(page: str, text: str) -> str:
+    """`page` with the bad-day section replaced, or added at its end."""
+    return _put(page, HEADING, text)
+
+
+def _put(page: str, heading: str, text: str) -> str:
+    start = page.find(heading)
     if start == -1:
-        start = readme.index(BEFORE)
-        return readme[:start] + text.rstrip("\n") + "\n\n" + readme[start:]
-    end = readme.find("\n## ", start)
-    rest = readme[end + 1 :] if end != -1 else ""
-    return readme[:start] + text.rstrip("\n") + "\n\n" + rest
-
-
-def hostile_part(readme: str) -> str:
-    """The hostile part as the README has it now (kept when only the faults are redone)."""
-    start = readme.find(HOSTILE)
-    if start == -1:
-        return ""
-    end = readme.find("\n## ", start)
-    return readme[start:end].strip() if end != -1 else readme[start:].strip()
-
-
-def put_into(readme: str, text: str) -> str:
-    """`readme` with the section replaced, or inserted before the Layout section."""
-    if HEADING in readme:
-        start = readme.index(HEADING)
-        end = readme.find("\n## ", start + len(HEADING))
-        rest = readme[end + 1 :] if end != -1 else ""
-        return readme[:start] + text.rstrip("\n") + "\n\n" + rest
-    at = readme.index(BEFORE)
-    return readme[:at] + text.rstrip("\n") + "\n\n" + readme[at:]
+        return page.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    end = page.find("\n## ", start + len(heading))
+    rest = page[end + 1 :] if end != -1 else ""
+    return page[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--record", type=Path, help="JSON lines of an earlier run")
-    parser.add_argument("--write", action="store_true", help="update README.md in place")
+    parser.add_argument("--write", action="store_true", help="update docs/bad-day.md in place")
     parser.add_argument("--hostile", action="store_true", help="only the hostile part")
     args = parser.parse_args(argv)
     if args.hostile:
@@ -151,10 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = 0 if args.record else run_matrix(record)
         text = section(load(record))
     if args.write:
-        readme = ROOT / "README.md"
-        old = readme.read_text(encoding="utf-8")
-        kept = hostile_part(old)
-        readme.write_text(put_into(old, text + ("\n\n" + kept if kept else "")), encoding="utf-8")
+        PAGE.write_text(put_into(PAGE.read_text(encoding="utf-8"), text), encoding="utf-8")
     print(text)
     return status
 
@@ -166,8 +151,7 @@ def write_hostile(given: Path | None, write: bool) -> int:
         cases = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
         text = hostile_section(cases)
     if write:
-        readme = ROOT / "README.md"
-        readme.write_text(put_hostile(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
+        PAGE.write_text(put_hostile(PAGE.read_text(encoding="utf-8"), text), encoding="utf-8")
     print(text)
     return status
 

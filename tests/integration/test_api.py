@@ -1,8 +1,8 @@
 """pinbot.api: the commands as typed functions that return what --json prints and never print.
 
 Against the local world of the cut tests (a real registry, file:// repositories); the probe
-against the stand-in agent server with real ACP agent processes. The README's library example
-is taken from README.md and run as it stands.
+against the stand-in agent server with real ACP agent processes. The library page's example
+is taken from docs/guides/library.md and run as it stands.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def cli_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[
 
 
 def readme_example() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Library\n", 1)[1].split("\n## ", 1)[0]
-    (block,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    """The library page's example, as it stands."""
+    text = (ROOT / "docs" / "guides" / "library.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     return block
 
 

@@ -333,7 +333,7 @@ def test_github_actions_get_outputs_a_summary_and_one_error_per_failing_check(
     code, out, err = gate(forced, "--require-probe", path, text=True)
 
     assert code == 1
-    assert "::" not in out  # workflow commands go to stderr (DESIGN.md §4)
+    assert "::" not in out  # workflow commands go to stderr (docs/security.md)
     digest = forced.images.world.digests[INCAPABLE]
     report, *lines = output.read_text().splitlines()
     assert json.loads(report.removeprefix("report="))["verdict"] == "block"

@@ -1,4 +1,4 @@
-"""How a scan spends round trips (DESIGN.md §6), counted by a proxy in front of a real registry.
+"""How a scan spends round trips (docs/benchmarks.md), counted by a proxy before a real registry.
 
 A warm scan confirms what the cache predicts in one round of `HEAD`s, and nothing more; a cold
 scan's look-ahead grows with depth. The proxy holds every request `DELAY` seconds (`ROUND` while

@@ -30,7 +30,8 @@ PINBOT_ACTION = re.compile(r"^[A-Za-z0-9_.-]+/pinbot@[0-9a-f]{40}$")
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+\b")
-# Environment names pinbot reads that are not flags (DESIGN.md §3, pinbot/commands/probe.py).
+# Environment names pinbot reads that are not flags (docs/guides/configuration.md and
+# pinbot/commands/probe.py).
 NOT_FLAGS = {
     "PINBOT_REGISTRY_TOKEN",
     "PINBOT_APP_API_KEY",
@@ -473,26 +474,26 @@ def test_the_probe_workflow_probes_both_agents_and_keeps_each_report() -> None:
     assert "cancelled()" in upload["if"]  # a failed probe's report is the one worth reading
 
 
-# --- the README's caller example ----------------------------------------------------------------
+# --- the docs' caller example ------------------------------------------------------------------
 
 
 def readme_workflow_examples() -> list[dict[str, Any]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## GitHub workflows", 1)[1].split("\n## ", 1)[0]
+    text = (ROOT / "docs" / "guides" / "github.md").read_text(encoding="utf-8")
+    section = text.split("## The workflows", 1)[1]
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
     return [YAML(typ="safe", pure=True).load(block) for block in blocks]
 
 
 def test_the_readme_shows_a_deploy_job_that_needs_the_gate() -> None:
     examples = [e for e in readme_workflow_examples() if isinstance(e, dict) and "jobs" in e]
-    assert examples, "README: no workflow example in ## GitHub workflows"
+    assert examples, "docs/guides/github.md: no workflow example in ## The workflows"
     jobs = {name: job for e in examples for name, job in e["jobs"].items()}
     called = {job["uses"].rsplit("/", 1)[1] for job in jobs.values() if "uses" in job}
     assert {"predeploy-gate.yml", "resume-probe.yml"} <= called
     assert called <= {p.name for p in ROOT.glob("workflows/*.yml")}
     (gate,) = [n for n, j in jobs.items() if j.get("uses", "").endswith("predeploy-gate.yml")]
     deploy = [j for j in jobs.values() if gate in _needs(j) and "steps" in j]
-    assert deploy, "README: no deploy job needs the gate"
+    assert deploy, "docs/guides/github.md: no deploy job needs the gate"
     used = set(re.findall(rf"needs\.{gate}\.outputs\.(\w+)", str(deploy)))
     assert used and used <= GATE_OUTPUTS
 
