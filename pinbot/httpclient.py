@@ -1,7 +1,9 @@
 """The one way pinbot makes an HTTP session: bounded retries that honour Retry-After (capped),
 and environment settings read once.
 
-Used by the registry client, the SDK's GitHub contents client and the probe's API clients.
+Used by the registry client, the package index client, the SDK's GitHub contents client and the
+probe's API clients; `fetch` is the bounded request the registry and the package index make
+(a total deadline, a cap on the decoded body).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -214,6 +217,56 @@ class Adapter(HTTPAdapter):
         manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **kwargs)
         manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
         return manager
+
+
+NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A server's answer, its body already read within the deadline and the size cap."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308) and "Location" in self.headers
+
+
+def fetch(
+    http: requests.Session,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    budget: float,
+    timeout: float,
+    limit: int,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> Reply:
+    """One request, redirects not followed, its body read (decoded, at most `limit` bytes; none
+    for HEAD, a redirect or an error status), all of it, retries included, within `budget`
+    seconds. Raises BodyTooLarge, DeadlineExceeded (whatever error the time being up caused),
+    or one of NETWORK_ERRORS."""
+    with deadline(budget) as expired:
+        try:
+            with http.request(
+                method, url, headers=dict(headers or {}), params=params, auth=auth,
+                timeout=timeout, allow_redirects=False, stream=True,
+            ) as response:  # fmt: skip
+                wanted = method != "HEAD" and response.status_code < 300
+                body = read_body(response, limit, what) if wanted else b""
+        except NETWORK_ERRORS:
+            if expired():
+                raise DeadlineExceeded from None
+            raise
+        if expired():
+            raise DeadlineExceeded  # the body may have been cut short
+        return Reply(response.status_code, response.headers, body)
 
 
 def read_body(response: requests.Response, limit: int, what: str) -> bytes:

@@ -24,13 +24,12 @@ import threading
 import time
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
-import urllib3
 
 from pinbot import httpclient, output
 from pinbot.capability import ImageFacts
@@ -70,20 +69,8 @@ class NotFound(UsageError):
     """The registry has no such repository, tag or digest."""
 
 
-NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A registry's answer, its body already read within the deadline and the size cap."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    content: bytes
-
-    @property
-    def is_redirect(self) -> bool:
-        return self.status_code in (301, 302, 303, 307, 308) and "Location" in self.headers
+NETWORK_ERRORS = httpclient.NETWORK_ERRORS
+Reply = httpclient.Reply
 
 
 @dataclass(frozen=True)
@@ -423,31 +410,25 @@ class RegistrySource(Source):
         budget = min(self.timeout * REQUEST_BUDGET, self._command_end - time.monotonic())
         if budget <= 0:
             raise self._too_slow(what, self.timeout * COMMAND_BUDGET, "this command allows")
-        with httpclient.deadline(budget) as expired:
-            try:
-                with self.session.request(
-                    method, url, headers=headers, params=params, auth=auth,
-                    timeout=self.timeout, allow_redirects=False, stream=True,
-                ) as response:  # fmt: skip
-                    wanted = method != "HEAD" and response.status_code < 300
-                    body = httpclient.read_body(response, limit, what) if wanted else b""
-                    if expired():
-                        raise httpclient.DeadlineExceeded  # the body may have been cut short
-                    return Reply(response.status_code, response.headers, body)
-            except httpclient.BodyTooLarge as exc:
-                told = exc.told(f"{self.name}: the registry at {self.base}", f"the {exc.what}")
-                raise ExternalError(told) from None
-            except (httpclient.DeadlineExceeded, *NETWORK_ERRORS) as exc:
-                if expired() or isinstance(exc, httpclient.DeadlineExceeded):
-                    raise self._too_slow(what, budget, "a request may take") from None
-                if isinstance(exc, requests.exceptions.RetryError):
-                    raise ExternalError(
-                        f"{self.name}: {what} kept failing after retries; try again later"
-                    ) from None
+        try:
+            return httpclient.fetch(
+                self.session, method, url, what=what, budget=budget, timeout=self.timeout,
+                limit=limit, headers=headers, params=params, auth=auth,
+            )  # fmt: skip
+        except httpclient.BodyTooLarge as exc:
+            told = exc.told(f"{self.name}: the registry at {self.base}", f"the {exc.what}")
+            raise ExternalError(told) from None
+        except httpclient.DeadlineExceeded:
+            raise self._too_slow(what, budget, "a request may take") from None
+        except NETWORK_ERRORS as exc:
+            if isinstance(exc, requests.exceptions.RetryError):
                 raise ExternalError(
-                    f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the "
-                    "URL and the network, or pass --registry-url"
+                    f"{self.name}: {what} kept failing after retries; try again later"
                 ) from None
+            raise ExternalError(
+                f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the "
+                "URL and the network, or pass --registry-url"
+            ) from None
 
     def _too_slow(self, what: str, seconds: float, bound: str) -> ExternalError:
         return ExternalError(
