@@ -107,6 +107,11 @@ class AgentReport(TypedDict):
     codeword_recalled: bool | None
     restarted: bool | None
     seconds: float | None
+    server_version_before: str | None
+    server_version_after: str | None
+    # each move of a conversation: from, to, verdict, restarted, the session ids, marker_found,
+    # codeword_recalled, server_version_before/after (DESIGN.md §3 probe)
+    legs: list[dict[str, Any]]
 
 
 class ProbeReport(TypedDict):
@@ -288,6 +293,9 @@ def probe(
     acp_command: str | None = None,
     report: PathLike | None = None,
     keep: bool = False,
+    from_image: str | None = None,
+    from_server_command: str | None = None,
+    rollback: bool = False,
     config: PathLike | None = None,
     no_cache: bool = False,
 ) -> ProbeReport:

@@ -211,12 +211,23 @@ OPTIONS: tuple[Option, ...] = (
            check=inputs.command_line, metavar="CMD", example="'agent-server --port {port}'"),
     Option("agent_server_url", "an agent server that is already running", ("probe",),
            check=inputs.http_url, metavar="URL", example="http://127.0.0.1:8000"),
-    Option("recycle_command", "how to recycle --agent-server-url, or the sandbox with --recycle "
-           "command ({sandbox_id}, {conversation_id}, {agent_server_url} are substituted)",
+    Option("recycle_command", "how to recycle --agent-server-url ({port}, {workdir} are "
+           "substituted), or the sandbox with --recycle command ({sandbox_id}, {conversation_id}, "
+           "{agent_server_url})",
            ("probe",), check=inputs.command_line, metavar="CMD",
            example="'kubectl delete pod sandbox-{sandbox_id}'"),
     Option("acp_command", "custom ACP server command ({workdir})", ("probe",),
            check=inputs.command_line, metavar="CMD", example="'claude-agent-acp'"),
+    Option("from_image", "start the conversation on this image (the pin today), then move it "
+           "to --image on the same volume", ("probe",), check=inputs.image_ref, metavar="REF",
+           example="ghcr.io/openhands/agent-server:1.50.1-python"),
+    Option("from_server_command", "start the conversation on this server ({port}, {workdir}), "
+           "then move it to --server-command's on the same storage", ("probe",),
+           check=inputs.command_line, metavar="CMD",
+           example="'uvx openhands-agent-server==1.50.1 --port {port}'"),
+    Option("rollback", "with a from side: also move the conversation back, and move one born "
+           "on the candidate to the from side (what reverting the pin does)", ("probe",),
+           kind="switch", default=False),
     Option("report", "also write the JSON report to FILE", ("probe",), kind="path",
            check=inputs.output_file, metavar="FILE", example="probe.json"),
     Option("keep", "keep the conversations and sandboxes it made", ("probe",), kind="switch",
@@ -440,6 +451,11 @@ class ProbeOptions:
     acp_command: str | None
     report: Path | None
     keep: bool
+    # The side a conversation starts on (the pin today), moved to the candidate; --rollback
+    # moves it back (DESIGN.md §3 probe).
+    from_image: str | None = None
+    from_server_command: str | None = None
+    rollback: bool = False
 
 
 @dataclass(frozen=True)

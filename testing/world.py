@@ -34,12 +34,13 @@ def harness_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def server_command() -> str:
+def server_command(version: str = "harness") -> str:
     """A `--server-command` that runs the stand-in agent server with the test agent (its
-    faults from HARNESS_AGENT_MODE); it runs in its own directory, so name the checkout."""
+    faults from HARNESS_AGENT_MODE), reporting `version`; it runs in its own directory, so name
+    the checkout."""
     python, root = shlex.quote(sys.executable), shlex.quote(str(REPO_ROOT))
     server = f"{python} -m testing.agent_server --port {{port}} --workdir {{workdir}}"
-    return f"env PYTHONPATH={root} {server}"
+    return f"env PYTHONPATH={root} {server} --version {shlex.quote(version)}"
 
 
 def acp_command(name: str = "custom") -> str:

@@ -8,9 +8,12 @@ Agents run concurrently when nothing they share can be disturbed, else one after
 - `--target app`: the ACP agent is chosen in the account's settings, so one API key means one
   agent at a time. Concurrent only when every agent has its own key in
   `PINBOT_APP_API_KEY_<AGENT>` (e.g. `PINBOT_APP_API_KEY_CLAUDE_CODE`).
-- `--image` / `--server-command`: pinbot starts one server per agent, so they run concurrently.
-- `--agent-server-url`: one shared server, and recycling it would cut the other agent's turn:
-  sequential. Its session key comes from `PINBOT_SESSION_API_KEY`.
+- `--image` / `--server-command` / `--agent-server-url`: every agent's conversation lives on one
+  server (pinbot's, or the one at the URL), so they are planted together, the server is recycled
+  once per leg, and they are asked together (`pinbot.probe.run.Group`). The URL's session key
+  comes from `PINBOT_SESSION_API_KEY`.
+With `--from-image` / `--from-server-command` the conversations are born on the from side and
+the recycle moves them to the candidate; `--rollback` moves them back (`pinbot.probe.legs`).
 """
 
 from __future__ import annotations
@@ -26,14 +29,17 @@ from pinbot.commands import Context
 from pinbot.errors import UsageError
 from pinbot.options import ProbeOptions
 from pinbot.probe.http import AppApi
-from pinbot.probe.run import AgentReport, probe_all
+from pinbot.probe.legs import CANDIDATE, FROM, LegPlan, leg_plans
+from pinbot.probe.run import AgentReport, Group, probe_all
 from pinbot.probe.targets import (
     AppHome,
+    AppStage,
     CommandServer,
     Home,
     Recycle,
     Server,
     ServerHome,
+    ServerStage,
     UrlServer,
     agent_settings,
     substitute,
@@ -50,10 +56,12 @@ class Plan:
     target: str
     agents: list[str]
     timeout: float
-    homes: list[Home] = field(default_factory=list)
+    legs: list[LegPlan] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
     shared: list[Server] = field(default_factory=list)
     concurrent: bool = False
     image: dict[str, Any] | None = None
+    from_image: dict[str, Any] | None = None
 
 
 def run(ctx: Context, args: ProbeOptions) -> int:
@@ -61,14 +69,16 @@ def run(ctx: Context, args: ProbeOptions) -> int:
     timeout = args.timeout if args.timeout is not None else ctx.settings.probe.timeout
     if timeout <= 0:
         raise UsageError(f"--timeout {timeout}: give a positive number of seconds")
-    plan = Plan(args.target, agents, timeout)
+    plan = Plan(
+        args.target, agents, timeout, leg_plans(_from_flag(args) is not None, args.rollback)
+    )
     if args.target == "app":
         _plan_app(ctx, args, plan)
     else:
         _plan_agent_server(ctx, args, plan)
     ctx.out.progress(f"probing {', '.join(agents)} on {_describe(args)}")
     try:
-        reports = probe_all(plan.homes, timeout, ctx.out.progress, plan.concurrent)
+        reports = probe_all(plan.groups, plan.legs, timeout, ctx.out.progress, plan.concurrent)
     finally:
         for server in plan.shared:
             server.stop(args.keep)
@@ -85,6 +95,39 @@ def parse_agents(text: str | None, default: list[str]) -> list[str]:
     if len(set(agents)) != len(agents):
         raise UsageError(f"--agents {text!r} names an agent twice")
     return agents
+
+
+# Which from flag goes with which candidate flag.
+FROM_FLAGS = {
+    "--from-image": "--image",
+    "--from-server-command": "--server-command",
+}
+
+
+def _from_flag(args: ProbeOptions) -> str | None:
+    """The from side's flag, checked against the candidate's; --rollback needs one."""
+    given = [
+        flag
+        for flag, value in (
+            ("--from-image", args.from_image),
+            ("--from-server-command", args.from_server_command),
+        )
+        if value
+    ]
+    if len(given) > 1:
+        raise UsageError(f"{' and '.join(given)}: give one from side (the pin today)")
+    if args.rollback and not given:
+        raise UsageError(
+            "--rollback moves a conversation back to the from side: name it with --from-image "
+            "or --from-server-command"
+        )
+    return given[0] if given else None
+
+
+def _check_from(args: ProbeOptions, candidate: str) -> None:
+    found = _from_flag(args)
+    if found is not None and FROM_FLAGS[found] != candidate:
+        raise UsageError(f"{found} goes with {FROM_FLAGS[found]} (the candidate), not {candidate}")
 
 
 def _describe(args: ProbeOptions) -> str:
@@ -126,6 +169,7 @@ def _plan_app(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
         raise UsageError(
             "--image, --server-command and --agent-server-url go with --target agent-server"
         )
+    _check_from(args, "--target app")
     recycle = args.recycle or ctx.settings.probe.recycle
     if recycle not in ("pause", "restart", "command"):
         raise UsageError(
@@ -147,18 +191,17 @@ def _plan_app(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     plan.concurrent = len(set(keys.values())) == len(keys)
     for agent in plan.agents:
         settings = agent_settings(agent, _acp_command(args, None))
-        plan.homes.append(
-            AppHome(
-                apis[agent],
-                agent,
-                settings,
-                Recycle(recycle, args.recycle_command),
-                plan.timeout,
-                ctx.out.progress,
-                ctx.out.mask,
-                args.keep,
-            )
+        home = AppHome(
+            apis[agent],
+            agent,
+            settings,
+            Recycle(recycle, args.recycle_command),
+            plan.timeout,
+            ctx.out.progress,
+            ctx.out.mask,
+            args.keep,
         )
+        plan.groups.append(Group(AppStage(home), [home]))
 
 
 def _app_key(agent: str) -> str:
@@ -173,36 +216,58 @@ def _app_key(agent: str) -> str:
 
 def _plan_agent_server(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     flag = _server_flag(args)
+    _check_from(args, flag)
     _acp_command(args, "")  # bad usage before anything is started
     if args.recycle_command and flag != "--agent-server-url":
         raise UsageError("--recycle-command goes with --agent-server-url")
     if flag == "--agent-server-url":
         _plan_url(ctx, args, plan)
         return
-    image = _image(args) if flag == "--image" else None
-    plan.image = image.identity() if image else None
-    plan.concurrent = True
-    for agent in plan.agents:
-        server = _own_server(ctx, args, plan, image)
-        settings = agent_settings(agent, _acp_command(args, server.working_dir))
-        plan.homes.append(ServerHome(server, agent, settings, owns_server=True, keep=args.keep))
+    server = _own_server(ctx, args, plan, flag)
+    plan.shared.append(server)
+    _homes(args, plan, server)
 
 
-def _image(args: ProbeOptions) -> Any:
-    from pinbot.docker import Image
+def _homes(args: ProbeOptions, plan: Plan, server: Server) -> None:
+    """Every agent's conversation on the one server; a second one is born beside it."""
+    homes: list[Home] = [
+        ServerHome(
+            server, agent, agent_settings(agent, _acp_command(args, server.working_dir)), args.keep
+        )
+        for agent in plan.agents
+    ]
+    plan.groups.append(Group(ServerStage(server), homes, born=_again))
 
-    assert args.image is not None  # _server_flag chose --image
-    return Image(args.image, args.registry_url)
+
+def _again(home: Home) -> Home:
+    assert isinstance(home, ServerHome)  # only agent-server groups are born again
+    return home.again()
 
 
-def _own_server(ctx: Context, args: ProbeOptions, plan: Plan, image: Any) -> Server:
-    if image is None:
+def _own_server(ctx: Context, args: ProbeOptions, plan: Plan, flag: str) -> Server:
+    side = plan.legs[0].source
+    if flag == "--server-command":
         assert args.server_command is not None  # _server_flag chose --server-command
-        return CommandServer(args.server_command, plan.timeout, ctx.out.progress, ctx.out.mask)
+        templates = {CANDIDATE: args.server_command}
+        if args.from_server_command:
+            templates[FROM] = args.from_server_command
+        return CommandServer(templates, side, plan.timeout, ctx.out.progress, ctx.out.mask)
     from pinbot.probe.docker_server import DockerServer
 
+    images = {CANDIDATE: _image(args, args.image)}
+    plan.image = images[CANDIDATE].identity()
+    if args.from_image:
+        images[FROM] = _image(args, args.from_image)
+        plan.from_image = images[FROM].identity()
     memory = ctx.settings.openapi.memory  # the same bound as any other candidate container
-    return DockerServer(image, memory, plan.timeout, ctx.out.progress, ctx.out.mask)
+    return DockerServer(images, side, memory, plan.timeout, ctx.out.progress, ctx.out.mask)
+
+
+def _image(args: ProbeOptions, ref: str | None) -> Any:
+    from pinbot.docker import Image
+
+    assert ref is not None  # _server_flag chose --image
+    return Image(ref, args.registry_url)
 
 
 def _plan_url(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
@@ -222,9 +287,7 @@ def _plan_url(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     )
     plan.shared.append(server)
     server.api.server_info()  # fail fast (exit 3) when nothing answers at the URL
-    for agent in plan.agents:
-        settings = agent_settings(agent, _acp_command(args, server.working_dir))
-        plan.homes.append(ServerHome(server, agent, settings, owns_server=False, keep=args.keep))
+    _homes(args, plan, server)
 
 
 def _report(ctx: Context, args: ProbeOptions, plan: Plan, reports: list[AgentReport]) -> int:
@@ -245,6 +308,8 @@ def report_json(plan: Plan, reports: list[AgentReport], verdict: str) -> dict[st
         "target": plan.target,
         "build_git_sha": shas.pop() if len(shas) == 1 else None,
         "image": plan.image,
+        "from_image": plan.from_image,
+        "rollback": len(plan.legs) > 1,
         "agents": [r.to_json() for r in reports],
     }
 

@@ -1,6 +1,7 @@
 """A stand-in for `openhands-agent-server`: the endpoints the probe uses, as 1.58.0 answers them.
 
-Run as `python -m pinbot.demo.agent_server --port N --workdir DIR`.
+Run as `python -m pinbot.demo.agent_server --port N --workdir DIR [--version V]` (V is what
+/server_info reports: two versions stand in for the pin and the candidate).
 Conversations persist under
 DIR/conversations, the ACP agents' sessions under DIR/acp-store, so a restart on the same DIR
 resumes them. Each conversation's ACP agent is a child process (same process group), started at
@@ -267,7 +268,7 @@ class AgentServer:
         del self.conversations[ident]
 
 
-def build_router(server: AgentServer) -> Router:
+def build_router(server: AgentServer, version: str = "harness") -> Router:
     router = Router()
 
     def check_key(method: str, path: str, request: Request) -> None:
@@ -284,7 +285,7 @@ def build_router(server: AgentServer) -> Router:
 
     @router.add("GET", r"/server_info")
     def server_info(request: Request) -> tuple[int, Any]:
-        info = {"version": "harness", "build_git_sha": sha, "build_git_ref": "harness"}
+        info = {"version": version, "build_git_sha": sha, "build_git_ref": "harness"}
         return 200, {**info, "uptime": time.time() - STARTED}
 
     @router.add("POST", r"/api/conversations")
@@ -321,9 +322,10 @@ def main(make: Callable[[Path], AgentServer] = AgentServer) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workdir", default=".")
+    parser.add_argument("--version", default="harness")
     args = parser.parse_args()
     server = make(Path(args.workdir).resolve())
-    serve(build_router(server), args.port)
+    serve(build_router(server, args.version), args.port)
     # Plain SIGTERM (not a group kill) must not orphan the agents: take them down too.
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     threading.Event().wait()

@@ -27,9 +27,16 @@ class DockerServer:
     working_dir = f"{VOLUME_MOUNT}/project"
 
     def __init__(
-        self, image: Image, memory: str, timeout: float, progress: Progress, mask: Mask
+        self,
+        images: dict[str, Image],
+        side: str,
+        memory: str,
+        timeout: float,
+        progress: Progress,
+        mask: Mask,
     ) -> None:
-        self.image = image
+        self.images = images
+        self.image = images[side]
         self.memory = memory
         self.timeout = timeout
         self.progress = progress
@@ -66,9 +73,17 @@ class DockerServer:
             return f"the container exited: {docker.logs_tail(self.container, 5)}"
         return None
 
-    def recycle(self) -> None:
+    def recycle(self, side: str) -> None:
         self._remove()
+        self.image = self.images[side]
         self._start()
+
+    def named(self, side: str) -> str | None:
+        """The image's tag (`1.58.2-python` says 1.58.2), when it names a release."""
+        name = self.images[side].ref.split("@")[0]
+        tag = name.rpartition(":")[2] if ":" in name.rpartition("/")[2] else ""
+        version = tag.split("-")[0]
+        return version if version[:1].isdigit() else None
 
     def _remove(self) -> None:
         if self.container is not None:

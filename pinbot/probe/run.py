@@ -1,11 +1,14 @@
-"""One probe per agent: plant a codeword, recycle, ask for it back, judge.
+"""One probe: plant a codeword in each agent's conversation, recycle, ask for it back, judge.
 
-No verdict without a proven recycle: the agent server's identity (`Home.identity`) is read
-before and after the recycle; when it did not change, the recycle restarted nothing (a pause that
-only froze processes, a command that did nothing) and the verdict is `error`, never `native`.
+No verdict without a proven recycle: the agent server's identity (`Stage.identity`) is read
+before and after each recycle; when it did not change, the recycle restarted nothing (a pause
+that only froze processes, a command that did nothing) and the leg is `error`, never `native`.
 
-Agents run concurrently only when nothing they share can be disturbed (the command decides:
-see `pinbot.commands.probe.concurrent`); each agent gets its own codeword.
+Agents that share a server (a `Group`) are planted together, recycled once and asked together:
+recycling a shared server per agent would move the second agent from the candidate to the
+candidate. Each leg of `pinbot.probe.legs` is one recycle of the group's stage; each agent gets
+its own codeword per conversation. Groups run concurrently only when the command says nothing
+they share can be disturbed (`pinbot.commands.probe`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from itertools import takewhile
+from typing import Any, Protocol
 
 from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.model import SHA_RE
+from pinbot.probe.legs import CANDIDATE, Leg, LegPlan, server_version
 from pinbot.probe.targets import Home, checked_id
 from pinbot.probe.verdict import (
     NO_RESTART,
@@ -28,13 +33,13 @@ from pinbot.probe.verdict import (
     UNSTEADY,
     UPTIME_PREFIX,
     Turn,
-    judge,
     marker_in,
     outcomes,
     recalled,
     restarted,
     turn_over,
     turn_result,
+    worst,
 )
 from pinbot.probe.waiting import Progress, StepFailed, wait_until
 
@@ -45,6 +50,30 @@ PLANT = (
 RECALL = (
     "What is the codeword I gave you earlier in this conversation? Answer with the codeword only."
 )
+
+
+class Stage(Protocol):
+    """What a group's recycle restarts: an agent server (or an app sandbox's)."""
+
+    def recycle(self, side: str) -> None: ...
+
+    def identity(self) -> str | None: ...
+
+    def server_info(self) -> dict[str, Any]: ...
+
+    def named(self, side: str) -> str | None:
+        """The version the side's package or image name says, when it says one."""
+        ...
+
+
+@dataclass
+class Group:
+    """Agents whose conversations live on one stage. `born` makes the home of a second
+    conversation of the same agent on the same stage (rollback: born on the candidate)."""
+
+    stage: Stage
+    homes: list[Home]
+    born: Callable[[Home], Home] | None = None
 
 
 @dataclass
@@ -62,9 +91,46 @@ class AgentReport:
     error: str | None = None
     detail: str | None = None
     build_git_sha: str | None = None
+    server_version_before: str | None = None
+    server_version_after: str | None = None
+    legs: list[Leg] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {k: v for k, v in vars(self).items() if k != "legs"}
+        return {**data, "legs": [leg.to_json() for leg in self.legs]}
+
+    def settle(self) -> None:
+        """The agent's verdict is its worst leg; its headline fields are its first leg's, and
+        its error the first leg's that failed."""
+        for leg in self.legs:
+            leg.judge()
+        self.verdict = worst(leg.verdict for leg in self.legs)
+        first = self.legs[0]
+        for name in (
+            "conversation_id",
+            "acp_session_id_before",
+            "acp_session_id_after",
+            "marker_found",
+            "codeword_recalled",
+            "restarted",
+            "server_version_before",
+            "server_version_after",
+            "detail",
+        ):
+            setattr(self, name, getattr(first, name))
+        failed = next((leg for leg in self.legs if leg.error), None)
+        self.step, self.error = (failed.step, failed.error) if failed else (None, None)
+
+
+@dataclass
+class Conversation:
+    """One planted conversation of one agent, and the legs it makes."""
+
+    home: Home
+    codeword: str
+    legs: list[Leg]
+    session: str | None = None
+    failed: str | None = None  # why it cannot go on (its legs keep their errors)
 
 
 def new_codeword() -> str:
@@ -72,37 +138,189 @@ def new_codeword() -> str:
 
 
 def probe_all(
-    homes: Sequence[Home], timeout: float, progress: Progress, concurrent: bool
+    groups: Sequence[Group],
+    plans: Sequence[LegPlan],
+    timeout: float,
+    progress: Progress,
+    concurrent: bool,
 ) -> list[AgentReport]:
-    def one(home: Home) -> AgentReport:
-        return probe_agent(home, new_codeword(), timeout, progress)
+    def one(group: Group) -> list[AgentReport]:
+        return Probe(group, plans, timeout, progress).run()
 
-    if concurrent and len(homes) > 1:
-        with ThreadPoolExecutor(max_workers=len(homes)) as pool:
-            return list(pool.map(one, homes))
-    return [one(home) for home in homes]
+    if concurrent and len(groups) > 1:
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            return [r for reports in pool.map(one, groups) for r in reports]
+    return [r for group in groups for r in one(group)]
 
 
-def probe_agent(home: Home, codeword: str, timeout: float, progress: Progress) -> AgentReport:
-    report = AgentReport(agent=home.agent)
-    started = time.monotonic()
-    try:
-        _steps(home, codeword, timeout, progress, report)
-    except (StepFailed, ExternalError) as exc:
-        report.error = str(exc) + _failure_detail(home)
-        progress(f"{home.agent}: {report.step} failed: {exc}")
-    finally:
-        report.seconds = round(time.monotonic() - started, 1)
-        _close(home, progress)
-    report.verdict = judge(
-        report.acp_session_id_before,
-        report.acp_session_id_after,
-        report.marker_found,
-        report.codeword_recalled,
-        report.error,
-        report.restarted,
-    )
-    return report
+class Probe:
+    """One group's probe: its conversations, its recycles, its agents' reports."""
+
+    def __init__(
+        self, group: Group, plans: Sequence[LegPlan], timeout: float, progress: Progress
+    ) -> None:
+        self.group = group
+        self.plans = plans
+        self.timeout = timeout
+        self.progress = progress
+        self.reports = {home.agent: AgentReport(home.agent) for home in group.homes}
+        self.talks: dict[tuple[str, int], Conversation] = {}
+        self.homes: list[Home] = []
+
+    def run(self) -> list[AgentReport]:
+        started = time.monotonic()
+        for report in self.reports.values():
+            report.legs = [Leg(p.source, p.target) for p in self.plans]
+        try:
+            self._each_new(0, self.group.homes, self.plans[0].source)
+            self._moves()
+        finally:
+            for home in self.homes:
+                _close(home, self.progress)
+        for report in self.reports.values():
+            report.seconds = round(time.monotonic() - started, 1)
+            report.settle()
+        return list(self.reports.values())
+
+    def _moves(self) -> None:
+        """Each recycle moves the stage to the next side; the legs that end there are asked.
+        A conversation first met in a batch is born on the batch's side before it moves."""
+        done, born = 0, {self.plans[0].conversation}
+        while done < len(self.plans) and self._alive():
+            batch = _batch(self.plans[done:])
+            for plan in batch:
+                if plan.conversation not in born:
+                    born.add(plan.conversation)
+                    self._born(plan.conversation, plan.source)
+            if not self._recycle(done, batch):
+                return
+            self._ask(done, batch)
+            done += len(batch)
+
+    def _alive(self) -> bool:
+        """Whether any conversation can still be asked (else recycling proves nothing)."""
+        return any(talk.failed is None for talk in self.talks.values())
+
+    def _born(self, conversation: int, side: str) -> None:
+        if self.group.born is None:
+            raise RuntimeError("a second conversation needs Group.born")
+        homes = [self.group.born(home) for home in self.group.homes]
+        self._each_new(conversation, homes, side)
+
+    def _each_new(self, conversation: int, homes: Sequence[Home], side: str) -> None:
+        legs = [i for i, p in enumerate(self.plans) if p.conversation == conversation]
+        for home in homes:
+            self.homes.append(home)
+            mine = [self.reports[home.agent].legs[i] for i in legs]
+            self.talks[(home.agent, conversation)] = Conversation(home, new_codeword(), mine)
+        talks = [self.talks[(home.agent, conversation)] for home in homes]
+        _each(talks, lambda talk: self._plant(talk, side))
+
+    def _plant(self, talk: Conversation, side: str) -> None:
+        home = talk.home
+        step = f"start on the {side}" if side != CANDIDATE else "start"
+        try:
+            self.progress(f"{home.agent}: starting a conversation and planting a codeword")
+            ident = home.start(PLANT.format(codeword=talk.codeword))
+            for leg in talk.legs:
+                leg.conversation_id = ident
+            step = "plant"
+            _expect_reply(wait_turn(home, 0, self.timeout, self.progress), "the first turn")
+            talk.session = session_id(home)
+        except (StepFailed, ExternalError) as exc:
+            self._fail(talk, step, exc)
+
+    def _fail(self, talk: Conversation, step: str, exc: Exception) -> None:
+        talk.failed = str(exc) + _failure_detail(talk.home)
+        self.progress(f"{talk.home.agent}: {step} failed: {exc}")
+        for leg in talk.legs:
+            if leg.error is not None:
+                leg.step, leg.error = step, talk.failed
+
+    def _recycle(self, first: int, batch: Sequence[LegPlan]) -> bool:
+        """Recycle the stage onto the batch's side; False (every leg left failed) if it did not
+        restart."""
+        stage, target = self.group.stage, batch[0].target
+        legs = [r.legs[first + i] for r in self.reports.values() for i in range(len(batch))]
+        try:
+            version = server_version(stage.server_info(), stage.named(batch[0].source))
+            before = _steady_identity(stage)
+            self.progress(f"recycling onto the {target} ({_agents(self.reports)})")
+            stage.recycle(target)
+            after = stage.identity()
+            moved = restarted(before, after)
+            info = stage.server_info()
+        except (StepFailed, ExternalError) as exc:
+            self._fail_legs(legs, "recycle", str(exc))
+            return False
+        now = server_version(info, stage.named(target))
+        self._note_build(target, info)
+        for leg in legs:
+            leg.restarted = moved
+            leg.server_version_before, leg.server_version_after = version, now
+        if not moved:
+            known = before is not None and after is not None
+            self._fail_legs(legs, "recycle", NO_RESTART if known else UNKNOWN_RESTART)
+        return moved
+
+    def _fail_legs(self, legs: Sequence[Leg], step: str, error: str) -> None:
+        self.progress(f"{_agents(self.reports)}: {step} failed: {error}")
+        for leg in legs:
+            leg.step, leg.error = step, error
+
+    def _note_build(self, side: str, info: dict[str, Any]) -> None:
+        """The candidate's build, read from the server that runs after the recycle."""
+        if side == CANDIDATE:
+            for report in self.reports.values():
+                report.build_git_sha = build_sha(info)
+
+    def _ask(self, first: int, batch: Sequence[LegPlan]) -> None:
+        jobs = []
+        for report in self.reports.values():
+            for i, plan in enumerate(batch):
+                talk = self.talks.get((report.agent, plan.conversation))
+                if talk is not None and talk.failed is None:
+                    jobs.append((talk, report.legs[first + i]))
+        _each(jobs, lambda job: self._recall(*job))
+
+    def _recall(self, talk: Conversation, leg: Leg) -> None:
+        home = talk.home
+        leg.acp_session_id_before = talk.session
+        try:
+            self.progress(f"{home.agent}: asking for the codeword")
+            api = home.server()
+            before = outcomes(api.events(str(home.conversation_id)))
+            home.send(RECALL)
+            turn = wait_turn(home, before, self.timeout, self.progress)
+            reply = _expect_reply(turn, "the turn after the recycle")
+            talk.session = leg.acp_session_id_after = session_id(home)
+            leg.marker_found = marker_in(home.events())
+        except (StepFailed, ExternalError) as exc:
+            self._fail(talk, "recall", exc)
+            return
+        leg.codeword_recalled = recalled(reply, talk.codeword)
+        leg.detail = f"codeword {talk.codeword}; the agent answered: {reply[:200]!r}"
+        leg.step = leg.error = None
+
+
+def _batch(plans: Sequence[LegPlan]) -> list[LegPlan]:
+    """The legs one recycle ends: the next ones that make the same move."""
+    move = (plans[0].source, plans[0].target)
+    return list(takewhile(lambda p: (p.source, p.target) == move, plans))
+
+
+def _each(items: Sequence[Any], work: Callable[[Any], None]) -> None:
+    """Turns of different conversations run side by side; a failure is recorded by `work`."""
+    if len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        list(pool.map(work, items))
+
+
+def _agents(reports: dict[str, AgentReport]) -> str:
+    return ", ".join(reports)
 
 
 def _failure_detail(home: Home) -> str:
@@ -118,58 +336,19 @@ def _close(home: Home, progress: Progress) -> None:
         progress(f"{home.agent}: cleanup failed, check for leftovers: {exc}")
 
 
-def _steps(
-    home: Home, codeword: str, timeout: float, progress: Progress, report: AgentReport
-) -> None:
-    agent = home.agent
-    report.step = "start"
-    progress(f"{agent}: starting a conversation and planting a codeword")
-    report.conversation_id = home.start(PLANT.format(codeword=codeword))
-    report.step = "plant"
-    _expect_reply(wait_turn(home, 0, timeout, progress), "the first turn")
-    report.acp_session_id_before = session_id(home)
-    report.build_git_sha = build_sha(home.server().server_info())
-    report.step = "recycle"
-    progress(f"{agent}: recycling ({getattr(home, 'recycle_how', 'recycle')})")
-    _recycle(home, report)
-    report.step = "recall"
-    progress(f"{agent}: asking for the codeword")
-    before = outcomes(home.server().events(report.conversation_id))
-    home.send(RECALL)
-    reply = _expect_reply(wait_turn(home, before, timeout, progress), "the turn after the recycle")
-    report.acp_session_id_after = session_id(home)
-    report.step = "inspect"
-    report.marker_found = marker_in(home.events())
-    report.codeword_recalled = recalled(reply, codeword)
-    report.detail = f"codeword {codeword}; the agent answered: {reply[:200]!r}"
-    report.step = None
-
-
-def _recycle(home: Home, report: AgentReport) -> None:
-    """Recycle, and prove that the agent server really restarted (or stop here)."""
-    before = _steady_identity(home)
-    home.recycle()
-    after = home.identity()
-    report.restarted = restarted(before, after)
-    if not report.restarted:
-        raise StepFailed(
-            NO_RESTART if before is not None and after is not None else UNKNOWN_RESTART
-        )
-
-
 # An identity from a server's uptime is read twice, this far apart, before it is trusted: one
 # that changes by itself (a server that always says it just started) would make any recycle
 # look like a restart. Over a second, so whole-second uptimes are caught too.
 STEADY_GAP = 1.2
 
 
-def _steady_identity(home: Home) -> str | None:
-    first = home.identity()
+def _steady_identity(stage: Stage) -> str | None:
+    first = stage.identity()
     if first is None or not first.startswith(UPTIME_PREFIX):
         return first  # a process or container identity: pinbot reads it, the server does not
     if cleanup.STOP.wait(STEADY_GAP):
         raise StepFailed("reading the agent server's identity: interrupted")
-    then = home.identity()
+    then = stage.identity()
     if restarted(first, then):
         raise StepFailed(UNSTEADY)
     return then

@@ -48,17 +48,6 @@ class Home(Protocol):
 
     def events(self) -> list[dict[str, Any]]: ...
 
-    def recycle(self) -> None: ...
-
-    def identity(self) -> str | None:
-        """What proves a restart: changes when, and only when, the agent server restarted.
-
-        The pid and start time of a server process pinbot started, a container's id and start
-        time, or `uptime_identity` of `/server_info` for a server found at a URL; None when it
-        cannot be told. `run` reads it before and after the recycle (`verdict.restarted`).
-        """
-        ...
-
     def close(self) -> None: ...
 
 
@@ -423,11 +412,66 @@ class Server(Protocol):
 
     def up(self) -> None: ...
 
-    def recycle(self) -> None: ...
+    def recycle(self, side: str) -> None:
+        """Stop the server and start `side`'s (the candidate, or the from side) on the same
+        storage: the same conversations directory and `workspace.working_dir`."""
+        ...
+
+    def named(self, side: str) -> str | None:
+        """The version `side`'s package or image name says, if it says one."""
+        ...
 
     def stop(self, keep: bool) -> None: ...
 
     def identity(self) -> str | None: ...
+
+
+class ServerStage:
+    """An agent server as the stage its agents' conversations move on."""
+
+    def __init__(self, server: Server) -> None:
+        self.srv = server
+
+    def recycle(self, side: str) -> None:
+        self.srv.recycle(side)
+
+    def identity(self) -> str | None:
+        return self.srv.identity()
+
+    def server_info(self) -> dict[str, Any]:
+        return self.srv.api.server_info()
+
+    def named(self, side: str) -> str | None:
+        return self.srv.named(side)
+
+
+class AppStage:
+    """An app conversation's sandbox: its own stage, recycled as `Recycle` says."""
+
+    def __init__(self, home: AppHome) -> None:
+        self.home = home
+
+    def recycle(self, side: str) -> None:
+        self.home.recycle()
+
+    def identity(self) -> str | None:
+        return self.home.identity()
+
+    def server_info(self) -> dict[str, Any]:
+        return self.home.server().server_info()
+
+    def named(self, side: str) -> str | None:
+        return None
+
+
+# `openhands-agent-server==1.58.2` (pip, uvx) or `openhands-agent-server@1.58.2` (uvx) in a
+# server command: the version its package name says.
+_PACKAGE_VERSION = re.compile(r"agent-server(?:==|@)([0-9][A-Za-z0-9.+_-]{0,63})")
+
+
+def package_version(command: str) -> str | None:
+    found = _PACKAGE_VERSION.search(command)
+    return found.group(1) if found else None
 
 
 def server_identity(api: AgentServerApi) -> str | None:
@@ -466,12 +510,21 @@ def wait_healthy(
 
 
 class CommandServer:
-    """`--server-command`: CMD in a fresh working directory; recycled by killing its group."""
+    """`--server-command` (and `--from-server-command`): CMD in a fresh working directory;
+    recycled by killing its group and starting the next side's command on the same directory."""
 
     how = "restart the server command"
 
-    def __init__(self, template: str, timeout: float, progress: Progress, mask: Mask) -> None:
-        self.template = template
+    def __init__(
+        self,
+        templates: dict[str, str],
+        side: str,
+        timeout: float,
+        progress: Progress,
+        mask: Mask,
+    ) -> None:
+        self.templates = templates
+        self.side = side
         self.timeout = timeout
         self.progress = progress
         self.workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
@@ -495,7 +548,8 @@ class CommandServer:
         return f"; the server's log {self.log} ends:\n{_tail(self.log)}"
 
     def _start(self) -> None:
-        command = substitute(self.template, port=str(self.port), workdir=str(self.workdir))
+        template = self.templates[self.side]
+        command = substitute(template, port=str(self.port), workdir=str(self.workdir))
         env = dict(os.environ, OH_SESSION_API_KEYS_0=self.key)
         with open(self.log, "ab") as log:
             try:
@@ -516,9 +570,13 @@ class CommandServer:
             return None
         return f"the server command exited with {self.proc.returncode}"
 
-    def recycle(self) -> None:
+    def recycle(self, side: str) -> None:
         self._kill()
+        self.side = side
         self._start()
+
+    def named(self, side: str) -> str | None:
+        return package_version(self.templates[side])
 
     def _kill(self) -> None:
         """Stop the whole process group: the ACP agents are the server's children."""
@@ -587,12 +645,15 @@ class UrlServer:
     def up(self) -> None:
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
 
-    def recycle(self) -> None:
+    def recycle(self, side: str) -> None:
         port = str(urlsplit(self.api.base_url).port or 80)
         command = substitute(self.recycle_command, port=port, workdir=self.working_dir)
         # Untagged: the server it restarts is the user's, not this run's to kill.
         run_recycle_command(command, self.timeout, env=cleanup.untagged_environment())
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
+
+    def named(self, side: str) -> str | None:
+        return None  # the recycle command's server: only its /server_info says
 
     def stop(self, keep: bool) -> None:
         if keep:
@@ -612,13 +673,11 @@ class ServerHome:
         server: Server,
         agent: str,
         settings: dict[str, Any],
-        owns_server: bool,
         keep: bool,
     ) -> None:
         self.srv = server
         self.agent = agent
         self.settings = settings
-        self.owns_server = owns_server
         self.keep = keep
         self.conversation_id: str | None = None
         self.recycle_how = server.how
@@ -644,11 +703,9 @@ class ServerHome:
     def events(self) -> list[dict[str, Any]]:
         return self.srv.api.events(str(self.conversation_id))
 
-    def recycle(self) -> None:
-        self.srv.recycle()
-
-    def identity(self) -> str | None:
-        return self.srv.identity()
+    def again(self) -> ServerHome:
+        """A home for another conversation of the same agent on the same server."""
+        return ServerHome(self.srv, self.agent, self.settings, self.keep)
 
     def failure_detail(self) -> str:
         """What the server kept that explains a failure (its log), when it keeps one."""
@@ -660,8 +717,6 @@ class ServerHome:
             # a stopped or broken server: its conversations go with it
             with contextlib.suppress(ExternalError):
                 self.srv.api.delete(self.conversation_id)
-        if self.owns_server:
-            self.srv.stop(self.keep)
 
 
 def volume_name() -> str:

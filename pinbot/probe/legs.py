@@ -1,0 +1,92 @@
+"""The legs of a probe (pure): which conversation moves from which side to which, and what a
+leg's report says.
+
+A probe without a from side has one leg, the candidate recycled onto itself. With a from side
+(`--from-image`, `--from-server-command`, `--from-acp-command`) the conversation is born on the
+from side and moved to the candidate: the upgrade a deploy makes. `--rollback` adds what a
+revert does: the same conversation goes back to the from side, and a second one, born on the
+candidate, goes there too (the conversations a deploy started before it was reverted).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pinbot.probe.verdict import Verdict, judge
+
+FROM = "from"
+CANDIDATE = "candidate"
+UNCHANGED = "the upgrade changed nothing: the server reports version {version} on both sides"
+UNKNOWN_VERSION = "the server's version could not be read on both sides, so no upgrade is proven"
+# What a server may report as its version (shown in reports, PR bodies and the terminal).
+VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}\Z")
+
+
+@dataclass(frozen=True)
+class LegPlan:
+    conversation: int  # 0: born on the first side; 1: born on the candidate (rollback only)
+    source: str
+    target: str
+
+
+def leg_plans(has_from: bool, rollback: bool) -> list[LegPlan]:
+    if not has_from:
+        return [LegPlan(0, CANDIDATE, CANDIDATE)]
+    legs = [LegPlan(0, FROM, CANDIDATE)]
+    if rollback:
+        legs += [LegPlan(0, CANDIDATE, FROM), LegPlan(1, CANDIDATE, FROM)]
+    return legs
+
+
+@dataclass
+class Leg:
+    """One move of one conversation, as the report shows it."""
+
+    source: str
+    target: str
+    verdict: Verdict = "error"
+    restarted: bool = False
+    acp_session_id_before: str | None = None
+    acp_session_id_after: str | None = None
+    marker_found: bool = False
+    codeword_recalled: bool = False
+    server_version_before: str | None = None
+    server_version_after: str | None = None
+    conversation_id: str | None = None
+    step: str | None = None
+    error: str | None = "not reached: an earlier step failed"
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"from": data.pop("source"), "to": data.pop("target"), **data}
+
+    def judge(self) -> None:
+        """The leg's verdict; a move between two sides must show a new version to count."""
+        if self.error is None and self.source != self.target:
+            self.error = version_change(self.server_version_before, self.server_version_after)
+        self.verdict = judge(
+            self.acp_session_id_before,
+            self.acp_session_id_after,
+            self.marker_found,
+            self.codeword_recalled,
+            self.error,
+            self.restarted,
+        )
+
+
+def version_change(before: str | None, after: str | None) -> str | None:
+    """Why a move between two sides proves no upgrade, or None when the version moved."""
+    if before is None or after is None:
+        return UNKNOWN_VERSION
+    return UNCHANGED.format(version=before) if before == after else None
+
+
+def server_version(info: dict[str, Any], named: str | None = None) -> str | None:
+    """The version a server reports in `/server_info`, else the one its package/image names."""
+    found = info.get("version")
+    if isinstance(found, str) and VERSION_RE.match(found) and found != "unknown":
+        return found
+    return named
