@@ -8,6 +8,7 @@ removed; the volume goes too unless --keep. The containers are run through `pinb
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from typing import Any
 
@@ -46,10 +47,12 @@ class DockerServer:
         self.api = AgentServerApi(f"http://127.0.0.1:{self.port}", self.key)
         self.volume = f"pinbot-probe-{uuid.uuid4().hex[:12]}"
         self.container: Any = None
+        self.starting = threading.Lock()  # agents planted side by side start it once
 
     def up(self) -> None:
-        if self.container is None:
-            self._start()
+        with self.starting:
+            if self.container is None:
+                self._start()
 
     def _start(self) -> None:
         try:

@@ -67,6 +67,7 @@ class Leg:
         """The leg's verdict; a move between two sides must show a new version to count."""
         if self.error is None and self.source != self.target:
             self.error = version_change(self.server_version_before, self.server_version_after)
+            self.step = "versions" if self.error else None
         self.verdict = judge(
             self.acp_session_id_before,
             self.acp_session_id_after,

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -537,10 +538,12 @@ class CommandServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.workdir / "server.log"
         self.failed = False  # keep the log: it holds the server's and its agents' stderr
+        self.starting = threading.Lock()  # agents planted side by side start it once
 
     def up(self) -> None:
-        if self.proc is None:
-            self._start()
+        with self.starting:
+            if self.proc is None:
+                self._start()
 
     def failure_detail(self) -> str:
         """Where the server's log is kept, and how it ends (its agents' stderr is in it)."""
