@@ -32,14 +32,13 @@ import tempfile
 import threading
 import urllib.parse
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from pinbot import config
 from pinbot.errors import ExternalError, UsageError
-from pinbot.holds import Hold, Logged, find
 from pinbot.model import SHA_RE, is_loopback_host
 from pinbot.report import strip_credentials
 
@@ -355,6 +354,12 @@ class InPlace:
     def has_commit(self, sha: str) -> bool:
         return self.resolve(sha) == sha
 
+    def pin_history(self, tip: str, paths: Sequence[str]) -> list[Touched]:
+        return pin_file_history(self.path, tip, paths, self._credential)
+
+    def blobs(self) -> Blobs:
+        return Blobs(self.path, self._credential, self._fetch_from)
+
     def read(self, commit: str, path: str) -> bytes | None:
         # One cat-file process answers, for the file and for its directory's tree (which says
         # whether the file is a regular one), "missing" or "<id> <type> <size>" and the bytes.
@@ -470,6 +475,12 @@ class Clone:
         """Whether `sha` is `tip` or one of its ancestors (an unknown sha is not)."""
         status, _, _ = self._run("merge-base", "--is-ancestor", sha, tip)
         return status == 0
+
+    def pin_history(self, tip: str, paths: Sequence[str]) -> list[Touched]:
+        return pin_file_history(Path(self.repo.git_dir), tip, paths, self.credential)
+
+    def blobs(self) -> Blobs:
+        return Blobs(Path(self.repo.git_dir), self.credential)
 
     def commit(self, parent: str, files: Mapping[str, bytes], message: str) -> str:
         """A commit on `parent` with `files` replaced, by the bot identity; returns its sha."""
@@ -781,46 +792,77 @@ class GitMirror:
             raise ExternalError(f"fetching {self.where} failed: {last_line(done.stderr)}")
 
 
-# --- rollback holds: the pins and reverts of a branch ----------------------------------------
+# --- the pin files' own history (rollback holds, pinbot/holds.py) -------------------------------
 
-# How far back a rollback is looked for: the newest this many pin and revert commits.
-HOLD_SEARCH = 500
-_PIN_FORMAT = _FIELD.join(("%H", "%B", "%(trailers:only,unfold)")) + _RECORD
+_REGULAR_MODES = ("100644", "100755")
 
 
-def holds_at(git_dir: Path, tip: str, branch: str) -> list[Hold]:
-    """The rollback holds in force at `tip` of `branch` (see pinbot/holds.py)."""
-    return find(pins_and_reverts(git_dir, tip), lambda sha: logged(git_dir, sha), branch)
+@dataclass(frozen=True)
+class Touched:
+    """A first-parent commit that changed a pin file, and each pin file's blob after it (a file
+    that is absent, a symlink or a submodule there is left out): holds.Touched."""
+
+    commit: str
+    blobs: Mapping[str, str]
 
 
-def pins_and_reverts(git_dir: Path, tip: str, limit: int = HOLD_SEARCH) -> list[Logged]:
-    """The pinbot pin commits and the reverts reachable from `tip`, newest first (children
-    before parents), at most `limit`: the history pinbot/holds.py reads."""
-    args = ["log", "--topo-order", f"-n{limit}", f"--format={_PIN_FORMAT}", "-E"]
-    args += ["--grep=^This reverts commit [0-9a-f]{40}", f"--grep=^{IMAGE_TRAILER}: ", tip, "--"]
-    done = run(git_dir, args)
+def pin_file_history(
+    git_dir: Path, tip: str, paths: Sequence[str], credential: Credential | None = None
+) -> list[Touched]:
+    """Every first-parent commit of `tip` that changed one of `paths`, oldest first, however
+    long the branch is: `git log --first-parent --raw -- PATHS` (trees only, so a blobless
+    mirror fetches nothing). The branch's own line: a merged side branch counts by what its
+    merge changed."""
+    args = ["log", "--first-parent", "--reverse", "--raw", "--no-abbrev", "--no-renames"]
+    args += ["--diff-merges=first-parent", f"--format={_RECORD}%H", "--end-of-options", tip]
+    done = run(git_dir, [*args, "--", *paths], credential=credential)
     if done.returncode != 0:
         raise ExternalError(f"git log {short(tip)} in {git_dir} failed: {last_line(done.stderr)}")
-    records = done.stdout.decode("utf-8", "replace").split(_RECORD)
-    return [_logged(record) for record in records if record.strip()]
+    current: dict[str, str] = {}
+    history = []
+    for record in done.stdout.decode("utf-8", "replace").split(_RECORD)[1:]:
+        commit, *lines = record.strip("\n").split("\n")
+        for line in lines:
+            _apply_raw(current, line)
+        history.append(Touched(commit.strip(), dict(current)))
+    return history
 
 
-def logged(git_dir: Path, sha: str) -> Logged | None:
-    """Commit `sha` as holds.py reads it, or None when the repository does not have it."""
-    done = run(git_dir, ["log", "-1", f"--format={_PIN_FORMAT}", sha, "--"])
-    if done.returncode != 0:
-        return None
-    return _logged(done.stdout.decode("utf-8", "replace"))
+def _apply_raw(blobs: dict[str, str], line: str) -> None:
+    """One `--raw` line (`:old new oldid newid STATUS\tpath`) applied to path -> blob."""
+    fields, _, path = line.partition("\t")
+    parts = fields.split()
+    if len(parts) != 5 or not path:
+        return
+    mode, blob = parts[1], parts[3]
+    if parts[4] == "D" or mode not in _REGULAR_MODES:
+        blobs.pop(path, None)
+    else:
+        blobs[path] = blob
 
 
-def _logged(record: str) -> Logged:
-    sha, text, block = record.lstrip("\n").rstrip(_RECORD + "\n").split(_FIELD)
-    trailers = dict(_trailer_lines(block))
-    return Logged(sha, text, trailers.get(IMAGE_TRAILER), trailers.get(DIGEST_TRAILER))
+class Blobs:
+    """File contents by blob id, through one `git cat-file --batch` (a blobless mirror fetches
+    each from its remote on first read, unless `prefetch` brought them all in one go)."""
 
+    def __init__(
+        self, git_dir: Path, credential: Credential | None = None, remote: str | None = None
+    ) -> None:
+        self._git_dir, self._credential, self._remote = git_dir, credential, remote
+        self._reader = _CatFile(git_dir, credential)
 
-def _trailer_lines(block: str) -> Iterator[tuple[str, str]]:
-    for line in block.splitlines():
-        key, sep, value = line.partition(": ")
-        if sep:
-            yield key, value.strip()
+    def prefetch(self, blobs: Sequence[str]) -> None:
+        """One fetch for the blobs a blobless mirror lacks, instead of one per blob; a remote
+        that does not serve objects by id leaves them to be fetched on read, as before."""
+        if self._remote is None or not blobs:
+            return
+        args = ["-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags"]
+        args += ["--no-write-fetch-head", "--filter=blob:none", "--stdin", "--", self._remote]
+        run(self._git_dir, args, "\n".join(blobs).encode(), credential=self._credential)
+
+    def read(self, blob: str) -> bytes | None:
+        found = self._reader.read(blob)
+        return found[1] if found is not None and found[0] == "blob" else None
+
+    def close(self) -> None:
+        self._reader.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pinbot import cleanup, config, git, github, holds, locktool
 from pinbot.commands import Context
-from pinbot.commands.scan import hold_back
+from pinbot.commands.scan import hold_back, holds_on
 from pinbot.cut import apply
 from pinbot.cut.apply import Built
 from pinbot.cut.facts import (
@@ -262,7 +262,7 @@ def _pick(
 ) -> Pick:
     current = facts[0].state.tag
     what = request.tag or f"the newest tag newer than {current}"
-    found = _holds(ctx, request, clone, facts)
+    found = _holds(ctx, request, opts, clone, facts)
     ctx.out.progress(f"checking {what} of {opts.image} for {ctx.settings.capability}")
     candidate = examine(ctx, opts, request.tag, current, () if request.allow_held else found)
     hold = holds.held(found, str(opts.image), candidate.tag, candidate.digest)
@@ -302,13 +302,18 @@ def examine(
 
 
 def _holds(
-    ctx: Context, request: Request, clone: git.Clone, facts: Sequence[BranchFacts]
+    ctx: Context,
+    request: Request,
+    opts: ImageOptions,
+    clone: git.Clone,
+    facts: Sequence[BranchFacts],
 ) -> list[Hold]:
-    """The rollbacks of pinbot pins on every branch being cut (one image goes to all of them,
+    """The rollbacks on every branch being cut (one image goes to all of them,
     so a rollback on any release line holds it); with --allow-held they hold nothing back, but
     are said out loud (and a lifted one goes into the commit message and the PRs)."""
-    git_dir = Path(clone.repo.git_dir)
-    found = [hold for f in facts for hold in git.holds_at(git_dir, f.tip, f.branch)]
+    specs = profiles.sites(ctx.settings.pin, ctx.settings.source)
+    image, variant = str(opts.image), opts.variant
+    found = [h for f in facts for h in holds_on(clone, f.tip, f.branch, specs, image, variant)]
     if found and request.allow_held:
         for hold in found:
             ctx.out.progress(f"warning: {hold.describe()}; --allow-held: not holding it back")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,8 @@ from pinbot.options import CheckOptions, ImageOptions, ScanOptions
 from pinbot.report.scan import check_text, scan_json, scan_text, why
 
 if TYPE_CHECKING:
-    from pinbot.git import InPlace
+    from pinbot.git import Clone, InPlace
+    from pinbot.pins.kinds import SiteSpec
 
 
 def run(ctx: Context, options: ScanOptions) -> int:
@@ -115,16 +116,37 @@ def read_branch(
             raise UsageError(
                 f"--openhands-branch {branch!r} is not a branch of {repo.where}: check the name"
             )
-        ctx.out.detail(f"reading rollbacks of pinbot pins on {branch} in {repo.where}")
-        found = git.holds_at(repo.path, tip, branch)
         specs = profiles.sites(ctx.settings.pin, ctx.settings.source)
         where = f" at {git.short(tip)} of {branch} in {repo.where}"
         image, variant = str(opts.image), opts.variant
+        ctx.out.detail(f"reading the pin files' history on {branch} in {repo.where}")
+        found = holds_on(repo, tip, branch, specs, image, variant)
         pins = read_state(specs, lambda path: repo.read(tip, path), image, variant, where)
         ctx.out.progress(
             f"{branch} pins {pins.tag} ({pins.deployed.label} at {pins.deployed.where})"
         )
         return found, pins.tag
+
+
+def holds_on(
+    repo: InPlace | Clone,
+    tip: str,
+    branch: str,
+    specs: Sequence[SiteSpec],
+    image: str,
+    variant: str,
+) -> list[Hold]:
+    """The rollback holds in force at `tip` of `branch`, from the pin files' own history
+    (pinbot/holds.py): every first-parent commit that changed one, however long the branch."""
+    files = list(dict.fromkeys(spec.file for spec in specs))
+    history = repo.pin_history(tip, files)
+    blobs = repo.blobs()
+    try:
+        blobs.prefetch(holds.plain_blobs(history, specs))
+        pinned = list(holds.pins_along(history, specs, blobs.read, image, variant))
+    finally:
+        blobs.close()
+    return holds.find(pinned, branch, variant)
 
 
 def _open(source: str, scratch: Path) -> InPlace:

@@ -23,7 +23,9 @@ def test_demo_runs_scan_cut_gate_probe_and_says_where_to_look(capsys, tmp_path: 
         assert step in err
     assert "  scan   1.29.0-python is the newest tag carrying the blob routes" in out
     assert "1.29.2-python   fail  provenance: attestation names another commit: " in err
-    assert "1.29.1-python   held  hold: 1.29.1-python is held: its pin " in err
+    assert (
+        "1.29.1-python   held  hold: 1.29.1-python is held: acp-native-resume moved its pin" in err
+    )
     assert "gate   pass" in out and "probe  native" in out
     assert "WARNING" not in err, "expected retries are not the user's business"
     assert "(cached verdict)" in err and str(tmp_path / "demo" / "software-agent-sdk") in err

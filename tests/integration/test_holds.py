@@ -88,8 +88,8 @@ def fresh(capsys: pytest.CaptureFixture[str], images: tuple[str, World], tmp_pat
 
 def held_line(rolled: Rolled) -> str:
     return (
-        f"{HELD} is held: its pin {rolled.pin_commit[:12]} was reverted by "
-        f"{rolled.revert_commit[:12]} on {rolled.openhands.branch}"
+        f"{HELD} is held: {rolled.openhands.branch} moved its pin to it in "
+        f"{rolled.pin_commit[:12]} and back to 1.26.0-python in {rolled.revert_commit[:12]}"
     )
 
 
@@ -165,9 +165,10 @@ def test_scan_with_the_branch_shows_held_with_the_revert_commit(capsys, rolled) 
     assert report["holds"] == [
         {
             "image": f"{IMAGE}:{HELD}",
-            "digest": rolled.world.digests[HELD],
+            "digest": None,
             "pin_commit": rolled.pin_commit,
             "revert_commit": rolled.revert_commit,
+            "back_to": "1.26.0-python",
             "branch": rolled.openhands.branch,
         }
     ]
@@ -194,7 +195,7 @@ def test_when_every_newer_capable_image_is_held_latest_names_each_hold(capsys, f
 
     assert code == 1 and report is None
     assert f"and is not held ({held_line(rolled)}; {NEXT} is held: " in err
-    assert f"was reverted by {second[:12]}" in err
+    assert f"and back to 1.26.0-python in {second[:12]}" in err
 
 
 def test_scan_reads_the_holds_of_a_remote_through_a_blobless_mirror(capsys, rolled) -> None:

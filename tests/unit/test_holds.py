@@ -1,92 +1,85 @@
-"""Rollback holds from a branch's history (pure: the history is data, newest first)."""
+"""Rollback holds from what a branch's pin sites said along its history (pure: oldest first)."""
 
 from __future__ import annotations
 
-from pinbot.holds import Hold, Logged, Pin, find, held, mark, reverted
+from dataclasses import dataclass
+
+from pinbot.holds import Hold, Pinned, find, held, mark, pins_along
 from pinbot.model import Candidate, Evidence
+from pinbot.pins.kinds import SiteSpec
 
 IMAGE = "ghcr.io/openhands/agent-server"
 DIGEST_41 = "sha256:" + "4" * 64
-DIGEST_42 = "sha256:" + "2" * 64
 
 
 def sha(n: int) -> str:
     return f"{n:040x}"
 
 
-def pin(n: int, tag: str, digest: str) -> Logged:
-    return Logged(sha(n), f"Pin agent-server {tag}\n", f"{IMAGE}:{tag}", digest)
+def states(*tags: str, image: str = IMAGE) -> list[Pinned]:
+    return [Pinned(sha(n), image, tag) for n, tag in enumerate(tags, start=1)]
 
 
-def revert(n: int, target: int, word: str = "Revert") -> Logged:
-    return Logged(sha(n), f'{word} "..."\n\nThis reverts commit {sha(target)}.\n')
+def held_tags(*tags: str) -> list[str]:
+    return [h.tag for h in find(states(*tags), "main", "python")]
 
 
-def nothing(_: str) -> Logged | None:
-    return None
+def test_a_move_back_to_an_older_release_holds_the_image_moved_away_from() -> None:
+    found = find(states("1.40.0-python", "1.41.0-python", "1.40.0-python"), "main", "python")
 
-
-def history(*oldest_first: Logged) -> list[Logged]:
-    return list(reversed(oldest_first))
-
-
-def test_a_reverted_pin_holds_its_image_and_digest() -> None:
-    found = find(history(pin(1, "1.41.0-python", DIGEST_41), revert(2, 1)), nothing, "main")
-
-    assert found == [Hold(Pin(f"{IMAGE}:1.41.0-python", DIGEST_41), sha(1), sha(2), "main")]
+    assert found == [Hold(IMAGE, "1.41.0-python", sha(2), sha(3), "1.40.0-python", "main")]
     assert found[0].describe() == (
-        f"1.41.0-python is held: its pin {sha(1)[:12]} was reverted by {sha(2)[:12]} on main"
+        f"1.41.0-python is held: main moved its pin to it in {sha(2)[:12]} and back to "
+        f"1.40.0-python in {sha(3)[:12]}"
     )
 
 
-def test_a_later_pin_of_another_tag_does_not_lift_the_hold() -> None:
-    commits = history(
-        pin(1, "1.41.0-python", DIGEST_41), revert(2, 1), pin(3, "1.42.0-python", DIGEST_42)
-    )
-
-    assert [h.pin.tag for h in find(commits, nothing, "main")] == ["1.41.0-python"]
+def test_moves_forward_hold_nothing() -> None:
+    assert held_tags("1.40.0-python", "1.41.0-python", "1.43.0-python") == []
 
 
-def test_reverting_the_revert_or_pinning_that_image_again_lifts_the_hold() -> None:
-    reapplied = history(pin(1, "1.41.0-python", DIGEST_41), revert(2, 1), revert(3, 2, "Reapply"))
-    repinned = history(
-        pin(1, "1.41.0-python", DIGEST_41), revert(2, 1), pin(3, "1.41.0-python", DIGEST_41)
-    )
-
-    assert find(reapplied, nothing, "main") == []
-    assert find(repinned, nothing, "main") == []
+def test_a_move_to_an_older_release_never_pinned_before_is_a_move_back_too() -> None:
+    assert held_tags("1.40.0-python", "1.43.0-python", "1.41.0-python") == ["1.43.0-python"]
 
 
-def test_a_revert_of_a_human_commit_holds_nothing() -> None:
-    human = Logged(sha(1), "Bump the frontend\n")
-
-    assert find(history(human, revert(2, 1)), nothing, "main") == []
-
-
-def test_a_pin_older_than_the_history_read_is_looked_up() -> None:
-    old = pin(1, "1.41.0-python", DIGEST_41)
-
-    def lookup(commit: str) -> Logged | None:
-        return old if commit == sha(1) else None
-
-    found = find(history(revert(2, 1)), lookup, "release/1.0")
-
-    assert [(h.pin.tag, h.revert_commit, h.branch) for h in found] == [
-        ("1.41.0-python", sha(2), "release/1.0")
+def test_a_superseded_image_is_not_held_by_a_later_rollback_of_another() -> None:
+    assert held_tags("1.40.0-python", "1.41.0-python", "1.42.0-python", "1.40.0-python") == [
+        "1.42.0-python"
     ]
 
 
-def test_a_hold_matches_its_tag_or_its_digest_in_the_same_repository_only() -> None:
-    hold = Hold(Pin(f"{IMAGE}:1.41.0-python", DIGEST_41), sha(1), sha(2), "main")
+def test_naming_the_image_again_lifts_the_hold_and_another_tag_does_not() -> None:
+    assert held_tags("1.40.0-python", "1.41.0-python", "1.40.0-python", "1.41.0-python") == []
+    assert held_tags("1.40.0-python", "1.41.0-python", "1.40.0-python", "1.42.0-python") == [
+        "1.41.0-python"
+    ]
+
+
+def test_a_state_that_stays_is_one_stint_and_the_pin_commit_is_where_it_began() -> None:
+    found = find(
+        states("1.40.0-python", "1.41.0-python", "1.41.0-python", "1.40.0-python"),
+        "main",
+        "python",
+    )
+
+    assert [(h.pin_commit, h.revert_commit) for h in found] == [(sha(2), sha(4))]
+
+
+def test_build_tags_move_back_when_they_return_to_an_image_pinned_before() -> None:
+    assert held_tags("4e2ecd8-python", "be9725b-python", "4e2ecd8-python") == ["be9725b-python"]
+    assert held_tags("4e2ecd8-python", "be9725b-python", "0c1d2e3-python") == []
+
+
+def test_a_hold_matches_its_tag_in_the_same_repository_only() -> None:
+    hold = Hold(IMAGE, "1.41.0-python", sha(1), sha(2), "1.40.0-python", "main")
 
     assert held([hold], IMAGE, "1.41.0-python", None) is hold
-    assert held([hold], IMAGE, "1.41.0-java", DIGEST_41) is hold  # the same image, retagged
-    assert held([hold], IMAGE, "1.42.0-python", DIGEST_42) is None
+    assert held([hold], IMAGE, "1.42.0-python", DIGEST_41) is None
     assert held([hold], "ghcr.io/other/agent-server", "1.41.0-python", DIGEST_41) is None
 
 
 def test_a_held_candidate_says_held_and_why_first() -> None:
-    hold = Hold(Pin(f"{IMAGE}:1.41.0-python", DIGEST_41), sha(1), sha(2), "main")
+    hold = Hold(IMAGE, "1.41.0-python", sha(1), sha(2), "1.40.0-python", "main")
     candidate = Candidate(
         "1.41.0-python",
         "1.41.0",
@@ -102,6 +95,40 @@ def test_a_held_candidate_says_held_and_why_first() -> None:
     assert marked.evidence[1:] == candidate.evidence
 
 
-def test_the_reverted_commit_is_read_from_gits_own_revert_line() -> None:
-    assert reverted(f'Revert "x"\n\nThis reverts commit {sha(7)}.\n') == sha(7)
-    assert reverted("This reverts nothing\n") is None
+@dataclass(frozen=True)
+class Touched:
+    commit: str
+    blobs: dict[str, str]
+
+
+COMPOSE = SiteSpec("compose-default", "compose.yml", name="TAG", optional=True)
+LOCK = SiteSpec("lock", "poetry.lock", packages=("openhands-agent-server",), optional=True)
+
+
+def compose(tag: str) -> bytes:
+    return f"services:\n  x:\n    image: a:${{TAG:-{tag}}}\n".encode()
+
+
+def test_pins_along_reads_each_blob_once_skips_unreadable_commits_and_leaves_locks_alone() -> None:
+    blobs = {"b1": compose("1.40.0-python"), "b2": compose("1.41.0-python"), "bad": b"\xff\x00"}
+    asked: list[str] = []
+
+    def read(blob: str) -> bytes | None:
+        asked.append(blob)
+        return blobs.get(blob)
+
+    history = [
+        Touched(sha(1), {"compose.yml": "b1", "poetry.lock": "L1"}),
+        Touched(sha(2), {"compose.yml": "b2", "poetry.lock": "L2"}),
+        Touched(sha(3), {"compose.yml": "bad", "poetry.lock": "L3"}),
+        Touched(sha(4), {"compose.yml": "b1", "poetry.lock": "L4"}),
+    ]
+
+    pinned = list(pins_along(history, [COMPOSE, LOCK], read, IMAGE, "python"))
+
+    assert [(p.commit, p.tag) for p in pinned] == [
+        (sha(1), "1.40.0-python"),
+        (sha(2), "1.41.0-python"),
+        (sha(4), "1.40.0-python"),
+    ]
+    assert sorted(asked) == ["L3", "b1", "b2", "bad"]  # a lock only where nothing else said
