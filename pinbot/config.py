@@ -306,10 +306,25 @@ def _check_pin(where: str, pin: PinSettings) -> None:
             )
 
 
+# `Name <email>` as git takes it: no control characters (a newline would forge a commit
+# header or trailer), no `<`/`>` in the name, no blank, `<` or `>` in the email.
+_CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_AUTHOR = re.compile(
+    rf" *([^<>{_CONTROL}]*[^<>\s{_CONTROL}]) *<([^<>\s@{_CONTROL}]+@[^<>\s{_CONTROL}]+)> *\Z"
+)
+
+
+def parse_author(text: str) -> tuple[str, str] | None:
+    """(name, email) of `Name <email@example.com>`, or None if it is not one."""
+    found = _AUTHOR.match(text)
+    return (found[1].strip(), found[2]) if found and found[1].strip() else None
+
+
 def _check_author(where: str, text: str) -> None:
-    name, _, rest = text.partition("<")
-    if not name.strip() or "@" not in rest or not rest.rstrip().endswith(">"):
-        raise UsageError(f"{where}: git_author {text!r}: write 'Name <email@example.com>'")
+    if parse_author(text) is None:
+        raise UsageError(
+            f"{where}: git_author {text!r}: write 'Name <email@example.com>' on one line"
+        )
 
 
 def _check_probe(where: str, probe: ProbeSettings) -> None:
@@ -400,8 +415,7 @@ def cache_dir() -> Path:
 def git_author(settings: Settings) -> tuple[str, str]:
     """(name, email) of the bot identity: PINBOT_GIT_AUTHOR, else config, else the default."""
     text = os.environ.get("PINBOT_GIT_AUTHOR") or settings.git_author
-    name, _, rest = text.partition("<")
-    email = rest.rstrip().rstrip(">")
-    if not name.strip() or "@" not in email:
+    parsed = parse_author(text)
+    if parsed is None:
         raise UsageError(f"git author {text!r} must look like 'Name <email@example.com>'")
-    return name.strip(), email.strip()
+    return parsed
