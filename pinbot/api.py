@@ -207,7 +207,7 @@ def _run(command: str, given: dict[str, Any]) -> dict[str, Any]:
     with no PINBOT_* defaults: a library call says what it means."""
     from pinbot import cli, options
 
-    args = cli.make_parser().parse_args(options.argv(command, given))
+    args = cli.parse(cli.make_parser(), options.argv(command, given))
     out = _Quiet()
     code = cli._dispatch(args, out)
     if code == 3:

@@ -12,6 +12,7 @@ import functools
 import importlib
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,10 +31,49 @@ FALSE = ("0", "false", "no", "off", "")
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but bad usage raises UsageError (exit 2) instead of exiting on its own."""
+    """argparse, but bad usage raises UsageError (exit 2) instead of exiting on its own, a
+    flag is taken only as written (no abbreviations: `--detector` is not `--detectors`), and
+    an unknown word gets the likely one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "allow_abbrev": False})
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise UsageError(
+            f"{self.prog}: {message}{_did_you_mean(message)} (see '{self.prog} --help')"
+        )
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(.*)' \(choose from (.*)\)\Z")
+
+
+def _did_you_mean(message: str) -> str:
+    """argparse's "invalid choice" (a command, a --recycle mode), with the close one named."""
+    match = _INVALID_CHOICE.search(message)
+    if not match:
+        return ""
+    choices = [c.strip().strip("'") for c in match[2].split(",")]
+    return config.did_you_mean(match[1], choices)
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """`parser.parse_args`, but a word it does not know names the flag that was likely meant,
+    among the flags of the command it was given to."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        flags = _flags_of(parser, getattr(args, "command", None))
+        unknown = " ".join(extras)
+        hint = next(
+            (config.did_you_mean(w.split("=")[0], flags) for w in extras if w.startswith("-")), ""
+        )
+        prog = f"{parser.prog} {args.command}" if getattr(args, "command", None) else parser.prog
+        raise UsageError(f"{prog}: unrecognized arguments: {unknown}{hint} (see '{prog} --help')")
+    return args
+
+
+def _flags_of(parser: argparse.ArgumentParser, command: str | None) -> list[str]:
+    names = options.of(options.GLOBAL) + (options.of(command) if command else ())
+    return [option.flag for option in names if not option.positional]
 
 
 # The libraries whose versions a bug report needs: the seams' clients. Read from the installed
@@ -206,7 +246,9 @@ def _env_value(action: argparse.Action, env: str, text: str) -> object:
         parts = [part for part in text.replace(",", " ").split() if part]
         return [_env_typed(action, env, part) for part in parts]
     if action.choices is not None and text not in action.choices:
-        raise UsageError(f"{env}={text!r}: choose from {', '.join(map(str, action.choices))}")
+        known = [str(choice) for choice in action.choices]
+        guess = config.did_you_mean(text, known)
+        raise UsageError(f"{env}={text!r}: choose from {', '.join(known)}{guess}")
     if callable(action.type):
         # Checked when the command that has this flag runs (argparse types a text default), so
         # PINBOT_IMAGE names a repository for scan and an image reference for probe.
@@ -262,7 +304,7 @@ def _main(argv: Sequence[str] | None, out: Output) -> int:
     try:
         parser = make_parser()
         _apply_env_defaults(parser, dict(os.environ))
-        args = parser.parse_args(argv)
+        args = parse(parser, argv)
         out.configure(json_mode=args.json, verbose=args.verbose)
         _configure_logging(args.verbose, out)
         if args.command is None:

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,12 @@ class Settings:
 VARIANTS = ("python", "java", "golang")  # the agent-server image's tag variants
 RECYCLES = ("pause", "restart")
 DETECTORS = ("source", "openapi", "provenance")
+# What a word-valued key may hold, named in each message about one, a wrong type included.
+CHOICES = {
+    "variant": f"one of {', '.join(VARIANTS)}",
+    "detectors": f"each one of {', '.join(DETECTORS)}",
+    "probe.recycle": f"one of {', '.join(RECYCLES)}",
+}
 
 
 def _split_route(route: str) -> tuple[str, str]:
@@ -192,11 +198,19 @@ def _check_type(value: Any, hint: Any, where: str, key: str) -> Any:
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list) or not all(_is(v, item) for v in value):
-            raise UsageError(f"{where}: {key} must be a list of {item.__name__}")
+            choices = f" ({CHOICES[key]})" if key in CHOICES else ""
+            raise UsageError(f"{where}: {key} must be a list of {item.__name__}{choices}")
         return list(value)
     if not _is(value, hint):
-        raise UsageError(f"{where}: {key} must be {hint.__name__}, not {type(value).__name__}")
+        wanted = _A.get(hint, hint.__name__) + (f" {_bounds(key)}" if key in RANGES else "")
+        choices = f" ({CHOICES[key]})" if key in CHOICES else ""
+        raise UsageError(
+            f"{where}: {key} must be {wanted}{choices}, not {type(value).__name__} ({value!r})"
+        )
     return float(value) if hint is float else value
+
+
+_A = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
 def _is(value: Any, kind: Any) -> bool:
@@ -226,15 +240,11 @@ def validate(settings: Settings) -> None:
     for sha in settings.require_commits:
         validate_sha(sha, f"{where}: require_commits entry")
     _validate_pin(settings)
-    _in_range(where, "concurrency", settings.concurrency, 1, 64)
-    _in_range(where, "max_candidates", settings.max_candidates, 1, MAX_CANDIDATES)
-    _in_range(where, "pin.lock_memory_mib", settings.pin.lock_memory_mib, 64, 65536)
     _validate_bounds(settings)
     _check_bounds(settings)
     _check_names(settings)
 
 
-MAX_SECONDS = 24 * 3600.0
 MAX_CANDIDATES = 100_000  # the registry client's own cap on a tag list
 _SDK_REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9]+(?:/[a-z0-9]+)?\Z")
@@ -244,20 +254,39 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a Python constant or an envir
 _PACKAGE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\Z")  # PEP 508 names
 
 
-def _in_range(where: str, key: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise UsageError(f"{where}: {key} {value:g} must be between {low:g} and {high:g}")
+# The bounds of every number in the config (seconds for the timeouts), named in each message
+# about one, a wrong type included.
+RANGES: dict[str, tuple[float, float]] = {
+    "concurrency": (1, 64),
+    "max_candidates": (1, MAX_CANDIDATES),
+    "http_timeout": (0.1, 600.0),
+    "openapi.startup_timeout": (1.0, 3600.0),
+    "probe.timeout": (1.0, 7200.0),
+    "pin.lock_timeout": (1.0, 7200.0),
+    "pin.lock_memory_mib": (64, 65536),
+}
+
+
+def _bounds(key: str) -> str:
+    low, high = RANGES[key]
+    unit = " s" if key.endswith("timeout") else " MiB" if key.endswith("_mib") else ""
+    return f"between {low:g} and {high:g}{unit}"
 
 
 def _check_bounds(settings: Settings) -> None:
-    """Numbers: timeouts are positive and at most a day (0 would fail every request)."""
-    where, tiny = settings.source, 0.001
-    _in_range(where, "http_timeout", settings.http_timeout, tiny, 3600)
-    _in_range(where, "probe.timeout", settings.probe.timeout, tiny, MAX_SECONDS)
-    _in_range(where, "openapi.startup_timeout", settings.openapi.startup_timeout, tiny, 3600)
+    """Numbers: each within its RANGES (a zero, negative, NaN or endless timeout would hang or
+    break every wait it bounds); pull request numbers are positive."""
+    for key, (low, high) in RANGES.items():
+        value: Any = settings
+        for part in key.split("."):
+            value = getattr(value, part)
+        if not low <= value <= high:  # also false for NaN
+            raise UsageError(f"{settings.source}: {key} {value} must be {_bounds(key)}")
     for number in settings.require_prs:
         if number < 1:
-            raise UsageError(f"{where}: require_prs entry {number} is not a pull request number")
+            raise UsageError(
+                f"{settings.source}: require_prs entry {number} is not a pull request number"
+            )
 
 
 def _check_names(settings: Settings) -> None:
@@ -349,28 +378,21 @@ def _check_openapi(where: str, openapi: OpenapiSettings) -> None:
 
 def variant_hint(text: str) -> str:
     """What to write instead of a variant that is not one, with the likely one."""
-    close = difflib.get_close_matches(text, VARIANTS, n=1)
-    guess = f" (did you mean {close[0]}?)" if close else ""
-    return f"choose {', '.join(VARIANTS)}{guess}"
+    return f"choose {', '.join(VARIANTS)}{did_you_mean(text, VARIANTS)}"
 
 
-# Seconds: a zero, negative, NaN or endless timeout would hang or break every wait it bounds.
-_SECONDS: dict[str, tuple[Callable[[Settings], float], float, float]] = {
-    "http_timeout": (lambda s: s.http_timeout, 0.1, 600.0),
-    "openapi.startup_timeout": (lambda s: s.openapi.startup_timeout, 1.0, 3600.0),
-    "probe.timeout": (lambda s: s.probe.timeout, 1.0, 7200.0),
-    "pin.lock_timeout": (lambda s: s.pin.lock_timeout, 1.0, 7200.0),
-}
+def did_you_mean(word: str, known: Sequence[str]) -> str:
+    """ " (did you mean X?)" for the one of `known` that `word` is likely a typo of, else ""."""
+    close = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 MAX_ITEMS = 100  # entries in any list
 MAX_TEXT = 1000  # characters in any string
 
 
 def _validate_bounds(settings: Settings) -> None:
     where = settings.source
-    for key, (get, low, high) in _SECONDS.items():
-        value = get(settings)
-        if not low <= value <= high:  # also false for NaN
-            raise UsageError(f"{where}: {key} {value} must be between {low:g} and {high:g} s")
     for key, value in _leaves(dataclasses.asdict(settings), ""):
         if isinstance(value, list) and len(value) > MAX_ITEMS:
             raise UsageError(f"{where}: {key} has {len(value)} entries; at most {MAX_ITEMS}")

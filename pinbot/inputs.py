@@ -144,7 +144,9 @@ def detectors(text: str) -> tuple[str, ...]:
     names = tuple(d.strip() for d in text.split(",") if d.strip())
     unknown = [d for d in names if d not in config.DETECTORS]
     if unknown or not names:
-        raise _bad(f"{text!r}: choose from {', '.join(config.DETECTORS)} (comma-separated)")
+        guess = config.did_you_mean(unknown[0], config.DETECTORS) if unknown else ""
+        choose = f"choose from {', '.join(config.DETECTORS)} (comma-separated)"
+        raise _bad(f"{text!r}: {choose}{guess}")
     return names
 
 

@@ -297,6 +297,12 @@ class RegistrySource(Source):
         self.name = name
         self.mask = mask  # every credential we read or derive: never printed, masked in CI
         self.base = _base_url(endpoint or name.registry)
+        # What to check when it cannot be reached: the --registry-url given, or else offer one.
+        self._reach_advice = (
+            "check the URL and the network (it is the --registry-url given)"
+            if endpoint
+            else "check the URL and the network, or pass --registry-url to use a mirror"
+        )
         self.where = f"the registry at {self.base}"
         self.origin = origin(self.base)
         self.timeout = timeout
@@ -426,8 +432,8 @@ class RegistrySource(Source):
                     f"{self.name}: {what} kept failing after retries; try again later"
                 ) from None
             raise ExternalError(
-                f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); check the "
-                "URL and the network, or pass --registry-url"
+                f"{self.name}: cannot reach {self.base} ({type(exc).__name__}); "
+                f"{self._reach_advice}"
             ) from None
 
     def _too_slow(self, what: str, seconds: float, bound: str) -> ExternalError:

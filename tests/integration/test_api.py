@@ -170,7 +170,8 @@ def test_a_misspelt_cut_argument_is_a_type_error_not_ignored() -> None:
 
 
 def test_an_unreachable_registry_raises_an_external_error(images: Images) -> None:
-    with pytest.raises(ExternalError):
+    # the advice fits what was given: the --registry-url to check, not "pass --registry-url"
+    with pytest.raises(ExternalError, match=r"the --registry-url given\)$"):
         api.scan(**{**where(images), "registry_url": "127.0.0.1:9"}, no_cache=True)
 
 

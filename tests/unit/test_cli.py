@@ -92,3 +92,41 @@ def test_every_command_help_has_examples_that_parse(
     for example in examples:
         args = make_parser().parse_args(example)
         assert args.command == command
+
+
+def test_a_flag_is_taken_only_as_written_and_the_likely_one_is_named() -> None:
+    code, _, err = pinbot("scan", "--detector", "source")
+    assert code == 2
+    assert "unrecognized arguments: --detector source (did you mean --detectors?)" in err
+    assert "see 'pinbot scan --help'" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [
+        (["scna"], "did you mean scan?"),
+        (["probe", "--recycle", "restrat"], "did you mean restart?"),
+        (["scan", "--detectors", "sorce"], "did you mean source?"),
+        (["--jsn", "scan"], "did you mean --json?"),
+    ],
+)
+def test_a_typo_gets_the_likely_word(argv: list[str], meant: str) -> None:
+    code, _, err = pinbot(*argv)
+    assert code == 2
+    assert meant in err
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ('concurrency = "seven"\n', "concurrency must be an integer between 1 and 64, not str"),
+        ("concurrency = 99\n", "concurrency 99 must be between 1 and 64"),
+        ('[probe]\ntimeout = "x"\n', "probe.timeout must be a number between 1 and 7200 s"),
+        ("variant = 3\n", "variant must be a string (one of python, java, golang)"),
+    ],
+)
+def test_a_config_type_error_names_the_bounds_too(toml: str, said: str, tmp_path: Path) -> None:
+    (tmp_path / "pinbot.toml").write_text(toml)
+    code, _, err = pinbot("scan", "--config", str(tmp_path / "pinbot.toml"))
+    assert code == 2
+    assert said in err
