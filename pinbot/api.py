@@ -279,7 +279,7 @@ def gate(
 
 def probe(
     *,
-    target: Literal["app", "agent-server"] = "app",
+    target: Literal["app", "agent-server", "acp"] = "app",
     agents: Sequence[str] | None = None,
     timeout: float | None = None,
     app_url: str | None = None,
@@ -295,6 +295,7 @@ def probe(
     keep: bool = False,
     from_image: str | None = None,
     from_server_command: str | None = None,
+    from_acp_command: str | None = None,
     rollback: bool = False,
     config: PathLike | None = None,
     no_cache: bool = False,

@@ -182,8 +182,9 @@ OPTIONS: tuple[Option, ...] = (
            check=inputs.candidate_limit, metavar="N", config="max_candidates", example="200"),
     # --- probe ----------------------------------------------------------------------------------
     Option("target", "app: the OpenHands app server (--app-url); agent-server: an agent server "
-           "directly (--image, --server-command or --agent-server-url) (default: app)",
-           ("probe",), kind="choice", choices=("app", "agent-server"), default="app",
+           "directly (--image, --server-command or --agent-server-url); acp: an ACP agent over "
+           "stdio (--acp-command), no server between (default: app)",
+           ("probe",), kind="choice", choices=("app", "agent-server", "acp"), default="app",
            example="agent-server"),
     Option("agents", "comma-separated ACP agents (default: claude-code,codex)", ("probe",),
            kind="list", check=inputs.agents, metavar="LIST", config="probe.agents",
@@ -216,7 +217,8 @@ OPTIONS: tuple[Option, ...] = (
            "{agent_server_url})",
            ("probe",), check=inputs.command_line, metavar="CMD",
            example="'kubectl delete pod sandbox-{sandbox_id}'"),
-    Option("acp_command", "custom ACP server command ({workdir})", ("probe",),
+    Option("acp_command", "custom ACP server command ({workdir} with --target agent-server); "
+           "with --target acp, the agent itself ({workdir})", ("probe",),
            check=inputs.command_line, metavar="CMD", example="'claude-agent-acp'"),
     Option("from_image", "start the conversation on this image (the pin today), then move it "
            "to --image on the same volume", ("probe",), check=inputs.image_ref, metavar="REF",
@@ -225,6 +227,9 @@ OPTIONS: tuple[Option, ...] = (
            "then move it to --server-command's on the same storage", ("probe",),
            check=inputs.command_line, metavar="CMD",
            example="'uvx openhands-agent-server==1.50.1 --port {port}'"),
+    Option("from_acp_command", "target acp: start the session with this agent ({workdir}), "
+           "then reopen it with --acp-command's", ("probe",), check=inputs.command_line,
+           metavar="CMD", example="'codex-acp'"),
     Option("rollback", "with a from side: also move the conversation back, and move one born "
            "on the candidate to the from side (what reverting the pin does)", ("probe",),
            kind="switch", default=False),
@@ -455,6 +460,7 @@ class ProbeOptions:
     # moves it back (DESIGN.md §3 probe).
     from_image: str | None = None
     from_server_command: str | None = None
+    from_acp_command: str | None = None
     rollback: bool = False
 
 

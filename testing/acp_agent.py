@@ -3,7 +3,9 @@
 - `remember` (default): as the demo's agent, `session/load` restores the history;
 - `forget`: `session/load` fails as if the store were gone (the server falls back to a new session);
 - `crash-on-load`: the process exits on `session/load`;
-- `silent`: a prompt never gets an answer.
+- `silent`: a prompt never gets an answer;
+- `no-load`: it advertises neither `session/load` nor `session/resume`.
+`HARNESS_AGENT_VERSION` is the version it reports in `initialize` (default 0.1.0).
 
 Run as `python -m testing.acp_agent --name NAME --store DIR`. Each start appends its pid to
 DIR/pids, so a test can see that a recycle killed the agent.
@@ -26,6 +28,14 @@ class FaultyAgent(MemoryAgent):
     def __init__(self, name: str, store: Path, mode: str) -> None:
         super().__init__(name, store)
         self.mode = mode
+
+    async def initialize(self, protocol_version: int, **_: Any) -> schema.InitializeResponse:
+        hello = await super().initialize(protocol_version)
+        version = os.environ.get("HARNESS_AGENT_VERSION", "0.1.0")
+        hello.agent_info = schema.Implementation(name=self.name, version=version)
+        if self.mode == "no-load":
+            hello.agent_capabilities = schema.AgentCapabilities(load_session=False)
+        return hello
 
     async def load_session(self, cwd: str, session_id: str, **_: Any) -> schema.LoadSessionResponse:
         if self.mode == "crash-on-load":

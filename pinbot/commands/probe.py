@@ -21,10 +21,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pinbot import cleanup
 from pinbot.commands import Context
 from pinbot.errors import UsageError
 from pinbot.options import ProbeOptions
@@ -48,7 +51,7 @@ from pinbot.probe.verdict import worst
 from pinbot.report.probe import render_markdown, render_text
 
 AGENT_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
-EXIT = {"native": 0, "bootstrap": 1, "lost": 1, "error": 3}
+EXIT = {"native": 0, "bootstrap": 1, "lost": 1, "unsupported": 1, "error": 3}
 
 
 @dataclass
@@ -72,6 +75,8 @@ def run(ctx: Context, args: ProbeOptions) -> int:
     plan = Plan(
         args.target, agents, timeout, leg_plans(_from_flag(args) is not None, args.rollback)
     )
+    if args.target == "acp":
+        return _report(ctx, args, plan, [_run_acp(ctx, args, plan)])
     if args.target == "app":
         _plan_app(ctx, args, plan)
     else:
@@ -101,6 +106,7 @@ def parse_agents(text: str | None, default: list[str]) -> list[str]:
 FROM_FLAGS = {
     "--from-image": "--image",
     "--from-server-command": "--server-command",
+    "--from-acp-command": "--target acp",
 }
 
 
@@ -111,6 +117,7 @@ def _from_flag(args: ProbeOptions) -> str | None:
         for flag, value in (
             ("--from-image", args.from_image),
             ("--from-server-command", args.from_server_command),
+            ("--from-acp-command", args.from_acp_command),
         )
         if value
     ]
@@ -118,8 +125,8 @@ def _from_flag(args: ProbeOptions) -> str | None:
         raise UsageError(f"{' and '.join(given)}: give one from side (the pin today)")
     if args.rollback and not given:
         raise UsageError(
-            "--rollback moves a conversation back to the from side: name it with --from-image "
-            "or --from-server-command"
+            "--rollback moves a conversation back to the from side: name it with --from-image, "
+            "--from-server-command or --from-acp-command"
         )
     return given[0] if given else None
 
@@ -288,6 +295,44 @@ def _plan_url(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
     plan.shared.append(server)
     server.api.server_info()  # fail fast (exit 3) when nothing answers at the URL
     _homes(args, plan, server)
+
+
+def _run_acp(ctx: Context, args: ProbeOptions, plan: Plan) -> AgentReport:
+    """`--target acp`: pinbot is the agent's ACP client, in a fresh working directory."""
+    from pinbot.probe.acp_legs import Rig, probe_acp
+
+    if not args.acp_command:
+        raise UsageError("--target acp needs --acp-command CMD (the ACP agent to run over stdio)")
+    if args.image or args.server_command or args.agent_server_url or args.app_url:
+        raise UsageError("--target acp runs the agent itself: drop the server and app flags")
+    _check_from(args, "--target acp")
+    workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
+    cleanup.track(workdir)
+    try:
+        commands = {CANDIDATE: substitute(args.acp_command, workdir=str(workdir))}
+        if args.from_acp_command:
+            commands[FROM] = substitute(args.from_acp_command, workdir=str(workdir))
+        (workdir / "workspace").mkdir()
+        rig = Rig(commands, workdir / "workspace", dict(os.environ), workdir / "agent.log",
+                  plan.timeout, ctx.out.progress)  # fmt: skip
+        name = _acp_name(args, commands[CANDIDATE])
+        ctx.out.progress(f"probing the ACP agent {name} over stdio")
+        return probe_acp(name, rig, plan.legs)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+            cleanup.untrack(workdir)
+
+
+def _acp_name(args: ProbeOptions, command: list[str]) -> str:
+    """The agent's name in the report: the one --agents gives, else its program's."""
+    if args.agents:
+        named = parse_agents(args.agents, [])
+        if len(named) > 1:
+            raise UsageError(f"--agents {args.agents!r}: --target acp probes one agent")
+        return named[0]
+    program = Path(command[0]).name if command else ""
+    return program if AGENT_RE.match(program) else "acp-agent"
 
 
 def _report(ctx: Context, args: ProbeOptions, plan: Plan, reports: list[AgentReport]) -> int:

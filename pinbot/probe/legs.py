@@ -18,6 +18,7 @@ from pinbot.probe.verdict import Verdict, judge
 
 FROM = "from"
 CANDIDATE = "candidate"
+NEITHER = "neither"  # an ACP agent that advertises neither session/load nor session/resume
 UNCHANGED = "the upgrade changed nothing: the server reports version {version} on both sides"
 UNKNOWN_VERSION = "the server's version could not be read on both sides, so no upgrade is proven"
 # What a server may report as its version (shown in reports, PR bodies and the terminal).
@@ -55,6 +56,7 @@ class Leg:
     server_version_before: str | None = None
     server_version_after: str | None = None
     conversation_id: str | None = None
+    reopened_with: str | None = None  # --target acp: session/load, session/resume or neither
     step: str | None = None
     error: str | None = "not reached: an earlier step failed"
     detail: str | None = None
@@ -76,6 +78,8 @@ class Leg:
             self.error,
             self.restarted,
         )
+        if self.verdict != "error" and self.reopened_with == NEITHER:
+            self.verdict = "unsupported"
 
 
 def version_change(before: str | None, after: str | None) -> str | None:

@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 MARKER = "<<RESUMED CONVERSATION>>"
 TERMINAL = ("finished", "error", "stuck")
-Verdict = Literal["error", "lost", "bootstrap", "native"]
-ORDER: tuple[Verdict, ...] = ("error", "lost", "bootstrap", "native")  # worst first
+Verdict = Literal["error", "unsupported", "lost", "bootstrap", "native"]
+# worst first; `unsupported`: an ACP agent that offers neither session/load nor session/resume
+ORDER: tuple[Verdict, ...] = ("error", "unsupported", "lost", "bootstrap", "native")
 NO_RESTART = "the recycle restarted nothing; this proves nothing"
 UNKNOWN_RESTART = "the agent server's identity could not be read, so no restart is proven"
 UNSTEADY = (
