@@ -3,6 +3,7 @@ accepts, and the wheel holds pinbot and nothing of the test kit."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -72,3 +73,42 @@ def test_the_sdist_carries_the_changelog(dist: Path) -> None:
         names = sdist.getnames()
     assert f"pinbot-{pinbot.__version__}/CHANGELOG.md" in names
     assert f"pinbot-{pinbot.__version__}/pinbot/cli.py" in names
+
+
+def test_the_metadata_names_the_repository_docs_and_changelog(dist: Path) -> None:
+    with zipfile.ZipFile(the(dist, "*.whl")) as wheel:
+        (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = wheel.read(name).decode()
+    urls = dict(re.findall(r"^Project-URL: ([^,]+), (\S+)$", metadata, re.MULTILINE))
+    assert urls == {
+        "Repository": "https://github.com/OWNER/pinbot",
+        "Documentation": "https://github.com/OWNER/pinbot/tree/main/docs",
+        "Changelog": "https://github.com/OWNER/pinbot/blob/main/CHANGELOG.md",
+    }
+    for path in ("docs", "CHANGELOG.md"):
+        assert (ROOT / path).exists(), f"the metadata points at {path}, which is not there"
+
+
+def test_pinbots_home_is_one_placeholder_everywhere() -> None:
+    """No owner is invented: every GitHub address of pinbot itself is OWNER/pinbot, so the
+    commit that gives pinbot a home replaces one token."""
+    files = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "*.md", "*.yml", "*.toml", "*.py"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    owners = set()
+    for name in files:
+        text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        owners |= {m for m in re.findall(r"\b([\w.-]+)/pinbot@", text) if m != "OWNER"}
+        owners |= {m for m in re.findall(r"github\.com/([\w.-]+)/pinbot\b", text) if m != "OWNER"}
+    assert owners == set()
+
+
+def test_a_release_build_refuses_the_placeholder() -> None:
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "dev"), "package", "--release"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PINBOT_VENV": str(Path(sys.executable).parents[1])},
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "still names OWNER/pinbot" in done.stderr
