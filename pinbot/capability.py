@@ -19,44 +19,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pinbot import docker
 from pinbot.config import DETECTORS, Settings
 from pinbot.errors import ExternalError, UsageError
-from pinbot.model import SHA_RE, Evidence, Verdict
+from pinbot.model import SHA_RE, Evidence, ImageFacts as ImageFacts, Verdict
 from pinbot.net import free_port
 
 if TYPE_CHECKING:
     import requests
 
     from pinbot.registry import Source
-
-
-@dataclass(frozen=True)
-class ImageFacts:
-    """What the registry says about the image a tag resolved to (no pull needed)."""
-
-    digest: str
-    platforms: tuple[str, ...]
-    build_sha: str | None = None
-    build_ref: str | None = None
-    created: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ImageFacts:
-        return cls(
-            digest=data["digest"],
-            platforms=tuple(data["platforms"]),
-            build_sha=data.get("build_sha"),
-            build_ref=data.get("build_ref"),
-            created=data.get("created"),
-        )
 
 
 class Detector(Protocol):

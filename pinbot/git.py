@@ -38,19 +38,27 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pinbot import config
+from pinbot.commits import (  # re-exported: where callers have always found them
+    DIGEST_TRAILER as DIGEST_TRAILER,
+    IMAGE_TRAILER as IMAGE_TRAILER,
+    CommitInfo as CommitInfo,
+    github_repo as github_repo,
+    github_token as github_token,
+    parse_trailers as parse_trailers,
+    refuse_submodule as refuse_submodule,
+    refuse_symlink as refuse_symlink,
+    short as short,
+)
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import SHA_RE, is_loopback_host
 from pinbot.report import strip_credentials
 
 TIMEOUT = 300.0
-IMAGE_TRAILER = "Pinbot-Image"
-DIGEST_TRAILER = "Pinbot-Digest"
 _FIELD, _RECORD = "\x1f", "\x1e"
 # `scheme://...` or scp-like `user@host:path`; anything else is a filesystem path.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
 # Rejections that mean "the branch moved under us": refetch and rebuild. Anything else is final.
 _MOVED = ("non-fast-forward", "fetch first")
-_TRAILER = re.compile(r"(?P<key>[A-Za-z0-9][A-Za-z0-9-]*):\s+(?P<value>.*)\Z")
 _OWN_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 
 
@@ -142,10 +150,8 @@ def split_credential(url: str, flag: str) -> tuple[str, Credential | None]:
 
 
 def _github_credential(origin: str, hostname: str) -> Credential | None:
-    from pinbot import github  # github imports this module
-
-    token = github.token()
-    if token is None or github.github_repo(f"{origin}/x/y") is None:
+    token = github_token()
+    if token is None or github_repo(f"{origin}/x/y") is None:
         return None
     if not origin.startswith("https://") and not is_loopback_host(hostname):
         return None  # never a token in clear to a GitHub server named over http
@@ -192,18 +198,6 @@ def last_line(text: str | bytes) -> str:
         text = text.decode("utf-8", "replace")
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return strip_credentials(lines[-1].removeprefix("fatal: ").strip()) if lines else "no message"
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    author: str
-    subject: str
-    trailers: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def by_pinbot(self) -> bool:
-        return IMAGE_TRAILER in self.trailers
 
 
 # git's remote-helper syntax (`ext::sh -c ...` runs a command, `fd::` reads a descriptor).
@@ -403,21 +397,6 @@ class InPlace:
         return run_text(self.path, *args, credential=self._credential)
 
 
-def parse_trailers(message: str) -> dict[str, str]:
-    """`Key: value` lines of a message's last paragraph, as `git log %(trailers)` reads them
-    (for commits that come from GitHub's API rather than from git)."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
-    if len(paragraphs) < 2:
-        return {}
-    found: dict[str, str] = {}
-    for line in paragraphs[-1].splitlines():
-        match = _TRAILER.match(line)
-        if match is None:
-            return {}  # git takes the block only when every line is a trailer
-        found[match["key"]] = match["value"].strip()
-    return found
-
-
 class Clone:
     """A bare temporary repository that mirrors the branches it is asked for from one source."""
 
@@ -558,10 +537,6 @@ def _push_reason(out: str, err: str) -> str:
     return rejected[0] if rejected else last_line(err)
 
 
-def short(sha: str) -> str:
-    return sha[:12]
-
-
 def describe_foreign(commits: Sequence[CommitInfo]) -> str:
     first = commits[0]
     return f"{short(first.sha)} by {first.author} ({first.subject!r})"
@@ -664,20 +639,6 @@ def _lookup(reader: _CatFile, sha: str, path: str) -> bool | None:
 
 
 SYMLINK_MODE = 0o120000
-
-
-def refuse_symlink(path: str, commit: str, where: str) -> UsageError:
-    return UsageError(
-        f"{path} at {short(commit)} in {where} is a symbolic link; pinbot reads and edits only "
-        "regular files in the tree: make it a regular file, or point the config at the real one"
-    )
-
-
-def refuse_submodule(path: str, commit: str, where: str) -> UsageError:
-    return UsageError(
-        f"{path} at {short(commit)} in {where} is a submodule, not a file; pinbot reads and "
-        "edits only regular files in the tree: point the config at a regular file"
-    )
 
 
 def _batch_object(data: bytes) -> tuple[tuple[bytes, bytes] | None, bytes]:

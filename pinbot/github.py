@@ -23,31 +23,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
-from urllib.parse import urlparse
 
 import requests
 
 from pinbot import httpclient, output
+from pinbot.commits import (  # re-exported: where callers have always found them
+    CommitInfo as CommitInfo,
+    GitHubRepo as GitHubRepo,
+    github_repo as github_repo,
+    github_token as github_token,
+    parse_trailers as parse_trailers,
+    refuse_submodule as refuse_submodule,
+    refuse_symlink as refuse_symlink,
+)
 from pinbot.errors import ExternalError, UsageError
-from pinbot.git import CommitInfo, parse_trailers, refuse_submodule, refuse_symlink
 from pinbot.model import Evidence
 from pinbot.report import markdown_table
+
+token = github_token  # github.token(), where callers have always found it
 
 BEGIN = "<!-- pinbot:begin "
 END = "<!-- pinbot:end -->"
 _SECTION = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
 GITHUB_API = "https://api.github.com"
-_SCP = re.compile(r"^[^/@\s]+@(?P<host>[^:/\s]+):(?P<path>.+)$")
-
-
-@dataclass(frozen=True)
-class GitHubRepo:
-    owner: str
-    name: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -77,33 +75,6 @@ class PullRequest:
     url: str
     created: bool = False
     edited: bool = False
-
-
-def github_repo(url: str) -> GitHubRepo | None:
-    """owner/name when `url` is a GitHub remote (github.com, or $GITHUB_SERVER_URL's host)."""
-    scp = _SCP.match(url)
-    host, path = (scp["host"], scp["path"]) if scp else _host_path(url)
-    if host is None or host.lower() not in _github_hosts():
-        return None
-    parts = path.strip("/").removesuffix(".git").split("/")
-    return GitHubRepo(parts[0], parts[1]) if len(parts) == 2 and all(parts) else None
-
-
-def _host_path(url: str) -> tuple[str | None, str]:
-    parsed = urlparse(url)
-    return (
-        (parsed.hostname, parsed.path) if parsed.scheme in ("https", "http", "ssh") else (None, "")
-    )
-
-
-def _github_hosts() -> set[str]:
-    hosts = {"github.com"}
-    server = urlparse(os.environ.get("GITHUB_SERVER_URL", "")).hostname
-    return hosts | {server.lower()} if server else hosts
-
-
-def token() -> str | None:
-    return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
 
 
 def api_url() -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,6 +183,16 @@ class Evidence:
     def from_json(cls, data: dict[str, Any]) -> Evidence:
         return cls(str(data["detector"]), data["result"], str(data["detail"]))
 
+    @property
+    def summary(self) -> str:
+        return f"{self.detector}: {self.detail}"
+
+
+def deciding(evidence: Sequence[Evidence]) -> Evidence | None:
+    """The evidence that decided a verdict: the first that did not pass, else the last that did."""
+    against = [e for e in evidence if e.result not in ("pass", "skip")]
+    return against[0] if against else (evidence[-1] if evidence else None)
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -209,6 +220,10 @@ class Candidate:
     verdict: str = "not-examined"
     evidence: tuple[Evidence, ...] = field(default=())
 
+    @property
+    def deciding(self) -> Evidence | None:
+        return deciding(self.evidence)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "tag": self.tag,
@@ -218,3 +233,27 @@ class Candidate:
             "verdict": self.verdict,
             "evidence": [e.to_json() for e in self.evidence],
         }
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the registry says about the image a tag resolved to (no pull needed)."""
+
+    digest: str
+    platforms: tuple[str, ...]
+    build_sha: str | None = None
+    build_ref: str | None = None
+    created: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImageFacts:
+        return cls(
+            digest=data["digest"],
+            platforms=tuple(data["platforms"]),
+            build_sha=data.get("build_sha"),
+            build_ref=data.get("build_ref"),
+            created=data.get("created"),
+        )

@@ -19,9 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pinbot.capability import ImageFacts
 from pinbot.errors import ExternalError
-from pinbot.model import DIGEST_RE, SHA_RE, Evidence
+from pinbot.model import DIGEST_RE, SHA_RE, Evidence, ImageFacts
 from pinbot.registry import NotFound, Source
 
 NAME = "provenance"

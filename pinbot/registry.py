@@ -32,9 +32,8 @@ from typing import Any
 import requests
 
 from pinbot import httpclient, output
-from pinbot.capability import ImageFacts
 from pinbot.errors import ExternalError, UsageError
-from pinbot.model import DIGEST_RE, SHA_RE, ImageName, is_loopback_host
+from pinbot.model import DIGEST_RE, SHA_RE, ImageFacts, ImageName, is_loopback_host
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
 from pinbot import git, github, locktool
-from pinbot.commands import Context
+from pinbot.context import Context
 from pinbot.cut.plan import BranchPlan, FileEdit, LockStep, Plan, deploy_message
 from pinbot.edits import sites, workflow
 from pinbot.errors import ExternalError, UsageError

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from pinbot import git, pyindex
-from pinbot.commands import Context
+from pinbot.context import Context
 from pinbot.errors import NegativeVerdict, UsageError
 from pinbot.model import Candidate, validate_branch
 from pinbot.pins import Target

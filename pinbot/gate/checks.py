@@ -20,7 +20,6 @@ from pinbot.options import ImageOptions
 from pinbot.pins import profiles
 from pinbot.pins.state import read_state
 from pinbot.registry import NotFound
-from pinbot.report.scan import why
 
 PIN_SEARCH = 200  # first-parent ancestors of OPENHANDS_SHA searched for pinbot's pin commit
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}\Z")
@@ -208,7 +207,8 @@ class Gate:
             return failed(name, f"{digest} is not in {self.opts.image}")
         self.facts.build_sha = candidate.build_sha
         source = "cached verdict" if cached else "checked now"
-        reason = why(candidate)
+        decided = candidate.deciding  # the evidence that decided, as data (model.deciding)
+        reason = decided.summary if decided else ""
         if candidate.verdict == "pass":
             return passed(name, f"{self.settings.capability} ({source}): {reason}")
         status = "fail" if candidate.verdict == "fail" else "error"

@@ -11,13 +11,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from pinbot.errors import UsageError
 from pinbot.pins.kinds import SiteSpec, parse
 
-if TYPE_CHECKING:
-    from pinbot.config import PinSettings
+
+class PinSettings(Protocol):
+    """What of the config's [pin] table the sites are made from (pinbot.config.PinSettings;
+    named here, not imported: the config validates its [pin] table with this module)."""
+
+    @property
+    def profile(self) -> str: ...
+    @property
+    def sites(self) -> Sequence[dict[str, Any]]: ...
+    @property
+    def packages(self) -> Sequence[str]: ...
+    @property
+    def python_file(self) -> str: ...
+    @property
+    def python_constant(self) -> str: ...
+    @property
+    def compose_files(self) -> Sequence[str]: ...
+    @property
+    def compose_variable(self) -> str: ...
+
 
 PROFILES = ("openhands", "openhands-cloud-chart")
 _CHART_IMAGE = "global.agentServerImage.tag"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pinbot.model import Evidence, deciding
 from pinbot.report import table
 
 if TYPE_CHECKING:
@@ -54,14 +55,15 @@ def check_text(ref: str, candidate: Candidate) -> str:
 
 
 def why(candidate: Candidate) -> str:
-    return why_json([e.to_json() for e in candidate.evidence])
+    """The evidence that decided, as a line."""
+    decided = candidate.deciding
+    return decided.summary if decided else ""
 
 
 def why_json(evidence: list[dict[str, str]]) -> str:
-    """The evidence that decided: the first that did not pass, else the last that did."""
-    deciding = [e for e in evidence if e["result"] not in ("pass", "skip")]
-    chosen = deciding[0] if deciding else (evidence[-1] if evidence else None)
-    return f"{chosen['detector']}: {chosen['detail']}" if chosen else ""
+    """`why` for a candidate as --json prints it."""
+    decided = deciding([Evidence.from_json(e) for e in evidence])
+    return decided.summary if decided else ""
 
 
 def _ref_of(result: ScanResult, candidate: Candidate) -> str:

@@ -12,8 +12,7 @@ import re
 import time
 from collections.abc import Callable
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pinbot.errors import UsageError
 from pinbot.pins import lock, requirement, yaml_value

@@ -14,8 +14,7 @@ import string
 import urllib.parse
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pinbot import versions
 from pinbot.edits import workflow
