@@ -313,6 +313,11 @@ class SdkTree(Protocol):
         """Whether `path` is a file at commit `sha`; ExternalError when that cannot be told."""
         ...
 
+    def read(self, sha: str, path: str) -> bytes | None:
+        """The file `path` at commit `sha` (None: not there); ExternalError when the commit
+        cannot be found."""
+        ...
+
 
 def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
     """The tree named by `--sdk`: a clone's path, a git URL, or (None) GitHub's contents API."""

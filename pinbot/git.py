@@ -638,6 +638,15 @@ def _lookup(reader: _CatFile, sha: str, path: str) -> bool | None:
     return tree is not None and tree[0] == "tree" and name in _file_names(tree[1])
 
 
+def _read_file(reader: _CatFile, sha: str, path: str) -> tuple[bool, bytes | None]:
+    """Whether this repository has commit `sha`, and the blob at `path` in it (None: no such
+    file). A blobless mirror fetches the one blob it is asked for."""
+    if reader.read(f"{sha}^{{commit}}") is None:
+        return False, None
+    found = reader.read(f"{sha}:{path}")
+    return True, found[1] if found is not None and found[0] == "blob" else None
+
+
 SYMLINK_MODE = 0o120000
 
 
@@ -694,6 +703,15 @@ class GitClone:
             )
         return found
 
+    def read(self, sha: str, path: str) -> bytes | None:
+        known, found = _read_file(self._reader, sha, path)
+        if not known:
+            raise ExternalError(
+                f"commit {sha} is not in the clone {self.path}: "
+                f"run 'git -C {self.path} fetch origin' (or pass --sdk URL)"
+            )
+        return found
+
 
 class GitMirror:
     """`--sdk URL`: a bare blobless mirror under the cache, fetched when a sha is missing.
@@ -719,6 +737,18 @@ class GitMirror:
                 self._reader.close()  # see the fetched objects with a fresh reader
                 found = _lookup(self._reader, sha, path)
         if found is None:
+            raise ExternalError(f"commit {sha} is not in {self.where}, even after a fetch")
+        return found
+
+    def read(self, sha: str, path: str) -> bytes | None:
+        with self._lock:
+            self._ensure_cloned()
+            known, found = _read_file(self._reader, sha, path)
+            if not known:
+                self._fetch()
+                self._reader.close()
+                known, found = _read_file(self._reader, sha, path)
+        if not known:
             raise ExternalError(f"commit {sha} is not in {self.where}, even after a fetch")
         return found
 

@@ -14,6 +14,7 @@ only from GITHUB_TOKEN / GH_TOKEN. PyGithub is imported only when a `Forge` is m
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -367,6 +368,15 @@ class GithubContents:
             return self._absent_or_unknown(sha, path, listing)
         raise self._failure(listing)
 
+    def read(self, sha: str, path: str) -> bytes | None:
+        found = self._get(f"contents/{path}", {"ref": sha})
+        if found.status_code == 404:
+            self._absent_or_unknown(sha, path, found)
+            return None
+        if found.status_code != 200:
+            raise self._failure(found)
+        return _file_content(found, path)
+
     def _absent_or_unknown(self, sha: str, path: str, listing: requests.Response) -> bool:
         """A 404 means the directory is absent at `sha`, or `sha` (or the repo) is unknown."""
         if "no commit found" in _response_message(listing).lower():
@@ -401,6 +411,20 @@ class GithubContents:
                 f"to a token that can read {self.repo}, or pass --sdk with a clone{later}"
             )
         return ExternalError(f"{where}; try again later or pass --sdk with a clone")
+
+
+def _file_content(response: requests.Response, path: str) -> bytes | None:
+    """A contents-API file's bytes (None when `path` is a directory or not a plain file)."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise ExternalError(f"GitHub API {response.url} sent no JSON for {path}") from None
+    if not isinstance(body, dict) or body.get("type") != "file" or body.get("encoding") != "base64":
+        return None
+    try:
+        return base64.b64decode(str(body.get("content", "")))
+    except ValueError:
+        raise ExternalError(f"GitHub API {response.url} sent {path} undecodable") from None
 
 
 def _github_session(api_url: str) -> requests.Session:

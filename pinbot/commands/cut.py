@@ -13,7 +13,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinbot import cleanup, config, git, github, holds, locktool
+from pinbot import cleanup, config, git, github, holds, locktool, versions
+from pinbot.capability import open_sdk
 from pinbot.commands import Context
 from pinbot.commands.scan import hold_back, holds_on
 from pinbot.cut import apply
@@ -34,7 +35,7 @@ from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.holds import Hold
 from pinbot.model import Candidate, validate_branch, validate_sha, validate_tag
 from pinbot.options import CutOptions, ImageOptions
-from pinbot.pins import profiles
+from pinbot.pins import profiles, sdk
 from pinbot.pins.kinds import SiteSpec
 from pinbot.report.cut import github_outputs, plan_text, result_json
 from pinbot.report.scan import why
@@ -186,6 +187,8 @@ def _preview(cut: _Cut, plan: Plan) -> Outcome:
     after = edit.after.replace(PLACEHOLDER_SHA.encode(), shown.encode())
     outcome.deploy_preview = FileEdit(edit.path, edit.before, after, edit.changes)
     message = deploy_message(plan.pick, first.branch, target, cut.ctx.settings)
+    made = f"the OpenHands commit this cut makes on {first.branch}"
+    message = message.replace(f"OpenHands {git.short(PLACEHOLDER_SHA)}", made)
     outcome.deploy_message = message.replace(PLACEHOLDER_SHA, shown)
     return outcome
 
@@ -270,7 +273,26 @@ def _pick(
         _refuse_held(opts, candidate, hold)
     forced = _judge(ctx, request, opts, candidate)
     lifted = hold.describe() if hold is not None else ""
-    return Pick(str(opts.image), candidate, forced, ctx.settings.capability, opts.variant, lifted)
+    declared = _declared(ctx, opts, candidate)
+    return Pick(
+        str(opts.image), candidate, forced, ctx.settings.capability, opts.variant, lifted, declared
+    )
+
+
+def _declared(ctx: Context, opts: ImageOptions, candidate: Candidate) -> str | None:
+    """A build tag's version: what its SDK declares at the commit (`4e2ecd8-python` is 1.1.0).
+    A release names its own version, so the SDK is not read for one."""
+    info = versions.classify(candidate.tag, opts.variant)
+    if info.kind != "sha" or info.sha is None:
+        return None
+    commit = candidate.build_sha or info.sha
+    found = sdk.declared(open_sdk(opts.sdk, ctx.settings).read, [commit])
+    version = found.get(commit)
+    if version is not None:
+        ctx.out.progress(
+            f"{candidate.tag} is a build of {commit[:12]}, whose SDK declares {version}"
+        )
+    return version
 
 
 def examine(

@@ -50,6 +50,7 @@ class Pick:
     capability: str
     variant: str
     held: str = ""  # the hold --allow-held lifted for this image, described ("": none)
+    declared: str | None = None  # a build's version, as its SDK declares it at its commit
 
     @property
     def tag(self) -> str:
@@ -65,7 +66,8 @@ class Pick:
 
     @property
     def target(self) -> Target:
-        return Target(self.image, self.tag, self.variant)
+        commit = self.candidate.build_sha
+        return Target(self.image, self.tag, self.variant, commit, self.declared)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pinbot import git
-from pinbot.capability import cached_result
+from pinbot.capability import cached_result, open_sdk
 from pinbot.context import Context
 from pinbot.edits import Site
 from pinbot.engine import Engine
@@ -17,8 +17,8 @@ from pinbot.gate.probe_report import probe_check, report_digest
 from pinbot.gate.repos import reader
 from pinbot.model import DIGEST_RE
 from pinbot.options import ImageOptions
-from pinbot.pins import profiles
-from pinbot.pins.state import read_state
+from pinbot.pins import profiles, sdk
+from pinbot.pins.state import PinState, read_state
 from pinbot.registry import NotFound
 
 PIN_SEARCH = 200  # first-parent ancestors of OPENHANDS_SHA searched for pinbot's pin commit
@@ -124,6 +124,7 @@ class Gate:
             pins = read_state(specs, reader(self.repo, sha), image, variant, where)
         except UsageError as exc:
             return failed("pin_sites_agree", str(exc))  # the deploy would read a broken pin
+        pins = self._declared(pins)
         self.facts.pins = pins
         self.facts.same_image = pins.repository == str(self.opts.image)
         problems = pins.disagreements()
@@ -138,6 +139,15 @@ class Gate:
                 "is a protocol split; make every pin site agree (`pinbot cut` moves them all)",
             )
         return passed("pin_sites_agree", pins.summary())
+
+    def _declared(self, pins: PinState) -> PinState:
+        """The pins with the version the SDK declares at each build commit named beside a
+        version: `4e2ecd8-python` beside `openhands-sdk==1.1.0` agrees when 4e2ecd8 says 1.1.0."""
+        commits = pins.commits()
+        if not commits:
+            return pins
+        tree = open_sdk(self.opts.sdk, self.settings)
+        return pins.with_declared(sdk.declared(tree.read, commits))
 
     def digest_unchanged(self) -> Check:
         name, pins, sha = "digest_unchanged", self.facts.pins, self.facts.openhands_sha

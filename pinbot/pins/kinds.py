@@ -169,6 +169,9 @@ def read(spec: SiteSpec, data: bytes) -> list[Found]:
 
 def rewrite(spec: SiteSpec, data: bytes, target: Target) -> tuple[bytes, list[Change]]:
     """The file with this site moved to `target` (a lock is rewritten by its tool, not here)."""
+    if spec.kind == "requirement":  # each pin by its form: a version, or a git revision
+        new, changes = requirement.rewrite(utf8(data, spec.file), target, spec.file, spec.packages)
+        return new.encode("utf-8"), _real(changes)
     value = target.text(spec.held, spec.describe())
     if spec.kind == "python-constant":
         text, encoding = python_constant.decode(data, spec.file)
@@ -179,8 +182,6 @@ def rewrite(spec: SiteSpec, data: bytes, target: Target) -> tuple[bytes, list[Ch
     text = utf8(data, spec.file)
     if spec.kind == "compose-default":
         new, changes = compose.rewrite(text, value, spec.file, spec.name)
-    elif spec.kind == "requirement":
-        new, changes = requirement.rewrite(text, value, spec.file, spec.packages)
     elif spec.kind == "yaml":
         if spec.held == "image":
             _same_repository(spec, text, target)

@@ -9,11 +9,11 @@ pin's (the package era, OpenHands #15168).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from pinbot.errors import UsageError
-from pinbot.pins import Found, kinds
+from pinbot.pins import Found, Identity, declared_at, kinds
 from pinbot.pins.kinds import SiteSpec
 from pinbot.pins.text import NotPresent
 
@@ -38,6 +38,7 @@ class PinState:
     sites: tuple[SiteRead, ...]
     image: str  # the configured image: where a site names no repository, this one
     variant: str
+    declared: Mapping[str, str] = field(default_factory=dict)  # SDK commit -> its version
 
     @property
     def present(self) -> list[SiteRead]:
@@ -76,14 +77,26 @@ class PinState:
     def reference(self) -> str:
         return f"{self.repository}:{self.tag}"
 
+    def commits(self) -> list[str]:
+        """The SDK commits whose declared version decides agreement: those named beside a
+        version (a build tag beside package pins, say); none when every pin is a commit."""
+        named = [f.identity(self.variant) for f in self.values]
+        if not any(i.kind == "version" for i in named):
+            return []
+        return sorted({i.value for i in named if i.kind == "commit"})
+
+    def with_declared(self, declared: Mapping[str, str]) -> PinState:
+        return replace(self, declared=dict(declared))
+
     def disagreements(self) -> list[str]:
         """Each site that does not say what the deploy runs, named with its value."""
         deployed = self.deployed
-        beside = f"beside {deployed.label} at {deployed.where}"
+        runs = deployed.identity(self.variant)
+        beside = f"beside {deployed.label} at {deployed.where}{self._says(runs)}"
         problems = [
-            f"{found.label} at {found.where} {beside}"
+            f"{found.label} at {found.where}{self._says(found.identity(self.variant))} {beside}"
             for found in self.values
-            if found.tag(self.variant) != self.tag
+            if not found.identity(self.variant).same(runs, self.declared)
         ]
         problems += [
             f"{found.label} at {found.where} names {found.repository}, not {self.image}"
@@ -92,9 +105,20 @@ class PinState:
         ]
         return problems
 
+    def _says(self, identity: Identity) -> str:
+        """What a commit's SDK declares, said where it decides a disagreement."""
+        if identity.kind != "commit" or not self.commits():
+            return ""
+        version = declared_at(self.declared, identity.value)
+        if version is None:
+            return f" (the SDK version at {identity.value[:12]} could not be read)"
+        return f" (the SDK at {identity.value[:12]} declares {version})"
+
     def summary(self) -> str:
         files = sorted({f.file for f in self.values})
-        return f"{len(self.values)} pin(s) in {', '.join(files)} say {self.tag}"
+        said = f"{len(self.values)} pin(s) in {', '.join(files)} say {self.tag}"
+        known = [f"{c[:7]} declares {v}" for c, v in sorted(self.declared.items())]
+        return said + (f" (the SDK at {'; '.join(known)})" if known and self.commits() else "")
 
 
 def read_state(

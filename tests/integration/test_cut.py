@@ -228,7 +228,8 @@ def test_dry_run_prints_the_plan_and_changes_nothing(capsys, images, world) -> N
     assert f"+      - AGENT_SERVER_IMAGE_TAG=${{AGENT_SERVER_IMAGE_TAG:-{CAPABLE}}}" in out
     assert f"-  OPENHANDS_SHA: {world.openhands.main}  # OpenHands commit to deploy" in out
     assert f"| Pin agent-server {CAPABLE}" in out
-    assert "| Deploy OpenHands" in out
+    assert f"| Deploy the OpenHands commit this cut makes on {world.openhands.branch} with" in out
+    assert "000000000000" not in out
     assert "dry run: nothing was pushed" in out
 
 
