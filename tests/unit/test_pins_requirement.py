@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pinbot.errors import UsageError
-from pinbot.pins import requirement
+from pinbot.pins import Target, requirement
 from pinbot.pins.text import Change
 
 PACKAGES = ("openhands-agent-server", "openhands-sdk", "openhands-tools")
@@ -124,3 +124,77 @@ def test_invalid_toml_names_the_file() -> None:
 def test_an_invalid_new_version_is_refused() -> None:
     with pytest.raises(UsageError, match=r"not a package version"):
         requirement.rewrite(BEFORE, "abc1234", "pyproject.toml", PACKAGES)
+
+
+# --- git revisions: poetry git tables and PEP 508 direct references ----------------------------
+
+OLD_REV, NEW_REV = (
+    "3d8af53b2f0259dc98555a4acd4238f90e0afbce",
+    "be9725b459c0afabc18cfba89acf11dc756b42f0",
+)
+GIT = "https://github.com/OpenHands/agent-sdk.git"
+# As OpenHands wrote them before the first SDK releases (#11626), a commented-out pin beside.
+REVISIONS = f"""\
+[project]
+name = "openhands-ai"
+dependencies = [
+  "openhands-tools @ git+{GIT}@{OLD_REV[:7]}#subdirectory=openhands-tools",
+]
+
+[tool.poetry.dependencies]
+openhands-agent-server = {{ git = "{GIT}", subdirectory = "x", rev = "{OLD_REV}" }}\r
+openhands-sdk = {{ git = "{GIT}", subdirectory = "openhands-sdk", rev = "{OLD_REV}" }}  # V1
+#openhands-sdk = "1.0.0a5"
+"""
+
+
+def revision_target() -> Target:
+    return Target("ghcr.io/openhands/agent-server", "be9725b-python", "python", NEW_REV, "1.0.0a5")
+
+
+def test_git_revision_pins_are_read_as_revisions_and_comments_are_not_pins() -> None:
+    found = requirement.read(REVISIONS, "pyproject.toml", PACKAGES)
+
+    assert [(f.holds, f.value, f.line) for f in found] == [
+        ("rev", OLD_REV[:7], 4),
+        ("rev", OLD_REV, 8),
+        ("rev", OLD_REV, 9),
+    ]
+
+
+def test_git_revision_pins_move_to_the_build_commit_written_as_long_as_before() -> None:
+    new, changes = requirement.rewrite(REVISIONS, revision_target(), "pyproject.toml", PACKAGES)
+
+    expected = REVISIONS.replace(OLD_REV, NEW_REV).replace(f"@{OLD_REV[:7]}#", f"@{NEW_REV[:7]}#")
+    assert new == expected
+    assert [c.line for c in changes] == [4, 8, 9]
+
+
+def test_a_git_branch_pin_is_refused_naming_line_and_fix() -> None:
+    text = f'[tool.poetry.dependencies]\nopenhands-sdk = {{ git = "{GIT}", branch = "main" }}\n'
+
+    with pytest.raises(UsageError, match=r"pyproject.toml:2: .*git branch 'main'.*rev ="):
+        requirement.read(text, "pyproject.toml", PACKAGES)
+
+
+def test_a_revision_in_a_requirements_file_moves_too() -> None:
+    text = f"openhands-sdk @ git+{GIT}@{OLD_REV}#subdirectory=openhands-sdk\nrequests==2\n"
+
+    new, _ = requirement.rewrite(text, revision_target(), "requirements.txt", PACKAGES)
+
+    assert new == text.replace(OLD_REV, NEW_REV)
+
+
+def test_a_build_tag_moves_version_pins_to_the_version_its_sdk_declares() -> None:
+    text = '[tool.poetry.dependencies]\nopenhands-sdk = "1.0.0a6"\n'
+
+    new, _ = requirement.rewrite(text, revision_target(), "pyproject.toml", PACKAGES)
+
+    assert new == text.replace("1.0.0a6", "1.0.0a5")
+
+
+def test_a_build_whose_sdk_version_is_unknown_is_refused_for_version_pins() -> None:
+    target = Target("ghcr.io/openhands/agent-server", "be9725b-python", "python", NEW_REV)
+
+    with pytest.raises(UsageError, match=r"could not read .*--sdk"):
+        requirement.rewrite(BEFORE, target, "pyproject.toml", PACKAGES)

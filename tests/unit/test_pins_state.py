@@ -12,7 +12,7 @@ from pinbot.demo import repos
 from pinbot.errors import UsageError
 from pinbot.pins import Target, kinds, lock, profiles
 from pinbot.pins.kinds import SiteSpec
-from pinbot.pins.state import read_state
+from pinbot.pins.state import PinState, read_state
 
 IMAGE = "ghcr.io/openhands/agent-server"
 
@@ -248,3 +248,48 @@ def test_the_gates_pin_check_names_a_yaml_image_site_of_another_image() -> None:
         "sandbox.image: ghcr.io/acme/agent-server:1.38.0-python at values.yaml:3 names "
         f"ghcr.io/acme/agent-server, not {IMAGE}"
     ]
+
+
+# --- a build is the version its SDK declares ----------------------------------------------------
+
+
+def era_2025(tag: str, version: str) -> dict[str, bytes]:
+    """As OpenHands main was in November 2025: a sha build tag beside poetry version pins."""
+    return {
+        repos.SPEC_FILE: repos.sandbox_spec_service(IMAGE, tag).encode(),
+        "pyproject.toml": (
+            "[tool.poetry.dependencies]\n"
+            + "".join(f'{name} = "{version}"\n' for name in kinds.PACKAGES)
+        ).encode(),
+    }
+
+
+def state_2025(tag: str, version: str, declared: dict[str, str]) -> PinState:
+    specs = profiles.openhands(PinSettings())
+    files = era_2025(tag, version)
+    state = read_state(specs, files.get, IMAGE, "python")
+    return state.with_declared(declared)
+
+
+def test_a_build_tag_beside_the_version_its_sdk_declares_agrees() -> None:
+    state = state_2025("4e2ecd8-python", "1.1.0", {"4e2ecd8": "1.1.0"})
+
+    assert state.commits() == ["4e2ecd8"]
+    assert state.disagreements() == []
+    assert state.summary().endswith("(the SDK at 4e2ecd8 declares 1.1.0)")
+
+
+def test_a_build_tag_beside_another_version_is_a_split_naming_what_the_sdk_declares() -> None:
+    state = state_2025("f3c0c19-python", "1.1.0", {"f3c0c19": "1.0.0"})
+
+    problems = state.disagreements()
+
+    assert len(problems) == 3
+    assert "openhands-sdk==1.1.0 at pyproject.toml:3" in problems[1]
+    assert "(the SDK at f3c0c19 declares 1.0.0)" in problems[1]
+
+
+def test_a_build_whose_sdk_version_is_unknown_does_not_agree_and_says_so() -> None:
+    problems = state_2025("f3c0c19-python", "1.1.0", {}).disagreements()
+
+    assert problems and "could not be read" in problems[0]
