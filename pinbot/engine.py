@@ -141,11 +141,19 @@ class Engine:
     def resolve_digest(self, tag: str) -> str:
         return self.source.resolve(validate_tag(tag))
 
-    def scan(self, current: str | None, examine_all: bool) -> ScanResult:
-        """Candidates newest first; stop at the first that qualifies unless `examine_all`."""
+    def scan(
+        self, current: str | None, examine_all: bool, declared: str | None = None
+    ) -> ScanResult:
+        """Candidates newest first; stop at the first that qualifies unless `examine_all`.
+        `declared`: the version a current build tag's SDK declares (releases not newer than
+        it are not upgrades)."""
         variant = self.opts.variant
         current_info = (
-            versions.classify(validate_tag(current, "--current"), variant) if current else None
+            versions.as_declared(
+                versions.classify(validate_tag(current, "--current"), variant), declared
+            )
+            if current
+            else None
         )
         if current_info is not None and current_info.kind not in ("release", "sha"):
             raise UsageError(f"--current {current!r} is not a {variant} release or build tag")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from packaging.version import InvalidVersion, Version
@@ -66,3 +66,14 @@ def newer_than(info: TagInfo, current: TagInfo | None) -> bool:
     if current is None or current.version is None or info.version is None:
         return True
     return info.version > current.version
+
+
+def as_declared(info: TagInfo, declared: str | None) -> TagInfo:
+    """A build tag ordered as the version its SDK declares at its commit (`4e2ecd8-python`
+    is 1.1.0), so releases no newer than that are not taken for upgrades from it."""
+    if info.kind != "sha" or declared is None:
+        return info
+    try:
+        return replace(info, version=Version(declared))
+    except InvalidVersion:
+        return info

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pinbot import holds
+from pinbot import holds, versions
 from pinbot.commands import Context
 from pinbot.engine import Engine
 from pinbot.errors import UsageError
@@ -28,11 +28,12 @@ def run(ctx: Context, options: ScanOptions) -> int:
     engine = Engine(ctx, opts)
     source, branch = options.openhands, options.openhands_branch
     found, pinned = read_branch(ctx, opts, source, branch) if source and branch else ([], None)
-    current = options.current
+    current, declared = options.current, None
     if current is None and pinned is not None:
         current = pinned  # the pin the branch carries, read as the deploy reads it
+        declared = declared_version(ctx, opts, pinned)
     engine.veto = hold_back(found, str(opts.image))
-    result = engine.scan(current, options.all)
+    result = engine.scan(current, options.all, declared)
     data = {**scan_json(result), "holds": [h.to_json() for h in found]}
     ctx.out.result(data, scan_text(result, found))
     selected = result.selected
@@ -147,6 +148,21 @@ def holds_on(
     finally:
         blobs.close()
     return holds.find(pinned, branch, variant)
+
+
+def declared_version(ctx: Context, opts: ImageOptions, tag: str) -> str | None:
+    """The version a build tag's SDK declares at its commit (`4e2ecd8-python` is 1.1.0);
+    None for a release, or when the SDK does not say."""
+    from pinbot.capability import open_sdk
+    from pinbot.pins import sdk
+
+    info = versions.classify(tag, opts.variant)
+    if info.kind != "sha" or info.sha is None:
+        return None
+    version = sdk.declared(open_sdk(opts.sdk, ctx.settings).read, [info.sha]).get(info.sha)
+    if version is not None:
+        ctx.out.progress(f"{tag} is a build of {info.sha}, whose SDK declares {version}")
+    return version
 
 
 def _open(source: str, scratch: Path) -> InPlace:

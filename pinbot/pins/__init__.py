@@ -144,6 +144,12 @@ class Target:
         if holds == "tag":
             return self.tag
         version = self.version
+        if version is None and classify(self.tag, self.variant).kind != "sha":
+            raise UsageError(
+                f"{where} holds a package version, and {self.tag} is not a release "
+                f"(X.Y.Z-{self.variant}) nor a build of one SDK commit (<sha>-{self.variant}): "
+                "it names no package version; pin a release tag"
+            )
         if version is None:
             raise UsageError(
                 f"{where} holds a package version, and {self.tag} is a build whose SDK version "

@@ -9,6 +9,7 @@ and reports every package whose locked version changed. Everything here is pure;
 
 from __future__ import annotations
 
+import re
 import shlex
 import tomllib
 from collections.abc import Sequence
@@ -19,7 +20,11 @@ from packaging.utils import canonicalize_name
 
 from pinbot.errors import UsageError
 from pinbot.pins import Found
+from pinbot.pins.text import Lines
 from pinbot.pins.toml_strings import strings
+
+# A table header, or a package's `version = "…"` line, as poetry and uv write them.
+_LOCK_LINE = re.compile(r'^(?:(?P<header>\[[^\r\n]*)|version = "(?P<version>[^"\\\r\n]*)")', re.M)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,10 @@ def locked(text: str, file: str) -> list[Locked]:
     packages = doc.get("package", [])
     if not isinstance(packages, list):
         raise UsageError(f"{file}: not a lock file (no [[package]] list)")
-    lines = [s.line for s in strings(text, file) if s.path == ("package", "version")]
+    versions = [str(p.get("version", "")) if isinstance(p, dict) else "" for p in packages]
+    lines = _version_lines(text, versions)
+    if lines is None:
+        lines = [s.line for s in strings(text, file) if s.path == ("package", "version")]
     if len(lines) != len(packages):
         lines = [0] * len(packages)  # a form the lexer cannot place: report without lines
     return [
@@ -61,6 +69,22 @@ def locked(text: str, file: str) -> list[Locked]:
         for p, line in zip(packages, lines, strict=True)
         if isinstance(p, dict)
     ]
+
+
+def _version_lines(text: str, versions: Sequence[str]) -> list[int] | None:
+    """The line of each `[[package]]`'s `version = "…"`, as lock tools write it (one key per
+    line, at the start); None when what is found there is not exactly what tomllib read, and
+    the full lexer must place them. One pass over the text, a tenth of the lexer's time."""
+    lines, numbers, inside = [], Lines(text), False
+    for match in _LOCK_LINE.finditer(text):
+        if match["header"] is not None:
+            inside = match["header"].split("#")[0].strip() == "[[package]]"
+        elif inside:
+            lines.append((numbers.at(match.start()), match["version"]))
+            inside = False
+    if [version for _, version in lines] != list(versions):
+        return None
+    return [line for line, _ in lines]
 
 
 def read(text: str, file: str, packages: Sequence[str]) -> list[Found]:

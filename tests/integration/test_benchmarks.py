@@ -44,3 +44,13 @@ def test_scan_benchmark_starts_and_explains_itself() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "--delay-ms" in done.stdout
     assert "--repeat" in done.stdout
+
+
+def test_real_lock_benchmark_reads_the_real_lock_and_gates_the_real_main_in_time() -> None:
+    if registry_binary() is None:
+        missing_service("the Distribution registry (Debian package docker-registry)")
+    done = run("real_lock.py", "--repeat", "1")
+
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "pinbot / tomllib: " in done.stdout
+    assert "gate exit codes: [0] (0: pass)" in done.stdout

@@ -204,3 +204,23 @@ def test_the_real_main_passes_the_whole_gate_warm_in_under_two_seconds(
         "(the SDK at 4e2ecd8 declares 1.1.0)"
     )
     assert seconds < WARM_GATE_LIMIT
+
+
+# --- scan ---------------------------------------------------------------------------------------
+
+
+def test_scan_reads_the_real_main_and_takes_its_build_tag_as_the_version_it_declares(
+    digests: dict[str, str], registry: str, sdk: Path, tmp_path: Path
+) -> None:
+    """d6fab190 pins 4e2ecd8-python, which is 1.1.0: 1.1.0-python is no upgrade from it."""
+    remote = history.openhands_repo(tmp_path / "remotes", history.commit("d6fab190"))
+
+    run = pinbot(
+        "--json", "scan", "--openhands", remote.url, "--openhands-branch", "main",
+        *image_flags(registry, sdk),
+    )  # fmt: skip
+
+    assert run.code == 1, run.err  # nothing newer than 1.1.0 is published here
+    assert run.data["current"] == "4e2ecd8-python"
+    assert run.data["candidates"] == []
+    assert "4e2ecd8-python is a build of 4e2ecd8, whose SDK declares 1.1.0" in run.err

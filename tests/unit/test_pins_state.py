@@ -293,3 +293,17 @@ def test_a_build_whose_sdk_version_is_unknown_does_not_agree_and_says_so() -> No
     problems = state_2025("f3c0c19-python", "1.1.0", {}).disagreements()
 
     assert problems and "could not be read" in problems[0]
+
+
+def test_a_lock_whose_version_lines_are_not_as_tools_write_them_is_placed_by_the_lexer() -> None:
+    text = (
+        '[[package]]\nname = "a"\ndescription = """\nversion = "9"\n"""\nversion = "1.0"\n\n'
+        '[[package]]\nname = "openhands-sdk"\n  version   =   "1.1.0"\n'
+    )
+
+    found = lock.locked(text, "poetry.lock")
+
+    assert [(e.package, e.version, e.line) for e in found] == [
+        ("a", "1.0", 6),
+        ("openhands-sdk", "1.1.0", 10),
+    ]
