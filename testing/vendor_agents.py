@@ -58,6 +58,16 @@ def agent_server_binary() -> Path:
     return Path(venv) / "bin" / "agent-server"
 
 
+def older_server(name: str) -> Path:
+    """An older agent server that `scripts/dev setup` installed (`agent-server-1.50.1`)."""
+    return tools_dir() / name / "bin" / "agent-server"
+
+
+def older_adapters(name: str) -> Path:
+    """An older adapter's npm dir's binaries (`codex-acp-1.1.7`)."""
+    return tools_dir() / name / "node_modules" / ".bin"
+
+
 def adapters_bin() -> Path:
     where = os.environ.get("ACP_ADAPTERS_DIR") or tools_dir() / "acp-adapters"
     return Path(where) / "node_modules" / ".bin"
@@ -119,10 +129,12 @@ class Rig:
             OH_PRELOAD_TOOLS="false",
         )
 
-    def server_command(self) -> str:
-        """A `--server-command` template: the real server, its conversations under {workdir}."""
+    def server_command(self, binary: Path | None = None, adapters: Path | None = None) -> str:
+        """A `--server-command` template: the real server (today's, or `binary`), its
+        conversations under {workdir}; `adapters` first on its PATH (an older codex-acp)."""
         conversations = "OH_CONVERSATIONS_PATH={workdir}/conversations"
-        return f"env {conversations} {agent_server_binary()} --port {{port}}"
+        path = f" PATH={adapters}{os.pathsep}{self.env()['PATH']}" if adapters else ""
+        return f"env {conversations}{path} {binary or agent_server_binary()} --port {{port}}"
 
     def recycle_command(self, wipe: bool) -> str:
         flags = " --wipe" if wipe else ""
@@ -263,8 +275,13 @@ def run_pinbot(
 def _target_args(rig: Rig, args: argparse.Namespace) -> list[str]:
     common = ["--agents", args.agents, "--timeout", str(args.timeout)]
     common += ["--report", str(rig.root / "report.json")]
+    common += ["--rollback"] if args.rollback else []
+    common += ["--acp-command", args.acp_command] if args.acp_command else []
+    if args.via == "acp":
+        return ["--target", "acp", *_acp_sides(args), *common]
     if args.via == "server-command":
-        return ["--target", "agent-server", "--server-command", rig.server_command(), *common]
+        return ["--target", "agent-server", "--server-command", rig.server_command(), *common,
+                *_from_server(rig, args)]  # fmt: skip
     port = free_port()
     rig.start_server(port)
     wait_healthy(port)
@@ -279,6 +296,24 @@ def _target_args(rig: Rig, args: argparse.Namespace) -> list[str]:
         recycle,
         *common,
     ]
+
+
+def _from_server(rig: Rig, args: argparse.Namespace) -> list[str]:
+    """`--from-server-command`: an older server, with an older codex-acp first on its PATH."""
+    if not args.from_server:
+        return []
+    adapters = older_adapters(args.from_adapters) if args.from_adapters else None
+    command = rig.server_command(older_server(args.from_server), adapters)
+    return ["--from-server-command", command]
+
+
+def _acp_sides(args: argparse.Namespace) -> list[str]:
+    """`--target acp`: the adapter of `--agents` itself, and an older one as the from side."""
+    program = ADAPTERS[args.agents]
+    sides = ["--acp-command", str(adapters_bin() / program)]
+    if args.from_adapters:
+        sides += ["--from-acp-command", str(older_adapters(args.from_adapters) / program)]
+    return sides
 
 
 def recycle(args: argparse.Namespace) -> int:
@@ -297,7 +332,11 @@ def main(argv: list[str] | None = None) -> int:
     verbs = parser.add_subparsers(dest="verb", required=True)
     run = verbs.add_parser("probe", help="run pinbot probe against the real agents (in unshare -n)")
     run.add_argument("root", type=Path)
-    run.add_argument("--via", choices=("server-command", "url"), required=True)
+    run.add_argument("--via", choices=("server-command", "url", "acp"), required=True)
+    run.add_argument("--from-server", help="the from side: an older server's venv name")
+    run.add_argument("--from-adapters", help="the from side's adapters: an older npm dir's name")
+    run.add_argument("--rollback", action="store_true")
+    run.add_argument("--acp-command", help="a custom ACP agent for every agent named")
     run.add_argument("--wipe", action="store_true", help="--via url: the recycle wipes the stores")
     run.add_argument("--agents", default="claude-code,codex")
     run.add_argument("--timeout", type=float, default=240, help="pinbot's --timeout")

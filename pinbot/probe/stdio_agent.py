@@ -25,6 +25,7 @@ from typing import Any
 import acp
 from acp import schema
 
+from pinbot import output
 from pinbot.probe.verdict import MARKER
 
 GRACE = 5.0  # seconds between SIGTERM and SIGKILL of the agent's group
@@ -155,7 +156,8 @@ async def _open(conn: Any, life: Life, saved: str | None, cwd: str, timeout: flo
             await _bounded(call, timeout, life.can_reopen, refusable=True)
             return Turn(saved)
         except acp.RequestError as exc:
-            refused = f"{life.can_reopen} failed: {exc} (code {exc.code})"
+            said = f": {output.one_line(str(exc.data), 200)}" if exc.data else ""
+            refused = f"{life.can_reopen} failed: {exc} (code {exc.code}){said}"
     made = await _bounded(conn.new_session(cwd=cwd), timeout, "session/new")
     return Turn(str(made.session_id), reopen_error=refused)
 

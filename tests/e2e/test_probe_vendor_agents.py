@@ -44,13 +44,13 @@ def real_parts() -> None:
         missing_service(f"the real agent server and vendor adapters ({', '.join(missing)})")
 
 
-def probe_in_namespace(root: Path, via: str, wipe: bool = False) -> dict[str, Any]:
+def probe_in_namespace(root: Path, via: str, *extra: str, wipe: bool = False) -> dict[str, Any]:
     """Run the probe in a fresh network namespace; return pinbot's exit code and JSON report."""
     tag = uuid.uuid4().hex
     # Root gets a bare network namespace; anyone else maps themselves to root in a user namespace.
     unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "-n"]
     command = [*unshare, "--", sys.executable, "-m", "testing.vendor_agents", "probe"]
-    command += [str(root), "--via", via, *(["--wipe"] if wipe else [])]
+    command += [str(root), "--via", via, *(["--wipe"] if wipe else []), *extra]
     env = dict(os.environ, HARNESS_RUN=tag, PYTHONPATH=str(REPO))
     rig = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True)
     try:
