@@ -76,13 +76,15 @@ def repo_config(world: Repos, branch: bool = True) -> dict[str, str]:
 
 
 SECRETS = {"secrets.PINBOT_TOKEN": "not-a-real-token"}
+# A scheduled run after the first (the first only plans), not started by hand.
+LATER_RUN = {"github.run_number": "7", "inputs.plan-only": ""}
 
 
-def watch(tmp_path, bin_dir, images, world, **kwargs: Any) -> Run:
+def watch(tmp_path, bin_dir, images, world, run: dict[str, str] = LATER_RUN, **kwargs: Any) -> Run:
     require = kwargs.pop("require", None)
     config = {**repo_config(world), **kwargs}
     env = world_env(images, world, require)
-    return run_workflow("pin-watch.yml", tmp_path, bin_dir, config, SECRETS, env)
+    return run_workflow("pin-watch.yml", tmp_path, bin_dir, config, {**SECRETS, **run}, env)
 
 
 def release(tmp_path, bin_dir, images, world, tag: str, dry_run: bool) -> Run:
@@ -127,6 +129,29 @@ def test_pin_watch_ends_green_with_a_notice_on_a_negative_verdict(
     assert "::notice title=pinbot::pinbot cut: a negative verdict (exit 1)" in run.stdout
     assert "does not contain the backend commit(s) 0000000" in run.stderr  # pinbot said why
     assert world.refs() == refs
+
+
+@pytest.mark.parametrize(
+    "run, config",
+    [
+        ({"github.run_number": "1", "inputs.plan-only": ""}, {}),
+        ({"github.run_number": "7", "inputs.plan-only": "true"}, {}),
+        (LATER_RUN, {"PLAN_ONLY": "true"}),
+    ],
+    ids=["first run", "plan-only by hand", "PLAN_ONLY"],
+)
+def test_pin_watch_only_plans_on_its_first_run_or_when_asked(
+    tmp_path, bin_dir, images, world, run: dict[str, str], config: dict[str, str]
+) -> None:
+    refs = world.refs()
+
+    planned = watch(tmp_path, bin_dir, images, world, run=run, **config)
+
+    assert planned.code == 0, planned.stderr
+    assert world.refs() == refs, "a plan pushes nothing"
+    assert (
+        f"pinbot/{world.openhands.branch}/agent-server-{CAPABLE}" in planned.stdout + planned.stderr
+    )
 
 
 def test_pin_watch_fails_when_its_env_block_is_not_filled_in(
