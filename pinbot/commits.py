@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -46,6 +46,14 @@ def parse_trailers(message: str) -> dict[str, str]:
             return {}  # git takes the block only when every line is a trailer
         found[match["key"]] = match["value"].strip()
     return found
+
+
+LOCK_NAMES = ("poetry.lock", "uv.lock")
+
+
+def lock_paths(paths: Iterable[str]) -> list[str]:
+    """The lock files among `paths`, sorted (a lock anywhere in the tree may lock the pins)."""
+    return sorted(p for p in paths if p.rpartition("/")[2] in LOCK_NAMES)
 
 
 def short(sha: str) -> str:

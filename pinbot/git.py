@@ -44,6 +44,7 @@ from pinbot.commits import (  # re-exported: where callers have always found the
     CommitInfo as CommitInfo,
     github_repo as github_repo,
     github_token as github_token,
+    lock_paths as lock_paths,
     parse_trailers as parse_trailers,
     refuse_submodule as refuse_submodule,
     refuse_symlink as refuse_symlink,
@@ -279,6 +280,10 @@ class RepoReader(Protocol):
         """Whether `sha` is `tip` or one of its ancestors (an unknown sha is not)."""
         ...
 
+    def lock_files(self, commit: str) -> list[str]:
+        """Every `poetry.lock` and `uv.lock` in the tree at `commit`."""
+        ...
+
     def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
         """`tip` and its first-parent ancestors, newest first, with their trailers."""
         ...
@@ -375,6 +380,16 @@ class InPlace:
         status, _, _ = self._git("merge-base", "--is-ancestor", "--", sha, tip)
         return status == 0
 
+    def lock_files(self, commit: str) -> list[str]:
+        status, out, err = self._git(
+            "ls-tree", "-r", "-z", "--name-only", "--end-of-options", commit
+        )
+        if status != 0:
+            raise ExternalError(
+                f"git ls-tree {short(commit)} in {self.where} failed: {last_line(err)}"
+            )
+        return lock_paths(out.split("\0"))
+
     def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
         fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
         status, out, err = self._git(
@@ -460,6 +475,17 @@ class Clone:
 
     def blobs(self) -> Blobs:
         return Blobs(Path(self.repo.git_dir), self.credential)
+
+    def lock_files(self, commit: str) -> list[str]:
+        """Every `poetry.lock` and `uv.lock` in the tree at `commit`."""
+        status, out, err = self._run(
+            "ls-tree", "-r", "-z", "--name-only", "--end-of-options", commit
+        )
+        if status != 0:
+            raise ExternalError(
+                f"git ls-tree {short(commit)} in {self.url} failed: {last_line(err)}"
+            )
+        return lock_paths(out.split("\0"))
 
     def commit(self, parent: str, files: Mapping[str, bytes], message: str) -> str:
         """A commit on `parent` with `files` replaced, by the bot identity; returns its sha."""

@@ -33,6 +33,7 @@ from pinbot.commits import (  # re-exported: where callers have always found the
     GitHubRepo as GitHubRepo,
     github_repo as github_repo,
     github_token as github_token,
+    lock_paths as lock_paths,
     parse_trailers as parse_trailers,
     refuse_submodule as refuse_submodule,
     refuse_symlink as refuse_symlink,
@@ -243,6 +244,14 @@ class GitHubReader:
         if found.type != "file":
             return None
         return bytes(found.decoded_content)
+
+    def lock_files(self, commit: str) -> list[str]:
+        """Every `poetry.lock` and `uv.lock` in the tree at `commit` (one recursive tree read)."""
+        tree = self.forge.call(
+            f"listing the files of {self.where} at {commit[:12]}",
+            lambda: self._repo().get_git_tree(commit, recursive=True).tree,
+        )
+        return lock_paths(e.path for e in tree if e.type == "blob")
 
     def contains(self, tip: str, sha: str) -> bool:
         compared = self._maybe(

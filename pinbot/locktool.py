@@ -28,8 +28,10 @@ from urllib.parse import urlsplit
 
 from pinbot.errors import ExternalError, UsageError
 
-# The caller's variables a lock tool may see: none of them carries a secret.
-ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR")
+# The caller's variables a lock tool may see: none of them carries a secret (the TLS ones name
+# the trusted CA bundle, which a machine behind an intercepting proxy needs).
+ALLOWED: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT")
+ALLOWED += ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")
 PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 OUTPUT_TAIL = 64 * 1024  # bytes of the tool's output read back for an error message
 INSTALL = {
@@ -127,6 +129,14 @@ def run(argv: Sequence[str], cwd: Path, work: Path, bounds: Bounds, what: str) -
     return text
 
 
+def adapted(argv: Sequence[str], version: str | None) -> list[str]:
+    """Poetry 1.x updates every package on `poetry lock` unless told `--no-update`; 2.x keeps
+    them by default and has no such flag."""
+    if Path(argv[0]).name != "poetry" or list(argv[1:]) != ["lock"] or version is None:
+        return list(argv)
+    return [*argv, "--no-update"] if int(version.split(".")[0]) < 2 else list(argv)
+
+
 def argv_names(argv: Sequence[str]) -> list[str]:
     """The argv as a message shows it: the tool's name, not the path it was found at."""
     return [Path(argv[0]).name, *argv[1:]] if argv else []
@@ -158,16 +168,21 @@ def recorded_version(lock_text: bytes, tool: str) -> str | None:
     return match.group(1).decode() if match else None
 
 
-def find(tool: str, version: str | None, work: Path, bounds: Bounds, what: str) -> str:
-    """The tool's executable: at `version` when the lock records one (on PATH at that version,
-    else a venv of it in pinbot's cache, installed on first use), else the one on PATH."""
+def find(
+    tool: str, version: str | None, work: Path, bounds: Bounds, what: str
+) -> tuple[str, str | None]:
+    """The tool's executable and its version: at `version` when the lock records one (on PATH
+    at that version, else a venv of it in pinbot's cache, installed on first use), else the one
+    on PATH."""
     on_path = shutil.which(tool)
-    if version is None or (on_path and _version_of(on_path, work, bounds) == version):
-        if on_path is None:
-            raise _not_installed(tool, what, "")
-        return on_path
+    if on_path is None and version is None:
+        raise _not_installed(tool, what, "")
+    found = _version_of(on_path, work, bounds) if on_path else None
+    if on_path is not None and (version is None or found == version):
+        return on_path, found
+    assert version is not None
     try:
-        return tool_venv(tool, version, work, bounds, what)
+        return tool_venv(tool, version, work, bounds, what), version
     except ExternalError as exc:
         if on_path is None:  # nothing to fall back on: the user's set-up is what is missing
             raise _not_installed(tool, what, f" ({exc})") from None

@@ -292,3 +292,64 @@ def _git(cwd: Path, *args: str) -> str:
     )
     done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
     return done.stdout.decode().strip()
+
+
+# --- a second project that locks the packages through the first (OpenHands' enterprise/) -------
+
+
+def enterprise_pyproject(index_url: str) -> str:
+    """`enterprise/pyproject.toml` as OpenHands writes it: the root project by path, no pins."""
+    return f"""\
+[tool.poetry]
+name = "enterprise-server"
+version = "0.0.1"
+description = "Deploy OpenHands"
+authors = ["OpenHands"]
+readme = "README.md"
+package-mode = false
+
+[tool.poetry.dependencies]
+python = ">=3.11"
+openhands-ai = {{ path = "../", develop = true }}
+
+[[tool.poetry.source]]
+name = "local"
+url = "{index_url}"
+priority = "primary"
+"""
+
+
+def root_package_pyproject(version: str, index_url: str) -> str:
+    """The root project as a package (a path dependency must be one), pins in poetry's table."""
+    return (
+        pyproject(version, index_url)
+        .replace("[tool.poetry]\npackage-mode = false\n", '[tool.poetry]\nreadme = "README.md"\n')
+        .replace('description = "OpenHands: code less, make more"\n', "")
+    )
+
+
+def two_locks(version: str, index_url: str) -> dict[str, str | bytes | None]:
+    """The package era with `enterprise/` beside the root, each locked by the real poetry."""
+    root, enterprise = root_package_pyproject(version, index_url), enterprise_pyproject(index_url)
+    with tempfile.TemporaryDirectory(prefix="pinbot-two-locks-") as tmp:
+        top = Path(tmp)
+        (top / "enterprise").mkdir()
+        for name, text in {"pyproject.toml": root, "enterprise/pyproject.toml": enterprise}.items():
+            (top / name).write_text(text)
+        (top / "README.md").write_text("root\n")
+        (top / "enterprise" / "README.md").write_text("enterprise\n")
+        for folder in (top, top / "enterprise"):
+            done = poetry_run(folder, "lock")
+            if done.returncode != 0:
+                raise RuntimeError(f"poetry lock failed: {done.stderr or done.stdout}")
+        locks = {p: (top / p).read_text() for p in ("poetry.lock", "enterprise/poetry.lock")}
+    return {
+        repos.SPEC_FILE: SPEC_WITHOUT_CONSTANT,
+        "docker-compose.yml": None,
+        "containers/dev/compose.yml": None,
+        "pyproject.toml": root,
+        "README.md": "root\n",
+        "enterprise/pyproject.toml": enterprise,
+        "enterprise/README.md": "enterprise\n",
+        **locks,
+    }

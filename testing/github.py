@@ -95,6 +95,8 @@ class FakeGitHub:
         if rest.startswith("compare/"):
             base, _, head = rest.removeprefix("compare/").partition("...")
             return _compare(remote, base, head)
+        if rest.startswith("git/trees/"):
+            return _tree(remote, rest.removeprefix("git/trees/"))
         return _not_found()
 
     def _pulls(self, request: Any, repo: str, match: re.Match[str]) -> Answer:
@@ -183,6 +185,26 @@ def _contents(remote: Path, path: str, ref: str) -> Answer:
     if entry not in ("100644", "100755"):
         return _not_found()
     return _file(remote, ref, path)
+
+
+def _tree(remote: Path, ref: str) -> Answer:
+    """`git/trees/{sha}?recursive=1`: every entry of the tree, as GitHub lists it."""
+    out = _git(
+        remote,
+        "ls-tree",
+        "-r",
+        "-t",
+        "--format=%(objectmode) %(objecttype) %(objectname) %(path)",
+        ref,
+    )
+    if out is None:
+        return _not_found()
+    entries = []
+    for line in out.splitlines():
+        mode, kind, sha, path = line.split(" ", 3)
+        entries.append({"path": path, "mode": mode, "type": kind, "sha": sha})
+    sha = _git(remote, "rev-parse", f"{ref}^{{tree}}")
+    return 200, {}, json.dumps({"sha": sha, "tree": entries, "truncated": False})
 
 
 def _file(remote: Path, ref: str, path: str) -> Answer:

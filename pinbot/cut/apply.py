@@ -107,8 +107,9 @@ def _relock(read: projects.Reader, step: LockStep, work: Path, bounds: locktool.
     folder = tree / PurePosixPath(step.file).parent
     tool = PurePosixPath(step.argv[0]).name
     version = locktool.recorded_version(old, tool)
-    exe = locktool.find(step.argv[0], version, work / "tool", bounds, step.file)
-    locktool.run([exe, *step.argv[1:]], folder, work / "run", bounds, step.file)
+    exe, used = locktool.find(step.argv[0], version, work / "tool", bounds, step.file)
+    argv = locktool.adapted([exe, *step.argv[1:]], used)
+    locktool.run(argv, folder, work / "run", bounds, step.file)
     new = (tree / step.file).read_bytes()
     _check_locked(new, step)
     return new

@@ -9,7 +9,7 @@ from pinbot import git, pyindex
 from pinbot.context import Context
 from pinbot.errors import NegativeVerdict, UsageError
 from pinbot.model import Candidate, validate_branch
-from pinbot.pins import Target
+from pinbot.pins import Target, profiles
 from pinbot.pins.kinds import SiteSpec
 from pinbot.pins.state import PinState, read_state
 
@@ -110,6 +110,7 @@ def read_branch(
             f"--openhands-branch {branch!r} does not exist in {clone.url}: check the name"
         )
     where = f" at {git.short(tip)} of {branch} in {clone.url}"
+    specs = profiles.with_tree_locks(specs, clone.lock_files(tip))
     state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
     files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
     lacks = tuple(sha for sha in required if not clone.contains(tip, sha))
@@ -139,6 +140,7 @@ def read_pending(
         # none, or merged into the branch already (a new commit there fast-forwards it)
         return replace(facts, head=head)
     where = f" at {git.short(tip)} of {head} in {clone.url}"
+    specs = profiles.with_tree_locks(specs, clone.lock_files(tip))
     state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
     files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
     lacks = tuple(sha for sha in required if not clone.contains(tip, sha))

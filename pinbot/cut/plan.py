@@ -20,6 +20,11 @@ from pinbot.pins.text import Change
 
 DEPLOY_PREFIX = "pinbot/agent-server-"
 OPENHANDS_SHA_TRAILER = "Pinbot-OpenHands-Sha"
+IMAGE_KINDS = (
+    "python-constant",
+    "compose-default",
+    "yaml",
+)  # sites that name the image, not a package
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,7 @@ def _edits(state: PinState, files: Mapping[str, bytes], pick: Pick) -> list[File
 
 def _pins_moved(state: PinState, edits: Sequence[FileEdit]) -> bool:
     """Whether a package pin moves (a lock follows package pins, not the image constant)."""
-    files = {s.spec.file for s in state.edit_sites if s.spec.packages}
+    files = {s.spec.file for s in state.edit_sites if s.spec.kind not in IMAGE_KINDS}
     return any(e.changed for e in edits if e.path in files)
 
 

@@ -112,12 +112,15 @@ def diff(old: str, new: str, file: str) -> list[LockChange]:
 
 def command(file: str, configured: str, moved: Sequence[str] = ()) -> list[str]:
     """The lock command as argv: the configured one, else the file's own tool asked to move only
-    the `moved` packages (`poetry update --lock P…`, `uv lock --upgrade-package P…`)."""
+    what must move. `poetry lock` keeps every locked package it can (2.x; pinbot adds
+    `--no-update` for 1.x); `poetry update --lock P…` would re-fetch a git-sourced P from its
+    host, which a lock moving from git revisions to releases (OpenHands #11695) does not need.
+    uv is told the `moved` packages (`uv lock --upgrade-package P…`)."""
     if configured:
         return _split(file, configured)
     name = PurePosixPath(file).name
     if name == "poetry.lock":
-        return ["poetry", "update", "--lock", *moved] if moved else ["poetry", "lock"]
+        return ["poetry", "lock"]
     if name == "uv.lock":
         return ["uv", "lock", *[a for p in moved for a in ("--upgrade-package", p)]]
     raise UsageError(

@@ -64,6 +64,28 @@ def sites(pin: PinSettings, where: str) -> tuple[SiteSpec, ...]:
     )
 
 
+MAX_TREE_LOCKS = 50
+
+
+def with_tree_locks(specs: Sequence[SiteSpec], locks: Sequence[str]) -> tuple[SiteSpec, ...]:
+    """`specs`, and when they hold a lock site, every other lock in the tree as one more
+    (optional: a lock that holds none of the packages is no site). `enterprise/poetry.lock`
+    locks the packages through a path dependency on the root project (OpenHands #11695): a bump
+    that leaves it behind leaves the enterprise server on the old SDK."""
+    first = next((s for s in specs if s.is_lock), None)
+    named = {s.file for s in specs}
+    extra = [path for path in locks if path not in named]
+    if first is None or not extra:
+        return tuple(specs)
+    if len(extra) > MAX_TREE_LOCKS:
+        raise UsageError(
+            f"the tree holds {len(extra)} lock files besides the configured ones; pinbot reads at "
+            f"most {MAX_TREE_LOCKS}: list the lock sites as [[pin.sites]] in the config instead"
+        )
+    found = (SiteSpec("lock", path, packages=first.packages, optional=True) for path in extra)
+    return (*specs, *found)
+
+
 def openhands(pin: PinSettings) -> tuple[SiteSpec, ...]:
     packages = tuple(pin.packages)
     return (

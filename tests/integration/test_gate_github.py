@@ -53,7 +53,8 @@ def test_the_gate_reads_both_repositories_through_the_api_and_passes(
     assert [c["status"] for c in report["checks"]] == ["pass"] * 5
     assert TOKEN not in err
     asked = {(method, path.split("/")[4]) for method, path in github.calls}
-    assert asked == {("GET", "commits"), ("GET", "contents"), ("GET", "compare")}
+    # (git: the tree, for every lock file in it: a second lock is a pin site too)
+    assert asked == {("GET", "commits"), ("GET", "contents"), ("GET", "compare"), ("GET", "git")}
 
 
 def test_a_missing_backend_commit_blocks_through_the_api_too(

@@ -125,7 +125,9 @@ def test_lock_commands_follow_the_file_name() -> None:
     assert lock.command("poetry.lock", "") == ["poetry", "lock"]
     assert lock.command("sub/uv.lock", "") == ["uv", "lock"]
     moved = ["openhands-sdk", "openhands-tools"]
-    assert lock.command("poetry.lock", "", moved) == ["poetry", "update", "--lock", *moved]
+    assert locktool.adapted(["/x/poetry", "lock"], "1.8.3") == ["/x/poetry", "lock", "--no-update"]
+    assert locktool.adapted(["/x/poetry", "lock"], "2.1.3") == ["/x/poetry", "lock"]
+    assert lock.command("poetry.lock", "", moved) == ["poetry", "lock"]
     assert lock.command("uv.lock", "", moved) == [
         "uv", "lock", "--upgrade-package", "openhands-sdk", "--upgrade-package", "openhands-tools"
     ]  # fmt: skip
