@@ -110,9 +110,29 @@ def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
         f"--image {IMAGE} --sdk {built.sdk} --registry-url {built.endpoint} "
         "--detectors source,provenance"
     )
-    require = [built.openhands.backend_commit]
+    found = _scan(ctx, built, images, shown)
+    tag = found["selected"]["tag"]
+    pinned = _cut(ctx, built, images, shown, tag)
+    branch = pinned["deploy"]["branch"]
+    gated = _gate(ctx, built, images, shown, branch)
+    report = built.workdir / "probe-report.json"
+    probed = _probe(ctx, built, tag, report)
+    return {
+        "workdir": str(built.workdir),
+        "selected": found["selected"],
+        "openhands_commit": pinned["openhands"]["commit"],
+        "openhands_branch": built.openhands.branch,
+        "openhands_head": pinned["openhands"].get("head") or built.openhands.branch,
+        "deploy_branch": branch,
+        "gate": gated["verdict"],
+        "probe": probed["verdict"],
+        "probe_report": str(report),
+        "checks": len(gated["checks"]),
+    }
 
-    oh, deploy = built.openhands, built.deploy
+
+def _scan(ctx: Context, built: DemoWorld, images: ImageOptions, shown: str) -> dict[str, Any]:
+    oh = built.openhands
     ctx.out.progress(
         "step 1/4 scan: which newest tag carries the blob routes, is attested to its "
         "source, and was not rolled back?"
@@ -120,12 +140,17 @@ def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
     _show(ctx, f"scan {shown} --current {PIN} --openhands {oh.url} --openhands-branch {oh.branch}")
     scanning = ScanOptions(images, current=PIN, all=False, openhands=oh.url,
                            openhands_branch=oh.branch)  # fmt: skip
-    found = _step(ctx, "1/4 scan", scan.run, scanning)
+    found: dict[str, Any] = _step(ctx, "1/4 scan", scan.run, scanning)
     for candidate in found["candidates"]:
         why = why_json(candidate["evidence"])
         ctx.out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why}")
-    tag = found["selected"]["tag"]
+    return found
 
+
+def _cut(
+    ctx: Context, built: DemoWorld, images: ImageOptions, shown: str, tag: str
+) -> dict[str, Any]:
+    oh, deploy, require = built.openhands, built.deploy, [built.openhands.backend_commit]
     ctx.out.progress(f"step 2/4 cut: pin {tag} on {oh.branch}, point the deploy at it")
     _show(ctx, f"cut --tag {tag} --openhands {oh.url} --openhands-branch {oh.branch} "
                f"--deploy {deploy.url} --index-url {built.index_url} --push "
@@ -133,45 +158,41 @@ def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
     cutting = CutOptions(images, tag, False, oh.url, [oh.branch], deploy.url, None, require,
                          push=True, open_prs=False, dry_run=False,
                          force_capability=False)  # fmt: skip
-    pinned = _step(ctx, "2/4 cut", cut.run, cutting, built.settings)
+    pinned: dict[str, Any] = _step(ctx, "2/4 cut", cut.run, cutting, built.settings)
     for change in pinned["changes"]:
         ctx.out.progress(f"  {change['repo']}: {change['file']}:{change['line']}: {change['new']}")
+    return pinned
 
+
+def _gate(
+    ctx: Context, built: DemoWorld, images: ImageOptions, shown: str, branch: str
+) -> dict[str, Any]:
+    oh, deploy, require = built.openhands, built.deploy, [built.openhands.backend_commit]
     ctx.out.progress(
         "step 3/4 gate: what would the deploy branch run, and is it the pin we proved?"
     )
-    branch = pinned["deploy"]["branch"]
     _show(ctx, f"gate --deploy {deploy.url}@{branch} --openhands {oh.url} "
                f"--require-commit {require[0]} {shown}")  # fmt: skip
     gating = GateOptions(images, (deploy.url, branch), oh.url, require, False, None)
-    gated = _step(ctx, "3/4 gate", gate.run, gating)
+    gated: dict[str, Any] = _step(ctx, "3/4 gate", gate.run, gating)
     for check in gated["checks"]:
         ctx.out.progress(f"  {'ok ' if check['ok'] else 'NO '} {check['name']}: {check['detail']}")
+    return gated
 
+
+def _probe(ctx: Context, built: DemoWorld, tag: str, report: Path) -> dict[str, Any]:
     ctx.out.progress(
         "step 4/4 probe: does a recycled Claude and Codex conversation resume natively?"
     )
-    report = built.workdir / "probe-report.json"
     server = world.server_command(built.shas[tag])
     _show(ctx, f"probe --target agent-server --server-command '{server}' "
                f"--agents claude-code,codex --timeout 60 --report {report}")  # fmt: skip
     probing = ProbeOptions("agent-server", "claude-code,codex", 60.0, None, None, None, None,
                            None, server, None, None, None, report, keep=False)  # fmt: skip
-    probed = _step(ctx, "4/4 probe", probe.run, probing)
+    probed: dict[str, Any] = _step(ctx, "4/4 probe", probe.run, probing)
     for agent in probed["agents"]:
         ctx.out.progress(f"  {agent['agent']:<12} {agent['verdict']}")
-    return {
-        "workdir": str(built.workdir),
-        "selected": found["selected"],
-        "openhands_commit": pinned["openhands"]["commit"],
-        "openhands_branch": oh.branch,
-        "openhands_head": pinned["openhands"].get("head") or oh.branch,
-        "deploy_branch": branch,
-        "gate": gated["verdict"],
-        "probe": probed["verdict"],
-        "probe_report": str(report),
-        "checks": len(gated["checks"]),
-    }
+    return probed
 
 
 def _show(ctx: Context, command: str) -> None:
