@@ -80,6 +80,15 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class CutSettings:
+    """The `pinbot/…` branches a cut pushes to. A head that is not exactly what pinbot would
+    make from its base is refused (exit 2) unless pinbot owns the namespace: then it is
+    replaced, with --force-with-lease on the tip pinbot saw."""
+
+    own_head_branches: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     image: str = DEFAULT_IMAGE
     variant: str = "python"
@@ -102,6 +111,7 @@ class Settings:
     deploy: DeploySettings = field(default_factory=DeploySettings)
     openapi: OpenapiSettings = field(default_factory=OpenapiSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    cut: CutSettings = field(default_factory=CutSettings)
     source: str = DEFAULT_SOURCE
 
     def replace(self, **changes: Any) -> Settings:

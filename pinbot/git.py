@@ -59,7 +59,7 @@ _FIELD, _RECORD = "\x1f", "\x1e"
 # `scheme://...` or scp-like `user@host:path`; anything else is a filesystem path.
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[^/\s]+@[^/\s]+:")
 # Rejections that mean "the branch moved under us": refetch and rebuild. Anything else is final.
-_MOVED = ("non-fast-forward", "fetch first")
+_MOVED = ("non-fast-forward", "fetch first", "stale info")
 _OWN_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 
 
@@ -521,10 +521,29 @@ class Clone:
             raise ExternalError(f"git log in the clone of {self.url} failed: {last_line(err)}")
         return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
 
+    def parents(self, commit: str) -> list[str]:
+        return [str(parent.hexsha) for parent in self.repo.commit(commit).parents]
+
+    def tree(self, commit: str) -> str:
+        return str(self.repo.commit(commit).tree.hexsha)
+
+    def describe(self, commit: str) -> str:
+        """`<sha> by <author> (<subject>)`, escaped: what a refusal names."""
+        (info,) = self.log(commit, limit=1)
+        return f"{short(info.sha)} by {info.author!r} ({info.subject!r})"
+
     def push(self, commit: str, branch: str) -> bool:
         """Push `commit` to `branch` without force. False when the branch moved meanwhile."""
+        return self._push(commit, branch)
+
+    def replace(self, commit: str, branch: str, tip: str) -> bool:
+        """Push `commit` to `branch` in place of `tip` (--force-with-lease on that tip: only
+        when config says pinbot owns its branches). False when the branch moved meanwhile."""
+        return self._push(commit, branch, f"--force-with-lease=refs/heads/{branch}:{tip}")
+
+    def _push(self, commit: str, branch: str, *lease: str) -> bool:
         status, out, err = self._run(
-            "push", "--porcelain", "--", self.url, f"{commit}:refs/heads/{branch}"
+            "push", "--porcelain", *lease, "--", self.url, f"{commit}:refs/heads/{branch}"
         )
         if status == 0:
             return True
@@ -561,11 +580,6 @@ def _commit_info(record: str) -> CommitInfo:
 def _push_reason(out: str, err: str) -> str:
     rejected = [line.split("\t")[-1] for line in out.splitlines() if line.startswith("!")]
     return rejected[0] if rejected else last_line(err)
-
-
-def describe_foreign(commits: Sequence[CommitInfo]) -> str:
-    first = commits[0]
-    return f"{short(first.sha)} by {first.author} ({first.subject!r})"
 
 
 # --- the SDK tree at a sha, read through one cat-file process ----------------------------------

@@ -141,13 +141,17 @@ class Forge:
         return done
 
     def find(self, spec: PullSpec) -> Any | None:
-        """The open PR whose head is `spec.head`, preferring the one carrying our marker."""
-        pulls = self.call(
+        """The open PR from `spec.head` into `spec.base`, preferring the one carrying our
+        marker. A PR from pinbot's head into another base is not pinbot's: it is left alone."""
+        listed = self.call(
             f"listing pull requests of {spec.repo.full_name}",
             lambda: list(
-                self.repo(spec.repo).get_pulls(state="open", head=f"{spec.repo.owner}:{spec.head}")
+                self.repo(spec.repo).get_pulls(
+                    state="open", head=f"{spec.repo.owner}:{spec.head}", base=spec.base
+                )
             ),
         )
+        pulls = [p for p in listed if _base_ref(p) == spec.base and _head_ref(p) == spec.head]
         marked = [p for p in pulls if BEGIN in (p.body or "")]
         return (marked or pulls or [None])[0]
 
@@ -298,6 +302,14 @@ def _commit_info(commit: Any) -> CommitInfo:
     author = commit.commit.author
     who = f"{author.name} <{author.email}>" if author else "unknown"
     return CommitInfo(str(commit.sha), who, message.split("\n", 1)[0], parse_trailers(message))
+
+
+def _base_ref(pull: Any) -> str:
+    return str(pull.base.ref)
+
+
+def _head_ref(pull: Any) -> str:
+    return str(pull.head.ref)
 
 
 def _other(found: Mapping[str, Any], role: str) -> str | None:

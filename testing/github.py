@@ -46,8 +46,10 @@ class FakeGitHub:
 
     # --- what tests set up and read --------------------------------------------------------------
 
-    def seed(self, repo: str, number: int, head: str, body: str) -> dict[str, Any]:
-        pull = _pull(repo, number, head, "main", "Backend change", body)
+    def seed(
+        self, repo: str, number: int, head: str, body: str, base: str = "main"
+    ) -> dict[str, Any]:
+        pull = _pull(repo, number, head, base, "Backend change", body)
         self.pulls.setdefault(repo, []).append(pull)
         return pull
 
@@ -111,14 +113,20 @@ class FakeGitHub:
             return 200, {}, json.dumps([{"sha": s} for s in self.commits[number]])
         if number is not None:
             return 200, {}, json.dumps(self._find(repo, number))
-        head = re.search(r"head=([^&]+)", request.url)
-        wanted = unquote(head.group(1)) if head else None
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
         owner = repo.split("/")[0]
-        found = [p for p in self.pulls.get(repo, []) if f"{owner}:{p['head']['ref']}" == wanted]
+        found = [
+            p
+            for p in self.pulls.get(repo, [])
+            if f"{owner}:{p['head']['ref']}" == query.get("head")
+            and p["base"]["ref"] == query.get("base", p["base"]["ref"])
+        ]
         return 200, {}, json.dumps(found)
 
     def _create(self, repo: str, data: dict[str, Any]) -> Answer:
-        if any(p["head"]["ref"] == data["head"] for p in self.pulls.get(repo, [])):
+        # GitHub refuses a second open PR with the same head *and* base; another base is fine.
+        same = [(p["head"]["ref"], p["base"]["ref"]) for p in self.pulls.get(repo, [])]
+        if (data["head"], data["base"]) in same:
             owner = repo.split("/")[0]
             message = f"A pull request already exists for {owner}:{data['head']}."
             body = {"message": "Validation Failed", "errors": [{"message": message}]}

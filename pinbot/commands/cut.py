@@ -8,6 +8,7 @@ the first branch's commit, pushes in that order, then the PRs.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -21,9 +22,11 @@ from pinbot.cut import apply
 from pinbot.cut.apply import Built
 from pinbot.cut.facts import (
     BranchFacts,
+    Pending,
     Pick,
     Request,
     check_published,
+    read_at,
     read_branch,
     read_pending,
 )
@@ -75,11 +78,37 @@ class _Cut:
         )
 
     def pending(self, facts: BranchFacts, pick: Pick) -> BranchFacts:
-        """`facts` with the head branch for `pick`, and what an earlier run pushed there."""
+        """`facts` with the head branch for `pick`, and what an earlier run pushed there: built
+        on only when it is exactly what pinbot makes; else refused, or replaced when config
+        [cut] own_head_branches says pinbot owns the namespace."""
         image, variant = str(self.opts.image), self.opts.variant
-        return read_pending(
+        found = read_pending(
             self.openhands, facts, pick.tag, self.specs, image, variant, self.required
         )
+        pending = found.pending
+        why = self._not_pinbots(found, pending, pick) if pending is not None else ""
+        if pending is None or not why:
+            return found
+        url = self.openhands.url
+        replaces = apply.refuse_or_replace(self.ctx, pending.head, url, pending.tip, why)
+        return dataclasses.replace(found, pending=None, replaces=replaces)
+
+    def _not_pinbots(self, facts: BranchFacts, pending: Pending, pick: Pick) -> str:
+        """Why the head is not pinbot's own ("": it is): its tip must be one commit on top of
+        the branch with the tree pinbot's plan makes there. Messages and trailers prove
+        nothing."""
+        if pending.parent is None:
+            return f"its tip {pending.who} is not one commit on top of {facts.branch}"
+        image, variant = str(self.opts.image), self.opts.variant
+        at = read_at(self.openhands, facts.branch, pending.parent, self.specs, image, variant, ())
+        plan = plan_branch(at, pick, self.ctx.settings, self.openhands.url)
+        if plan.landed:
+            return f"its tip {pending.who} is not a pin commit: {facts.branch} pins it already"
+        scratch = Path(tempfile.mkdtemp(prefix="verify-", dir=self.workdir))
+        made = apply.build_branch(self.openhands, plan, scratch, self.lock_bounds)
+        if self.openhands.tree(made.commit) != self.openhands.tree(pending.tip):
+            return f"its tip {pending.who} is not what pinbot makes from {git.short(at.tip)}"
+        return ""
 
     def plan(self, pick: Pick, facts: list[BranchFacts]) -> Plan:
         url = self.openhands.url

@@ -41,6 +41,10 @@ class Built:
         return self.plan.head
 
     @property
+    def replaces(self) -> str:
+        return self.plan.replaces
+
+    @property
     def changed(self) -> bool:
         return self.commit != self.plan.parent
 
@@ -56,6 +60,7 @@ class DeployBuilt:
     message: str | None = None
     edits: tuple[FileEdit, ...] = ()
     note: str = ""
+    replaces: str = ""  # a branch tip that is not pinbot's, replaced with --force-with-lease
 
     @property
     def push_to(self) -> str:
@@ -139,16 +144,16 @@ def build_deploy(ctx: Context, clone: git.Clone, plan: Plan, base: str, target: 
     short = git.short(target)
     if deployed_sha(ctx, clone, start) == target:
         return DeployBuilt(clone.url, base, start, start, note=f"{base} already deploys {short}")
-    parent = tips.get(branch, start)
+    parent, replaces = tips.get(branch, start), ""
     if branch in tips:
-        _check_only_pinbot(clone, branch, start, parent)
+        parent, replaces = _own_or_replace(ctx, clone, branch, start, parent)
     edit = workflow_edit(ctx, clone, parent, target)
     if not edit.changed:
         return DeployBuilt(clone.url, branch, parent, parent, note=f"{branch} names {short}")
     message = deploy_message(plan.pick, plan.first.branch, target, ctx.settings)
     commit = clone.commit(parent, {edit.path: edit.after}, message)
-    note = f"updates {branch}" if branch in tips else f"new branch from {base}"
-    return DeployBuilt(clone.url, branch, parent, commit, message, (edit,), note)
+    note = f"updates {branch}" if branch in tips and not replaces else f"new branch from {base}"
+    return DeployBuilt(clone.url, branch, parent, commit, message, (edit,), note, replaces)
 
 
 def deployed_sha(ctx: Context, clone: git.Clone, commit: str) -> str:
@@ -168,14 +173,51 @@ def workflow_edit(ctx: Context, clone: git.Clone, parent: str, sha: str) -> File
     return FileEdit(deploy.workflow, data, new.encode("utf-8"), changes)
 
 
-def _check_only_pinbot(clone: git.Clone, branch: str, base: str, tip: str) -> None:
-    foreign = [c for c in clone.log(tip, base=base) if not c.by_pinbot]
-    if foreign:
+def _own_or_replace(
+    ctx: Context, clone: git.Clone, branch: str, base: str, tip: str
+) -> tuple[str, str]:
+    """(parent, replaces): build on the deploy branch when every commit on it is one pinbot
+    makes; otherwise refuse, or (pinbot owns the namespace) start again from `base`."""
+    why = _not_pinbots_deploy(ctx, clone, base, tip)
+    if not why:
+        return tip, ""
+    return base, refuse_or_replace(ctx, branch, clone.url, tip, why)
+
+
+def refuse_or_replace(ctx: Context, branch: str, url: str, tip: str, why: str) -> str:
+    """The tip to replace (--force-with-lease) when config [cut] own_head_branches says pinbot
+    owns its branches; else exit 2 naming what is there."""
+    if not ctx.settings.cut.own_head_branches:
         raise UsageError(
-            f"{branch} in {clone.url} has commits pinbot did not make "
-            f"({git.describe_foreign(foreign)}): pinbot will not build on them; merge or "
-            "drop them, or delete the branch, then re-run"
+            f"{branch} in {url}: {why}: pinbot will not build on it; delete the branch, or set "
+            "[cut] own_head_branches = true in pinbot's config to let pinbot replace it, then "
+            "re-run"
         )
+    ctx.out.progress(f"{branch} in {url}: {why}; replacing it ([cut] own_head_branches = true)")
+    return tip
+
+
+def _not_pinbots_deploy(ctx: Context, clone: git.Clone, base: str, tip: str) -> str:
+    """Why the deploy branch is not pinbot's ("": it is): each commit on it past `base` must
+    have one parent and change nothing but the OPENHANDS_SHA value pinbot writes."""
+    for info in clone.log(tip, base=base):
+        parents = clone.parents(info.sha)
+        if len(parents) != 1:
+            return f"its commit {clone.describe(info.sha)} is a merge"
+        if not _only_sets_the_sha(ctx, clone, parents[0], info.sha):
+            return f"its commit {clone.describe(info.sha)} is not one pinbot makes"
+    return ""
+
+
+def _only_sets_the_sha(ctx: Context, clone: git.Clone, parent: str, commit: str) -> bool:
+    """Whether `commit` is `parent` with the deploy workflow's sha set to the one it names, and
+    nothing else: the tree pinbot would make (trailers and messages prove nothing)."""
+    try:
+        edit = workflow_edit(ctx, clone, parent, deployed_sha(ctx, clone, commit))
+    except UsageError:
+        return False  # no readable workflow or sha there: not pinbot's
+    made = clone.commit(parent, {edit.path: edit.after}, "pinbot's own, to compare")
+    return clone.tree(made) == clone.tree(commit)
 
 
 # --- pushing --------------------------------------------------------------------------------------
@@ -188,6 +230,8 @@ class _Commit(Protocol):
     def push_to(self) -> str: ...
     @property
     def changed(self) -> bool: ...
+    @property
+    def replaces(self) -> str: ...
 
 
 C = TypeVar("C", bound=_Commit)
@@ -214,14 +258,18 @@ def _push_rebuilding(
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             built = rebuild()
-        if not built.changed or _push(ctx, clone, built.commit, built.push_to):
+        if not built.changed or _push(ctx, clone, built):
             return built
         _moved(ctx, built.push_to, clone.url, attempt)
     raise _kept_moving(built.push_to, clone.url, after)
 
 
-def _push(ctx: Context, clone: git.Clone, commit: str, branch: str) -> bool:
-    ctx.out.progress(f"pushing {git.short(commit)} to {branch} in {clone.url}")
+def _push(ctx: Context, clone: git.Clone, built: _Commit) -> bool:
+    commit, branch = built.commit, built.push_to
+    lease = f" (--force-with-lease on {git.short(built.replaces)})" if built.replaces else ""
+    ctx.out.progress(f"pushing {git.short(commit)} to {branch} in {clone.url}{lease}")
+    if built.replaces:
+        return clone.replace(commit, branch, built.replaces)
     return clone.push(commit, branch)
 
 

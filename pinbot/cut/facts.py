@@ -72,14 +72,16 @@ class Pick:
 
 @dataclass(frozen=True)
 class Pending:
-    """The `pinbot/…` head branch an earlier run pushed: its tip and the pins there."""
+    """The `pinbot/…` head branch an earlier run pushed: its tip and the pins there. pinbot
+    builds on it only once it is shown to be exactly what pinbot makes from `parent`."""
 
     head: str
     tip: str
     state: PinState
     files: Mapping[str, bytes]
     lacks: tuple[str, ...]
-    foreign: str  # the commits on it pinbot did not make, described ("": none)
+    parent: str | None  # the tip's one parent, when that is on the branch; else None
+    who: str  # the tip commit, its author and subject, escaped (what a refusal names)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class BranchFacts:
     lacks: tuple[str, ...] = field(default=())  # required backend commits not in the tip
     head: str = ""  # the pinbot/… branch for the pin commit, once the tag is known
     pending: Pending | None = None
+    replaces: str = ""  # a head tip that is not pinbot's, replaced ([cut] own_head_branches)
 
 
 def read_branch(
@@ -109,6 +112,19 @@ def read_branch(
         raise UsageError(
             f"--openhands-branch {branch!r} does not exist in {clone.url}: check the name"
         )
+    return read_at(clone, branch, tip, specs, settings_image, variant, required)
+
+
+def read_at(
+    clone: git.Clone,
+    branch: str,
+    tip: str,
+    specs: Sequence[SiteSpec],
+    settings_image: str,
+    variant: str,
+    required: Sequence[str],
+) -> BranchFacts:
+    """`branch` as it was at commit `tip`."""
     where = f" at {git.short(tip)} of {branch} in {clone.url}"
     specs = profiles.with_tree_locks(specs, clone.lock_files(tip))
     state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
@@ -144,9 +160,11 @@ def read_pending(
     state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
     files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
     lacks = tuple(sha for sha in required if not clone.contains(tip, sha))
-    foreign = [c for c in clone.log(tip, base=facts.tip) if not c.by_pinbot]
-    described = git.describe_foreign(foreign) if foreign else ""
-    return replace(facts, head=head, pending=Pending(head, tip, state, files, lacks, described))
+    parents = clone.parents(tip)
+    on_branch = len(parents) == 1 and clone.contains(facts.tip, parents[0])
+    parent = parents[0] if on_branch else None
+    who = clone.describe(tip)
+    return replace(facts, head=head, pending=Pending(head, tip, state, files, lacks, parent, who))
 
 
 def _need(data: bytes | None) -> bytes:

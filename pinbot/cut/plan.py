@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pinbot import git, output
 from pinbot.config import Settings
 from pinbot.cut.facts import BranchFacts, Pending, Pick
-from pinbot.errors import NegativeVerdict, UsageError
+from pinbot.errors import NegativeVerdict
 from pinbot.pins import kinds, lock
 from pinbot.pins.state import PinState
 from pinbot.pins.text import Change
@@ -69,6 +69,7 @@ class BranchPlan:
     note: str = ""
     head: str = ""
     landed: bool = False
+    replaces: str = ""  # the head's tip this commit replaces (--force-with-lease), "": none
 
     @property
     def changed(self) -> bool:
@@ -107,11 +108,6 @@ def plan_branch(facts: BranchFacts, pick: Pick, settings: Settings, url: str) ->
     if pending is None:
         _need_backend(facts.branch, facts.tip, facts.lacks, url)
         return _on(facts, facts, pick, settings)
-    if pending.foreign:
-        raise UsageError(
-            f"{pending.head} in {url} has commits pinbot did not make ({pending.foreign}): "
-            "pinbot will not build on them; merge or drop them, or delete the branch, then re-run"
-        )
     hint = f" (or delete {pending.head}, made by an earlier run, to rebuild on {facts.branch})"
     _need_backend(pending.head, pending.tip, pending.lacks, url, hint)
     return _on(facts, pending, pick, settings)
@@ -129,7 +125,12 @@ def _on(
     paths = [e.path for e in edits] + [step.file for step in locks]
     message = openhands_message(pick, facts.branch, paths, settings)
     where = facts.head if at is facts.pending else facts.branch
-    return BranchPlan(facts.branch, at.tip, edits, locks, message, f"on top of {where}", facts.head)
+    note = f"on top of {where}" + (
+        f", replacing {git.short(facts.replaces)}" if facts.replaces else ""
+    )
+    return BranchPlan(
+        facts.branch, at.tip, edits, locks, message, note, facts.head, replaces=facts.replaces
+    )
 
 
 def _moves(state: PinState, files: Mapping[str, bytes], pick: Pick) -> bool:

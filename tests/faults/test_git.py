@@ -82,13 +82,13 @@ FAULTS = [
     ),
     fault(
         "a human commit on pinbot's deploy branch",
-        2, "merge or drop them, or delete the branch",
+        2, "delete the branch, or set [cut] own_head_branches",
         "leaves the branch alone and says how to resolve it",
         human_on_bot_branch="deploy", before="untouched-since",
     ),
     fault(
         "a human commit on pinbot's OpenHands head branch",
-        2, "merge or drop them, or delete the branch",
+        2, "delete the branch, or set [cut] own_head_branches",
         "leaves the head branch and its PR alone and names the commit",
         human_on_bot_branch="openhands", before="untouched-since",
     ),

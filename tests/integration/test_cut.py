@@ -486,8 +486,9 @@ def test_a_pinbot_branch_with_a_human_commit_is_not_built_on(capsys, images, wor
     code, _, err = cut(capsys, images, world, "--push")
 
     assert code == 2
-    assert f"{deploy_branch()} in {world.deploy.url} has commits pinbot did not make" in err
-    assert "by OpenHands dev <dev@example.invalid> ('Tweak the deploy script')" in err
+    assert f"{deploy_branch()} in {world.deploy.url}: its commit " in err
+    assert "by 'OpenHands dev <dev@example.invalid>' ('Tweak the deploy script')" in err
+    assert "is not one pinbot makes: pinbot will not build on it" in err
     assert world.refs() == refs
 
 

@@ -157,7 +157,7 @@ def test_a_human_commit_on_a_head_branch_stops_the_cut(capsys, images, charts, t
     code, _, err = cut(capsys, images, charts)
 
     assert code == 2
-    assert f"{head} in {charts.url} has commits pinbot did not make" in err
+    assert f"{head} in {charts.url}: its tip " in err and "pinbot will not build on it" in err
     assert "Reviewer's note" in err
     assert tips(charts) == refs
 
