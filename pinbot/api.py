@@ -194,6 +194,7 @@ class CutArguments(ImageArguments, total=False):
     allow_held: bool  # pin an image whose pinbot pin was reverted on the branch
     profile: Profile | None  # which pin sites (default: config [pin], else openhands)
     index_url: str | None  # where the pinned version's packages must be published
+    probe_report: PathLike | None  # a probe report of the image: its leg table goes in the PRs
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +270,7 @@ def gate(
     require_commit: str | Sequence[str] | None = None,
     allow_retag: bool = False,
     require_probe: PathLike | None = None,
+    require_rollback_safe: bool = False,
     profile: Profile | None = None,
     **given: Unpack[ImageArguments],
 ) -> GateReport:

@@ -152,9 +152,16 @@ OPTIONS: tuple[Option, ...] = (
            example="0123456789abcdef" * 2 + "01234567"),
     Option("allow_retag", "pass even if the tag moved to another digest since the cut",
            ("gate",), kind="switch", default=False),
+    Option("probe_report", "a `pinbot probe --json` report of this image (an upgrade probe, "
+           "with --rollback): its leg table goes into every PR, and a rollback that loses "
+           "conversations is a warning there", ("cut",), kind="path",
+           check=inputs.existing_file, metavar="FILE", example="probe.json"),
     Option("require_probe", "a `pinbot probe --json` report that must say native for this "
            "digest", ("gate",), kind="path", check=inputs.existing_file, metavar="FILE",
            example="probe.json"),
+    Option("require_rollback_safe", "block when the --require-probe report's rollback legs "
+           "lose conversations (else a warning: reverting the pin would cost them)", ("gate",),
+           kind="switch", default=False),
     # --- cut and gate ---------------------------------------------------------------------------
     Option("profile", "which pin sites: openhands (both eras of the OpenHands repository, the "
            "default) or openhands-cloud-chart (the four chart spots); overrides config [pin]",
@@ -425,6 +432,7 @@ class CutOptions:
     dry_run: bool
     force_capability: bool
     allow_held: bool = False  # pin an image a rollback holds back, on purpose
+    probe_report: Path | None = None  # its leg table goes into the PRs
     profile: str | None = None  # applied to the settings by cli: overrides config [pin]
     index_url: str | None = None  # applied to the settings by cli: overrides pin.index_url
 
@@ -437,6 +445,7 @@ class GateOptions:
     require_commit: list[str] | None
     allow_retag: bool
     require_probe: Path | None
+    require_rollback_safe: bool = False
     profile: str | None = None  # applied to the settings by cli: overrides config [pin]
 
 

@@ -35,12 +35,14 @@ from pinbot.cut.plan import FileEdit, Plan, deploy_message, plan_branch
 from pinbot.cut.pulls import deploy_pull, openhands_pull
 from pinbot.engine import Engine
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
+from pinbot.gate.probe_report import candidate_match, load_probe_report
 from pinbot.holds import Hold
 from pinbot.model import Candidate, validate_branch, validate_sha, validate_tag
 from pinbot.options import CutOptions, ImageOptions
 from pinbot.pins import profiles, sdk
 from pinbot.pins.kinds import SiteSpec
 from pinbot.report.cut import github_outputs, plan_text, result_json
+from pinbot.report.probe import probe_notes
 from pinbot.report.scan import why
 
 PLACEHOLDER_SHA = "0" * 40
@@ -153,6 +155,7 @@ def _run(cut: _Cut) -> Outcome:
     first = cut.branch(request.branch)
     facts = [first, *(cut.branch(name) for name in request.branches[1:])]
     pick = _pick(ctx, request, cut.opts, facts, cut.openhands)
+    _check_probe(request, pick)
     facts = [cut.pending(f, pick) for f in facts]
     check_published(ctx, pick, facts)
     plan = cut.plan(pick, facts)
@@ -222,6 +225,15 @@ def _preview(cut: _Cut, plan: Plan) -> Outcome:
     return outcome
 
 
+def _check_probe(request: Request, pick: Pick) -> None:
+    """A probe report of another image has nothing to say in this pin's PRs."""
+    if request.probe is None:
+        return
+    wrong = candidate_match(request.probe, str(pick.digest), pick.candidate.build_sha)
+    if wrong is not None:
+        raise UsageError(f"--probe-report: {wrong}")
+
+
 def _need_token(cut: _Cut) -> None:
     """Refuse --open-prs without a token now, before anything is pushed."""
     urls = [cut.openhands.url, *([cut.deploy.url] if cut.deploy else [])]
@@ -234,20 +246,23 @@ def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
     specs: list[github.PullSpec] = []
     reasons: list[str] = []
     first, pick = outcome.built[0], outcome.plan.pick
+    probed = probe_notes(cut.request.probe) if cut.request.probe else []
     openhands_repo = github.github_repo(cut.openhands.url)
     if openhands_repo is None:
         reasons.append(f"{cut.openhands.url} is not a GitHub remote: no OpenHands PR")
     else:
         for index, built in enumerate(outcome.built):
             if not built.plan.landed:
-                specs.append(openhands_pull(pick, built, openhands_repo, first=index == 0))
+                spec = openhands_pull(pick, built, openhands_repo, index == 0, probed)
+                specs.append(spec)
     deploy = outcome.deploy
     if cut.deploy is not None and deploy is not None:
         deploy_repo = github.github_repo(cut.deploy.url)
         if deploy_repo is None:
             reasons.append(f"{cut.deploy.url} is not a GitHub remote: no deploy PR")
         elif deploy.branch != cut.request.deploy_base:
-            specs.append(deploy_pull(pick, first, deploy, deploy_repo, cut.request.deploy_base))
+            base = cut.request.deploy_base
+            specs.append(deploy_pull(pick, first, deploy, deploy_repo, base, probed))
     outcome.pulls, outcome.no_pr_reasons = tuple(specs), tuple(reasons)
 
 
@@ -275,6 +290,7 @@ def _request(ctx: Context, args: CutOptions) -> Request:
         force=args.force_capability,
         author=config.git_author(settings),
         allow_held=args.allow_held,
+        probe=load_probe_report(args.probe_report, "--probe-report") if args.probe_report else None,
     )
 
 

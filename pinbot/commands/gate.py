@@ -72,6 +72,7 @@ def _request(ctx: Context, args: GateOptions) -> Request:
         require_prs=tuple(ctx.settings.require_prs) if given is None else (),
         allow_retag=args.allow_retag,
         probe=args.require_probe,
+        rollback_safe=args.require_rollback_safe,
     )
 
 

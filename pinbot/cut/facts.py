@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pinbot import git, pyindex
 from pinbot.context import Context
@@ -33,6 +34,7 @@ class Request:
     force: bool
     author: tuple[str, str]
     allow_held: bool = False
+    probe: dict[str, Any] | None = None  # a `pinbot probe --json` report of the candidate
 
     @property
     def branch(self) -> str:

@@ -65,7 +65,7 @@ def _separated(lines: list[str]) -> list[str]:
 
 
 def openhands_pull(
-    pick: Pick, built: Built, repo: github.GitHubRepo, first: bool
+    pick: Pick, built: Built, repo: github.GitHubRepo, first: bool, probed: Sequence[str] = ()
 ) -> github.PullSpec:
     """The PR from a branch's head into the branch; the first branch's (the commit the deploy
     names) and the deploy PR link each other."""
@@ -74,7 +74,7 @@ def openhands_pull(
         title=f"pinbot: agent-server {pick.tag} for {built.branch}",
         facts=[*rows, ("deploy PR", "{other}")] if first else rows,
         evidence=pick.candidate.evidence,
-        notes=notes(pick),
+        notes=[*notes(pick), *probed],
     )
     return github.PullSpec(
         role(built.branch),
@@ -89,14 +89,19 @@ def openhands_pull(
 
 
 def deploy_pull(
-    pick: Pick, first: Built, deploy: DeployBuilt, repo: github.GitHubRepo, base: str
+    pick: Pick,
+    first: Built,
+    deploy: DeployBuilt,
+    repo: github.GitHubRepo,
+    base: str,
+    probed: Sequence[str] = (),
 ) -> github.PullSpec:
     short = git.short(first.commit)
     section = github.render_section(
         title=f"pinbot: deploy OpenHands {short}",
         facts=[*facts(pick, first), *lock_rows(first.lock), ("OpenHands PR", "{other}")],
         evidence=pick.candidate.evidence,
-        notes=notes(pick),
+        notes=[*notes(pick), *probed],
     )
     title = f"Deploy OpenHands {short} with agent-server {pick.tag}"
     return github.PullSpec(

@@ -241,7 +241,13 @@ class Gate:
             return skipped("probe", "no digest to match the report against")
         if self.facts.build_sha is None and not report_digest(report):
             self.facts.build_sha = self.engine.facts_by_digest(digest).build_sha
-        return probe_check(report, digest, self.facts.build_sha, self.settings.probe.agents)
+        return probe_check(
+            report,
+            digest,
+            self.facts.build_sha,
+            self.settings.probe.agents,
+            self.request.rollback_safe,
+        )
 
 
 def _guarded(name: str, step: Callable[[], Check]) -> Check:

@@ -35,6 +35,7 @@ class Request:
     require_prs: tuple[int, ...]
     allow_retag: bool
     probe: Path | None
+    rollback_safe: bool = False  # a probe's lost rollback legs block instead of warning
 
 
 @dataclass

@@ -8,25 +8,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pinbot import output
 from pinbot.errors import UsageError
 from pinbot.gate.facts import Check, failed, passed
+from pinbot.probe.legs import rollback_losses, upgrade_verdict
 
 
-def load_probe_report(path: Path) -> dict[str, Any]:
+def load_probe_report(path: Path, flag: str = "--require-probe") -> dict[str, Any]:
     """A `pinbot probe --json` report; anything else is bad input (exit 2)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"--require-probe {path}: cannot read it ({exc.strerror})") from None
+        raise UsageError(f"{flag} {path}: cannot read it ({exc.strerror})") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--require-probe {path}: not JSON ({exc})") from None
+        raise UsageError(f"{flag} {path}: not JSON ({exc})") from None
     if not (
         isinstance(data, dict)
         and isinstance(data.get("verdict"), str)
         and isinstance(data.get("agents"), list)
     ):
         raise UsageError(
-            f"--require-probe {path}: not a `pinbot probe --json` report (no verdict and "
+            f"{flag} {path}: not a `pinbot probe --json` report (no verdict and "
             "agents); write one with `pinbot probe --image REF --report FILE`"
         )
     return data
@@ -39,14 +41,19 @@ def report_digest(report: dict[str, Any]) -> str | None:
 
 
 def probe_check(
-    report: dict[str, Any], digest: str, build_sha: str | None, agents: Sequence[str]
+    report: dict[str, Any],
+    digest: str,
+    build_sha: str | None,
+    agents: Sequence[str],
+    rollback_safe: bool = False,
 ) -> Check:
-    """Is the report about this image, and did every required agent resume natively?"""
+    """Is the report about this image, and did every required agent resume natively on it?
+    The legs back to the from side (a revert) are a warning, a block with `rollback_safe`."""
     matched = _match(report, digest, build_sha)
     if isinstance(matched, Check):
         return matched
     verdicts = {
-        str(a.get("agent")): str(a.get("verdict")) for a in report["agents"] if isinstance(a, dict)
+        str(a.get("agent")): upgrade_verdict(a) for a in report["agents"] if isinstance(a, dict)
     }
     bad = [f"{a} {verdicts.get(a, 'not probed')}" for a in agents if verdicts.get(a) != "native"]
     if bad:
@@ -55,7 +62,17 @@ def probe_check(
             f"{'; '.join(bad)} ({matched}): the backend would fall back to a bootstrap "
             "prompt; do not deploy this image",
         )
-    return passed("probe", f"native for {', '.join(agents)} ({matched})")
+    losses = "; ".join(output.one_line(loss, 200) for loss in rollback_losses(report))
+    if losses and rollback_safe:
+        return failed("probe", f"reverting this pin would lose conversations: {losses}")
+    warning = f"; warning: reverting this pin would lose conversations: {losses}" if losses else ""
+    return passed("probe", f"native for {', '.join(agents)} ({matched}){warning}")
+
+
+def candidate_match(report: dict[str, Any], digest: str, build_sha: str | None) -> str | None:
+    """Why the report is not about this candidate (the failing check's words), or None."""
+    matched = _match(report, digest, build_sha)
+    return matched.detail if isinstance(matched, Check) else None
 
 
 def _match(report: dict[str, Any], digest: str, build_sha: str | None) -> str | Check:

@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pinbot.probe.verdict import Verdict, judge
+from pinbot.probe.verdict import Verdict, judge, worst
 
 FROM = "from"
 CANDIDATE = "candidate"
@@ -95,3 +95,37 @@ def server_version(info: dict[str, Any], named: str | None = None) -> str | None
     if isinstance(found, str) and VERSION_RE.match(found) and found != "unknown":
         return found
     return named
+
+
+# --- what a report's legs say, read back from its JSON (the gate, the cut's PRs) ----------------
+
+
+def agent_legs(agent: dict[str, Any]) -> list[dict[str, Any]]:
+    legs = agent.get("legs")
+    return [leg for leg in legs if isinstance(leg, dict)] if isinstance(legs, list) else []
+
+
+def upgrade_verdict(agent: dict[str, Any]) -> str:
+    """The agent's verdict on the way to the candidate (every leg that ends there); a report
+    without legs has only its agent's verdict."""
+    onto = [str(leg.get("verdict")) for leg in agent_legs(agent) if leg.get("to") == CANDIDATE]
+    return worst(onto) if onto else str(agent.get("verdict"))
+
+
+def rollback_losses(report: dict[str, Any]) -> list[str]:
+    """What reverting the pin would cost, per agent and leg: a leg back to the from side that
+    is not native ("codex: a conversation born on the candidate 1.58.2 is lost on 1.43.1")."""
+    found = []
+    for agent in report.get("agents") or []:
+        if not isinstance(agent, dict):
+            continue
+        for index, leg in enumerate(agent_legs(agent)):
+            if leg.get("to") == FROM and leg.get("verdict") != "native":
+                found.append(_loss(str(agent.get("agent")), index, leg))
+    return found
+
+
+def _loss(agent: str, index: int, leg: dict[str, Any]) -> str:
+    which = "a conversation born on the candidate" if index >= 2 else "the upgraded conversation"
+    before, after = leg.get("server_version_before"), leg.get("server_version_after")
+    return f"{agent}: {which} {before or '?'} is {leg.get('verdict')} on {after or '?'}"

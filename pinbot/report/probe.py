@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pinbot import output
+from pinbot.probe.legs import rollback_losses
 from pinbot.report import markdown_table, table
 
 HEADERS = (
@@ -89,3 +91,19 @@ def render_markdown(data: dict[str, Any]) -> str:
     if data["build_git_sha"]:
         lines.append(f"Agent server build `{data['build_git_sha']}`")
     return "\n".join([*lines, "", markdown_table(HEADERS, _rows(data))])
+
+
+def probe_notes(report: dict[str, Any]) -> list[str]:
+    """A pin PR's probe part: the leg table (every cell escaped) and, when a revert of this pin
+    would lose conversations, a warning that says whose (a warning, not a block: the gate's
+    --require-rollback-safe blocks)."""
+    verdict = output.markdown(str(report.get("verdict")))
+    lines = ["", f"#### Upgrade and rollback probe: {verdict}", ""]
+    lines.append(markdown_table(LEG_HEADERS, leg_rows(report)).rstrip("\n"))
+    losses = rollback_losses(report)
+    if losses:
+        agents = sorted({loss.split(":", 1)[0] for loss in losses})
+        named = output.markdown(", ".join(agents))
+        lines += ["", "> [!WARNING]", f"> Reverting this pin will cost live {named} conversations:"]
+        lines += [f"> - {output.markdown(output.one_line(loss, 200))}" for loss in losses]
+    return lines

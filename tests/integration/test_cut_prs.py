@@ -27,6 +27,7 @@ from testing.cutworld import (
     make_repos,
 )
 from testing.github import DEPLOY_URL, OPENHANDS_URL, TOKEN
+from testing.probe_reports import rollback_report
 
 
 @pytest.fixture
@@ -195,3 +196,37 @@ def test_with_the_provenance_detector_on_both_prs_show_its_evidence(
     ):
         body = github.body(repo, head)
         assert f"| provenance | pass | linux/amd64, linux/arm64 attest build commit {sha}" in body
+
+
+def test_a_probe_report_puts_its_leg_table_and_the_rollback_warning_in_both_prs(
+    capsys, images, hub_world, github, tmp_path: Path
+) -> None:
+    digest = images.world.digests[CAPABLE]
+    agents = ("claude-code", "co|dex<b>")  # a report is outside text: escaped in the PRs
+    report = rollback_report(tmp_path / "probe.json", digest, agents, losing="co|dex<b>")
+
+    code, _, err = cut(capsys, images, hub_world, "--probe-report", report)
+
+    assert code == 0, err
+    for body in (
+        github.body("acme/OpenHands", head_branch(hub_world.openhands.branch)),
+        github.body("acme/deploy", deploy_branch()),
+    ):
+        assert "#### Upgrade and rollback probe: lost" in body
+        assert "| claude-code | 1 | from 1.43.1 | candidate 1.58.2 | native |" in body
+        assert "| 3 | candidate 1.58.2 | from 1.43.1 | lost |" in body
+        assert "Reverting this pin will cost live" in body
+        assert "co|dex<b>" not in body and "<b>" not in body
+
+
+def test_a_probe_report_of_another_image_is_refused_before_anything_is_pushed(
+    capsys, images, hub_world, github, tmp_path: Path
+) -> None:
+    other = images.world.digests[CAPABLE].replace("sha256:", "sha256:0")[:71]
+    report = rollback_report(tmp_path / "probe.json", other)
+
+    code, _, err = cut(capsys, images, hub_world, "--probe-report", report)
+
+    assert code == 2
+    assert "--probe-report: the report is for" in err
+    assert github.writes() == []

@@ -21,6 +21,7 @@ from pinbot.demo.registry import OCI_INDEX, RegistryWriter
 from pinbot.probe.run import AgentReport
 from testing.cutworld import CAPABLE, INCAPABLE, Images
 from testing.gateworld import CutWorld, cut_world, deploy_at, registry_state, run
+from testing.probe_reports import rollback_report
 
 CHECKS = ["openhands_sha", "backend_commits", "pin_sites_agree", "digest_unchanged", "capability"]
 
@@ -304,6 +305,23 @@ def test_a_probe_report_saying_bootstrap_blocks(clean: CutWorld, tmp_path: Path)
     assert code == 1
     assert statuses(report)["probe"] == "fail"
     assert "codex bootstrap" in detail(report, "probe")
+
+
+def test_a_rollback_that_loses_conversations_is_a_warning_unless_required_safe(
+    clean: CutWorld, tmp_path: Path
+) -> None:
+    path = rollback_report(tmp_path / "probe.json", clean.images.world.digests[CAPABLE])
+
+    code, report, err = gate(clean, "--require-probe", path)
+    assert code == 0, err
+    assert statuses(report)["probe"] == "pass"
+    warning = "warning: reverting this pin would lose conversations: codex: a conversation born"
+    assert warning in detail(report, "probe")
+    assert "1.58.2 is lost on 1.43.1" in detail(report, "probe")
+
+    code, report, _ = gate(clean, "--require-probe", path, "--require-rollback-safe")
+    assert code == 1
+    assert statuses(report)["probe"] == "fail"
 
 
 def test_an_unreadable_probe_report_is_bad_input(clean: CutWorld, tmp_path: Path) -> None:
