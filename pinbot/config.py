@@ -100,6 +100,9 @@ class Settings:
     detectors: list[str] = field(default_factory=lambda: ["source"])
     require_commits: list[str] = field(default_factory=list)
     require_prs: list[int] = field(default_factory=list)
+    ignore: list[str] = field(
+        default_factory=list
+    )  # tag patterns never selected (pinbot/ignore.py)
     git_author: str = DEFAULT_AUTHOR
     concurrency: int = 7  # most unpredicted candidates in flight; see engine.lookahead
     http_timeout: float = 30.0
@@ -234,6 +237,7 @@ def _is(value: Any, kind: Any) -> bool:
 
 def validate(settings: Settings) -> None:
     """Checks that need more than a type; messages name the key and what to write instead."""
+    from pinbot.ignore import PATTERN
     from pinbot.model import ImageName, validate_sha
 
     where = settings.source
@@ -249,6 +253,12 @@ def validate(settings: Settings) -> None:
             raise UsageError(f"{where}: route {route!r} must look like 'GET /api/path'")
     for sha in settings.require_commits:
         validate_sha(sha, f"{where}: require_commits entry")
+    for pattern in settings.ignore:
+        if not PATTERN.match(pattern):
+            raise UsageError(
+                f"{where}: ignore entry {pattern!r}: write a tag pattern such as '1.45.*' "
+                "(tag characters and * ? [ ])"
+            )
     _validate_pin(settings)
     _validate_bounds(settings)
     _check_bounds(settings)

@@ -352,8 +352,11 @@ def examine(
     engine = Engine(ctx, opts)
     if tag is not None:
         return engine.examine(tag)
-    engine.veto = hold_back(list(found), str(opts.image))
+    engine.veto = hold_back(list(found), str(opts.image), ctx.settings.ignore)
     result = engine.scan(current=current, examine_all=False)
+    for candidate in result.candidates:
+        if candidate.verdict == "ignored":
+            ctx.out.progress(f"passing over {why(candidate).removeprefix('ignore: ')}")
     passed_over = [c for c in result.candidates if c.verdict == "held"]
     for candidate in passed_over:
         ctx.out.progress(f"passing over {why(candidate).removeprefix('hold: ')}")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pinbot import holds, versions
+from pinbot import holds, ignore, versions
 from pinbot.commands import Context
 from pinbot.engine import Engine
 from pinbot.errors import UsageError
@@ -32,7 +32,7 @@ def run(ctx: Context, options: ScanOptions) -> int:
     if current is None and pinned is not None:
         current = pinned  # the pin the branch carries, read as the deploy reads it
         declared = declared_version(ctx, opts, pinned)
-    engine.veto = hold_back(found, str(opts.image))
+    engine.veto = hold_back(found, str(opts.image), ctx.settings.ignore)
     result = engine.scan(current, options.all, declared)
     data = {**scan_json(result), "holds": [h.to_json() for h in found]}
     ctx.out.result(data, scan_text(result, found))
@@ -177,14 +177,19 @@ def _open(source: str, scratch: Path) -> InPlace:
     return git.InPlace.mirror(url, "--openhands", scratch)
 
 
-def hold_back(found: list[Hold], image: str) -> Callable[[Candidate], Candidate] | None:
-    """The engine's veto: a candidate whose tag or digest is held becomes `held`."""
-    if not found:
+def hold_back(
+    found: list[Hold], image: str, ignored: Sequence[str] = ()
+) -> Callable[[Candidate], Candidate] | None:
+    """The engine's veto: a candidate whose tag or digest is held becomes `held`, one whose tag
+    matches a config `ignore` pattern `ignored`."""
+    if not found and not ignored:
         return None
 
     def veto(candidate: Candidate) -> Candidate:
-        hold = holds.held(found, image, candidate.tag, candidate.digest)
-        return holds.mark(candidate, hold) if hold else candidate
+        if hold := holds.held(found, image, candidate.tag, candidate.digest):
+            return holds.mark(candidate, hold)
+        pattern = ignore.matching(ignored, candidate.tag)
+        return ignore.mark(candidate, pattern) if pattern else candidate
 
     return veto
 

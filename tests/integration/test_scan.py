@@ -222,3 +222,17 @@ def test_scan_reads_an_oci_image_layout(capsys, tmp_path: Path) -> None:
     assert code == 0
     assert report["selected"]["tag"] == "1.30.0-python"
     assert report["selected"]["digest"] == world.digests["1.30.0-python"]
+
+
+def test_a_tag_matching_config_ignore_is_shown_ignored_and_never_selected(
+    capsys, ghcr_like, tmp_path: Path
+) -> None:
+    (tmp_path / "pinbot.toml").write_text('ignore = ["1.41.*", "0.9.*"]\n')
+
+    code, report = scan(capsys, ghcr_like, "--current", PIN)
+
+    assert code == 1 and report["selected"] is None
+    assert verdicts(report)["1.41.0-python"] == (
+        "ignored", "ignore: 1.41.0-python matches ignore pattern '1.41.*' (config)"
+    )  # fmt: skip
+    assert verdicts(report)["1.44.0-python"][0] == "fail", "a pattern holds back only its tags"

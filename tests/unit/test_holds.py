@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 from pinbot.holds import Hold, Pinned, find, held, mark, pins_along
 from pinbot.model import Candidate, Evidence
@@ -132,3 +135,28 @@ def test_pins_along_reads_each_blob_once_skips_unreadable_commits_and_leaves_loc
         (sha(4), "1.40.0-python"),
     ]
     assert sorted(asked) == ["L3", "b1", "b2", "bad"]  # a lock only where nothing else said
+
+
+# --- config ignore, beside the holds ------------------------------------------------------------
+
+
+def test_ignore_patterns_match_whole_tags_as_shell_globs() -> None:
+    from pinbot import ignore
+
+    assert ignore.matching(["1.45.*"], "1.45.2-python") == "1.45.*"
+    assert ignore.matching(["1.45.*"], "1.450.0-python") is None
+    assert ignore.matching(["*-java", "1.4[0-3].*"], "1.42.1-python") == "1.4[0-3].*"
+    assert ignore.matching([], "1.45.2-python") is None
+
+
+@pytest.mark.parametrize("pattern", ["", "1.45 .*", "../x", "1.45.*;rm", "a" * 129])
+def test_an_ignore_entry_that_is_no_tag_pattern_is_exit_2_naming_it(
+    tmp_path: Path, pattern: str
+) -> None:
+    from pinbot import config
+    from pinbot.errors import UsageError
+
+    path = tmp_path / "pinbot.toml"
+    path.write_text(f"ignore = [{pattern!r}]\n".replace("'", '"'))
+    with pytest.raises(UsageError, match=r"ignore entry .*write a tag pattern such as '1\.45\.\*'"):
+        config.load(path)
