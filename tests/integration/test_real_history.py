@@ -21,6 +21,7 @@ from pinbot.demo import repos
 from pinbot.demo.package_index import PackageIndex, serve
 from testing import openhands_history as history
 from testing.cli import pinbot
+from testing.github import FakeGitHub
 
 REPLAYS = [c for c in history.commits().values() if c.kind != "state"]
 GATED = [c for c in history.commits().values() if c.gate is not None]
@@ -224,3 +225,22 @@ def test_scan_reads_the_real_main_and_takes_its_build_tag_as_the_version_it_decl
     assert run.data["current"] == "4e2ecd8-python"
     assert run.data["candidates"] == []
     assert "4e2ecd8-python is a build of 4e2ecd8, whose SDK declares 1.1.0" in run.err
+
+
+def test_without_sdk_the_gate_reads_what_the_sdk_declares_through_githubs_api(
+    digests: dict[str, str], registry: str, sdk: Path, tmp_path: Path, github: FakeGitHub
+) -> None:
+    github.remotes["OpenHands/software-agent-sdk"] = sdk
+    remote = history.openhands_repo(tmp_path / "remotes", history.commit("bc86796a"))
+    deploy = repos.deploy_repo(tmp_path / "deploy", remote.main)
+
+    run = pinbot(
+        "--json", "--config", "pinbot.toml", "gate", "--deploy", f"{deploy.url}@main",
+        "--openhands", remote.url, "--image", history.IMAGE, "--registry-url", registry,
+        "--detectors", "provenance",  # the capability is not what this test reads from GitHub
+    )  # fmt: skip
+
+    assert run.data is not None, run.err
+    assert check(run.data, "pin_sites_agree")["ok"], run.data
+    path = "/repos/OpenHands/software-agent-sdk/contents/openhands-sdk/pyproject.toml"
+    assert ("GET", path) in github.calls
