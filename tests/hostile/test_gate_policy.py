@@ -167,3 +167,19 @@ def test_the_predeploy_workflow_reads_policy_from_the_default_branch_not_the_dep
     assert "/deployed@" in env["PINBOT_DEPLOY"]
     (policy,) = [s for s in steps if s.get("id") == "policy"]
     assert "$PWD/policy/pinbot.toml" in policy["run"]
+
+
+def test_the_library_gate_reads_no_config_from_the_checkout_either(
+    clean: CutWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pinbot import api
+
+    checkout = gated(clean, tmp_path, "decoy-library", CASES["pinbot-toml-workflow"](clean))
+    monkeypatch.chdir(checkout)
+
+    report = api.gate(
+        deploy=f"{checkout}@HEAD", openhands=clean.repos.openhands.url, image=clean.image,
+        registry_url=clean.images.registry, sdk=str(clean.images.world.sdk),
+    )  # fmt: skip
+
+    assert report["verdict"] == "block" and report["tag"] == "1.26.0-python"

@@ -254,3 +254,25 @@ def test_a_pr_from_pinbots_head_into_another_base_is_not_adopted(world, images, 
     rerun = cut(world, images, "--open-prs", openhands=OPENHANDS_URL, deploy=DEPLOY_URL)
     assert rerun.code == 0 and len(github.pulls["acme/OpenHands"]) == 2  # no third PR
     assert json.dumps(rerun.data["openhands"]["pr"]) == json.dumps(done.data["openhands"]["pr"])
+
+
+def test_a_deploy_branch_that_only_names_another_sha_is_pinbot_shaped_and_built_on(
+    world, images
+) -> None:
+    """Content decides, both ways: a commit that changes nothing but OPENHANDS_SHA is exactly
+    what pinbot makes, whoever made it; pinbot's own commit on top names its pin."""
+    remote = world.deploy.remote
+    with work(remote, world.deploy.main) as git:
+        path = Path(git("rev-parse", "--show-toplevel"), repos.WORKFLOW)
+        path.write_text(path.read_text().replace(world.deploy.openhands_sha, "1" * 40))
+        git("commit", "-q", "-a", "-m", "someone's deploy")
+        shaped = git("rev-parse", "HEAD")
+        git("push", "-q", str(remote), f"HEAD:refs/heads/{deploy_branch()}")
+
+    done = cut(world, images)
+
+    assert done.code == 0, done.err
+    deployed = repos.git(remote, "rev-parse", deploy_branch())
+    assert repos.git(remote, "rev-parse", f"{deployed}^") == shaped
+    pin = done.data["openhands"]["commit"]
+    assert f"OPENHANDS_SHA: {pin}" in repos.show(remote, deployed, repos.WORKFLOW)
