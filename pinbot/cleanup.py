@@ -8,6 +8,14 @@ the run ends, however it ends, the processes carrying its id are killed and the 
 removed. A run killed outright (SIGKILL: a CI cancel's last word) cannot do that, so the next
 pinbot to start does it for every recorded run whose process is gone.
 
+A record is trusted for nothing it says. The records live in a private directory (`runs/`:
+made 0700 by pinbot, owned by the user, no symlink; otherwise pinbot warns and keeps no records),
+each a regular file of the user's named by a run id; and a dead run's record is acted on only
+for what pinbot can tell it made: `pinbot-*` directories of the user's directly under the
+temporary root, processes re-identified by pid, start time and the run's id in their
+environment (and their descendants that carry it), containers carrying pinbot's label.
+Anything else a record names is left alone, with a warning.
+
 Ctrl-C and SIGTERM go through `interrupt()`: stop every worker at once (STOP is set, every
 open connection is shut down, every process of the run is killed), so the main thread's
 KeyboardInterrupt is not held up by a worker waiting on a server or a turn.
@@ -17,16 +25,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import shutil
 import signal
+import stat
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 RUN_ENV = "PINBOT_RUN"
+MANAGED_LABEL = "pinbot.managed"  # on every container pinbot creates (pinbot.docker)
+TEMP_PREFIX = "pinbot-"  # every directory a run tracks: tempfile.mkdtemp(prefix="pinbot-…")
+MAX_RECORD = 1 << 20
+_RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
+_CONTAINER_ID = re.compile(r"[0-9a-f]{64}\Z")
+_log = logging.getLogger(__name__)
 STOP = threading.Event()  # set on Ctrl-C/SIGTERM: long waits in workers give up at once
 
 _lock = threading.Lock()
@@ -36,12 +56,13 @@ _current: Run | None = None
 class Run:
     """One pinbot invocation's record: its id, and the directories to remove at the end."""
 
-    def __init__(self, records: Path) -> None:
+    def __init__(self, records: Path | None) -> None:
         self.id = uuid.uuid4().hex
-        self.records = records
-        self.path = records / f"{self.id}.json"
+        self.records = records  # None: no private directory for them (see private_dir)
+        self.path = records / f"{self.id}.json" if records else None
         self.dirs: list[str] = []
         self.containers: list[str] = []
+        self.processes: list[dict[str, Any]] = []
         self.outer: Run | None = None  # a run this one is nested in (the demo runs commands)
         self._saved = False
 
@@ -67,17 +88,32 @@ class Run:
                 self.containers.remove(container_id)
                 self._save()
 
+    def track_process(self, pid: int) -> None:
+        started = _start_time(pid)
+        if started is not None:
+            with _lock:
+                self.processes.append({"pid": pid, "started": started, "cmdline": _cmdline(pid)})
+                self._save()
+
     def _save(self) -> None:
+        if self.path is None or (not self._saved and private_dir(self.path.parent) is None):
+            self.path = None  # no private directory for records (private_dir warned)
+            return
         record = {
+            "id": self.id,
             "pid": os.getpid(),
             "started": _start_time(os.getpid()),
             "dirs": self.dirs,
             "containers": self.containers,
+            "processes": self.processes,
         }
         with contextlib.suppress(OSError):  # an unwritable cache costs only the next-run reap
-            self.records.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(record), encoding="utf-8")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(record))
             os.replace(tmp, self.path)
             self._saved = True
 
@@ -87,7 +123,7 @@ class Run:
         remove_containers(list(self.containers))
         for directory in list(self.dirs):
             shutil.rmtree(directory, ignore_errors=True)
-        if self._saved:
+        if self._saved and self.path is not None:
             with contextlib.suppress(OSError):
                 self.path.unlink()
 
@@ -95,11 +131,15 @@ class Run:
 def begin(records: Path) -> Run:
     """Start this process's run: reap dead runs' leftovers, tag the environment."""
     global _current
-    reap(records)
+    private: Path | None = records  # made private at the run's first record (Run._save)
+    if os.path.lexists(records):
+        private = private_dir(records)
+        if private is not None:
+            reap(private)
     STOP.clear()
     if (httpclient := sys.modules.get("pinbot.httpclient")) is not None:
         httpclient.reset()  # not imported otherwise: requests costs start-up time
-    run = Run(records)
+    run = Run(private)
     run.outer = _current
     os.environ[RUN_ENV] = run.id
     _current = run
@@ -130,6 +170,13 @@ def untrack(directory: str | Path) -> None:
         _current.untrack(directory)
 
 
+def track_process(pid: int) -> None:
+    """Kill this process (and what it started) when the next run finds this one dead: it is
+    re-identified by its start time and this run's id in its environment."""
+    if _current is not None:
+        _current.track_process(pid)
+
+
 def track_container(container_id: str) -> None:
     """Remove this container when the run ends, or when the next run finds this one dead."""
     if _current is not None:
@@ -151,7 +198,9 @@ def remove_containers(ids: list[str]) -> None:
         client = docker.from_env(timeout=20)
         for container_id in ids:
             with contextlib.suppress(Exception):
-                client.containers.get(container_id).remove(force=True)
+                container = client.containers.get(container_id)
+                if container.labels.get(MANAGED_LABEL) == "1":  # pinbot's, nobody else's
+                    container.remove(force=True)
 
 
 def untagged_environment() -> dict[str, str]:
@@ -173,27 +222,223 @@ def interrupt() -> None:
 
 
 def reap(records: Path) -> None:
-    """Leftovers of runs whose process died without cleaning up (killed, the machine lost)."""
+    """Leftovers of runs whose process died without cleaning up (killed, the machine lost):
+    only what `Leftovers` can tell pinbot made; the rest of a record is left alone, with a
+    warning."""
     try:
-        entries = list(records.glob("*.json"))
+        entries = sorted(records.glob("*.json"))
     except OSError:
         return
     for entry in entries:
-        try:
-            record = json.loads(entry.read_text(encoding="utf-8"))
-            pid, started = int(record["pid"]), record.get("started")
-            dirs = [str(d) for d in record.get("dirs", [])]
-            containers = [str(c) for c in record.get("containers", [])]
-        except (OSError, ValueError, KeyError, TypeError):
+        record = _read_record(entry)
+        if record is None or _alive(record.pid, record.started):
             continue
-        if _alive(pid, started):
-            continue
-        kill_tagged(entry.stem)
-        remove_containers(containers)
-        for directory in dirs:
+        for warning in record.refused:
+            warn(f"run record {entry.name} {warning}; left alone")
+        _kill_processes(record)
+        remove_containers(record.containers)
+        for directory in record.dirs:
             shutil.rmtree(directory, ignore_errors=True)
         with contextlib.suppress(OSError):
             entry.unlink()
+
+
+@dataclass
+class Leftovers:
+    """What a dead run's record names that pinbot may remove, and what it refused."""
+
+    run_id: str
+    pid: int
+    started: str
+    dirs: list[str]
+    containers: list[str]
+    processes: list[tuple[int, str]]
+    refused: list[str]
+
+
+def _read_record(entry: Path) -> Leftovers | None:
+    """The record in `entry`, checked; None (with a warning) when it is not one of ours (a
+    file of the user's that is no record is removed: the directory is pinbot's)."""
+    problem = _entry_problem(entry)
+    if problem is None:
+        try:
+            return _leftovers(entry.stem, json.loads(entry.read_bytes()))
+        except (OSError, ValueError, RecursionError, KeyError, TypeError):
+            problem = "is no run record pinbot wrote"
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    warn(f"{entry} {problem}; ignored")
+    return None
+
+
+def _entry_problem(entry: Path) -> str | None:
+    try:
+        info = entry.lstat()
+    except OSError:
+        return "cannot be read"
+    if not _RUN_ID.match(entry.stem) or not stat.S_ISREG(info.st_mode):
+        return "is not a run record pinbot writes (a regular file named by a run id)"
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022 or info.st_size > MAX_RECORD:
+        return "is not the user's own private file"
+    return None
+
+
+def _leftovers(run_id: str, data: dict[str, Any]) -> Leftovers:
+    pid, started = data["pid"], data["started"]
+    if not isinstance(pid, int) or pid <= 1 or not isinstance(started, str) or data["id"] != run_id:
+        raise ValueError("no pinbot run")
+    refused: list[str] = []
+    dirs = [d for d in _strings(data.get("dirs")) if _own_dir(d, refused)]
+    containers = [c for c in _strings(data.get("containers")) if _own_container(c, refused)]
+    processes = [p for p in _pairs(data.get("processes")) if _own_process(p, run_id, refused)]
+    return Leftovers(run_id, pid, started, dirs, containers, processes, refused)
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _pairs(value: object) -> list[tuple[int, str]]:
+    entries = value if isinstance(value, list) else []
+    return [
+        (e["pid"], e["started"])
+        for e in entries
+        if isinstance(e, dict)
+        and isinstance(e.get("pid"), int)
+        and isinstance(e.get("started"), str)
+    ]
+
+
+def _own_dir(directory: str, refused: list[str]) -> bool:
+    """A `pinbot-*` directory of the user's, itself directly under the temporary root: no
+    `..`, no symlink on the way."""
+    path = Path(directory)
+    root = os.path.realpath(tempfile.gettempdir())
+    where = (
+        path.is_absolute()
+        and os.path.normpath(directory) == directory
+        and path.name.startswith(TEMP_PREFIX)
+        and os.path.realpath(path.parent) == root
+    )
+    try:
+        info = path.lstat() if where else None
+    except OSError:
+        return False  # gone already: nothing to do
+    if info is not None and stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+        return True
+    refused.append(
+        f"names {directory[:200]!r}, which is no pinbot-* directory of the user's in {root}"
+    )
+    return False
+
+
+def _own_container(container_id: str, refused: list[str]) -> bool:
+    if _CONTAINER_ID.match(container_id):
+        return True  # remove_containers also asks for pinbot's label
+    refused.append(f"names container {container_id[:80]!r}, which is no container id")
+    return False
+
+
+def _own_process(process: tuple[int, str], run_id: str, refused: list[str]) -> bool:
+    """The process pinbot started: same pid, same start time, this run's id in its environment."""
+    pid, started = process
+    now = _start_time(pid)
+    if now is None:
+        return False  # gone already
+    if pid <= 1 or pid == os.getpid() or now != started:
+        refused.append(f"names process {pid}, which is not the one pinbot started")
+        return False
+    if f"{RUN_ENV}={run_id}".encode() not in _environ(pid):
+        refused.append(f"names process {pid} ({_cmdline(pid)[:60]!r}), which is not this run's")
+        return False
+    return True
+
+
+def _kill_processes(record: Leftovers) -> None:
+    """SIGKILL each re-identified process and every descendant carrying the run's id."""
+    recorded = {pid for pid, _ in record.processes}
+    doomed = set(recorded)
+    for pid in tagged(record.run_id):
+        if recorded.intersection(_ancestors(pid)):
+            doomed.add(pid)
+    for pid in doomed - {os.getpid(), *_ancestors(os.getpid())}:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _ancestors(pid: int) -> list[int]:
+    found: list[int] = []
+    while pid > 1 and len(found) < 256:
+        pid = _parent(pid)
+        found.append(pid)
+    return found
+
+
+def private_dir(records: Path) -> Path | None:
+    """`records` (the cache's `runs/`) if it is private: what is missing of it made here 0700,
+    no symlink, the user's, writable by nobody else (the cache directory too). Else None, with
+    a warning: no record is read or written."""
+    try:
+        made = _make_missing(records)
+        checked = dict.fromkeys([*made, records.parent, records])
+        problem = next(filter(None, map(_dir_problem, checked)), None)
+    except OSError as exc:
+        problem = f"cannot be made ({exc.strerror})"
+    if problem is not None:
+        warn(
+            f"the run records' directory {records} {problem}: pinbot keeps no run records (what "
+            "a killed run leaves is not removed); make it a directory of your own, mode 700"
+        )
+        return None
+    with contextlib.suppress(OSError):
+        os.chmod(records, 0o700)  # an older pinbot's runs/ (0755): nobody else reads it
+    return records
+
+
+def _make_missing(path: Path) -> list[Path]:
+    """Make the missing directories of `path`, each 0700; returns them, outermost first."""
+    missing: list[Path] = []
+    while not os.path.lexists(path) and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another pinbot made it: checked after
+            os.mkdir(directory, 0o700)
+    return list(reversed(missing))
+
+
+def _dir_problem(path: Path) -> str | None:
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return f"is, or lies in, a symlink ({path})"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"is no directory ({path})"
+    if info.st_uid != os.geteuid():
+        return f"is not the user's own ({path} belongs to uid {info.st_uid})"
+    if info.st_mode & 0o022:
+        return f"is writable by others ({path}: mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+class _Stderr(logging.Handler):
+    """sys.stderr as it is when the warning is written (tests redirect it per command)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # as logging does: a warning never breaks a run
+            self.handleError(record)
+
+
+_handler = _Stderr()
+_handler.setFormatter(logging.Formatter("pinbot: warning: %(message)s"))
+_log.addHandler(_handler)
+_log.propagate = False
+
+
+def warn(text: str) -> None:
+    """A warning on stderr, one line, whether or not logging is set up yet."""
+    _log.warning("%s", text.replace("\n", " ").replace("\r", " "))
 
 
 def kill_tagged(run_id: str) -> list[int]:
@@ -232,6 +477,30 @@ def tagged(run_id: str) -> list[int]:
     return found
 
 
+def _environ(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return fh.read(1 << 20).split(b"\0")
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read(4096).replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def _zombie(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -248,11 +517,6 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
-def _alive(pid: int, started: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return started is None or _start_time(pid) == started
+def _alive(pid: int, started: str) -> bool:
+    """The run's own process is still there: the same pid, started at the same time."""
+    return _start_time(pid) == started

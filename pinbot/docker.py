@@ -17,7 +17,7 @@ from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.model import ImageName, ImageRef
 
-MANAGED_LABEL = "pinbot.managed"
+MANAGED_LABEL = cleanup.MANAGED_LABEL  # what a dead run's reap asks of a container
 PIDS_LIMIT = 1024
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pinbot import cleanup
 from pinbot.net import free_port, wait_for_http
 
 
@@ -34,6 +35,7 @@ def registry_server(root: Path) -> Iterator[str]:
     )
     with (root / "registry.log").open("w") as log:
         proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=log)
+    cleanup.track_process(proc.pid)  # killed by the next run if the demo is killed
     try:
         wait_for_http(f"http://{address}/v2/", proc)
         yield address

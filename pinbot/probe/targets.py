@@ -566,6 +566,7 @@ class CommandServer:
                 )
             except OSError as exc:
                 raise StepFailed(f"--server-command could not start: {exc}") from None
+        cleanup.track_process(self.proc.pid)  # killed by the next run if pinbot is killed
         wait_healthy(self.api, self.timeout, self.progress, self._exited)
 
     def _exited(self) -> str | None:
