@@ -162,7 +162,13 @@ class Target:
     def revision(self, old: str, where: str) -> str:
         """The git revision a site that pins `old` gets: the build commit, written as long as
         the old one was (a 7-hex revision stays 7 hex)."""
-        commit = self.build
+        commit, named = self.build, classify(self.tag, self.variant).sha
+        if commit is not None and named is not None and not same_commit(commit, named):
+            raise UsageError(
+                f"{where} pins a git revision, and {self.tag} names commit {named} while its "
+                f"image records {commit[:12]}: pinbot will not guess which one the packages "
+                "should follow; pin a build whose image and tag agree"
+            )
         if commit is None or len(commit) < min(len(old), 40):
             raise UsageError(
                 f"{where} pins a git revision ({old}), and pinbot does not know the full commit "

@@ -198,3 +198,10 @@ def test_a_build_whose_sdk_version_is_unknown_is_refused_for_version_pins() -> N
 
     with pytest.raises(UsageError, match=r"could not read .*--sdk"):
         requirement.rewrite(BEFORE, target, "pyproject.toml", PACKAGES)
+
+
+def test_a_build_whose_image_names_another_commit_than_its_tag_is_refused_for_revisions() -> None:
+    lying = Target("ghcr.io/openhands/agent-server", "be9725b-python", "python", OLD_REV)
+
+    with pytest.raises(UsageError, match=r"names commit be9725b while its image records 3d8af53"):
+        requirement.rewrite(REVISIONS, lying, "pyproject.toml", PACKAGES)
