@@ -1,21 +1,27 @@
-"""pinbot scan against the skopeo loops a release engineer would otherwise write.
+"""pinbot scan against its floor and against the skopeo loop, on ghcr-shaped worlds.
 
-Same registry world, same run: a Distribution registry on loopback holding ghcr-like
-repositories, behind a ghcr-like front (testing's GhcrLike) that lists 10,000 tags per
-repository 100 at a time with relative `Link`s (honouring a larger `n`) and adds `--delay-ms` to
-every round trip and every new connection. `twenty` has its first capable release 21 releases
-down (cold scan); `today` has no capable release newer than the pin (warm scan, today's
-reality); `sweep` has the capability at one release, chosen per run, 1 to 60 releases down.
+A Distribution registry on loopback holds the releases; a ghcr-like front (testing's GhcrLike)
+lists them among branch-build tags up to the shape's tag count, a page at a time (ghcr's
+`n` honoured, or pages of 100 whatever `n` asks), and adds `--delay-ms` to every round trip and
+every new connection (TCP_NODELAY, many connections at once). Every release's SDK commit carries
+a file of its own (`depth/VERSION`, gone in the next commit): with `route_file` set to one of
+them, that release is the only capable one, so one world serves every answer depth, and
+`depth/none` makes nothing qualify (every release examined: today's reality on ghcr).
 
-Yardsticks (docs/benchmarks.md): the smarter loop (`skopeo list-tags`, then per release newest first
-`skopeo inspect --config`, and `--raw` only for a tag whose route file is present) and, as a
-second column, the loop that runs `--raw` before `--config` for every tag. The floor time is
-interpreter start-up (`python -c pass`, measured in the same run) plus the floor's round trips
-at the delay: one new connection, the tag-list pages in a row, then every candidate at once
-(index, platform manifest, config in a row: three) cold, or one `HEAD` each warm. Exits 1 when
-the tools ever choose different tags.
+The floor (docs/benchmarks.md) is start-up plus the fewest round trips the answer needs at pinbot's
+concurrency limit: one new connection, the tag-list pages in a row, then the candidates in
+rounds of `concurrency` (three requests in a row for an index: index, platform manifest,
+config; two for a single manifest) cold, or in rounds of the HEAD window (one `HEAD` each)
+warm. Start-up is pinbot's own, from its launch to its first connection (the proxy notes the
+time), measured in every run: the floor is what pinbot's schedule could reach with the same
+start-up on the same machine at the same moment. The interpreter's bare start-up (`python -c
+pass`) is printed beside it. Source checks read a local SDK clone: no round trip.
 
-    python benchmarks/scan_vs_skopeo.py [--delay-ms 20] [--repeat 5] [--depths 1-60]
+The yardstick: the smarter loop a release engineer would write (`skopeo list-tags`, then per
+release newest first `skopeo inspect --config`, and `--raw` only for a tag whose route file is
+present) on the same world, in the same run. Exits 1 when the tools ever choose different tags.
+
+    python benchmarks/scan_vs_skopeo.py [--shapes] [--delay-ms 20] [--repeat 3] [--depths 1-60]
 """
 
 from __future__ import annotations
@@ -30,124 +36,127 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The test kit (testing/, at the root of the checkout) is not installed: import it from here.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pinbot.config import ROUTE_FILE
-from pinbot.demo.builds import Build, World, publish
+from pinbot.config import Settings
 from pinbot.demo.registry import ImageSpec, RegistryWriter
 from pinbot.demo.sdk import FIXED_ENV
 from pinbot.demo.services import registry_server
-from pinbot.model import ImageName
-from pinbot.registry import PAGE_SIZE, RegistrySource
+from pinbot.engine import HEAD_WIDTH
+from pinbot.registry import PAGE_SIZE
 from testing.ghcr import GhcrLike
 
-PIN = "1.26.0-python"
-ANSWER = "1.63.0"  # the one capable release in `twenty`: 21 releases down from 1.69.2
-LISTED = 10_000  # tags each repository lists, as ghcr's agent-server repository does and more
-FLOOR_PAGES = math.ceil(LISTED / PAGE_SIZE)
-_LOOP_HEAD = r"""
+CONCURRENCY = Settings().concurrency
+DEPTHS = (1, 5, 21, 60, None)  # None: nothing qualifies, every release is examined
+SMART_LOOP = r"""
 set -u
-reg=$1 repo=$2 sdk=$3 pin=$4
+reg=$1 repo=$2 sdk=$3 route=$4 raw=$5
 skopeo list-tags --tls-verify=false "docker://$reg/$repo" \
   | grep -oE '"[0-9]+\.[0-9]+\.[0-9]+-python"' | tr -d '"' | sort -rV > tags.txt
-routes() { git -C "$sdk" cat-file -e "$1:ROUTE_FILE" 2>/dev/null; }
-build_sha() {
-  skopeo inspect --tls-verify=false --config "docker://$reg/$repo:$1" \
-    | grep -oE 'OPENHANDS_BUILD_GIT_SHA=[0-9a-f]{40}' | cut -d= -f2
-}
-"""
-SMART_LOOP = (
-    _LOOP_HEAD
-    + r"""
 while read -r tag; do
-  sha=$(build_sha "$tag")
-  if [ -n "$sha" ] && routes "$sha"; then
+  sha=$(skopeo inspect --tls-verify=false --config "docker://$reg/$repo:$tag" \
+    | grep -oE 'OPENHANDS_BUILD_GIT_SHA=[0-9a-f]{40}' | cut -d= -f2)
+  if [ -n "$sha" ] && git -C "$sdk" cat-file -e "$sha:$route" 2>/dev/null; then
+    [ "$raw" = 0 ] && { echo "$tag"; exit 0; }
     case "$(skopeo inspect --tls-verify=false --raw "docker://$reg/$repo:$tag")" in
       *'"arm64"'*) echo "$tag"; exit 0 ;;
     esac
   fi
-  [ "$tag" = "$pin" ] && break
 done < tags.txt
 exit 1
 """
-)
-OLD_LOOP = (
-    _LOOP_HEAD
-    + r"""
-while read -r tag; do
-  raw=$(skopeo inspect --tls-verify=false --raw "docker://$reg/$repo:$tag")
-  case "$raw" in *'"arm64"'*) ;; *) [ "$tag" = "$pin" ] && break; continue ;; esac
-  sha=$(build_sha "$tag")
-  if [ -n "$sha" ] && routes "$sha"; then echo "$tag"; exit 0; fi
-  [ "$tag" = "$pin" ] && break
-done < tags.txt
-exit 1
-"""
-)
 
 
-def releases(minors: range, routes_at: str | None = None) -> list[Build]:
-    return [
-        Build(version=f"1.{m}.{p}", routes=f"1.{m}.{p}" == routes_at)
-        for m in minors
-        for p in range(3)
-    ]
+@dataclass(frozen=True)
+class Shape:
+    """A registry world: how many tags it lists, how many are releases of the variant (the
+    candidates), whether a release is a multi-arch index, and the most tags a page holds."""
 
-
-def builds(answer: str | None) -> list[Build]:
-    """Oldest first: 210 releases (3 variants, per-arch tags) and 150 main builds."""
-    older, newer = releases(range(0, 26)), releases(range(26, 70), routes_at=answer)
-    return [*older[:40], *[Build() for _ in range(150)], *older[40:], *newer]
-
-
-@dataclass
-class Run:
-    seconds: float
-    requests: int
-    answer: str
-
-
-@dataclass
-class Worlds:
-    twenty: World
-    today: World
-    sweep: Sweep
-
-
-@dataclass
-class Sweep:
-    """Releases 1.0.0 .. 1.23.2 whose SDK commits each carry a file of their own
-    (`depth/VERSION`, gone in the next commit): with `route_file` set to one of them, that
-    release is the only capable one, so one world serves every answer depth."""
-
-    sdk: Path
-    versions: list[str]  # newest first
+    listed: int
+    releases: int
+    index: bool = True
+    page: int = PAGE_SIZE
 
     @property
-    def tags(self) -> list[str]:
-        return [f"{v}-python{arch}" for v in self.versions for arch in ("", "-amd64", "-arm64")]
+    def name(self) -> str:
+        kind = "indexes" if self.index else "single manifests"
+        pages = "one page" if self.pages == 1 else f"pages of {self.page}"
+        return f"{self.listed:,} tags, {self.releases} releases, {kind}, {pages}"
 
-    def route_file(self, depth: int) -> str:
-        return f"depth/{self.versions[depth - 1]}"
+    @property
+    def chain(self) -> int:
+        """Requests in a row to examine one candidate cold."""
+        return 3 if self.index else 2
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.listed / min(self.page, PAGE_SIZE))
+
+    def examined(self, depth: int | None) -> int:
+        return depth or self.releases
+
+    def floor_rounds(self, depth: int | None, warm: bool) -> int:
+        """Round trips at the floor: a new connection, the pages, the candidates' rounds."""
+        examined = self.examined(depth)
+        if warm:
+            return 1 + self.pages + math.ceil(examined / HEAD_WIDTH)
+        return 1 + self.pages + self.chain * math.ceil(examined / CONCURRENCY)
+
+    def floor_requests(self, depth: int | None, warm: bool) -> int:
+        return self.pages + self.examined(depth) * (1 if warm else self.chain)
 
 
-def publish_sweep(address: str, repository: str, root: Path) -> Sweep:
-    versions = [f"1.{m}.{p}" for m in range(24) for p in range(3)]  # oldest first
-    sdk = root / "sdk-sweep"
+HEADLINE = Shape(1_800, 60)  # the world of issue 25: ghcr's list, 60 releases newer than a pin
+SHAPES = (
+    Shape(100, 30),
+    HEADLINE,
+    Shape(1_800, 60, index=False),
+    Shape(1_800, 60, page=100),
+    Shape(10_000, 60),
+    Shape(10_000, 60, page=100),
+)
+QUICK = (Shape(100, 6),)
+
+
+@dataclass
+class World:
+    """A published repository whose one capable release is chosen per run by `route_file`."""
+
+    repository: str
+    sdk: Path
+    versions: list[str]  # newest first
+    tags: list[str]  # every tag upstream has
+
+    def route_file(self, depth: int | None) -> str:
+        return f"depth/{self.versions[depth - 1]}" if depth else "depth/none"
+
+    def answer(self, depth: int | None) -> str:
+        return f"{self.versions[depth - 1]}-python" if depth else "none"
+
+
+def publish_world(address: str, root: Path, releases: int, index: bool) -> World:
+    repository = f"bench/r{releases}-{'index' if index else 'single'}"
+    versions = [f"1.{n // 3}.{n % 3}" for n in range(releases)]  # oldest first
+    sdk = root / repository.replace("/", "-")
     shas = _marker_sdk(sdk, versions)
     writer = RegistryWriter(address, repository)
+    tags: list[str] = []
     for number, (version, sha) in enumerate(zip(versions, shas, strict=True)):
         created = f"2026-01-{1 + number // 24:02d}T{number % 24:02d}:00:00Z"
-        writer.publish(ImageSpec([f"{version}-python"], sha, created))
-    return Sweep(sdk, versions[::-1])
+        spec = ImageSpec([f"{version}-python"], sha, created, arch_tags=index)
+        (writer.publish if index else writer.publish_manifest)(spec)
+        tags += [spec.tags[0], *([f"{spec.tags[0]}-amd64", f"{spec.tags[0]}-arm64"] * index)]
+    return World(repository, sdk, versions[::-1], tags)
 
 
 def _marker_sdk(path: Path, versions: list[str]) -> list[str]:
+    """An SDK history with one commit per release, each adding `depth/VERSION` and removing
+    the previous one; returns the commits, oldest first."""
     env = {**os.environ, **FIXED_ENV}
     subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, env=env)
     stream = bytearray()
@@ -162,48 +171,76 @@ def _marker_sdk(path: Path, versions: list[str]) -> list[str]:
     marks = path / "marks"
     subprocess.run(
         ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
-        cwd=path,
-        input=bytes(stream),
-        check=True,
-        env=env,
-    )
+        cwd=path, input=bytes(stream), check=True, env=env,
+    )  # fmt: skip
     found = dict(line.split() for line in marks.read_text().splitlines())
     marks.unlink()
     return [found[f":{n + 1}"] for n in range(len(versions))]
 
 
-def padding(world_tags: list[str]) -> dict[str, str]:
-    """Branch-build tags up to LISTED, each naming an existing image (ghcr's list is mostly
-    such builds): the listing is ghcr's size and every listed tag resolves."""
-    target = world_tags[0]
-    missing = max(0, LISTED - len(set(world_tags)))
-    return {f"pr-{n:05d}-python": target for n in range(missing)}
+def padding(world: World, listed: int) -> dict[str, str]:
+    """Branch-build tags up to `listed`, each naming an existing image (ghcr's list is mostly
+    such builds): the listing is the shape's size and every listed tag resolves."""
+    missing = max(0, listed - len(world.tags))
+    return {f"pr-{n:05d}-python": world.tags[0] for n in range(missing)}
 
 
-def time_pinbot(
-    proxy: GhcrLike, repo: str, sdk: Path, cache: Path, current: str | None, config: Path | None
-) -> Run:
-    argv = [sys.executable, "-m", "pinbot"] + (["--config", str(config)] if config else [])
-    argv += ["scan", "--image", f"{proxy.address}/{repo}", "--sdk", str(sdk)]
-    argv += ["--current", current] if current else []
-    env = {**os.environ, "PINBOT_CACHE_DIR": str(cache)}
-    return _timed(proxy, argv, env)
+@dataclass
+class Run:
+    seconds: float
+    requests: int
+    rounds: int  # round trips in a row, as the proxy saw them (testing.proxy)
+    answer: str
+    startup: float  # launch to first connection
+
+    def times_floor(self, rounds: int, delay: float) -> float:
+        return self.seconds / (self.startup + rounds * delay)
 
 
-def time_loop(loop: str, proxy: GhcrLike, repo: str, world: World, workdir: Path, pin: str) -> Run:
-    script = loop.replace("ROUTE_FILE", ROUTE_FILE)
-    argv = ["bash", "-c", script, "loop", proxy.address, repo, str(world.sdk), pin]
-    return _timed(proxy, argv, {**os.environ}, cwd=workdir)
+@dataclass
+class Bench:
+    proxy: GhcrLike
+    root: Path
+    runs: int = 0
+    ready: set[str] = field(default_factory=set)  # worlds the proxy has answered in full
 
+    def warm_up(self, world: World, index: bool) -> None:
+        """Every answer a run may need, once through the proxy, so that it remembers them and
+        every measured run sees the same registry (testing.proxy's `remember`)."""
+        if world.repository not in self.ready:
+            self.pinbot(world, self.config(world, None, index), self.fresh_cache())
+            self.loop(world, None, index)
+            self.ready.add(world.repository)
 
-def _timed(proxy: GhcrLike, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> Run:
-    proxy.reset()
-    start = time.perf_counter()
-    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return Run(seconds, proxy.total, _answer(done.stdout))
+    def config(self, world: World, depth: int | None, index: bool) -> Path:
+        path = self.root / f"config-{world.repository.replace('/', '-')}-{depth}.toml"
+        platforms = "" if index else 'platforms = ["linux/amd64"]\n'
+        path.write_text(f'route_file = "{world.route_file(depth)}"\n{platforms}')
+        return path
+
+    def pinbot(self, world: World, config: Path, cache: Path) -> Run:
+        argv = [sys.executable, "-m", "pinbot", "--config", str(config), "scan"]
+        argv += ["--image", f"{self.proxy.address}/{world.repository}", "--sdk", str(world.sdk)]
+        return self._timed(argv, {**os.environ, "PINBOT_CACHE_DIR": str(cache)})
+
+    def fresh_cache(self) -> Path:
+        self.runs += 1
+        return self.root / f"cache-{self.runs}"
+
+    def loop(self, world: World, depth: int | None, index: bool) -> Run:
+        args = [self.proxy.address, world.repository, str(world.sdk), world.route_file(depth)]
+        argv = ["bash", "-c", SMART_LOOP, "loop", *args, "1" if index else "0"]
+        return self._timed(argv, {**os.environ}, cwd=self.root)
+
+    def _timed(self, argv: list[str], env: dict[str, str], cwd: Path | None = None) -> Run:
+        self.proxy.reset()
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode not in (0, 1) or self.proxy.first is None:
+            raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+        proxy = self.proxy
+        return Run(seconds, proxy.total, proxy.rounds, _answer(done.stdout), proxy.first - start)
 
 
 def _answer(stdout: str) -> str:
@@ -214,173 +251,201 @@ def _answer(stdout: str) -> str:
     return "none" if not last or last.startswith("nothing qualifies") else last
 
 
-def start_up() -> float:
-    """Interpreter start-up: what no Python tool can avoid."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
-    return time.perf_counter() - start
+@dataclass
+class Row:
+    """One shape at one answer depth: cold and warm pinbot runs, and the loop's."""
+
+    shape: Shape
+    depth: int | None
+    expected: str
+    cold: list[Run] = field(default_factory=list)
+    warm: list[Run] = field(default_factory=list)
+    loop: list[Run] = field(default_factory=list)
+
+    @property
+    def agreed(self) -> bool:
+        return {r.answer for r in self.cold + self.warm + self.loop} == {self.expected}
 
 
-def listing(proxy: GhcrLike, repo: str) -> tuple[Run, Run]:
-    """The tag list alone: pinbot's (large pages) and `skopeo list-tags` (ghcr's 100)."""
-    source = RegistrySource(ImageName.parse(f"{proxy.address}/{repo}"), pool=1)
-    proxy.reset()
-    start = time.perf_counter()
-    tags = source.tags()
-    ours = Run(time.perf_counter() - start, proxy.total, str(len(tags)))
-    argv = ["skopeo", "list-tags", "--tls-verify=false", f"docker://{proxy.address}/{repo}"]
-    theirs = _timed(proxy, argv, {**os.environ})
-    return ours, theirs
+def measure(bench: Bench, world: World, shape: Shape, depth: int | None, repeat: int) -> Row:
+    bench.warm_up(world, shape.index)
+    config = bench.config(world, depth, shape.index)
+    row = Row(shape, depth, world.answer(depth))
+    for _ in range(repeat):
+        cache = bench.fresh_cache()
+        row.cold.append(bench.pinbot(world, config, cache))
+        row.warm.append(bench.pinbot(world, config, cache))
+    row.loop.append(bench.loop(world, depth, shape.index))
+    return row
 
 
-def main() -> int:
+def median_run(runs: Sequence[Run], rounds: int, delay: float) -> Run:
+    """The run with the median multiple of its floor."""
+    ordered = sorted(runs, key=lambda r: r.times_floor(rounds, delay))
+    return ordered[len(ordered) // 2]
+
+
+def cells(row: Row, warm: bool, delay: float) -> tuple[str, float, float]:
+    """(table cells, multiple of the floor, seconds) of the median cold or warm run."""
+    rounds = row.shape.floor_rounds(row.depth, warm)
+    runs = row.warm if warm else row.cold
+    run = median_run(runs, rounds, delay)
+    floor = run.startup + rounds * delay
+    times = run.times_floor(rounds, delay)
+    wanted = row.shape.floor_requests(row.depth, warm)
+    most = max(r.requests for r in runs)
+    text = (
+        f"{run.seconds:.3f} s | {floor:.3f} s | **{times:.2f}x** | {run.rounds} / {rounds} | "
+        f"{run.requests}{'' if most == run.requests else f' (most {most})'} / {wanted}"
+    )
+    return text, times, run.seconds
+
+
+def print_header(delay: float, repeat: int) -> None:
+    print(
+        f"\n## +{delay * 1000:.0f} ms a round trip (median of {repeat}; concurrency "
+        f"{CONCURRENCY}, HEAD window {HEAD_WIDTH}; load average {load()} at the start)\n"
+    )
+    print(
+        "| world | answer | cold | floor | x floor | rounds / floor | requests / floor | warm | "
+        "floor | x floor | rounds / floor | requests / floor | skopeo loop | loop requests | "
+        "cold speed-up | warm speed-up |"
+    )
+    print("|---" * 16 + "|")
+
+
+def print_row(row: Row, delay: float) -> tuple[float, float]:
+    cold, cold_x, cold_s = cells(row, False, delay)
+    warm, warm_x, warm_s = cells(row, True, delay)
+    loop = row.loop[len(row.loop) // 2]
+    depth = f"{row.depth} down" if row.depth else "none"
+    print(
+        f"| {row.shape.name} | {depth} | {cold} | {warm} | {loop.seconds:.2f} s | "
+        f"{loop.requests} | {loop.seconds / cold_s:.1f}x | {loop.seconds / warm_s:.1f}x |"
+    )
+    sys.stdout.flush()
+    return cold_x, warm_x
+
+
+def load() -> str:
+    return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def interpreter_startup() -> float:
+    """The bare interpreter's start-up, for comparison with pinbot's own."""
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def table(
+    bench: Bench, worlds: dict[tuple[int, bool], World], shapes: Sequence[Shape], args: Args
+) -> bool:
+    """Print the shapes table; True when every tool chose the expected tag in every run."""
+    delay = bench.proxy.delay
+    print_header(delay, args.repeat)
+    agreed, worst = True, (0.0, 0.0)
+    startups: list[float] = []
+    for shape in shapes:
+        world = worlds[shape.releases, shape.index]
+        bench.proxy.extra[world.repository] = padding(world, shape.listed)
+        bench.proxy.max_page = shape.page
+        for depth in [d for d in args.depths_shown if d is None or d <= shape.releases]:
+            row = measure(bench, world, shape, depth, args.repeat)
+            agreed &= row.agreed
+            cold_x, warm_x = print_row(row, delay)
+            worst = (max(worst[0], cold_x), max(worst[1], warm_x))
+            startups += [r.startup for r in row.cold + row.warm]
+    print(
+        f"\nWorst: cold {worst[0]:.2f}x, warm {worst[1]:.2f}x the floor. pinbot's start-up to "
+        f"its first connection: median {statistics.median(startups):.3f} s (bare interpreter "
+        f"{interpreter_startup():.3f} s). Load average at the end: {load()}."
+    )
+    return agreed
+
+
+def sweep(bench: Bench, world: World, shape: Shape, depths: range) -> None:
+    """Cold scans with the answer at each depth: requests and time against the floor."""
+    bench.proxy.extra[world.repository] = padding(world, shape.listed)
+    bench.proxy.max_page = shape.page
+    bench.warm_up(world, shape.index)
+    delay = bench.proxy.delay
+    found: list[tuple[int, Run]] = []
+    for depth in depths:
+        run = bench.pinbot(world, bench.config(world, depth, shape.index), bench.fresh_cache())
+        if run.answer != world.answer(depth):
+            raise SystemExit(f"sweep depth {depth}: pinbot chose {run.answer}")
+        found.append((depth, run))
+    ratios = [(r.requests / shape.floor_requests(d, False), d, r.requests) for d, r in found]
+    times = [(r.times_floor(shape.floor_rounds(d, False), delay), d) for d, r in found]
+    worst = max(ratios)
+    at = ", ".join(f"{d}: {r.seconds:.2f} s" for d, r in found if d in (1, 5, 10, 21, 40, 60))
+    print(
+        f"\nCold over answer depths {depths.start}-{depths.stop - 1} ({shape.name}; one run "
+        f"each, load {load()}): requests {statistics.mean(r for r, *_ in ratios):.3f}x the "
+        f"floor on average (mean of per-depth ratios), worst {worst[0]:.2f}x (depth {worst[1]}: "
+        f"{worst[2]} requests); time {statistics.mean(t for t, _ in times):.2f}x the floor on "
+        f"average, worst {max(times)[0]:.2f}x (depth {max(times)[1]}); times {at}"
+    )
+    sys.stdout.flush()
+
+
+@dataclass
+class Args:
+    delay: float
+    repeat: int
+    shapes: Sequence[Shape]
+    depths_shown: Sequence[int | None]
+    sweep: range | None
+
+
+def parse(argv: Sequence[str] | None) -> Args:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument(
-        "--repeat", type=int, default=5, help="runs per measurement; the median is reported"
+        "--repeat", type=int, default=3, help="pinbot runs per measurement (median reported)"
     )
-    parser.add_argument("--depths", default="1-60", help="answer depths for the request sweep")
-    parser.add_argument("--loopback", action="store_true", help="also measure with no delay")
-    parser.add_argument("--no-old-loop", action="store_true", help="skip the second yardstick")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--shapes", action="store_true", help="every world shape, not only issue 25's world"
+    )
+    parser.add_argument("--depths", default="1-60", help="answer depths for the cold sweep")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the cold sweep")
+    parser.add_argument(
+        "--quick", action="store_true", help="one small world, one run: does it still work?"
+    )
+    args = parser.parse_args(argv)
     first, _, last = args.depths.partition("-")
     depths = range(int(first), int(last or first) + 1)
+    if args.quick:
+        return Args(args.delay_ms / 1000, 1, QUICK, (1, None), None)
+    shapes = SHAPES if args.shapes else (HEADLINE,)
+    shown = DEPTHS if args.shapes else (21, None)
+    return Args(args.delay_ms / 1000, args.repeat, shapes, shown, None if args.no_sweep else depths)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
     for tool in ("docker-registry", "skopeo", "git"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed: run ./scripts/dev setup")
     with tempfile.TemporaryDirectory(prefix="pinbot-bench-") as tmp:
         root = Path(tmp)
         with registry_server(root / "registry") as address:
-            print("publishing the world ...", file=sys.stderr)
-            worlds = Worlds(
-                twenty=publish(
-                    RegistryWriter(address, "bench/twenty"), root / "sdk-twenty", builds(ANSWER)
-                ),
-                today=publish(
-                    RegistryWriter(address, "bench/today"), root / "sdk-today", builds(None)
-                ),
-                sweep=publish_sweep(address, "bench/sweep", root),
-            )
-            extra = {
-                "bench/twenty": padding(worlds.twenty.tags),
-                "bench/today": padding(worlds.today.tags),
-                "bench/sweep": padding(worlds.sweep.tags),
-            }
-            agreed = True
-            delays = ([0.0] if args.loopback else []) + [args.delay_ms / 1000]
-            for delay in delays:
-                with GhcrLike(address, delay, extra) as proxy:
-                    agreed &= report(proxy, root, worlds, args.repeat, not args.no_old_loop)
-                    sweep(proxy, root, worlds.sweep, depths)
+            print("publishing the worlds ...", file=sys.stderr)
+            kinds = {(s.releases, s.index) for s in args.shapes}
+            kinds |= {(HEADLINE.releases, True)} if args.sweep else set()
+            worlds = {kind: publish_world(address, root, *kind) for kind in sorted(kinds)}
+            with GhcrLike(address, args.delay, remember=True) as proxy:
+                bench = Bench(proxy, root)
+                agreed = table(bench, worlds, args.shapes, args)
+                if args.sweep is not None:
+                    sweep(bench, worlds[HEADLINE.releases, True], HEADLINE, args.sweep)
     if not agreed:
-        print("pinbot and a skopeo loop chose different tags: the timings compare nothing")
+        print("pinbot and the skopeo loop chose different tags: the timings compare nothing")
     return 0 if agreed else 1
-
-
-@dataclass
-class Case:
-    name: str
-    pinbot: list[Run]
-    smart: list[Run]
-    old: list[Run]
-    floor_requests: int
-    chain: int  # requests in a row per candidate at the floor: 3 cold, 1 (the HEAD) warm
-    answer: str
-
-
-def report(proxy: GhcrLike, root: Path, worlds: Worlds, repeat: int, old_loop: bool) -> bool:
-    """Print one table; True when every tool chose the expected tag in every run."""
-    newer = 3 * (70 - 26)  # releases 1.26.0 .. 1.69.2: every one newer than the pin, and the pin
-    cold = Case("cold, answer 21 down", [], [], [], FLOOR_PAGES + 3 * 21, 3, f"{ANSWER}-python")
-    warm = Case(f"warm, none ({newer} examined)", [], [], [], FLOOR_PAGES + newer, 1, "none")
-    starts: list[float] = []
-    lists: list[tuple[Run, Run]] = []
-    for n in range(repeat):
-        starts.append(start_up())
-        cache = root / f"cache-{proxy.delay}-{n}"
-        cold.pinbot.append(time_pinbot(proxy, "bench/twenty", worlds.twenty.sdk, cache, None, None))
-        warm_cache = root / f"warm-{proxy.delay}-{n}"
-        time_pinbot(proxy, "bench/today", worlds.today.sdk, warm_cache, PIN, None)  # fills it
-        warm.pinbot.append(
-            time_pinbot(proxy, "bench/today", worlds.today.sdk, warm_cache, PIN, None)
-        )
-        cold.smart.append(time_loop(SMART_LOOP, proxy, "bench/twenty", worlds.twenty, root, "none"))
-        warm.smart.append(time_loop(SMART_LOOP, proxy, "bench/today", worlds.today, root, PIN))
-        if old_loop:
-            cold.old.append(time_loop(OLD_LOOP, proxy, "bench/twenty", worlds.twenty, root, "none"))
-            warm.old.append(time_loop(OLD_LOOP, proxy, "bench/today", worlds.today, root, PIN))
-        lists.append(listing(proxy, "bench/today"))
-    start = statistics.median(starts)
-    label = "loopback" if proxy.delay == 0 else f"+{proxy.delay * 1000:.0f} ms per round trip"
-    print(f"\n## {label} (median of {repeat}; interpreter start-up {start:.3f} s)\n")
-    print(
-        "| scan | pinbot | floor | pinbot - floor | smarter loop | speed-up | old loop | speed-up |"
-        " pinbot requests (x floor) | most in a run | floor | smarter loop requests | answers |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for case in (cold, warm):
-        # One new connection, the pages in a row, then every candidate at once.
-        row(case, start + (1 + FLOOR_PAGES + case.chain) * proxy.delay)
-    ours = median(r for r, _ in lists)
-    theirs = median(t for _, t in lists)
-    print(
-        f"\nTag list ({ours.answer} tags): pinbot {ours.requests} request(s) (n={PAGE_SIZE}), "
-        f"{ours.seconds:.3f} s in-process; `skopeo list-tags` {theirs.requests} requests "
-        f"(ghcr's 100 a page), {theirs.seconds:.2f} s"
-    )
-    sys.stdout.flush()
-    return all(
-        {r.answer for r in case.pinbot + case.smart + case.old} == {case.answer}
-        for case in (cold, warm)
-    )
-
-
-def median(runs: Iterable[Run]) -> Run:
-    ordered = sorted(runs, key=lambda r: r.seconds)
-    return ordered[len(ordered) // 2]
-
-
-def row(case: Case, floor_seconds: float) -> None:
-    """The median run of each tool, and the most requests any pinbot run made: the work done
-    past the answer (candidates already in flight) varies from run to run."""
-    ours, smart = median(case.pinbot), median(case.smart)
-    old = f"{median(case.old).seconds:.2f} s" if case.old else "-"
-    old_x = f"{median(case.old).seconds / ours.seconds:.1f}x" if case.old else "-"
-    most = max(r.requests for r in case.pinbot)
-    floor = case.floor_requests
-    answers = " / ".join(sorted({r.answer for r in case.pinbot + case.smart + case.old}))
-    print(
-        f"| {case.name} | {ours.seconds:.3f} s | {floor_seconds:.3f} s | "
-        f"+{ours.seconds - floor_seconds:.3f} s ({ours.seconds / floor_seconds:.2f}x) | "
-        f"{smart.seconds:.2f} s | **{smart.seconds / ours.seconds:.1f}x** | {old} | {old_x} | "
-        f"{ours.requests} ({ours.requests / floor:.2f}x) | {most} ({most / floor:.2f}x) | "
-        f"{floor} | {smart.requests} | {answers} |"
-    )
-
-
-def sweep(proxy: GhcrLike, root: Path, world: Sweep, depths: range) -> None:
-    """Cold scans with the answer at each depth: requests against the floor, and the time."""
-    ratios: list[tuple[float, int, int, int, float]] = []
-    for depth in depths:
-        config = root / f"sweep-{depth}.toml"
-        config.write_text(f'route_file = "{world.route_file(depth)}"\n')
-        cache = root / f"sweep-cache-{proxy.delay}-{depth}"
-        run = time_pinbot(proxy, "bench/sweep", world.sdk, cache, None, config)
-        expected = f"{world.versions[depth - 1]}-python"
-        if run.answer != expected:
-            raise SystemExit(f"sweep depth {depth}: pinbot chose {run.answer}, not {expected}")
-        floor = FLOOR_PAGES + 3 * depth
-        ratios.append((run.requests / floor, depth, run.requests, floor, run.seconds))
-    mean = statistics.mean(r for r, *_ in ratios)
-    worst = max(ratios)
-    times = {depth: seconds for _, depth, _, _, seconds in ratios}
-    at = ", ".join(f"{d}: {times[d]:.2f} s" for d in (1, 10, 21, 40, 60) if d in times)
-    print(
-        f"\nCold requests over answer depths {depths.start}-{depths.stop - 1}: mean "
-        f"{mean:.3f}x the floor, worst {worst[0]:.2f}x (depth {worst[1]}: {worst[2]} requests, "
-        f"floor {worst[3]}); one run each, times {at}"
-    )
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ next page with a relative `Link: </v2/...?last=TAG&n=N>; rel="next"`, and does n
 newest first. `GhcrLike` does the same over the upstream repository's tags plus
 `extra` ones (each an alias of a tag upstream has, so every listed tag resolves): how the
 benchmark stands for ghcr's agent-server repository, whose list runs to thousands of tags.
+`max_page` caps a page whatever `n` asks (100: a registry that ignores a larger `n`).
 Everything else is forwarded, with the latency of a LatencyProxy.
 """
 
 from __future__ import annotations
 
+import bisect
 import http.client
 import json
 import re
@@ -30,10 +32,13 @@ class GhcrLike(LatencyProxy):
         upstream: str,
         delay: float = 0.0,
         extra: Mapping[str, Mapping[str, str]] | None = None,
+        remember: bool = False,
     ) -> None:
-        super().__init__(upstream, delay)
+        super().__init__(upstream, delay, remember)
         # repository -> {listed tag: the upstream tag it names}
         self.extra = {repo: dict(aliases) for repo, aliases in (extra or {}).items()}
+        self.max_page = MAX_PAGE
+        self._listing: dict[str, list[str]] = {}  # repository -> the walk under way, sorted
 
     def local(self, method: str, path: str) -> Answer | None:
         url = urllib.parse.urlsplit(path)
@@ -41,11 +46,13 @@ class GhcrLike(LatencyProxy):
         if method != "GET" or match is None:
             return None
         query = urllib.parse.parse_qs(url.query)
-        size = min(MAX_PAGE, max(1, int(query.get("n", [PAGE])[0])))
+        size = min(self.max_page, max(1, int(query.get("n", [PAGE])[0])))
         last = query.get("last", [""])[0]
         repo = match["repo"]
-        every = sorted({*self._upstream_tags(repo), *self.extra.get(repo, {})})
-        rest = [tag for tag in every if tag > last]
+        if not last or repo not in self._listing:  # a new walk: read upstream afresh
+            self._listing[repo] = sorted({*self._upstream_tags(repo), *self.extra.get(repo, {})})
+        every = self._listing[repo]
+        rest = every[bisect.bisect_right(every, last) :]
         page, more = rest[:size], len(rest) > size
         headers = [("Content-Type", "application/json")]
         if more:

@@ -2,9 +2,16 @@
 
 `LatencyProxy` stands for a registry across the internet (docs/benchmarks.md): every request, and
 every new connection (a TCP handshake is a round trip too), waits `delay` seconds before it is
-forwarded. `FaultProxy` adds rules: a request whose method and path match a rule gets the
-rule's answer (a status, headers, a body, a delay, a stalled body or a dropped connection)
-instead of, or on top of, the upstream's — how the fault tests make a real registry misbehave.
+forwarded. With `remember`, a GET or HEAD the upstream answered 200 is answered from memory the
+next time: the benchmarks' worlds do not change while they are measured, and a Distribution
+registry on a loaded 2-core machine takes 3-10 ms a request (30+ ms each for 60 HEADs at once)
+on top of `delay`, a cost of this machine that is not the registry latency being modelled.
+`rounds` counts round trips in a row: a request (or a new connection) is one round deeper than
+the deepest answer sent before it arrived.
+
+`FaultProxy` adds rules: a request whose method and path match a rule gets the rule's answer
+(a status, headers, a body, a delay, a stalled body or a dropped connection) instead of, or on
+top of, the upstream's — how the fault tests make a real registry misbehave.
 """
 
 from __future__ import annotations
@@ -61,13 +68,20 @@ class Rule:
 
 
 class LatencyProxy(Loopback):
-    def __init__(self, upstream: str, delay: float = 0.0) -> None:
+    def __init__(self, upstream: str, delay: float = 0.0, remember: bool = False) -> None:
         self.upstream = upstream  # host:port
         self.delay = delay
+        self.remember = remember
+        self._answers: dict[tuple[str, str, str], Answer] = {}  # (method, path, Accept) -> 200
         self.requests: Counter[str] = Counter()
         self.connections = 0
         self.in_flight = 0
         self.peak = 0  # the most requests in flight at once since the last reset
+        # When the first connection since the last reset arrived (time.perf_counter): how long
+        # a client took to start up before its first round trip.
+        self.first: float | None = None
+        self.rounds = 0  # the deepest request since the last reset (see the module's doc)
+        self._epoch = 0  # resets so far: a connection from before the last one counts no round
         super().__init__()
 
     @property
@@ -79,6 +93,9 @@ class LatencyProxy(Loopback):
             self.requests.clear()
             self.connections = 0
             self.peak = 0
+            self.first = None
+            self.rounds = 0
+            self._epoch += 1
 
     def rule_for(self, method: str, path: str) -> Rule | None:
         """The fault to apply to this request: none here (see FaultProxy)."""
@@ -107,6 +124,8 @@ class LatencyProxy(Loopback):
                 super().setup()
                 with proxy._lock:
                     proxy.connections += 1
+                    proxy.first = proxy.first or time.perf_counter()
+                    self.depth = (proxy._epoch, proxy.rounds + 1)  # the handshake's round trip
                 time.sleep(proxy.delay)
                 self.upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
 
@@ -118,11 +137,14 @@ class LatencyProxy(Loopback):
                     proxy.requests[f"{self.command} {self.path.split('/')[-2]}"] += 1
                     proxy.in_flight += 1
                     proxy.peak = max(proxy.peak, proxy.in_flight)
+                    epoch, handshake = self.depth
+                    depth = max(proxy.rounds, handshake if epoch == proxy._epoch else 0) + 1
                 try:
                     self._answer()
                 finally:
                     with proxy._lock:
                         proxy.in_flight -= 1
+                        proxy.rounds = max(proxy.rounds, depth)
 
             def _answer(self) -> None:
                 time.sleep(proxy.delay)
@@ -151,10 +173,15 @@ class LatencyProxy(Loopback):
                     if key.lower() not in HOP_BY_HOP
                 }
                 path = proxy.upstream_path(self.path)
+                key = (self.command, path, headers.get("Accept", ""))
+                if proxy.remember and (known := proxy._answers.get(key)):
+                    return known
                 self.upstream.request(self.command, path, body=body, headers=headers)
                 answer = self.upstream.getresponse()
                 data = answer.read()
                 kept = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+                if proxy.remember and answer.status == 200 and self.command in ("GET", "HEAD"):
+                    proxy._answers[key] = (answer.status, kept, data)
                 return answer.status, kept, data
 
             def _send(

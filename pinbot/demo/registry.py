@@ -106,6 +106,15 @@ class Writer(ABC):
                     self.put_manifest(f"{tag}-{arch}", manifest, OCI_MANIFEST)
         return index_digest
 
+    def publish_manifest(self, spec: ImageSpec) -> str:
+        """Push `spec`'s first platform as a plain image manifest (no index, no attestation)
+        under its tags; returns the manifest's digest."""
+        os_name, arch = spec.platforms[0].split("/")[:2]
+        manifest, entry = self._image(_config(spec, os_name, arch), os_name, arch)
+        for tag in spec.tags:
+            self.put_manifest(tag, manifest, OCI_MANIFEST)
+        return str(entry["digest"])
+
     def _image(
         self,
         config: dict[str, Any],

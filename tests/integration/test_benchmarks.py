@@ -36,14 +36,21 @@ def test_gate_benchmark_measures_a_cold_and_a_warm_gate_that_pass() -> None:
         assert "GATE PASS / GATE PASS" in row
 
 
-def test_scan_benchmark_starts_and_explains_itself() -> None:
-    # The full run takes minutes (skopeo's warm loop alone ~45 s at 20 ms); --help still
-    # imports everything it runs with.
-    done = run("scan_vs_skopeo.py", "--help")
+def test_scan_benchmark_measures_pinbot_and_the_skopeo_loop_against_the_floor() -> None:
+    # The full run takes minutes; --quick is one small world at two depths, one run each.
+    if registry_binary() is None:
+        missing_service("the Distribution registry (Debian package docker-registry)")
+    done = run("scan_vs_skopeo.py", "--quick", "--delay-ms", "5")
 
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "--delay-ms" in done.stdout
-    assert "--repeat" in done.stdout
+    assert done.returncode == 0, done.stderr[-2000:]  # every tool chose the expected tag
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 100 tags")]
+    assert [row.split(" | ")[1] for row in rows] == ["1 down", "none"]
+    for row in rows:
+        cells = row.split(" | ")
+        assert cells[4].startswith("**") and cells[4].endswith("x**")  # cold x floor
+        warm_requests, warm_floor = cells[11].split(" / ")
+        assert warm_requests == warm_floor  # one page and one HEAD per examined tag
+    assert "Worst: cold" in done.stdout
 
 
 def test_real_lock_benchmark_reads_the_real_lock_and_gates_the_real_main_in_time() -> None:
