@@ -55,6 +55,9 @@ class VerdictCache:
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
+        # Entries read or written in this run: a scan asks for each several times (to predict
+        # a verdict, then to confirm it), and a warm scan's round of HEADs waits on those reads.
+        self._seen: dict[Path, dict[str, Any]] = {}
 
     def facts(self, digest: str) -> ImageFacts | None:
         data = self._read(self._path("facts", digest))
@@ -78,20 +81,24 @@ class VerdictCache:
         hexpart = digest.partition(":")[2] or digest
         return self.directory / kind / (f"{hexpart}-{name}.json" if name else f"{hexpart}.json")
 
-    @staticmethod
-    def _read(path: Path | None) -> dict[str, Any] | None:
+    def _read(self, path: Path | None) -> dict[str, Any] | None:
         if path is None:
             return None
+        if path in self._seen:
+            return self._seen[path]
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None  # missing or torn entry: recompute rather than trust it
-        return data if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            return None
+        self._seen[path] = data
+        return data
 
-    @staticmethod
-    def _write(path: Path | None, data: dict[str, Any]) -> None:
+    def _write(self, path: Path | None, data: dict[str, Any]) -> None:
         if path is None:
             return
+        self._seen[path] = data
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Write then rename, so a concurrent reader never sees half an entry.

@@ -8,6 +8,7 @@ examined concurrently, in a bounded window, and the window stops at the first th
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import hashlib
 import json
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from pinbot import capability, cleanup, config, versions
@@ -28,8 +30,9 @@ from pinbot.options import ImageOptions
 from pinbot.registry import NotFound, Source, open_source
 
 # The most manifest HEADs a warm scan has in flight at once. A HEAD costs the registry next to
-# nothing, and 132 releases newer than a pin (the benchmark's world) go in one round.
-WARM_WIDTH = 256
+# nothing, and every release newer than a pin (60 on ghcr today) goes in one round; the registry
+# client's connection pool is sized for it, so that each HEAD has a connection of its own.
+HEAD_WIDTH = 256
 
 
 @dataclass
@@ -54,13 +57,13 @@ class Engine:
         self.ctx = ctx
         self.settings = ctx.settings
         self.opts = opts
-        # One pooled connection per examining thread (see _in_order), or extra connections are
+        # One pooled connection per examining thread (see Schedule), or extra connections are
         # opened and thrown away.
         self.source = source or open_source(
             opts.image,
             opts.registry_url,
             self.settings.http_timeout,
-            WARM_WIDTH + self.settings.concurrency,
+            HEAD_WIDTH + self.settings.concurrency,
             mask=ctx.out.mask,
         )
         directory = config.cache_dir() / "v1" if ctx.use_cache else None
@@ -69,9 +72,15 @@ class Engine:
         self.key = capability.capability_key(self.settings)
         self._detectors: list[capability.Detector] | None = None
         self._detector_lock = threading.Lock()
+        self._predicted: dict[str, str | None] = {}  # tag -> the cache's verdict, read ahead
         self._stop = threading.Event()
         # Rewrites each judged candidate: `held` for an image a human rolled back (holds.py).
         self.veto: Callable[[Candidate], Candidate] | None = None
+
+    @property
+    def cap(self) -> int:
+        """The most unpredicted candidates in flight (`concurrency`)."""
+        return self.settings.concurrency
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -157,27 +166,31 @@ class Engine:
         )
         if current_info is not None and current_info.kind not in ("release", "sha"):
             raise UsageError(f"--current {current!r} is not a {variant} release or build tag")
+        self._stop.clear()
+        try:
+            with ThreadPoolExecutor(HEAD_WIDTH + self.cap) as pool:
+                try:
+                    return self._scan(pool, current_info, examine_all)
+                finally:
+                    self._stop.set()  # what is still in flight gives up before its next request
+                    pool.shutdown(wait=False, cancel_futures=True)
+        finally:
+            self._stop.clear()
+
+    def _scan(
+        self, pool: ThreadPoolExecutor, current: versions.TagInfo | None, examine_all: bool
+    ) -> ScanResult:
         self.ctx.out.detail(f"listing tags of {self.opts.image}")
-        tags = self._tags_while_preparing()
-        ranked = [
-            info
-            for info in versions.releases(tags, variant)
-            if versions.newer_than(info, current_info) or info.tag == current
-        ]
-        result = ScanResult(self.opts.image, self.settings.capability, current)
-        order: list[tuple[str, str | None]] = [(info.tag, str(info.version)) for info in ranked]
-        limit = self.opts.max_candidates or self.settings.max_candidates
-        if self.opts.include_sha_tags:
-            builds = versions.sha_tags(tags, variant)
-            if len(order) + len(builds) > limit:  # build tags are ranked by examining each
-                raise self._too_many(len(order) + len(builds), limit, "--include-sha-tags")
-            order += self._ranked_sha_tags(builds, current)
-        if examine_all and len(order) > limit:
-            raise self._too_many(len(order), limit, "--all")
+        tags, early = self._tags_while_preparing(pool, current, not examine_all)
+        order = self._order(tags, current, examine_all)
+        result = ScanResult(
+            self.opts.image, self.settings.capability, current.tag if current else None
+        )
+        limit = self.limit
         self.ctx.out.progress(
             f"{len(tags)} tags listed; examining {len(order)} candidates newest first"
         )
-        for candidate in self._in_order(order[:limit], stop_at_pass=not examine_all):
+        for candidate in self._in_order(pool, early, order[:limit], not examine_all):
             result.candidates.append(candidate)
             if candidate.verdict == "pass" and result.selected is None:
                 result.selected = candidate
@@ -191,6 +204,29 @@ class Engine:
         if len(order) > limit and result.selected is None:
             raise self._too_many(len(order), limit, None)
         return result
+
+    @property
+    def limit(self) -> int:
+        """The most candidates a scan examines (`max_candidates`)."""
+        return self.opts.max_candidates or self.settings.max_candidates
+
+    def _order(
+        self, tags: list[str], current: versions.TagInfo | None, examine_all: bool
+    ) -> list[tuple[str, str | None]]:
+        """The candidates, newest first: releases not older than the current pin, then (with
+        --include-sha-tags) build tags by creation time."""
+        order: list[tuple[str, str | None]] = [
+            (info.tag, str(info.version)) for info in _newer(tags, self.opts.variant, current)
+        ]
+        limit = self.limit
+        if self.opts.include_sha_tags:
+            builds = versions.sha_tags(tags, self.opts.variant)
+            if len(order) + len(builds) > limit:  # build tags are ranked by examining each
+                raise self._too_many(len(order) + len(builds), limit, "--include-sha-tags")
+            order += self._ranked_sha_tags(builds, current.tag if current else None)
+        if examine_all and len(order) > limit:
+            raise self._too_many(len(order), limit, "--all")
+        return order
 
     def _too_many(self, count: int, limit: int, flag: str | None) -> ExternalError:
         """A scan that would examine more than `max_candidates`: the registry's doing (exit 3)."""
@@ -206,11 +242,43 @@ class Engine:
             "or pass --current to start from the pinned tag"
         )
 
-    def _tags_while_preparing(self) -> list[str]:
-        """The tag list, fetched while the detectors start (a clone's git reader, say), so the
-        first candidates are judged the moment their config arrives."""
+    def _tags_while_preparing(
+        self, pool: ThreadPoolExecutor, current: versions.TagInfo | None, stop_at_pass: bool
+    ) -> tuple[list[str], dict[str, Future[Candidate]]]:
+        """The tag list, fetched while the detectors start (a clone's git reader, say) and the
+        warm round goes out: every tag the cache knows and predicts, confirmed by one `HEAD`
+        each (`_early_round`). Returns the tags and the warm round's examinations by tag."""
         threading.Thread(target=self._prepare_detectors, daemon=True).start()
-        return self.source.tags()
+        early = EarlyRound()
+        threading.Thread(
+            target=self._early_round, args=(pool, current, stop_at_pass, early), daemon=True
+        ).start()
+        tags = self.source.tags()
+        self.source.open_ahead(self.cap - 1)  # for the cold window at its widest
+        early.predicted.wait()
+        return tags, early.take()
+
+    def _early_round(
+        self,
+        pool: ThreadPoolExecutor,
+        current: versions.TagInfo | None,
+        stop_at_pass: bool,
+        early: EarlyRound,
+    ) -> None:
+        """The warm round, started beside the tag list: a HEAD needs no list, only the tag,
+        and the cache knows the tags of the last scan. What the cache predicts for each is
+        kept for the schedule. A tag the list no longer names was confirmed for nothing; a tag
+        it names anew is examined cold, beside the round."""
+        try:
+            known = _newer(self.hints.tags(), self.opts.variant, current)
+            expected = [self._expected(info.tag) for info in known]
+            self._predicted = dict(zip((info.tag for info in known), expected, strict=True))
+        finally:
+            early.predicted.set()
+        for rank in warm_round(expected, stop_at_pass):
+            tag, version = known[rank].tag, str(known[rank].version)
+            if not early.add(tag, partial(pool.submit, self._examine_quietly, tag, version)):
+                return  # the reader took over: it starts the rest itself
 
     def _prepare_detectors(self) -> None:
         # A failure here (a bad --sdk) is not lost: the first judge asks again and reports it.
@@ -235,45 +303,31 @@ class Engine:
         return ranked
 
     def _in_order(
-        self, order: Sequence[tuple[str, str | None]], stop_at_pass: bool
+        self,
+        pool: ThreadPoolExecutor,
+        early: dict[str, Future[Candidate]],
+        order: Sequence[tuple[str, str | None]],
+        stop_at_pass: bool,
     ) -> Iterator[Candidate]:
-        """Examine ahead of the reader, yielding results in rank order.
-
-        Two kinds of work, scheduled apart (docs/benchmarks.md):
-        - the warm round: every candidate the cache can predict, down to the first it predicts
-          passes, is confirmed at once by one `HEAD` each, all in flight together;
-        - the cold look-ahead: a candidate the cache cannot predict costs three requests in a
-          row, and whatever is in flight past the answer is spent for nothing, so the
-          look-ahead starts small and grows with depth (`lookahead`): an answer one release
-          down costs little more than its floor, one sixty down is not walked six at a time.
+        """Examine ahead of the reader (as `Schedule` says), yielding results in rank order.
         In-flight work stops at its next request once an answer is in."""
-        expected = [self._expected(tag) for tag, _ in order]
-        warm = warm_round(expected, stop_at_pass)
-        # Nothing past a predicted pass starts before that pass is confirmed (its tag may move).
-        predicted = warm[-1] if warm and stop_at_pass and expected[warm[-1]] == "pass" else None
-        self._stop.clear()
-        width = min(len(warm), WARM_WIDTH) + self.settings.concurrency
-        with ThreadPoolExecutor(width) as pool:
-            futures: dict[int, Future[Candidate]] = {
-                i: pool.submit(self._examine_quietly, *order[i]) for i in warm
-            }
-            cold = 0  # candidates below this rank have been submitted or are in the warm round
-            for index in range(len(order)):
-                horizon = min(len(order), index + lookahead(index, self.settings.concurrency))
-                if predicted is not None and index <= predicted:
-                    horizon = min(horizon, predicted + 1)
-                for rank in range(cold, horizon):
-                    if rank not in futures:
-                        futures[rank] = pool.submit(self._examine_quietly, *order[rank])
-                cold = max(cold, horizon)
-                candidate = futures[index].result()
-                yield candidate
-                if stop_at_pass and candidate.verdict == "pass":
-                    self._stop.set()  # in-flight examinations give up before their next request
-                    break
-            for future in futures.values():
-                future.cancel()
-        self._stop.clear()
+        expected = [
+            self._predicted[tag] if tag in self._predicted else self._expected(tag)
+            for tag, _ in order
+        ]
+        schedule = Schedule(expected, stop_at_pass, self.cap)
+        futures: dict[int, Future[Candidate]] = {}
+        for index in range(len(order)):
+            for rank in schedule.start(index):
+                tag, version = order[rank]
+                ready = early.pop(tag) if tag in early else None
+                futures[rank] = ready or pool.submit(self._examine_quietly, tag, version)
+            candidate = futures[index].result()
+            schedule.read(index)
+            yield candidate
+            if stop_at_pass and candidate.verdict == "pass":
+                self._stop.set()  # in-flight examinations give up before their next request
+                return
 
     def _expected(self, tag: str) -> str | None:
         """The verdict the cache predicts for `tag` (if its digest has not moved), or None."""
@@ -301,6 +355,17 @@ class Engine:
             raise Cancelled
 
 
+def _newer(
+    tags: Sequence[str], variant: str, current: versions.TagInfo | None
+) -> list[versions.TagInfo]:
+    """Releases of `variant` among `tags`, newest first, none older than the current pin."""
+    return [
+        info
+        for info in versions.releases(tags, variant)
+        if versions.newer_than(info, current) or (current is not None and info.tag == current.tag)
+    ]
+
+
 def warm_round(expected: Sequence[str | None], stop_at_pass: bool) -> list[int]:
     """Ranks to confirm in one round: those the cache predicts, down to the first it predicts
     passes (past that, a scan that stops at a pass has its answer unless that tag moved)."""
@@ -314,16 +379,111 @@ def warm_round(expected: Sequence[str | None], stop_at_pass: bool) -> list[int]:
     return ranks
 
 
-def lookahead(depth: int, cap: int) -> int:
-    """How many unpredicted candidates to have in flight once `depth` are answered.
+class EarlyRound:
+    """Examinations started by one thread beside the tag list, until the reader takes them
+    over (and starts the rest itself) once the list is in."""
 
-    Two to start, then one more for every two answered, up to `cap` (`concurrency`). What is
-    in flight past an answer is spent for nothing, about two requests a candidate, while the
-    floor grows by three per depth: a look-ahead that grows with depth keeps requests near the
-    floor at every depth (about 1.17x averaged over depths 1-60, measured by
-    benchmarks/scan_vs_skopeo.py) and lets a deep answer be reached in fewer round trips.
-    Starting at three, or a cap of eight, measured above 1.2x."""
-    return max(1, min(cap, 2 + depth // 2))
+    def __init__(self) -> None:
+        self.predicted = threading.Event()  # the cache's predictions are read
+        self._futures: dict[str, Future[Candidate]] = {}
+        self._lock = threading.Lock()
+        self._taken = False
+
+    def add(self, tag: str, start: Callable[[], Future[Candidate]]) -> bool:
+        with self._lock:
+            if self._taken:
+                return False
+            self._futures[tag] = start()
+            return True
+
+    def take(self) -> dict[str, Future[Candidate]]:
+        with self._lock:
+            self._taken = True
+            return self._futures
+
+
+class Schedule:
+    """Which candidates to start as the reader moves down the ranks (docs/benchmarks.md).
+
+    Two kinds of work, scheduled apart:
+    - warm: every candidate the cache predicts costs one `HEAD`, and all of them down to the
+      first predicted pass go out at once, in one round;
+    - cold: a candidate the cache cannot predict costs three requests in a row, and what is
+      in flight past the answer is spent for nothing, so the cold look-ahead opens as wide as
+      the answer is likely deep (`opening`) and grows by two for every one answered
+      (`lookahead`), up to `cap`.
+    Nothing past a predicted pass starts before that pass is confirmed (its tag may have
+    moved); if it moved and fails, the next stretch down to the next predicted pass goes."""
+
+    def __init__(self, expected: Sequence[str | None], stop_at_pass: bool, cap: int) -> None:
+        self.expected = expected
+        self.cap = cap
+        self.first = opening(expected, stop_at_pass, cap)
+        self.ends = _stretch_ends(expected, stop_at_pass)
+        self.cold = [rank for rank, verdict in enumerate(expected) if verdict is None]
+        self.answered = 0  # unpredicted candidates read
+        self._warm = 0  # predicted candidates below this rank have been started
+        self._cold = 0  # this many unpredicted candidates (self.cold) have been started
+
+    def start(self, index: int) -> list[int]:
+        """The ranks to start now that `index` is the next to be read: the predicted ones down
+        to the stretch's end, and the unpredicted ones the look-ahead allows (counted from
+        `index`, predicted ones not counting)."""
+        if index >= len(self.expected):
+            return []
+        end = self.ends[index]
+        warm = [r for r in range(max(self._warm, index), end) if self.expected[r] is not None]
+        self._warm = max(self._warm, end)
+        allowed = bisect.bisect_left(self.cold, index)
+        allowed += lookahead(self.answered, self.cap, self.first)
+        cold = []
+        while self._cold < min(allowed, len(self.cold)) and self.cold[self._cold] < end:
+            cold.append(self.cold[self._cold])
+            self._cold += 1
+        return sorted(warm + cold)
+
+    def read(self, index: int) -> None:
+        self.answered += self.expected[index] is None
+
+
+def _stretch_ends(expected: Sequence[str | None], stop_at_pass: bool) -> list[int]:
+    """For each rank, one past the first predicted pass at or below it (stopping at a pass),
+    else the end: where the schedule stops until that pass is confirmed."""
+    ends = [len(expected)] * len(expected)
+    if stop_at_pass:
+        end = len(expected)
+        for rank in reversed(range(len(expected))):
+            if expected[rank] == "pass":
+                end = rank + 1
+            ends[rank] = end
+    return ends
+
+
+def opening(expected: Sequence[str | None], stop_at_pass: bool, cap: int) -> int:
+    """How many unpredicted candidates to start at once, before any is answered.
+
+    With nothing cached, two: the answer may be the newest release, and whatever is in flight
+    past it is spent for nothing. With a cache, the last scan's answer (the predicted pass, or
+    none: every cached candidate fails) says how deep this one likely is, and every unpredicted
+    candidate above it (releases newer than that scan) will be needed unless one of them is
+    the answer: they all start at once, up to `cap`."""
+    if all(verdict is None for verdict in expected):
+        return min(cap, 2)
+    above = expected[: _stretch_ends(expected, stop_at_pass)[0]]
+    return max(1, min(cap, sum(verdict is None for verdict in above)))
+
+
+def lookahead(answered: int, cap: int, first: int = 2) -> int:
+    """How many unpredicted candidates to have in flight once `answered` are answered.
+
+    `first` (see `opening`), then two more for every one answered, up to `cap`
+    (`concurrency`): an answer one or two releases down costs its floor and a few requests
+    more, a deeper one is reached at the full width after three rounds (2, 4, 6, 7). What is
+    in flight past an answer is spent for nothing; the floor grows by three requests per
+    depth. Measured by benchmarks/scan_vs_skopeo.py: requests 1.17x the floor averaged over
+    depths 1-60 (the old ramp, one more per two answered, read 1.16x but reached a deep answer
+    in two rounds more)."""
+    return max(1, min(cap, first + 2 * answered))
 
 
 def _pull_name(endpoint: str, image: ImageName) -> str:
@@ -360,6 +520,10 @@ class TagHints:
     def get(self, tag: str) -> str | None:
         with self._lock:
             return self._hints.get(tag)
+
+    def tags(self) -> list[str]:
+        with self._lock:
+            return list(self._hints)
 
     def put(self, tag: str, digest: str) -> None:
         with self._lock:

@@ -17,12 +17,15 @@ import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 MAX_RETRY_AFTER = 30.0
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
@@ -204,6 +207,40 @@ class _HTTPPool(urllib3.HTTPConnectionPool):
 
 class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
+
+
+def open_ahead(http: requests.Session, url: str, count: int, timeout: float) -> None:
+    """Open up to `count` more connections to `url`'s server in the background, each left idle
+    in `http`'s pool: requests about to go out side by side then find them open and pay no
+    handshake (a TCP, and often a TLS, round trip) of their own. Only once the pool has
+    opened one for a request (a transport that a test replaced opens none). Best effort: a
+    connection that does not open is put back closed, and the request that takes it opens
+    its own."""
+    adapter = http.get_adapter(url)
+    if not isinstance(adapter, Adapter):
+        return
+    request = requests.Request("GET", url).prepare()
+    pool = adapter.get_connection_with_tls_context(request, http.verify, http.proxies or None)
+    if not isinstance(pool, urllib3.HTTPConnectionPool) or pool.num_connections == 0:
+        return
+    # Taken out of the pool all at once, or a thread would take back one already opened.
+    for connection in [pool._get_conn() for _ in range(count)]:
+        threading.Thread(target=_open_one, args=(pool, connection, timeout), daemon=True).start()
+
+
+def _open_one(
+    pool: urllib3.HTTPConnectionPool,
+    connection: BaseHTTPConnection,
+    timeout: float,
+) -> None:
+    try:
+        if not connection.is_connected:
+            connection.timeout = timeout
+            connection.connect()
+    except Exception:  # best effort, in the background: the request that takes it will see
+        connection.close()
+    finally:
+        pool._put_conn(connection)
 
 
 class Adapter(HTTPAdapter):

@@ -97,6 +97,9 @@ class Source(ABC):
     def resolve(self, tag: str) -> str:
         """The digest a tag points at now (cheapest possible request)."""
 
+    def open_ahead(self, count: int) -> None:  # noqa: B027 - a layout has nothing to open
+        """Open `count` connections now, for requests about to go out side by side."""
+
     @abstractmethod
     def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
         """(body, media type, digest the server claims) for a tag or digest."""
@@ -332,6 +335,9 @@ class RegistrySource(Source):
                 )
             url = self._next_page(response.headers.get("Link", ""), url)
         return tags
+
+    def open_ahead(self, count: int) -> None:
+        httpclient.open_ahead(self.session, self.base, count, self.timeout)
 
     def _next_page(self, header: str, current: str) -> str | None:
         url = _next_link(header, current)
