@@ -463,12 +463,14 @@ def opening(expected: Sequence[str | None], stop_at_pass: bool, cap: int) -> int
     """How many unpredicted candidates to start at once, before any is answered.
 
     With nothing cached, two: the answer may be the newest release, and whatever is in flight
-    past it is spent for nothing. With a cache, the last scan's answer (the predicted pass, or
+    past it is spent for nothing; but all of them when they fit in one round (no more than
+    `cap`, a pin a few releases behind): the ramp would cost two rounds more to save a few
+    requests. With a cache, the last scan's answer (the predicted pass, or
     none: every cached candidate fails) says how deep this one likely is, and every unpredicted
     candidate above it (releases newer than that scan) will be needed unless one of them is
     the answer: they all start at once, up to `cap`."""
     if all(verdict is None for verdict in expected):
-        return min(cap, 2)
+        return len(expected) if len(expected) <= cap else 2
     above = expected[: _stretch_ends(expected, stop_at_pass)[0]]
     return max(1, min(cap, sum(verdict is None for verdict in above)))
 

@@ -44,6 +44,11 @@ def test_a_cold_cache_opens_two_wide_for_the_answer_may_be_the_newest() -> None:
     assert opening([None] * 60, stop_at_pass=True, cap=7) == 2
 
 
+def test_a_cold_cache_opens_every_candidate_when_they_fit_in_one_round() -> None:
+    assert opening([None] * 7, stop_at_pass=True, cap=7) == 7
+    assert opening([None] * 3, stop_at_pass=True, cap=7) == 3
+
+
 def test_releases_newer_than_the_cached_answer_all_start_at_once() -> None:
     # The last scan found nothing among the cached ones: the new releases above them are all
     # needed unless one of them is the answer.
