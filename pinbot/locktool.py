@@ -31,6 +31,7 @@ from pinbot.errors import ExternalError, UsageError
 # The caller's variables a lock tool may see: none of them carries a secret (the TLS ones name
 # the trusted CA bundle, which a machine behind an intercepting proxy needs).
 ALLOWED: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYENV_ROOT")
+ALLOWED += ("PINBOT_RUN",)  # the run's id (pinbot.cleanup finds what the run started by it)
 ALLOWED += ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")
 PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 OUTPUT_TAIL = 64 * 1024  # bytes of the tool's output read back for an error message
