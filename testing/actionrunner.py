@@ -231,12 +231,18 @@ class Runner:
             env: dict[str, str] = {}
             for layer in [*env_layers, step.get("env", {})]:
                 env.update({k: resolve(v, {**ctx, **_env_context(env)}) for k, v in layer.items()})
+            # evaluate() gives text: a false comparison is "false", an unset value ""
+            if "if" in step and evaluate(step["if"], {**ctx, **_env_context(env)}) in ("", "false"):
+                if step.get("id"):
+                    ctx[f"steps.{step['id']}.outcome"] = "skipped"
+                continue
             run = self._step(step, env, ctx)
             if run is None:
                 continue
             runs.append(run)
             if step.get("id"):
                 ctx.update({f"steps.{step['id']}.outputs.{k}": v for k, v in run.outputs.items()})
+                ctx[f"steps.{step['id']}.outcome"] = "success" if run.code == 0 else "failure"
             if run.code != 0:
                 break
         return runs

@@ -44,6 +44,7 @@ def run(ctx: Context, options: ScanOptions) -> int:
             "tag": selected.tag if selected else "",
             "digest": selected.digest or "" if selected else "",
             "found": "true" if selected else "false",
+            "current": result.current or "",
         }
     )
     blocking = [c for c in result.candidates if c.verdict == "error"]

@@ -7,6 +7,7 @@ removed; the volume goes too unless --keep. The containers are run through `pinb
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import uuid
@@ -20,6 +21,15 @@ from pinbot.probe.targets import Mask, wait_healthy
 from pinbot.probe.waiting import Progress, StepFailed
 
 VOLUME_MOUNT = "/workspace"
+# What the vendors' agents inside the image need to reach their models, passed on from pinbot's
+# environment when set (never on a command line): the workflows' upgrade probe sets them.
+VENDOR_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL")
+
+
+def vendor_keys() -> dict[str, str]:
+    return {name: os.environ[name] for name in VENDOR_KEYS if os.environ.get(name)}
+
+
 LABEL = {"pinbot.probe": "1"}
 
 
@@ -63,7 +73,7 @@ class DockerServer:
                     ["--port", str(self.port)],
                     self.memory,
                     LABEL,
-                    environment={"OH_SESSION_API_KEYS_0": self.key},
+                    environment={"OH_SESSION_API_KEYS_0": self.key, **vendor_keys()},
                     volumes={self.volume: {"bind": VOLUME_MOUNT, "mode": "rw"}},
                 )
                 self.container.start()

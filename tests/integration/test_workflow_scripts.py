@@ -72,10 +72,16 @@ def world_env(images: Images, world: Repos, require: str | None = None) -> dict[
 def repo_config(world: Repos, branch: bool = True) -> dict[str, str]:
     """What the user fills into the workflow's env block when copying it."""
     config = {"OPENHANDS_REPO": world.openhands.url, "DEPLOY_REPO": world.deploy.url}
+    # The test images cannot hold a conversation: the upgrade probe has its own test below.
+    config["UPGRADE_PROBE"] = "false"
     return {**config, "OPENHANDS_BRANCH": world.openhands.branch} if branch else config
 
 
-SECRETS = {"secrets.PINBOT_TOKEN": "not-a-real-token"}
+SECRETS = {
+    "secrets.PINBOT_TOKEN": "not-a-real-token",
+    "secrets.ANTHROPIC_API_KEY": "",  # the upgrade probe's agents' model keys: none here
+    "secrets.OPENAI_API_KEY": "",
+}
 # A scheduled run after the first (the first only plans), not started by hand.
 LATER_RUN = {"github.run_number": "7", "inputs.plan-only": ""}
 
@@ -180,4 +186,16 @@ def test_release_cut_refuses_a_tag_without_the_capability(tmp_path, bin_dir, ima
 
     assert run.code == 1
     assert f"{INCAPABLE} does not carry" in run.stderr
+    assert world.refs() == refs
+
+
+def test_pin_watch_probes_the_move_from_the_pin_today_and_a_failed_probe_opens_nothing(
+    tmp_path, bin_dir, images, world
+) -> None:
+    refs = world.refs()
+    run = watch(tmp_path, bin_dir, images, world, UPGRADE_PROBE="true")
+
+    # The stand-in images answer no conversation: the probe errors (3) and the cut never runs.
+    assert run.code == 3, run.stderr
+    assert "agent-server:" in run.stderr
     assert world.refs() == refs

@@ -9,7 +9,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUTS = {"verdict", "openhands_sha", "image", "tag", "digest", "report"}
+OUTPUTS = {"verdict", "openhands_sha", "image", "tag", "digest", "current", "report"}
 USER_WORKFLOWS = ("pin-watch.yml", "release-cut.yml", "predeploy-gate.yml", "resume-probe.yml")
 PINBOT_ACTION = re.compile(r"^[A-Za-z0-9_.-]+/pinbot@[0-9a-f]{40}$")
 EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
@@ -31,7 +31,7 @@ def action_steps() -> list[dict[str, Any]]:
     return list(runs["steps"])
 
 
-def test_the_action_is_composite_and_gives_the_six_outputs_pinbot_writes() -> None:
+def test_the_action_is_composite_and_gives_the_seven_outputs_pinbot_writes() -> None:
     outputs = action()["outputs"]
     assert set(outputs) == OUTPUTS
     (run,) = [s for s in action_steps() if s.get("id") == "pinbot"]

@@ -423,8 +423,23 @@ def test_pin_watch_runs_on_a_schedule_and_by_hand_and_never_races() -> None:
     assert watch["concurrency"]["cancel-in-progress"] is False
     # The watch and a manual cut push the same pinbot/... branches: one group for both.
     assert watch["concurrency"]["group"] == cut["concurrency"]["group"]
-    (args, _), *rest = run_invocations(watch)
-    assert not rest and args[:3] == ["cut", "--latest", "--open-prs"]
+    (scan, _), (_probe, _), (cut_args, env) = run_invocations(watch)
+    assert scan == ["scan"] and cut_args == ["cut", "--open-prs"]
+    assert env["PINBOT_TAG"] == "${{ steps.scan.outputs.tag }}"
+    assert env["PINBOT_LATEST"] == "${{ steps.scan.outputs.tag == '' }}"
+
+
+@pytest.mark.parametrize("name", ["pin-watch.yml", "release-cut.yml"])
+def test_the_cut_workflows_probe_the_upgrade_and_rollback_before_a_pr_is_opened(
+    name: str,
+) -> None:
+    workflow = by_name(name)
+    *_, (probe, probe_env), (cut_args, env) = run_invocations(workflow)
+    assert probe == ["probe", "--target=agent-server", "--rollback"]
+    assert {"PINBOT_IMAGE", "PINBOT_FROM_IMAGE", "PINBOT_REPORT"} <= set(probe_env)
+    assert "steps.scan.outputs.current" in probe_env["PINBOT_FROM_IMAGE"]
+    assert cut_args[0] == "cut"
+    assert "steps.probe.outcome == 'success'" in env["PINBOT_PROBE_REPORT"]
 
 
 def test_release_cut_takes_a_tag_or_latest_a_list_of_branches_and_dry_run() -> None:
@@ -435,7 +450,7 @@ def test_release_cut_takes_a_tag_or_latest_a_list_of_branches_and_dry_run() -> N
     matrix = workflow["jobs"]["cut"]["strategy"]["matrix"]
     assert matrix["branch"] == "${{ fromJSON(inputs.openhands_branches) }}"
     assert inputs["dry_run"]["type"] == "boolean"
-    ((args, env),) = run_invocations(workflow)
+    *_, (args, env) = run_invocations(workflow)  # after the upgrade probe
     assert args == ["cut", "--open-prs"]
     # each input reaches pinbot as the PINBOT_<FLAG> of the flag it means
     assert env["PINBOT_LATEST"] == "${{ inputs.tag == 'latest' }}"
