@@ -203,6 +203,8 @@ def _argument(option: options.Option, top_level: bool) -> dict[str, Any]:
         spec["action"] = "append"
     if option.required and not option.positional:
         spec["required"] = True
+    if option.positional and not option.required:
+        spec["nargs"] = "?"
     if not option.positional:
         spec["default"] = option.default if top_level else argparse.SUPPRESS
     return spec
@@ -330,7 +332,9 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
 
     inputs.environment(os.environ)
     # The gate judges what is in the working directory: it reads only the config it is given.
-    settings = config.load(args.config, discover=args.command != "gate")
+    # `config check FILE` and `config sample` read no other config.
+    own = args.command == "config" and (args.file or args.action == "sample")
+    settings = config.load(args.config, discover=args.command != "gate" and not own)
     if getattr(args, "profile", None):
         pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
         settings = settings.replace(pin=pin)
@@ -355,6 +359,7 @@ RUNNERS = {
     "cut": ("cut", "run"),
     "gate": ("gate", "run"),
     "probe": ("probe", "run"),
+    "config": ("config", "run"),
     "demo": ("demo", "run"),
 }
 

@@ -162,6 +162,44 @@ def discovered(base: Path) -> Settings | None:
 
 
 def _from_file(path: Path, required: bool) -> Settings | None:
+    data = _read(path, required)
+    if data is None:
+        return None
+    settings: Settings = _build(Settings, data, str(path), "")
+    settings = dataclasses.replace(settings, source=str(path))
+    validate(settings)
+    return settings
+
+
+def given(path: Path) -> set[str]:
+    """The dotted keys `path` sets (`pin.index_url`; a list, `[[pin.sites]]` too, is one key)."""
+    return set(_keys(_read(path, required=True) or {}, ""))
+
+
+def _keys(data: dict[str, Any], prefix: str) -> list[str]:
+    found = []
+    for key, value in data.items():
+        nested = isinstance(value, dict) and key != "sites"
+        found += _keys(value, f"{prefix}{key}.") if nested else [prefix + key]
+    return found
+
+
+def effective(settings: Settings) -> list[tuple[str, Any]]:
+    """Every setting as (dotted key, value), in the order of the dataclasses."""
+    return [(k, v) for k, v in _fields(dataclasses.asdict(settings), "") if k != "source"]
+
+
+def _fields(data: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        nested = isinstance(value, dict) and key != "sites"
+        found += _fields(value, f"{prefix}{key}.") if nested else [(prefix + key, value)]
+    return found
+
+
+def _read(path: Path, required: bool) -> dict[str, Any] | None:
+    """The pinbot table of `path` (a pyproject's [tool.pinbot]); None for a pyproject without
+    one when not `required`."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -182,10 +220,9 @@ def _from_file(path: Path, required: bool) -> Settings | None:
             if required:
                 raise UsageError(f"{path} has no [tool.pinbot] table: add one or use pinbot.toml")
             return None
-    settings: Settings = _build(Settings, data, str(path), "")
-    settings = dataclasses.replace(settings, source=str(path))
-    validate(settings)
-    return settings
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: [tool.pinbot] must be a table")
+    return data
 
 
 def _build(cls: type[Any], data: Any, where: str, prefix: str) -> Any:

@@ -244,6 +244,14 @@ OPTIONS: tuple[Option, ...] = (
            check=inputs.output_file, metavar="FILE", example="probe.json"),
     Option("keep", "keep the conversations and sandboxes it made", ("probe",), kind="switch",
            default=False),
+    # --- config ---------------------------------------------------------------------------------
+    Option("action", "check: validate a config and print every effective setting with where it "
+           "came from; sample: print a commented sample pinbot.toml", ("config",),
+           kind="choice", choices=("check", "sample"), positional=True, required=True,
+           example="check"),
+    Option("file", "the config to check (default: --config, else ./pinbot.toml, else "
+           "[tool.pinbot] in ./pyproject.toml)", ("config",), kind="path",
+           check=inputs.existing_file, metavar="FILE", positional=True, example="pinbot.toml"),
     # --- demo -----------------------------------------------------------------------------------
     Option("workdir", "build the world here and keep it", ("demo",), kind="path",
            check=inputs.work_directory, metavar="DIR", example="pinbot-demo"),
@@ -301,6 +309,15 @@ COMMANDS: tuple[Command, ...] = (
         ("--app-url https://app.example --recycle restart",
          "--target agent-server --image ghcr.io/openhands/agent-server:1.43.1-python",
          "--target agent-server --server-command 'agent-server --port {port}'"),
+    ),
+    Command(
+        "config",
+        "check a config, or print a commented sample",
+        "check [FILE]: load the config as every command would (unknown keys, types and bounds "
+        "are errors naming the key), then print each effective setting and where it came from: "
+        "the file, a PINBOT_* variable that overrides it, or the built-in default. sample: "
+        "print a pinbot.toml with every key at its default and a comment on each.",
+        ("check", "check ci/pinbot.toml --json", "sample > pinbot.toml"),
     ),
     Command(
         "demo",
@@ -474,6 +491,12 @@ class ProbeOptions:
 
 
 @dataclass(frozen=True)
+class ConfigOptions:
+    action: str  # check or sample
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
 class DemoOptions:
     workdir: Path | None
     keep: bool = False  # keep the temporary world (a --workdir world is always kept)
@@ -486,5 +509,6 @@ KINDS: dict[str, type] = {
     "cut": CutOptions,
     "gate": GateOptions,
     "probe": ProbeOptions,
+    "config": ConfigOptions,
     "demo": DemoOptions,
 }

@@ -3,10 +3,11 @@
 Each code block there is preceded by a marker, `<!-- example: KIND ... -->`:
 
 - `run`: each `pinbot` line runs against the demo world and ends 0 or 1 (a verdict), never 2, 3
-  or 4. The lines are run as written: `PINBOT_REGISTRY_URL`, `PINBOT_SDK` and `PINBOT_INDEX_URL`
-  send the traffic to the world's local registry, SDK clone and package index (the names written
-  into files stay `ghcr.io/openhands/agent-server`), `../OpenHands` and `../deploy` are clones of
-  its remotes, and `$BACKEND_SHA` is its backend commit.
+  or 4 (`> FILE` at its end writes its output there, as the shell would). The lines are run as
+  written: `PINBOT_REGISTRY_URL`, `PINBOT_SDK` and `PINBOT_INDEX_URL` send the traffic to the
+  world's local registry, SDK clone and package index (the names written into files stay
+  `ghcr.io/openhands/agent-server`), `../OpenHands` and `../deploy` are clones of its remotes,
+  and `$BACKEND_SHA` is its backend commit.
 - `deploy-workflow`: saved as the deploy repository's workflow, `OPENHANDS_SHA` set to a commit
   pinbot cut, the gate passes.
 - `json COMMAND`: every key shown is in what the command prints against the demo world, and every
@@ -162,8 +163,11 @@ def test_a_command_example_runs_against_the_demo_world(
     commands = pinbot_lines(example.body)
     assert commands, f"{example}: no pinbot command in a `run` block"
     for argv in commands:
-        code, _, err = run_pinbot(*argv)
+        into = argv[-1] if argv[-2:-1] == [">"] else None  # `pinbot ... > FILE`
+        code, out, err = run_pinbot(*(argv[:-2] if into else argv))
         assert code in (0, 1), f"pinbot {shlex.join(argv)} exited {code}:\n{err[-2000:]}"
+        if into:
+            Path(into).write_text(out, encoding="utf-8")
 
 
 # --- the deploy workflow --------------------------------------------------------------------
