@@ -119,7 +119,8 @@ def read_branch(
                 f"--openhands-branch {branch!r} is not a branch of {repo.where}: check the name"
             )
         specs = profiles.sites(ctx.settings.pin, ctx.settings.source)
-        specs = profiles.with_tree_locks(specs, repo.lock_files(tip))
+        read = lambda path: repo.read(tip, path)  # noqa: E731
+        specs = profiles.with_tree_locks(specs, repo.lock_files(tip), read)
         where = f" at {git.short(tip)} of {branch} in {repo.where}"
         image, variant = str(opts.image), opts.variant
         ctx.out.detail(f"reading the pin files' history on {branch} in {repo.where}")

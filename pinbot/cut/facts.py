@@ -128,7 +128,9 @@ def read_at(
 ) -> BranchFacts:
     """`branch` as it was at commit `tip`."""
     where = f" at {git.short(tip)} of {branch} in {clone.url}"
-    specs = profiles.with_tree_locks(specs, clone.lock_files(tip))
+    specs = profiles.with_tree_locks(
+        specs, clone.lock_files(tip), lambda path: clone.read(tip, path)
+    )
     state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
     files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
     lacks = tuple(sha for sha in required if not clone.contains(tip, sha))
@@ -158,7 +160,9 @@ def read_pending(
         # none, or merged into the branch already (a new commit there fast-forwards it)
         return replace(facts, head=head)
     where = f" at {git.short(tip)} of {head} in {clone.url}"
-    specs = profiles.with_tree_locks(specs, clone.lock_files(tip))
+    specs = profiles.with_tree_locks(
+        specs, clone.lock_files(tip), lambda path: clone.read(tip, path)
+    )
     state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
     files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
     lacks = tuple(sha for sha in required if not clone.contains(tip, sha))

@@ -120,7 +120,8 @@ class Gate:
         where = f" at {git.short(sha)} in {self.repo.where}"
         try:
             specs = profiles.sites(self.settings.pin, self.settings.source)
-            specs = profiles.with_tree_locks(specs, self.repo.lock_files(sha))
+            read = reader(self.repo, sha)
+            specs = profiles.with_tree_locks(specs, self.repo.lock_files(sha), read)
             image, variant = str(self.opts.image), self.opts.variant
             pins = read_state(specs, reader(self.repo, sha), image, variant, where)
         except UsageError as exc:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from pinbot.errors import UsageError
+from pinbot.pins import projects
 from pinbot.pins.kinds import SiteSpec, parse
 
 
@@ -67,11 +68,15 @@ def sites(pin: PinSettings, where: str) -> tuple[SiteSpec, ...]:
 MAX_TREE_LOCKS = 50
 
 
-def with_tree_locks(specs: Sequence[SiteSpec], locks: Sequence[str]) -> tuple[SiteSpec, ...]:
-    """`specs`, and when they hold a lock site, every other lock in the tree as one more
-    (optional: a lock that holds none of the packages is no site). `enterprise/poetry.lock`
-    locks the packages through a path dependency on the root project (OpenHands #11695): a bump
-    that leaves it behind leaves the enterprise server on the old SDK."""
+def with_tree_locks(
+    specs: Sequence[SiteSpec], locks: Sequence[str], read: projects.Reader
+) -> tuple[SiteSpec, ...]:
+    """`specs`, and when they hold a lock site, every other lock in the tree whose project
+    depends on the root project by path, as one more (optional: a lock that holds none of the
+    packages is no site). `enterprise/poetry.lock` locks the packages through such a path
+    dependency (OpenHands #11695): a bump that leaves it behind leaves the enterprise server on
+    the old SDK. A project with pins of its own (`openhands-cli/`, with its own uv.lock) is
+    not: it moves on its own schedule."""
     first = next((s for s in specs if s.is_lock), None)
     named = {s.file for s in specs}
     extra = [path for path in locks if path not in named]
@@ -82,8 +87,8 @@ def with_tree_locks(specs: Sequence[SiteSpec], locks: Sequence[str]) -> tuple[Si
             f"the tree holds {len(extra)} lock files besides the configured ones; pinbot reads at "
             f"most {MAX_TREE_LOCKS}: list the lock sites as [[pin.sites]] in the config instead"
         )
-    found = (SiteSpec("lock", path, packages=first.packages, optional=True) for path in extra)
-    return (*specs, *found)
+    found = [path for path in extra if projects.reaches_root(read, path)]
+    return (*specs, *(SiteSpec("lock", p, packages=first.packages, optional=True) for p in found))
 
 
 def openhands(pin: PinSettings) -> tuple[SiteSpec, ...]:

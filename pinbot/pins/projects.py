@@ -26,23 +26,36 @@ MAX_PROJECTS = 64
 
 def tree_files(read: Reader, lock_file: str) -> dict[str, bytes]:
     """Path in the repository → bytes, for relocking `lock_file` (the old lock included)."""
-    old = read(lock_file)
-    files = {lock_file: old or b""}
-    folder = posixpath.dirname(lock_file)
-    todo, seen = [folder], set()
+    files = {lock_file: read(lock_file) or b""}
+    for folder in folders(read, lock_file):
+        files |= _project(read, folder)
+    return files
+
+
+def reaches_root(read: Reader, lock_file: str) -> bool:
+    """Whether the project `lock_file` locks is the root project or depends on it by path (an
+    unreadable project is taken as not: it is no pin site then)."""
+    try:
+        return "" in folders(read, lock_file)
+    except UsageError:
+        return False
+
+
+def folders(read: Reader, lock_file: str) -> list[str]:
+    """The lock's project folder and every project folder it reaches by path, in order."""
+    todo, seen = [posixpath.dirname(lock_file)], []
     while todo:
         folder = todo.pop()
         if folder in seen:
             continue
-        seen.add(folder)
+        seen.append(folder)
         if len(seen) > MAX_PROJECTS:
             raise UsageError(
                 f"{lock_file}: its project reaches more than {MAX_PROJECTS} projects by path; "
                 "pinbot does not relock that"
             )
-        files |= _project(read, folder)
-        todo += _path_dependencies(files.get(_join(folder, "pyproject.toml")), folder, read)
-    return files
+        todo += _path_dependencies(read(_join(folder, "pyproject.toml")), folder)
+    return seen
 
 
 def _project(read: Reader, folder: str) -> dict[str, bytes]:
@@ -55,7 +68,7 @@ def _project(read: Reader, folder: str) -> dict[str, bytes]:
     return files
 
 
-def _path_dependencies(pyproject: bytes | None, folder: str, read: Reader) -> list[str]:
+def _path_dependencies(pyproject: bytes | None, folder: str) -> list[str]:
     """The folders of the projects this one names by path (a path to a file is copied as is)."""
     folders = []
     for target in _paths(_toml(pyproject, folder)):

@@ -28,9 +28,10 @@ from testing.services import missing_service
 
 AREA = "lock step"
 ATTACK = (
-    "a pyproject adds a direct-URL dependency whose build backend (run by `poetry lock`/`uv "
-    "lock`) reads GITHUB_TOKEN, PINBOT_* tokens, UV_INDEX_*/POETRY_HTTP_BASIC_* credentials, "
-    "~/.netrc, poetry's auth.toml, git credentials; a repository-named index; a backend that "
+    "a repository uv.toml naming an index with credentials; a path dependency leaving the "
+    "repository; a direct-URL dependency whose build backend (run by the lock tool) reads "
+    "GITHUB_TOKEN, PINBOT_* tokens, UV_INDEX_*/POETRY_HTTP_BASIC_* credentials, ~/.netrc, "
+    "poetry's auth.toml, git credentials; a repository-named index; a backend that "
     "hangs and spawns children; one that eats memory"
 )
 ANSWER = (
@@ -313,3 +314,54 @@ def _wait_for(done: Callable[[], Any], seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.2)
     return bool(done())
+
+
+def test_a_repository_uv_toml_naming_another_index_is_not_given_to_uv(
+    images: Images, index: PackageIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = eras.uv_pyproject(OLD, index.url)
+    with serve(tmp_path / "elsewhere") as elsewhere:
+        host = elsewhere.url.removeprefix("http://")
+        files = {
+            repos.SPEC_FILE: eras.SPEC_WITHOUT_CONSTANT,
+            "docker-compose.yml": None,
+            "containers/dev/compose.yml": None,
+            "pyproject.toml": text,
+            "uv.lock": eras.uv_lock(text),
+            # repository tool configuration: an index of its own, with credentials in the URL
+            "uv.toml": f'[[index]]\nname = "leak"\nurl = "http://u:{SECRET}@{host}"\n',
+        }
+        world = make_repos(tmp_path / "uv-toml", files=files)
+        _config(tmp_path, index)
+        _secrets_everywhere(tmp_path, monkeypatch)
+
+        code, _, err = cut_json(images, world, "--push")
+
+        assert code == 0, err
+        assert elsewhere.requests == [] and elsewhere.authorizations == []
+
+
+@pytest.mark.parametrize("path", ["../../outside", "/etc/outside"])
+def test_a_path_dependency_leaving_the_repository_is_refused_before_any_tool_runs(
+    images: Images, index: PackageIndex, tmp_path: Path, path: str
+) -> None:
+    text = eras.pyproject(OLD, index.url)
+    files = {
+        repos.SPEC_FILE: eras.SPEC_WITHOUT_CONSTANT,
+        "docker-compose.yml": None,
+        "containers/dev/compose.yml": None,
+        "pyproject.toml": text.replace(
+            "[tool.poetry.dependencies]\n",
+            f'[tool.poetry.dependencies]\nx = {{ path = "{path}" }}\n',
+        ),
+        "poetry.lock": eras.lock(text),
+    }
+    world = make_repos(tmp_path / "outside", files=files)
+    _config(tmp_path, index)
+    refs = world.refs()
+
+    code, _, err = cut_json(images, world, "--push")
+
+    assert code == 2, err
+    assert f"the path {path!r} leaves the repository" in err
+    assert world.refs() == refs
