@@ -257,6 +257,9 @@ OPTIONS: tuple[Option, ...] = (
            check=inputs.work_directory, metavar="DIR", example="pinbot-demo"),
     Option("keep", "keep the temporary world (removed at the end otherwise)", ("demo",),
            kind="switch", default=False),
+    Option("serve", "after the pipeline, keep the world's registry and package index up and "
+           "print the PINBOT_* settings that point pinbot at them, until Ctrl-C", ("demo",),
+           kind="switch", default=False),
 )  # fmt: skip
 
 COMMANDS: tuple[Command, ...] = (
@@ -500,6 +503,7 @@ class ConfigOptions:
 class DemoOptions:
     workdir: Path | None
     keep: bool = False  # keep the temporary world (a --workdir world is always kept)
+    serve: bool = False  # keep the world's services up after the pipeline, until Ctrl-C
 
 
 # Each command's options dataclass (the test over the table checks each against it).

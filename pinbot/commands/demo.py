@@ -81,9 +81,34 @@ def run(ctx: Context, options: DemoOptions) -> int:
     with world.own_cache(workdir / "cache"), world.built(workdir, again) as built:
         ctx.out.progress(f"published {built.tags} tags; OpenHands and deploy remotes in {workdir}")
         summary = _pipeline(ctx, built)
-    summary["kept"] = options.workdir is not None or options.keep
-    ctx.out.result(summary, _summary_text(summary, time.monotonic() - started))
+        summary["kept"] = options.workdir is not None or options.keep
+        ctx.out.result(summary, _summary_text(summary, time.monotonic() - started))
+        if options.serve:
+            _serve(ctx, built)
     return 0
+
+
+def _serve(ctx: Context, built: DemoWorld) -> None:
+    """Keep the world up for the user's own commands: what to export, then wait for Ctrl-C."""
+    ctx.out.progress("the world is up; in another shell, point pinbot at it with:")
+    for name, value in serving_env(built).items():
+        ctx.out.progress(f"  export {name}={value}")
+    ctx.out.progress("then run, e.g.: pinbot cut --latest --openhands "
+                     f"{built.openhands.url} --openhands-branch {built.openhands.branch} "
+                     f"--deploy {built.deploy.url} --dry-run")  # fmt: skip
+    ctx.out.progress("Ctrl-C stops it")
+    while not cleanup.STOP.wait(1):
+        pass
+    raise KeyboardInterrupt
+
+
+def serving_env(built: DemoWorld) -> dict[str, str]:
+    """The PINBOT_* settings that send pinbot's traffic to this world's local services."""
+    return {
+        "PINBOT_REGISTRY_URL": built.endpoint,
+        "PINBOT_SDK": str(built.sdk),
+        "PINBOT_INDEX_URL": built.index_url,
+    }
 
 
 def _workdir(options: DemoOptions) -> Path:

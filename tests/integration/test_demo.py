@@ -217,3 +217,43 @@ def test_scripts_dev_demo_starts_no_service_and_leaves_no_process(
     left = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True).stdout
     assert left == "", "the demo's registry and servers are gone"
     assert list(tmpdir_env.iterdir()) == []
+
+
+def test_serve_keeps_the_world_up_for_the_users_own_commands_until_ctrl_c(
+    capsys, tmp_path: Path, tmpdir_env: Path
+) -> None:
+    """The getting-started path: a dry-run pin plan of one's own against the demo world."""
+    workdir = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pinbot", "demo", "--workdir", str(workdir), "--serve"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    exports = {}
+    for line in proc.stderr:
+        if line.startswith("pinbot:   export "):
+            name, _, value = line.removeprefix("pinbot:   export ").strip().partition("=")
+            exports[name] = value
+        if "Ctrl-C stops it" in line:
+            break
+    try:
+        env = {**os.environ, **exports}
+        oh, deploy = workdir / "remotes" / "openhands.git", workdir / "remotes" / "deploy.git"
+        plan = subprocess.run(
+            [sys.executable, "-m", "pinbot", "--json", "cut", "--latest", "--openhands",
+             oh.as_uri(), "--openhands-branch", "acp-native-resume", "--deploy",
+             deploy.as_uri(), "--dry-run"],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert plan.returncode == 0, plan.stderr
+        planned = json.loads(plan.stdout)
+        assert planned["dry_run"] is True and planned["changes"]
+        # the source detector alone takes 1.29.2 (the demo's provenance detector refuses it)
+        assert planned["tag"] == "1.29.2-python"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=60)
+
+    assert proc.returncode == 130
+    left = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True).stdout
+    assert left == "", "the world's registry stopped with it"
