@@ -30,6 +30,7 @@ from pinbot.options import (
     ScanOptions,
 )
 from pinbot.report import Output
+from pinbot.report.probe import probe_notes
 from pinbot.report.scan import why_json
 
 Opts = TypeVar("Opts")
@@ -207,16 +208,23 @@ def _gate(
 
 def _probe(ctx: Context, built: DemoWorld, tag: str, report: Path) -> dict[str, Any]:
     ctx.out.progress(
-        "step 4/4 probe: does a recycled Claude and Codex conversation resume natively?"
+        f"step 4/4 probe: do a Claude and a Codex conversation survive the move from {PIN} "
+        f"to {tag}, and the way back?"
     )
-    server = world.server_command(built.shas[tag])
+    server = world.server_command(built.shas[tag], tag)
+    old = world.server_command(built.shas.get(PIN, built.shas[tag]), PIN)
     _show(ctx, f"probe --target agent-server --server-command '{server}' "
+               f"--from-server-command '{old}' --rollback "
                f"--agents claude-code,codex --timeout 60 --report {report}")  # fmt: skip
     probing = ProbeOptions("agent-server", "claude-code,codex", 60.0, None, None, None, None,
-                           None, server, None, None, None, report, keep=False)  # fmt: skip
+                           None, server, None, None, None, report, keep=False,
+                           from_server_command=old, rollback=True)  # fmt: skip
     probed: dict[str, Any] = _step(ctx, "4/4 probe", probe.run, probing)
     for agent in probed["agents"]:
         ctx.out.progress(f"  {agent['agent']:<12} {agent['verdict']}")
+    ctx.out.progress(f"the pin PR's probe part (pinbot cut --probe-report {report}):")
+    for line in "\n".join(probe_notes(probed)).strip("\n").splitlines():
+        ctx.out.progress(f"  {line}")
     return probed
 
 

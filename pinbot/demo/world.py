@@ -185,12 +185,14 @@ def own_cache(directory: Path) -> Iterator[None]:
             os.environ["PINBOT_CACHE_DIR"] = saved
 
 
-def server_command(build_sha: str) -> str:
-    """The stand-in agent server, reporting the build sha of the image that was pinned."""
+def server_command(build_sha: str, tag: str = "harness") -> str:
+    """The stand-in agent server, reporting the build sha and the version of the image `tag`
+    (1.29.0 for 1.29.0-python): the pin today and the candidate are two versions of it."""
     python = shlex.quote(sys.executable)
     # The server runs in its own directory: point it at this pinbot, however it was found.
     home = shlex.quote(str(Path(pinbot.__file__).resolve().parents[1]))
     return (
         f"env PYTHONPATH={home} HARNESS_BUILD_SHA={build_sha} {python} "
-        "-m pinbot.demo.agent_server --port {port} --workdir {workdir}"
+        "-m pinbot.demo.agent_server --port {port} --workdir {workdir} "
+        f"--version {shlex.quote(tag.split('-')[0])}"
     )

@@ -34,6 +34,9 @@ def test_demo_runs_scan_cut_gate_probe_and_says_where_to_look(capsys, tmp_path: 
     assert [p for p in cache.rglob("*") if p.is_file()] == [], "and never touches the user's cache"
     report = json.loads((tmp_path / "demo" / "probe-report.json").read_text())
     assert [a["verdict"] for a in report["agents"]] == ["native", "native"]
+    # the move the pin makes, and its rollback, as the pin PR shows it (cut --probe-report)
+    assert "| codex | 1 | from 1.26.0 | candidate 1.29.0 | native |" in err
+    assert "| codex | 3 | candidate 1.29.0 | from 1.26.0 | native |" in err
     # What the summary tells the user to look at is really there.
     commit = out.split("openhands.git show ")[1].split()[0]
     shown = subprocess.run(
@@ -74,7 +77,9 @@ def test_a_step_that_finds_nothing_ends_the_demo_with_its_exit_code_1(
 def test_a_step_whose_target_fails_ends_the_demo_with_its_exit_code_3(
     capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pinbot.demo.world.server_command", lambda sha: "false {port} {workdir}")
+    monkeypatch.setattr(
+        "pinbot.demo.world.server_command", lambda sha, tag="": "false {port} {workdir}"
+    )
     code, _, err = pinbot(*["demo", "--workdir", str(tmp_path / "demo")])
 
     assert code == 3, err
