@@ -220,7 +220,10 @@ def open_ahead(http: requests.Session, url: str, count: int, timeout: float) -> 
     if not isinstance(adapter, Adapter):
         return
     request = requests.Request("GET", url).prepare()
-    pool = adapter.get_connection_with_tls_context(request, http.verify, http.proxies or None)
+    try:
+        pool = adapter.get_connection_with_tls_context(request, http.verify, http.proxies or None)
+    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError):
+        return  # the requests themselves will say what is wrong
     if not isinstance(pool, urllib3.HTTPConnectionPool) or pool.num_connections == 0:
         return
     # Taken out of the pool all at once, or a thread would take back one already opened.
