@@ -253,10 +253,13 @@ class Engine:
         threading.Thread(
             target=self._early_round, args=(pool, current, stop_at_pass, early), daemon=True
         ).start()
-        tags = self.source.tags()
-        self.source.open_ahead(self.cap - 1)  # for the cold window at its widest
-        early.predicted.wait()
-        return tags, early.take()
+        try:
+            tags = self.source.tags()
+            self.source.open_ahead(self.cap - 1)  # for the cold window at its widest
+            early.predicted.wait()
+        finally:
+            started = early.take()  # and whatever was not started, the reader starts
+        return tags, started
 
     def _early_round(
         self,

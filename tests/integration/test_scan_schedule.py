@@ -7,6 +7,8 @@ a warm round is watched), so requests that were sent together are seen in flight
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from pinbot.config import Settings
 from pinbot.demo.registry import ImageSpec, RegistryWriter
 from pinbot.engine import lookahead
 from testing.cli import pinbot
-from testing.proxy import LatencyProxy
+from testing.proxy import FaultProxy, LatencyProxy, Rule
 from testing.worlds import Published, publish_to, releases
 
 DELAY = 0.1
@@ -108,3 +110,20 @@ def test_a_predicted_answer_that_moved_is_examined_again_and_the_scan_goes_on(
         "GET manifests": 2,  # the moved tag's new index and platform manifest
         "GET blobs": 1,
     }
+
+
+def test_a_tag_list_that_fails_beside_the_warm_round_is_one_clear_error(
+    world, capsys, monkeypatch
+) -> None:
+    stray: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: stray.append(args.exc_value))
+    with FaultProxy(world.address, DELAY) as proxy:
+        scan(proxy, world, capsys)  # the cache knows every tag: the next scan's HEADs go early
+        proxy.add(Rule("GET", r"/tags/list", status=404))
+        image = f"{proxy.address}/{world.repository}"
+        failed = pinbot("scan", "--image", image, "--sdk", str(world.world.sdk))
+        time.sleep(2 * DELAY)  # what was still in flight has ended
+
+    assert failed.code == 2
+    assert "tag list not found" in failed.error_line()
+    assert stray == []  # no thread went on starting examinations into a pool shut down
