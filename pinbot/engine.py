@@ -413,7 +413,7 @@ class Schedule:
       first predicted pass go out at once, in one round;
     - cold: a candidate the cache cannot predict costs three requests in a row, and what is
       in flight past the answer is spent for nothing, so the cold look-ahead opens as wide as
-      the answer is likely deep (`opening`) and grows by two for every one answered
+      the answer is likely deep (`opening`) and grows by three for every two answered
       (`lookahead`), up to `cap`.
     Nothing past a predicted pass starts before that pass is confirmed (its tag may have
     moved); if it moved and fails, the next stretch down to the next predicted pass goes."""
@@ -481,14 +481,13 @@ def opening(expected: Sequence[str | None], stop_at_pass: bool, cap: int) -> int
 def lookahead(answered: int, cap: int, first: int = 2) -> int:
     """How many unpredicted candidates to have in flight once `answered` are answered.
 
-    `first` (see `opening`), then two more for every one answered, up to `cap`
-    (`concurrency`): an answer one or two releases down costs its floor and a few requests
-    more, a deeper one is reached at the full width after three rounds (2, 4, 6, 7). What is
-    in flight past an answer is spent for nothing; the floor grows by three requests per
-    depth. Measured by benchmarks/scan_vs_skopeo.py: requests 1.17x the floor averaged over
-    depths 1-60 (the old ramp, one more per two answered, read 1.16x but reached a deep answer
-    in two rounds more)."""
-    return max(1, min(cap, first + 2 * answered))
+    `first` (see `opening`), then three more for every two answered, up to `cap`
+    (`concurrency`): 2, 3, 5, 6, 7. An answer one or two releases down costs its floor and a
+    few requests more; a deeper one is reached at the full width after three rounds. What is
+    in flight past an answer is spent for nothing, while the floor grows by three requests a
+    depth: averaged over depths 1-60, one more per answer reads about 1.15x the floor but
+    reaches depth 7 a round later, two more read about 1.21x (benchmarks/scan_vs_skopeo.py)."""
+    return max(1, min(cap, first + answered + answered // 2))
 
 
 def _pull_name(endpoint: str, image: ImageName) -> str:

@@ -29,8 +29,8 @@ def test_warm_round_is_empty_on_a_cold_cache() -> None:
     assert warm_round([None, None, None], stop_at_pass=True) == []
 
 
-def test_lookahead_opens_at_its_first_width_and_grows_two_per_answer_up_to_the_cap() -> None:
-    assert [lookahead(answered, cap=7) for answered in range(0, 5)] == [2, 4, 6, 7, 7]
+def test_lookahead_opens_at_its_first_width_and_grows_three_per_two_answers_up_to_the_cap() -> None:
+    assert [lookahead(answered, cap=7) for answered in range(0, 6)] == [2, 3, 5, 6, 7, 7]
     assert [lookahead(answered, cap=7, first=7) for answered in range(0, 3)] == [7, 7, 7]
 
 
@@ -83,4 +83,4 @@ def test_schedule_grows_the_cold_window_as_candidates_are_answered() -> None:
         started.append(schedule.start(index))
         schedule.read(index)
 
-    assert started == [[0, 1], [2, 3, 4], [5, 6, 7], [8, 9]]
+    assert started == [[0, 1], [2, 3], [4, 5, 6], [7, 8]]
