@@ -80,6 +80,17 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class PrSettings:
+    """What a PR pinbot opens gets on creation, as reviewers expect of a bot's PRs (a human may
+    change them afterwards: a re-run does not put them back)."""
+
+    labels: list[str] = field(default_factory=list)
+    reviewers: list[str] = field(default_factory=list)  # logins, or ORG/TEAM for a team
+    assignees: list[str] = field(default_factory=list)
+    draft: bool = False
+
+
+@dataclass(frozen=True)
 class CutSettings:
     """The `pinbot/…` branches a cut pushes to. A head that is not exactly what pinbot would
     make from its base is refused (exit 2) unless pinbot owns the namespace: then it is
@@ -110,6 +121,7 @@ class Settings:
     # costs them before ranking): a registry listing 100000 tags cannot make a scan fetch
     # 100000 images. Past it the scan stops (exit 3), naming the registry.
     max_candidates: int = 1000
+    pr: PrSettings = field(default_factory=PrSettings)
     pin: PinSettings = field(default_factory=PinSettings)
     deploy: DeploySettings = field(default_factory=DeploySettings)
     openapi: OpenapiSettings = field(default_factory=OpenapiSettings)
@@ -365,6 +377,23 @@ def _check_names(settings: Settings) -> None:
     _check_inside(where, "deploy.workflow", settings.deploy.workflow, "the deploy repository")
     _check_name(where, "deploy.sha_key", settings.deploy.sha_key, "OPENHANDS_SHA")
     _check_pin(where, settings.pin)
+    _check_pr(where, settings.pr)
+
+
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\Z")  # a GitHub user name
+_TEAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\Z")
+
+
+def _check_pr(where: str, pr: PrSettings) -> None:
+    for label in pr.labels:
+        if not label.strip() or len(label) > 50 or not label.isprintable():
+            raise UsageError(f"{where}: pr.labels entry {label!r}: a label of 1 to 50 characters")
+    for name in pr.reviewers:
+        if not (_LOGIN.match(name) or _TEAM.match(name)):
+            raise UsageError(f"{where}: pr.reviewers entry {name!r}: write a login or ORG/TEAM")
+    for name in pr.assignees:
+        if not _LOGIN.match(name):
+            raise UsageError(f"{where}: pr.assignees entry {name!r}: write a GitHub login")
 
 
 def _check_inside(where: str, key: str, path: str, repository: str) -> None:

@@ -38,6 +38,7 @@ from pinbot.commits import (  # re-exported: where callers have always found the
     refuse_submodule as refuse_submodule,
     refuse_symlink as refuse_symlink,
 )
+from pinbot.config import PrSettings
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import Evidence
 from pinbot.report import markdown_table
@@ -125,14 +126,17 @@ class Forge:
             seconds_between_requests=None,
         )
 
-    def ensure(self, specs: Sequence[PullSpec]) -> dict[str, PullRequest]:
-        """Open the PRs that do not exist, then make each body link the one it names
-        (`links`): a re-run finds them all, computes the same bodies, and writes nothing."""
+    def ensure(
+        self, specs: Sequence[PullSpec], conventions: PrSettings | None = None
+    ) -> dict[str, PullRequest]:
+        """Open the PRs that do not exist (as a draft, with the labels, reviewers and assignees
+        of `conventions`), then make each body link the one it names (`links`): a re-run finds
+        them all, computes the same bodies, and writes nothing."""
         found = {spec.role: self.find(spec) for spec in specs}
         created: set[str] = set()
         for spec in specs:
             if found[spec.role] is None:
-                found[spec.role] = self._create(spec, _other(found, spec.links))
+                found[spec.role] = self._create(spec, _other(found, spec.links), conventions)
                 created.add(spec.role)
         done = {}
         for spec in specs:
@@ -155,12 +159,17 @@ class Forge:
         marked = [p for p in pulls if BEGIN in (p.body or "")]
         return (marked or pulls or [None])[0]
 
-    def _create(self, spec: PullSpec, other: str | None) -> Any:
+    def _create(self, spec: PullSpec, other: str | None, conventions: PrSettings | None) -> Any:
+        draft = bool(conventions and conventions.draft)
         try:
-            return self.call(
+            pull = self.call(
                 f"opening a pull request on {spec.repo.full_name}",
                 lambda: self.repo(spec.repo).create_pull(
-                    base=spec.base, head=spec.head, title=spec.title, body=spec.body_section(other)
+                    base=spec.base,
+                    head=spec.head,
+                    title=spec.title,
+                    body=spec.body_section(other),
+                    draft=draft,
                 ),
             )
         except ExternalError as exc:
@@ -170,6 +179,24 @@ class Forge:
             if existing is None:
                 raise
             return existing
+        if conventions is not None:
+            self._dress(pull, conventions)
+        return pull
+
+    def _dress(self, pull: Any, conventions: PrSettings) -> None:
+        """A new PR's labels, reviewers (ORG/TEAM: a team) and assignees, as configured."""
+        where = pull.html_url
+        if conventions.labels:
+            self.call(f"labelling {where}", lambda: pull.add_to_labels(*conventions.labels))
+        users = [r for r in conventions.reviewers if "/" not in r]
+        teams = [r.split("/", 1)[1] for r in conventions.reviewers if "/" in r]
+        if users or teams:
+            self.call(
+                f"requesting reviews on {where}",
+                lambda: pull.create_review_request(reviewers=users, team_reviewers=teams),
+            )
+        if conventions.assignees:
+            self.call(f"assigning {where}", lambda: pull.add_to_assignees(*conventions.assignees))
 
     def update(self, pull: Any, spec: PullSpec, other: str | None) -> PullRequest:
         """Rewrite pinbot's section of `pull` when it differs; no request when it does not."""

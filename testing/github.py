@@ -30,6 +30,10 @@ ROUTE = re.compile(
     r"https://github\.example(?::443)?/api/v3/repos/(?P<repo>[^/]+/[^/]+)/(?P<rest>[^?]*)"
 )
 PULL = re.compile(r"pulls(?:/(?P<number>\d+))?(?P<commits>/commits)?\Z")
+# What a new PR gets besides its body: labels and assignees (its issue), requested reviewers.
+DRESS = re.compile(
+    r"(?:issues|pulls)/(?P<number>\d+)/(?P<what>labels|assignees|requested_reviewers)\Z"
+)
 Answer = tuple[int, dict[str, str], str]
 
 
@@ -80,6 +84,9 @@ class FakeGitHub:
         return self._answer(request, repo, rest)
 
     def _answer(self, request: Any, repo: str, rest: str) -> Answer:
+        dress = DRESS.match(rest)
+        if dress is not None and request.method == "POST":
+            return self._dress(repo, int(dress["number"]), dress["what"], json.loads(request.body))
         pull = PULL.match(rest)
         if pull is not None:
             return self._pulls(request, repo, pull)
@@ -133,8 +140,22 @@ class FakeGitHub:
             return 422, {}, json.dumps(body)
         number = 100 + sum(len(p) for p in self.pulls.values())
         made = _pull(repo, number, data["head"], data["base"], data["title"], data["body"])
+        made["draft"] = bool(data.get("draft"))
         self.pulls.setdefault(repo, []).append(made)
         return 201, {}, json.dumps(made)
+
+    def _dress(self, repo: str, number: int, what: str, data: dict[str, Any]) -> Answer:
+        found = self._find(repo, number)
+        if what == "labels":
+            names = data["labels"] if isinstance(data, dict) else data
+            found["labels"] += [{"name": n} for n in names]
+            return 200, {}, json.dumps(found["labels"])
+        if what == "assignees":
+            found["assignees"] += [{"login": n} for n in data["assignees"]]
+        else:
+            found["requested_reviewers"] += [{"login": n} for n in data.get("reviewers", [])]
+            found["requested_teams"] += [{"slug": n} for n in data.get("team_reviewers", [])]
+        return 201, {}, json.dumps(found)
 
     def _find(self, repo: str, number: int) -> dict[str, Any]:
         return next(p for p in self.pulls[repo] if p["number"] == number)
@@ -144,12 +165,18 @@ def _pull(repo: str, number: int, head: str, base: str, title: str, body: str) -
     return {
         "number": number,
         "url": f"{API}/repos/{repo}/pulls/{number}",
+        "issue_url": f"{API}/repos/{repo}/issues/{number}",
         "html_url": f"https://github.com/{repo}/pull/{number}",
         "state": "open",
         "title": title,
         "body": body,
         "head": {"ref": head},
         "base": {"ref": base},
+        "draft": False,
+        "labels": [],
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
     }
 
 

@@ -70,6 +70,12 @@ workflow = ".github/workflows/deploy.yaml"   # the workflow whose top-level env 
 sha_key = "OPENHANDS_SHA"
 branch = "main"
 
+[pr]                                         # what each PR pinbot opens gets, once
+labels = []                                  # e.g. ["dependencies"]
+reviewers = []                               # logins, or ORG/TEAM for a team
+assignees = []
+draft = false
+
 [cut]
 own_head_branches = false                    # true: pinbot owns the pinbot/... heads and replaces
                                              # one it would not make (force-with-lease)

@@ -297,7 +297,7 @@ def open_pulls(
         return {}
     ctx.out.progress("opening or updating the pull requests")
     try:
-        return github.open_forge(ctx.settings.http_timeout).ensure(specs)
+        return github.open_forge(ctx.settings.http_timeout).ensure(specs, ctx.settings.pr)
     except ExternalError as exc:
         raise ExternalError(
             f"{exc}; the branches are pushed: re-run the same command to open or update the "

@@ -230,3 +230,29 @@ def test_a_probe_report_of_another_image_is_refused_before_anything_is_pushed(
     assert code == 2
     assert "--probe-report: the report is for" in err
     assert github.writes() == []
+
+
+def test_new_prs_get_the_configured_draft_labels_reviewers_and_assignees_once(
+    capsys, images, hub_world, github, tmp_path: Path
+) -> None:
+    (tmp_path / "pinbot.toml").write_text(
+        '[pr]\nlabels = ["dependencies", "agent-server"]\nreviewers = ["alice", "acme/release"]\n'
+        'assignees = ["bob"]\ndraft = true\n'
+    )
+
+    code, _, err = cut(capsys, images, hub_world)
+
+    assert code == 0, err
+    for repo in ("acme/OpenHands", "acme/deploy"):
+        (pull,) = github.pulls[repo]
+        assert pull["draft"] is True
+        assert [label["name"] for label in pull["labels"]] == ["dependencies", "agent-server"]
+        assert [r["login"] for r in pull["requested_reviewers"]] == ["alice"]
+        assert [t["slug"] for t in pull["requested_teams"]] == ["release"]
+        assert [a["login"] for a in pull["assignees"]] == ["bob"]
+    writes = len(github.writes())
+
+    again, _, err = cut(capsys, images, hub_world)
+
+    assert again == 0, err
+    assert len(github.writes()) == writes, "a re-run dresses nothing again"

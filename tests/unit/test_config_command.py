@@ -66,6 +66,8 @@ def test_check_with_no_config_anywhere_says_the_defaults_are_in_force() -> None:
         ("concurency = 3\n", "unknown key 'concurency'"),
         ("concurrency = 0\n", "concurrency 0 must be between 1 and 64"),
         ('ignore = ["1.45 *"]\n', "ignore entry '1.45 *'"),
+        ('[pr]\nreviewers = ["a b"]\n', "pr.reviewers entry 'a b': write a login or ORG/TEAM"),
+        ('[pr]\nlabels = [""]\n', "pr.labels entry ''"),
     ],
 )
 def test_check_of_a_bad_config_is_exit_2_naming_the_key(
