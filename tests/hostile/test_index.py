@@ -25,9 +25,9 @@ from testing.hostile import Answer, Liar, trickle
 
 AREA = "package index"
 ATTACK = (
-    "the project page as a 254 KiB gzip bomb (593 MiB decoded), a deflate bomb, a body claiming "
-    "brotli, a page or headers trickled a byte a second, PEP 691 JSON of the wrong shape or "
-    "100,000 deep, a binary body, a redirect to another origin"
+    "the project page as a gzip bomb (590 KiB sent, 593 MiB decoded), a deflate bomb, a body "
+    "claiming brotli, a page or headers trickled a byte a second, PEP 691 JSON of the wrong "
+    "shape or 100,000 deep, a binary body, a redirect to another origin"
 )
 ANSWER = (
     "stops reading at 16 MiB decoded, ends each page within 4x `http_timeout` (the whole check "
