@@ -6,6 +6,7 @@ that a CI run can never pass by skipping the integration suite.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +23,46 @@ from testing.services import missing_service
 HERE = Path(__file__).parent
 
 
+# The test kit's launchers of the real OpenHands servers and vendor ACP adapters: a test module
+# that uses one is in the slow tier (`real_servers`), out of `scripts/dev test --quick`.
+REAL_SERVER_KITS = ("testing.vendor_agents", "testing.openhands_app")
+
+
+# Whole runs of several seconds a test (measured on a 2-core machine): in `scripts/dev test`
+# and CI, not in `--quick`. Each is the slow copy of behaviour the quick tier still tests in part.
+SLOW = (
+    "tests/e2e/",  # the probe against stand-in servers: real processes, recycled, per mode
+    "tests/integration/test_install.py",  # a fresh venv, a pip install of the wheel, the demo
+    "tests/integration/test_demo.py",  # the whole pipeline, again and after Ctrl-C
+    "tests/integration/test_action.py",  # the action's steps, run as a runner would
+    "tests/integration/test_cut_eras.py",  # real poetry relocks, against a served index
+    "tests/integration/test_scan_schedule.py",  # scans through a 20 ms-a-round-trip proxy
+    "tests/integration/test_docs_examples.py",  # every docs example against the demo world
+    "tests/integration/test_package.py",  # python -m build and twine
+    "tests/hostile/test_interrupt.py",  # a probe and its servers stopped by signals
+    "tests/hostile/test_lock_step.py",  # lock tools that hang or eat memory, to the deadline
+    "tests/hostile/test_index.py",  # an index trickling a byte a second, to the deadline
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/unit" not in item.nodeid.replace(os.sep, "/"):
+        node = item.nodeid.replace(os.sep, "/")
+        if not node.startswith("tests/unit/"):
             item.add_marker(pytest.mark.integration)
+        if node.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+        module = getattr(item, "module", None)
+        if module is not None and _uses_real_servers(module):
+            item.add_marker(pytest.mark.real_servers)
+
+
+def _uses_real_servers(module: object) -> bool:
+    for value in vars(module).values():
+        name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", "")
+        if name in REAL_SERVER_KITS:
+            return True
+    return False
 
 
 @pytest.fixture(autouse=True)
