@@ -319,9 +319,9 @@ def _run_acp(ctx: Context, args: ProbeOptions, plan: Plan) -> AgentReport:
         ctx.out.progress(f"probing the ACP agent {name} over stdio")
         return probe_acp(name, rig, plan.legs)
     finally:
+        cleanup.untrack(workdir)  # --keep: the user's to look at; else gone now
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-            cleanup.untrack(workdir)
 
 
 def _acp_name(args: ProbeOptions, command: list[str]) -> str:
