@@ -321,3 +321,15 @@ def test_the_pinbot_version_example_is_a_requirement_for_pinbot_at_a_commit() ->
 def test_a_covered_example_names_tests_that_exist(example: Example) -> None:
     assert example.args, f"{example}: covered-by names no test"
     assert [a for a in example.args if not (ROOT / a).exists()] == []
+
+
+def test_what_the_docs_say_ci_runs_is_what_ci_runs() -> None:
+    """The README's two commands are the ones `.ci/run` calls, in that order."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    blocks = [e for e in of_kind("covered-by") if e.args == [".ci/run"]]
+    assert any(e.page == "README.md" for e in blocks)
+    for example in blocks:
+        commands = [line.split("#")[0].strip() for line in example.body.splitlines()]
+        commands = [c for c in commands if c]
+        assert commands and all(c in ci for c in commands), example
+        assert [ci.index(c) for c in commands] == sorted(ci.index(c) for c in commands)
