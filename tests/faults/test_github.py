@@ -104,7 +104,8 @@ def test_github_fault(
     fault: Fault, row: Row, capsys, images, world, github, tag: str, temp: Path
 ) -> None:
     if fault.options.get("seed"):
-        github.seed("acme/OpenHands", 7, head_branch(world.openhands.branch), "A pin PR.")
+        branch = world.openhands.branch
+        github.seed("acme/OpenHands", 7, head_branch(branch), "A pin PR.", base=branch)
     github.faults = [dict(f, hits=0) for f in fault.options["faults"]]
 
     run = cutting.cut(capsys, argv(images, world))
