@@ -7,8 +7,6 @@ and must not hold it for text that changes no pin site."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +17,7 @@ import pytest
 
 from pinbot.demo import repos
 from testing.cli import Run, pinbot
-from testing.cutworld import CAPABLE, IMAGE, Repos, make_repos
+from testing.cutworld import CAPABLE, IMAGE, Repos, git_as, make_repos
 
 AREA = "rollback holds"
 ATTACK = (
@@ -44,17 +42,7 @@ pytestmark = pytest.mark.usefixtures("own_temp")
 def work(remote: Path, branch: str, author: tuple[str, str] = repos.HUMAN) -> Iterator[Any]:
     """A scratch clone of `branch`: yields `git(*args)`; pushes the branch back at the end."""
     with tempfile.TemporaryDirectory(prefix="pinbot-hostile-") as tmp:
-        directory = Path(tmp)
-
-        def git(*args: str) -> str:
-            name, email = author
-            env = {**os.environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                   "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}  # fmt: skip
-            done = subprocess.run(
-                ["git", *args], cwd=directory, env=env, check=True, capture_output=True, text=True
-            )
-            return done.stdout.strip()
-
+        git = git_as(Path(tmp), author)
         git("clone", "-q", "-b", branch, "--", str(remote), ".")
         yield git
         git("push", "-q", "origin", f"HEAD:refs/heads/{branch}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,15 @@ import pytest
 
 from pinbot.demo import repos
 from testing.cli import Run, pinbot
-from testing.cutworld import CAPABLE, IMAGE, Repos, deploy_branch, head_branch, make_repos
+from testing.cutworld import (
+    CAPABLE,
+    IMAGE,
+    Repos,
+    deploy_branch,
+    git_as,
+    head_branch,
+    make_repos,
+)
 from testing.github import DEPLOY_URL, OPENHANDS_URL
 
 AREA = "pinbot's own branches and PRs"
@@ -49,17 +56,7 @@ pytestmark = pytest.mark.usefixtures("own_temp")
 def work(remote: Path, start: str, author: tuple[str, str] = EVIL) -> Iterator[Any]:
     """A scratch clone checked out at `start`; yields `git(*args)`."""
     with tempfile.TemporaryDirectory(prefix="pinbot-hostile-") as tmp:
-        directory = Path(tmp)
-
-        def git(*args: str) -> str:
-            name, email = author
-            env = {**os.environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                   "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}  # fmt: skip
-            done = subprocess.run(
-                ["git", *args], cwd=directory, env=env, check=True, capture_output=True, text=True
-            )
-            return done.stdout.strip()
-
+        git = git_as(Path(tmp), author)
         git("init", "-q")
         git("fetch", "-q", str(remote), "+refs/heads/*:refs/remotes/origin/*")
         git("checkout", "-q", "--detach", start)
