@@ -76,7 +76,7 @@ class OpenapiSettings:
 class ProbeSettings:
     agents: list[str] = field(default_factory=lambda: ["claude-code", "codex"])
     timeout: float = 300.0
-    recycle: str = "restart"
+    recycle: str = "pause"
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class Settings:
 
 
 VARIANTS = ("python", "java", "golang")  # the agent-server image's tag variants
-RECYCLES = ("pause", "restart")
+RECYCLES = ("pause", "restart", "command")  # --recycle's choices (pinbot/options.py)
 DETECTORS = ("source", "openapi", "provenance")
 # What a word-valued key may hold, named in each message about one, a wrong type included.
 CHOICES = {

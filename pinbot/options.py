@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pinbot import inputs
+from pinbot.config import RECYCLES
 from pinbot.model import ImageName
 
 Kind = Literal["text", "int", "float", "path", "list", "choice", "switch", "count"]
@@ -205,10 +206,15 @@ OPTIONS: tuple[Option, ...] = (
            "accepts only X-Session-API-Key: use this with that key; or PINBOT_APP_AUTH) "
            "(default: bearer)", ("probe",), kind="choice", choices=("bearer", "session-key"),
            example="session-key"),
-    Option("recycle", "how to recycle the sandbox (target app): pause (pause + resume), restart "
-           "(delete the sandbox, start the conversation again: wipes a process sandbox), command "
-           "(run --recycle-command, then start the conversation again if its sandbox is gone)",
-           ("probe",), kind="choice", choices=("pause", "restart", "command"),
+    Option("recycle", "how to recycle the sandbox (target app): pause (pause + resume; proves "
+           "resume where a pause restarts the runtime on its volume, as in the cloud; a process "
+           "sandbox's pause restarts nothing: error), restart (delete the sandbox, start the "
+           "conversation again: the sandbox is archived, so today's servers say lost), command "
+           "(run --recycle-command, then start the conversation again if its sandbox is gone; "
+           "proves resume on process sandboxes when CMD restarts the agent server on its own "
+           "storage) (default: pause). --target agent-server always restarts the server on the "
+           "same storage (--image, --server-command, or --agent-server-url's --recycle-command)",
+           ("probe",), kind="choice", choices=RECYCLES,
            config="probe.recycle", example="command"),
     Option("image", "run this agent-server image by digest (target agent-server)", ("probe",),
            check=inputs.image_ref, metavar="REF",
@@ -309,7 +315,9 @@ COMMANDS: tuple[Command, ...] = (
         "Plant a codeword, recycle the sandbox, ask for it back. Exit 0 only when every agent "
         "resumed natively (same ACP session id, no <<RESUMED CONVERSATION>> marker, codeword "
         "recalled); 1 for bootstrap or lost.",
-        ("--app-url https://app.example --recycle restart",
+        ("--app-url https://app.example --recycle pause",
+         "--app-url http://127.0.0.1:3000 --recycle command "
+         "--recycle-command 'my-restart {sandbox_id} {agent_server_url}'",
          "--target agent-server --image ghcr.io/openhands/agent-server:1.43.1-python",
          "--target agent-server --server-command 'agent-server --port {port}'"),
     ),

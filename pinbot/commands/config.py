@@ -89,7 +89,7 @@ openapi_path = "/openapi.json"
 [probe]
 agents = ["claude-code", "codex"]
 timeout = 300.0                              # seconds per turn, 1 to 7200
-recycle = "restart"                          # pause or restart (see docs/guides/probe.md)
+recycle = "pause"                            # pause, restart or command (see docs/guides/probe.md)
 """
 
 
