@@ -26,6 +26,13 @@ def test_the_sample_loads_and_holds_every_default(tmp_path: Path) -> None:
     assert "# [[pin.sites]]" in out, "and the explicit sites, commented out"
 
 
+@pytest.mark.parametrize("recycle", ["pause", "restart", "command"])
+def test_the_config_takes_every_recycle_the_probe_takes(tmp_path: Path, recycle: str) -> None:
+    path = tmp_path / "pinbot.toml"
+    path.write_text(f'[probe]\nrecycle = "{recycle}"\n', encoding="utf-8")
+    assert config.load(path).probe.recycle == recycle
+
+
 def test_check_shows_each_setting_and_where_it_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
