@@ -122,7 +122,10 @@ def test_a_workflow_using_the_action_scans_plans_a_cut_and_gates(
     assert (written["verdict"], written["tag"], written["image"]) == ("pass", CAPABLE, IMAGE)
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", written["digest"])
     assert json.loads(written["report"])["selected"]["tag"] == CAPABLE
-    assert set(scan.outputs) == {"verdict", "openhands_sha", "image", "tag", "digest", "report"}
+    assert set(scan.outputs) == {
+        "verdict", "openhands_sha", "image", "tag", "digest", "report", "current",
+    }  # fmt: skip
+    assert scan.outputs["current"] == ""  # neither --current nor --openhands: no pin today
     assert scan.outputs == {
         **{k: written[k] for k in scan.outputs if k in written},
         "openhands_sha": "",
