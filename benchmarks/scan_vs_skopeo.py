@@ -48,7 +48,7 @@ from pinbot.demo.registry import ImageSpec, RegistryWriter
 from pinbot.demo.sdk import FIXED_ENV
 from pinbot.demo.services import registry_server
 from pinbot.engine import HEAD_WIDTH
-from pinbot.registry import PAGE_SIZE
+from pinbot.registry.transport import PAGE_SIZE
 from testing.ghcr import GhcrLike
 
 CONCURRENCY = Settings().concurrency

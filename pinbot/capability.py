@@ -31,7 +31,7 @@ from pinbot.net import free_port
 if TYPE_CHECKING:
     import requests
 
-    from pinbot.registry import Source
+    from pinbot.registry.documents import Source
 
 
 class Detector(Protocol):

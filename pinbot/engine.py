@@ -27,7 +27,8 @@ from pinbot.context import Context
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import DIGEST_RE, Candidate, Evidence, ImageName, validate_tag
 from pinbot.options import ImageOptions
-from pinbot.registry import NotFound, Source, open_source
+from pinbot.registry.documents import NotFound, Source
+from pinbot.registry.sources import open_source
 
 # The most manifest HEADs a warm scan has in flight at once. A HEAD costs the registry next to
 # nothing, and every release newer than a pin (60 on ghcr today) goes in one round; the registry

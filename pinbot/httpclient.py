@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import socket
 import threading
@@ -23,6 +24,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from pinbot.errors import ExternalError
 
 if TYPE_CHECKING:
     from urllib3._base_connection import BaseHTTPConnection
@@ -307,6 +310,16 @@ def fetch(
         if expired():
             raise DeadlineExceeded  # the body may have been cut short
         return Reply(response.status_code, response.headers, body)
+
+
+def json_answer(body: bytes, what: str, kind: str) -> Any:
+    """The JSON a server sent as `what` (meant to be `kind`), or an error that says so."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ExternalError(f"{what} is not valid JSON (truncated answer?); try again") from None
+    except RecursionError:
+        raise ExternalError(f"{what} nests JSON too deep to be {kind}") from None
 
 
 def read_body(response: requests.Response, limit: int, what: str) -> bytes:

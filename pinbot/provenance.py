@@ -21,7 +21,7 @@ from typing import Any
 
 from pinbot.errors import ExternalError
 from pinbot.model import DIGEST_RE, SHA_RE, Evidence, ImageFacts
-from pinbot.registry import NotFound, Source
+from pinbot.registry.documents import NotFound, Source
 
 NAME = "provenance"
 IN_TOTO = "application/vnd.in-toto+json"

@@ -7,7 +7,6 @@ for a build) would leave the lock unresolvable. pinbot asks first, before anythi
 
 from __future__ import annotations
 
-import json
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -170,12 +169,7 @@ def _page_versions(base: str, package: str, reply: httpclient.Reply) -> set[Vers
 
 def _files(body: bytes, where: str) -> list[str]:
     """The file names of a PEP 691 project page, yanked files left out."""
-    try:
-        page = json.loads(body)
-    except ValueError:
-        raise ExternalError(f"{where} is not valid JSON (truncated answer?)") from None
-    except RecursionError:
-        raise ExternalError(f"{where} nests JSON too deep to be a project page") from None
+    page = httpclient.json_answer(body, where, "a project page")
     files = page.get("files") if isinstance(page, dict) else None
     if not isinstance(files, list) or not all(
         isinstance(f, dict) and isinstance(f.get("filename"), str) for f in files

@@ -19,7 +19,7 @@ from pinbot.model import DIGEST_RE
 from pinbot.options import ImageOptions
 from pinbot.pins import profiles, sdk
 from pinbot.pins.state import PinState, read_state
-from pinbot.registry import NotFound
+from pinbot.registry.documents import NotFound
 
 PIN_SEARCH = 200  # first-parent ancestors of OPENHANDS_SHA searched for pinbot's pin commit
 _HEX40 = re.compile(r"[0-9a-fA-F]{40}\Z")

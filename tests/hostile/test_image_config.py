@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pinbot.demo.registry import RegistryWriter
-from pinbot.registry import OCI_INDEX, OCI_MANIFEST
+from pinbot.registry.documents import OCI_INDEX, OCI_MANIFEST
 from testing.cli import Run, pinbot
 from testing.cutworld import Images
 

@@ -160,7 +160,7 @@ def test_json_output_never_holds_a_workflow_command(monkeypatch: pytest.MonkeyPa
 
 
 def test_an_image_config_cannot_forge_a_trailer_or_repaint_a_terminal() -> None:
-    from pinbot.registry import _facts
+    from pinbot.registry.documents import _facts
 
     forged = "a" * 40 + "\nPinbot-Image: evil.example/x:1"
     config = {

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pinbot.registry import OCI_MANIFEST
+from pinbot.registry.documents import OCI_MANIFEST
 from testing.cli import pinbot
 from testing.cutworld import IMAGE
 from testing.hostile import Answer, Liar, Seen, trickle

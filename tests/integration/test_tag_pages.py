@@ -11,7 +11,7 @@ import pytest
 
 from pinbot.demo.registry import ImageSpec, RegistryWriter
 from pinbot.model import ImageName
-from pinbot.registry import PAGE_SIZE, RegistrySource
+from pinbot.registry.transport import PAGE_SIZE, RegistrySource
 from testing.ghcr import PAGE, GhcrLike
 from testing.services import missing_service
 

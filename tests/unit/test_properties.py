@@ -21,7 +21,7 @@ from pinbot.edits import workflow
 from pinbot.errors import UsageError
 from pinbot.model import SHA_RE, TAG_RE, ImageName, ImageRef, validate_sha, validate_tag
 from pinbot.pins import compose, python_constant
-from pinbot.registry import _next_link
+from pinbot.registry.transport import _next_link
 
 FAST = settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

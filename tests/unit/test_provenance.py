@@ -13,7 +13,8 @@ from pinbot.capability import ImageFacts, VerdictCache, judge
 from pinbot.demo.registry import ImageSpec, LayoutWriter, provenance_statement
 from pinbot.model import ImageName
 from pinbot.provenance import MISMATCH, MISSING, UNREADABLE, Claim, ProvenanceDetector, claims
-from pinbot.registry import LayoutSource, Source
+from pinbot.registry.documents import Source
+from pinbot.registry.layouts import LayoutSource
 from testing.builds import FaultySpec
 
 SHA = "a1" * 20

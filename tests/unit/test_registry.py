@@ -13,7 +13,7 @@ from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import Writer
 from pinbot.errors import ExternalError
 from pinbot.model import ImageName
-from pinbot.registry import PAGE_SIZE, RegistrySource
+from pinbot.registry.transport import PAGE_SIZE, RegistrySource
 from testing.cli import Run, pinbot
 
 HOST = "ghcr.example"

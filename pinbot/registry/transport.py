@@ -1,4 +1,4 @@
-"""Read images from an OCI distribution registry or an OCI image layout, trusting nothing.
+"""Read images from an OCI distribution registry over HTTP(S), trusting nothing.
 
 Every manifest and blob is checked against its digest. Every request has a timeout; idempotent
 requests back off on 408/429/5xx and honour Retry-After (capped, so no answer can hang a run).
@@ -16,31 +16,22 @@ credentials.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
 import threading
 import time
 import urllib.parse
-from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import requests
 
 from pinbot import httpclient, output
 from pinbot.errors import ExternalError, UsageError
-from pinbot.model import DIGEST_RE, SHA_RE, ImageFacts, ImageName, is_loopback_host
+from pinbot.model import DIGEST_RE, ImageName, is_loopback_host
+from pinbot.registry.documents import ACCEPT, NotFound, Source, json_object, tag_list
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 MAX_PAGES = 1000
 # ghcr pages 100 tags at a time unless asked for more, and its agent-server repository lists
 # thousands: ask for big pages, or the listing alone costs a round trip per hundred tags.
@@ -58,230 +49,8 @@ COMMAND_BUDGET = 40
 TOKEN_HOST_ENV = "PINBOT_REGISTRY_TOKEN_HOST"
 DEFAULT_TOKEN_HOST = "ghcr.io"
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,8192}\Z")  # RFC 6750 b64token, bounded
-_BUILD_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,254}\Z")
-_CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9:]+)?\Z")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-
-
-class NotFound(UsageError):
-    """The registry has no such repository, tag or digest."""
-
-
-NETWORK_ERRORS = httpclient.NETWORK_ERRORS
-Reply = httpclient.Reply
-
-
-@dataclass(frozen=True)
-class Manifest:
-    media_type: str
-    digest: str
-    data: dict[str, Any]
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES or "manifests" in self.data
-
-
-class Source(ABC):
-    """What the scan reads from; subclasses fetch raw bytes, this class checks and interprets."""
-
-    name: ImageName
-    where: str  # names the registry (or layout) in messages
-
-    @abstractmethod
-    def tags(self) -> list[str]:
-        """Every tag of the repository, in the source's order."""
-
-    @abstractmethod
-    def resolve(self, tag: str) -> str:
-        """The digest a tag points at now (cheapest possible request)."""
-
-    def open_ahead(self, count: int) -> None:  # noqa: B027 - a layout has nothing to open
-        """Open `count` connections now, for requests about to go out side by side."""
-
-    @abstractmethod
-    def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
-        """(body, media type, digest the server claims) for a tag or digest."""
-
-    @abstractmethod
-    def _blob_bytes(self, digest: str) -> bytes:
-        """The raw bytes of a blob, unchecked (blob() checks them)."""
-
-    def manifest(self, reference: str) -> Manifest:
-        body, media_type, claimed = self._manifest_bytes(reference)
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        expected = reference if DIGEST_RE.match(reference) else claimed
-        if expected and expected != digest:
-            raise ExternalError(
-                f"{self.name}: manifest {reference} has digest {digest}, expected {expected}; "
-                "the registry or a proxy altered it — refusing to trust it"
-            )
-        data = _json(body, f"{self.name}: manifest {reference}")
-        _check_manifest(data, f"{self.name}: manifest {reference}")
-        media = data.get("mediaType", "")
-        return Manifest(media_type or (media if isinstance(media, str) else ""), digest, data)
-
-    def blob(self, digest: str) -> bytes:
-        body = self._blob_bytes(digest)
-        actual = "sha256:" + hashlib.sha256(body).hexdigest()
-        if actual != digest:
-            raise ExternalError(
-                f"{self.name}: blob {digest} arrived with digest {actual}; refusing to trust it"
-            )
-        return body
-
-    def facts(
-        self,
-        reference: str,
-        platforms: tuple[str, ...],
-        checkpoint: Callable[[], None] = lambda: None,
-    ) -> ImageFacts:
-        """Digest, platforms and build identity of the image a tag or digest names.
-
-        `checkpoint` runs before each further request: it may raise to abandon the work."""
-        top = self.manifest(reference)
-        if top.is_index:
-            available = _index_platforms(top.data)
-            chosen = next((available[p] for p in platforms if p in available), None)
-            chosen = chosen or next(iter(available.values()), None)
-            if chosen is None:
-                return ImageFacts(top.digest, ())
-            checkpoint()
-            platform_manifest = self.manifest(chosen)
-            checkpoint()
-            return _facts(top.digest, tuple(available), self._config(platform_manifest))
-        checkpoint()
-        config = self._config(top)
-        platform = f"{config.get('os', 'linux')}/{config.get('architecture', 'unknown')}"
-        return _facts(top.digest, (platform,), config)
-
-    def _config(self, manifest: Manifest) -> dict[str, Any]:
-        descriptor = manifest.data.get("config") or {}
-        digest = descriptor.get("digest", "")
-        if not DIGEST_RE.match(digest):
-            raise ExternalError(f"{self.name}: manifest {manifest.digest} names no config blob")
-        config = _json(self.blob(digest), f"{self.name}: config {digest}")
-        _check_config(config, f"{self.name}: config {digest}")
-        return config
-
-
-def _json(body: bytes, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise ExternalError(f"{what} is not valid JSON (truncated answer?); try again") from None
-    except RecursionError:
-        raise ExternalError(f"{what} nests JSON too deep to be a registry document") from None
-    if not isinstance(data, dict):
-        raise ExternalError(f"{what} is not a JSON object")
-    return data
-
-
-# Structural checks: a registry document of the wrong shape is the registry's fault (exit 3,
-# naming what was wrong), never a crash in the code that reads it.
-
-
-def _malformed(what: str, problem: str) -> ExternalError:
-    return ExternalError(f"{what} is malformed: {problem}; the registry sent a broken document")
-
-
-def _is_str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-
-
-def _check_manifest(data: dict[str, Any], what: str) -> None:
-    entries = data.get("manifests")
-    if entries is not None:
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise _malformed(what, "'manifests' is not a list of objects")
-        for entry in entries:
-            if not isinstance(entry.get("digest"), str):
-                raise _malformed(what, "a 'manifests' entry has no string 'digest'")
-            _check_platform(entry.get("platform") or {}, what)
-            if not _is_str_map(entry.get("annotations") or {}):
-                raise _malformed(what, "'annotations' is not an object of strings")
-    config = data.get("config")
-    if config is not None and not (
-        isinstance(config, dict) and isinstance(config.get("digest"), str)
-    ):
-        raise _malformed(what, "'config' is not a descriptor with a string 'digest'")
-
-
-def _check_config(data: dict[str, Any], what: str) -> None:
-    inner = data.get("config") or {}
-    if not isinstance(inner, dict):
-        raise _malformed(what, "'config' is not an object")
-    env = inner.get("Env") or []
-    if not isinstance(env, list) or not all(isinstance(item, str) for item in env):
-        raise _malformed(what, "'config.Env' is not a list of strings")
-    if not _is_str_map(inner.get("Labels") or {}):
-        raise _malformed(what, "'config.Labels' is not an object of strings")
-    if not isinstance(data.get("created", ""), str):
-        raise _malformed(what, "'created' is not a string")
-    _check_platform({k: data[k] for k in ("os", "architecture", "variant") if k in data}, what)
-
-
-# What an image's platform may be called (`linux`, `amd64`, `arm64`, `v8`, `ppc64le`, `unknown`):
-# the name is shown, cached and compared with the config's platforms, so a registry's ANSI
-# escape or newline in it is refused with the document rather than skipped: a registry that
-# sends it is broken or hostile, and a platform quietly dropped would change the verdict.
-_PLATFORM_PART = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}\Z")
-
-
-def _check_platform(platform: Any, what: str) -> None:
-    if not isinstance(platform, dict):
-        raise _malformed(what, "a 'platform' is not an object")
-    for key in ("os", "architecture", "variant"):
-        value = platform.get(key)
-        if value is None or (key == "variant" and value == ""):
-            continue
-        if not isinstance(value, str) or not _PLATFORM_PART.match(value):
-            shown = output.one_line(repr(value), 60)
-            raise _malformed(
-                what, f"platform {key} {shown} is not a platform name ([a-z0-9._-], 1-32)"
-            )
-
-
-def _check_tags(data: dict[str, Any], what: str) -> list[str]:
-    tags = data.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise _malformed(what, "'tags' is not a list of strings")
-    return tags
-
-
-def _index_platforms(index: dict[str, Any]) -> dict[str, str]:
-    """platform -> manifest digest, skipping attestation and unknown/unknown entries."""
-    found: dict[str, str] = {}
-    for entry in index.get("manifests", []):
-        annotations = entry.get("annotations") or {}
-        platform = entry.get("platform") or {}
-        if annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-            continue
-        name = f"{platform.get('os', 'unknown')}/{platform.get('architecture', 'unknown')}"
-        if platform.get("variant"):
-            name += f"/{platform['variant']}"
-        if name != "unknown/unknown" and DIGEST_RE.match(entry.get("digest", "")):
-            found.setdefault(name, entry["digest"])
-    return found
-
-
-def _facts(digest: str, platforms: tuple[str, ...], config: dict[str, Any]) -> ImageFacts:
-    inner = config.get("config") or {}
-    env = dict(item.partition("=")[::2] for item in inner.get("Env") or [])
-    labels = inner.get("Labels") or {}
-    sha = env.get("OPENHANDS_BUILD_GIT_SHA") or labels.get("org.opencontainers.image.revision")
-    ref = env.get("OPENHANDS_BUILD_GIT_REF")
-    created = config.get("created")
-    # What the image says goes into commit messages, PR bodies and the cache: only values of
-    # the expected form (a sha with a newline and a forged trailer is no build sha at all).
-    return ImageFacts(
-        digest=digest,
-        platforms=platforms,
-        build_sha=sha.lower() if sha and SHA_RE.match(sha.lower()) else None,
-        build_ref=ref if ref and _BUILD_REF.match(ref) else None,
-        created=created if created and _CREATED.match(created) else None,
-    )
 
 
 class RegistrySource(Source):
@@ -327,7 +96,7 @@ class RegistrySource(Source):
             seen.add(url)
             response = self._request("GET", url, what="tag list", limit=MAX_PAGE)
             what = f"{self.name}: tag list"
-            tags.extend(_check_tags(_json(response.content, what), what))
+            tags.extend(tag_list(json_object(response.content, what), what))
             if len(tags) > MAX_TAGS:
                 raise ExternalError(
                     f"{self.name}: the registry at {self.base} lists more than {MAX_TAGS} tags; "
@@ -371,13 +140,15 @@ class RegistrySource(Source):
 
     def _request(
         self, method: str, url: str, what: str, accept: str = "*/*", limit: int = MAX_MANIFEST
-    ) -> Reply:
+    ) -> httpclient.Reply:
         response = self._follow(method, url, what, accept, limit)
         if response.status_code == 401 and self._authenticate(response):
             response = self._follow(method, url, what, accept, limit)
         return self._checked(response, what)
 
-    def _follow(self, method: str, url: str, what: str, accept: str, limit: int) -> Reply:
+    def _follow(
+        self, method: str, url: str, what: str, accept: str, limit: int
+    ) -> httpclient.Reply:
         """Send, following at most MAX_REDIRECTS redirects, none of them to another origin
         (except a blob's, over https and without credentials)."""
         for _ in range(MAX_REDIRECTS + 1):
@@ -412,7 +183,7 @@ class RegistrySource(Source):
         limit: int = 0,
         params: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-    ) -> Reply:
+    ) -> httpclient.Reply:
         """One request, its body read (at most `limit` bytes, decoded; none for a redirect or
         an error), all of it within the request's share of the command's deadline."""
         headers = {"Accept": accept}
@@ -431,7 +202,7 @@ class RegistrySource(Source):
             raise ExternalError(told) from None
         except httpclient.DeadlineExceeded:
             raise self._too_slow(what, budget, "a request may take") from None
-        except NETWORK_ERRORS as exc:
+        except httpclient.NETWORK_ERRORS as exc:
             if isinstance(exc, requests.exceptions.RetryError):
                 raise ExternalError(
                     f"{self.name}: {what} kept failing after retries; try again later"
@@ -448,7 +219,7 @@ class RegistrySource(Source):
             "the network, try again later, or raise http_timeout"
         )
 
-    def _checked(self, response: Reply, what: str) -> Reply:
+    def _checked(self, response: httpclient.Reply, what: str) -> httpclient.Reply:
         status = response.status_code
         if status < 400:
             return response
@@ -467,7 +238,7 @@ class RegistrySource(Source):
             )
         raise ExternalError(f"{where}: registry answered {status} after retries; try again later")
 
-    def _authenticate(self, response: Reply) -> bool:
+    def _authenticate(self, response: httpclient.Reply) -> bool:
         """Answer a `WWW-Authenticate` challenge (Bearer token flow or Basic); False if we can't."""
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme, _, params_text = challenge.partition(" ")
@@ -499,7 +270,7 @@ class RegistrySource(Source):
                 f"{self.name}: token service answered {answer.status_code}; set "
                 "PINBOT_REGISTRY_TOKEN if the repository is private"
             )
-        token_data = _json(answer.content, f"{self.name}: token answer")
+        token_data = json_object(answer.content, f"{self.name}: token answer")
         token = token_data.get("token") or token_data.get("access_token")
         if not token:
             raise ExternalError(f"{self.name}: token service gave no token")
@@ -614,56 +385,3 @@ def _credentials(endpoint: tuple[str, str, int]) -> str | None:
         return base64.b64decode(encoded).decode()
     except ValueError:
         return None
-
-
-class LayoutSource(Source):
-    """An OCI image layout on disk (`oci:DIR`): index.json names tags, blobs/ holds content."""
-
-    def __init__(self, name: ImageName) -> None:
-        assert name.layout is not None
-        self.name = name
-        self.root = name.layout
-        self.where = f"the OCI layout {self.root}"
-        if not (self.root / "index.json").is_file():
-            raise UsageError(f"{self.root} is not an OCI image layout (no index.json)")
-        index = _json((self.root / "index.json").read_bytes(), f"{self.root}/index.json")
-        self._tags: dict[str, str] = {}
-        for entry in index.get("manifests", []):
-            tag = (entry.get("annotations") or {}).get("org.opencontainers.image.ref.name")
-            if tag and DIGEST_RE.match(entry.get("digest", "")):
-                self._tags[tag] = entry["digest"]
-
-    def tags(self) -> list[str]:
-        return list(self._tags)
-
-    def resolve(self, tag: str) -> str:
-        if tag not in self._tags:
-            raise NotFound(f"{self.name}: tag {tag} not found in the layout's index.json")
-        return self._tags[tag]
-
-    def _manifest_bytes(self, reference: str) -> tuple[bytes, str | None, str | None]:
-        digest = reference if DIGEST_RE.match(reference) else self.resolve(reference)
-        return self._blob_bytes(digest), None, digest
-
-    def _blob_bytes(self, digest: str) -> bytes:
-        path = self.root / "blobs" / "sha256" / digest.partition(":")[2]
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"{self.name}: blob {digest} missing from the layout") from None
-
-
-def open_source(
-    name: ImageName,
-    endpoint: str | None,
-    timeout: float,
-    pool: int,
-    mask: Callable[[str], None] = lambda secret: None,
-) -> Source:
-    """Where reads for `name` go: its layout, a layout given as `--registry-url oci:DIR` (a
-    mirror on disk), or a registry endpoint. `mask` hears of every credential it reads."""
-    if name.layout is not None:
-        return LayoutSource(name)
-    if endpoint and endpoint.startswith("oci:"):
-        return LayoutSource(ImageName.parse(endpoint))
-    return RegistrySource(name, endpoint, timeout=timeout, pool=pool, mask=mask)
