@@ -38,17 +38,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pinbot import config
-from pinbot.commits import (  # re-exported: where callers have always found them
-    DIGEST_TRAILER as DIGEST_TRAILER,
-    IMAGE_TRAILER as IMAGE_TRAILER,
-    CommitInfo as CommitInfo,
-    github_repo as github_repo,
-    github_token as github_token,
-    lock_paths as lock_paths,
-    parse_trailers as parse_trailers,
-    refuse_submodule as refuse_submodule,
-    refuse_symlink as refuse_symlink,
-    short as short,
+from pinbot.commits import (
+    DIGEST_TRAILER,
+    IMAGE_TRAILER,
+    CommitInfo,
+    github_repo,
+    github_token,
+    lock_paths,
+    refuse_submodule,
+    refuse_symlink,
+    short,
 )
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import SHA_RE, is_loopback_host
@@ -381,23 +380,10 @@ class InPlace:
         return status == 0
 
     def lock_files(self, commit: str) -> list[str]:
-        status, out, err = self._git(
-            "ls-tree", "-r", "-z", "--name-only", "--end-of-options", commit
-        )
-        if status != 0:
-            raise ExternalError(
-                f"git ls-tree {short(commit)} in {self.where} failed: {last_line(err)}"
-            )
-        return lock_paths(out.split("\0"))
+        return lock_files(self.path, commit, self.where, self._credential)
 
     def first_parents(self, tip: str, limit: int) -> list[CommitInfo]:
-        fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
-        status, out, err = self._git(
-            "log", f"--format={fmt}", "--first-parent", f"-n{limit}", "--end-of-options", tip
-        )
-        if status != 0:
-            raise ExternalError(f"git log {short(tip)} in {self.where} failed: {last_line(err)}")
-        return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
+        return first_parent_log(self.path, tip, self.where, self._credential, limit=limit)
 
     def _fetched(self, sha: str) -> bool:
         """A mirror lacks commits that no branch reaches: ask the remote for that one."""
@@ -440,11 +426,6 @@ class Clone:
         tips = {ref: sha for sha, ref in refs}
         return {b: tips[f"refs/heads/{b}"] for b in branches if f"refs/heads/{b}" in tips}
 
-    def default_branch(self) -> str | None:
-        out = self._network("ls-remote", "--symref", "--", self.url, "HEAD")
-        match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", out, re.MULTILINE)
-        return match.group(1) if match else None
-
     def fetch(self, *branches: str) -> dict[str, str]:
         """Fetch the branches that exist; returns their tips (a missing branch is left out)."""
         tips = self.remote_branches(*branches)
@@ -478,14 +459,7 @@ class Clone:
 
     def lock_files(self, commit: str) -> list[str]:
         """Every `poetry.lock` and `uv.lock` in the tree at `commit`."""
-        status, out, err = self._run(
-            "ls-tree", "-r", "-z", "--name-only", "--end-of-options", commit
-        )
-        if status != 0:
-            raise ExternalError(
-                f"git ls-tree {short(commit)} in {self.url} failed: {last_line(err)}"
-            )
-        return lock_paths(out.split("\0"))
+        return lock_files(Path(self.repo.git_dir), commit, self.url, self.credential)
 
     def commit(self, parent: str, files: Mapping[str, bytes], message: str) -> str:
         """A commit on `parent` with `files` replaced, by the bot identity; returns its sha."""
@@ -512,14 +486,9 @@ class Clone:
 
     def log(self, tip: str, base: str | None = None, limit: int | None = None) -> list[CommitInfo]:
         """Commits reachable from `tip` (and not from `base`), newest first, with trailers."""
-        fmt = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
-        args = ["log", f"--format={fmt}", "--first-parent"]
-        args += [f"-n{limit}"] if limit else []
-        args += ["--end-of-options", f"{base}..{tip}" if base else tip]
-        status, out, err = self._run(*args)
-        if status != 0:
-            raise ExternalError(f"git log in the clone of {self.url} failed: {last_line(err)}")
-        return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
+        revisions = f"{base}..{tip}" if base else tip
+        git_dir = Path(self.repo.git_dir)
+        return first_parent_log(git_dir, revisions, self.url, self.credential, limit=limit)
 
     def parents(self, commit: str) -> list[str]:
         return [str(parent.hexsha) for parent in self.repo.commit(commit).parents]
@@ -565,6 +534,31 @@ class Clone:
 
     def _run(self, *args: str) -> tuple[int, str, str]:
         return run_text(Path(self.repo.git_dir), *args, credential=self.credential)
+
+
+def lock_files(git_dir: Path, commit: str, where: str, credential: Credential | None) -> list[str]:
+    """Every `poetry.lock` and `uv.lock` in the tree at `commit` (names only: no blob read)."""
+    args = ("ls-tree", "-r", "-z", "--name-only", "--end-of-options", commit)
+    status, out, err = run_text(git_dir, *args, credential=credential)
+    if status != 0:
+        raise ExternalError(f"git ls-tree {short(commit)} in {where} failed: {last_line(err)}")
+    return lock_paths(out.split("\0"))
+
+
+_LOG_FORMAT = _FIELD.join(("%H", "%an <%ae>", "%s", "%(trailers:only,unfold)")) + _RECORD
+
+
+def first_parent_log(
+    git_dir: Path, revisions: str, where: str, credential: Credential | None, limit: int | None
+) -> list[CommitInfo]:
+    """The first-parent commits `revisions` names, newest first, with their trailers."""
+    args = ["log", f"--format={_LOG_FORMAT}", "--first-parent", *([f"-n{limit}"] if limit else [])]
+    status, out, err = run_text(
+        git_dir, *args, "--end-of-options", revisions, credential=credential
+    )
+    if status != 0:
+        raise ExternalError(f"git log {revisions} in {where} failed: {last_line(err)}")
+    return [_commit_info(record) for record in out.split(_RECORD) if record.strip()]
 
 
 def _commit_info(record: str) -> CommitInfo:

@@ -28,22 +28,19 @@ from typing import Any
 import requests
 
 from pinbot import httpclient, output
-from pinbot.commits import (  # re-exported: where callers have always found them
-    CommitInfo as CommitInfo,
-    GitHubRepo as GitHubRepo,
-    github_repo as github_repo,
-    github_token as github_token,
-    lock_paths as lock_paths,
-    parse_trailers as parse_trailers,
-    refuse_submodule as refuse_submodule,
-    refuse_symlink as refuse_symlink,
+from pinbot.commits import (
+    CommitInfo,
+    GitHubRepo,
+    github_token,
+    lock_paths,
+    parse_trailers,
+    refuse_submodule,
+    refuse_symlink,
 )
 from pinbot.config import PrSettings
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import Evidence
 from pinbot.report import markdown_table
-
-token = github_token  # github.token(), where callers have always found it
 
 BEGIN = "<!-- pinbot:begin "
 END = "<!-- pinbot:end -->"
@@ -77,7 +74,6 @@ class PullRequest:
     number: int
     url: str
     created: bool = False
-    edited: bool = False
 
 
 def api_url() -> str:
@@ -204,7 +200,7 @@ class Forge:
         if body == (pull.body or ""):
             return PullRequest(pull.number, pull.html_url)
         self.call(f"updating {pull.html_url}", lambda: pull.edit(body=body))
-        return PullRequest(pull.number, pull.html_url, edited=True)
+        return PullRequest(pull.number, pull.html_url)
 
     def pr_commits(self, repo: GitHubRepo, number: int) -> list[str]:
         """The commits of PR #number (what a branch must contain to carry that PR)."""
@@ -368,7 +364,7 @@ def _retry_reason(exc: Exception) -> str:
 
 
 def open_forge(timeout: float) -> Forge:
-    found = token()
+    found = github_token()
     if found is None:
         raise UsageError(
             "opening pull requests needs a token: set GITHUB_TOKEN (or GH_TOKEN), "
@@ -383,7 +379,7 @@ def required_commits(
     """The backend commits to require: the shas given, then each pull request's commits."""
     shas = list(commits)
     if prs:
-        if repo is None or token() is None:
+        if repo is None or github_token() is None:
             raise UsageError(
                 "config require_prs names pull requests, which needs a GitHub --openhands "
                 "repository and GITHUB_TOKEN; set them, or list the commits in require_commits"
@@ -480,7 +476,7 @@ def _github_session(api_url: str) -> requests.Session:
     session.headers.update(
         {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     )
-    found = token()
+    found = github_token()
     if found:
         session.headers["Authorization"] = f"Bearer {found}"
     return session

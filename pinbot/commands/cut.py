@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinbot import cleanup, config, git, github, holds, locktool, versions
+from pinbot import cleanup, commits, config, git, github, holds, locktool, versions
 from pinbot.capability import open_sdk
 from pinbot.commands import Context
 from pinbot.commands.scan import hold_back, holds_on
@@ -109,7 +109,7 @@ class _Cut:
         scratch = Path(tempfile.mkdtemp(prefix="verify-", dir=self.workdir))
         made = apply.build_branch(self.openhands, plan, scratch, self.lock_bounds)
         if self.openhands.tree(made.commit) != self.openhands.tree(pending.tip):
-            return f"its tip {pending.who} is not what pinbot makes from {git.short(at.tip)}"
+            return f"its tip {pending.who} is not what pinbot makes from {commits.short(at.tip)}"
         return ""
 
     def plan(self, pick: Pick, facts: list[BranchFacts]) -> Plan:
@@ -220,7 +220,7 @@ def _preview(cut: _Cut, plan: Plan) -> Outcome:
     outcome.deploy_preview = FileEdit(edit.path, edit.before, after, edit.changes)
     message = deploy_message(plan.pick, first.branch, target, cut.ctx.settings)
     made = f"the OpenHands commit this cut makes on {first.branch}"
-    message = message.replace(f"OpenHands {git.short(PLACEHOLDER_SHA)}", made)
+    message = message.replace(f"OpenHands {commits.short(PLACEHOLDER_SHA)}", made)
     outcome.deploy_message = message.replace(PLACEHOLDER_SHA, shown)
     return outcome
 
@@ -237,7 +237,7 @@ def _check_probe(request: Request, pick: Pick) -> None:
 def _need_token(cut: _Cut) -> None:
     """Refuse --open-prs without a token now, before anything is pushed."""
     urls = [cut.openhands.url, *([cut.deploy.url] if cut.deploy else [])]
-    if any(github.github_repo(url) for url in urls):
+    if any(commits.github_repo(url) for url in urls):
         github.open_forge(0)
 
 
@@ -247,7 +247,7 @@ def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
     reasons: list[str] = []
     first, pick = outcome.built[0], outcome.plan.pick
     probed = probe_notes(cut.request.probe) if cut.request.probe else []
-    openhands_repo = github.github_repo(cut.openhands.url)
+    openhands_repo = commits.github_repo(cut.openhands.url)
     if openhands_repo is None:
         reasons.append(f"{cut.openhands.url} is not a GitHub remote: no OpenHands PR")
     else:
@@ -257,7 +257,7 @@ def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
                 specs.append(spec)
     deploy = outcome.deploy
     if cut.deploy is not None and deploy is not None:
-        deploy_repo = github.github_repo(cut.deploy.url)
+        deploy_repo = commits.github_repo(cut.deploy.url)
         if deploy_repo is None:
             reasons.append(f"{cut.deploy.url} is not a GitHub remote: no deploy PR")
         elif deploy.branch != cut.request.deploy_base:
@@ -423,7 +423,7 @@ def _judge(ctx: Context, request: Request, opts: ImageOptions, candidate: Candid
 
 
 def _required_commits(ctx: Context, request: Request, clone: git.Clone) -> tuple[str, ...]:
-    repo = github.github_repo(clone.url) if request.require_prs else None
+    repo = commits.github_repo(clone.url) if request.require_prs else None
     shas = github.required_commits(
         request.require_commits, request.require_prs, repo, ctx.settings.http_timeout
     )

@@ -106,7 +106,7 @@ def read_branch(
     """The rollback holds on `branch` of the OpenHands repository `source` and the tag it pins
     (either era: the constant, else the locked or pinned openhands-agent-server), read in place
     (a path) or from a temporary blobless mirror (a URL)."""
-    from pinbot import git
+    from pinbot import commits
     from pinbot.pins import profiles
     from pinbot.pins.state import read_state
 
@@ -121,7 +121,7 @@ def read_branch(
         specs = profiles.sites(ctx.settings.pin, ctx.settings.source)
         read = lambda path: repo.read(tip, path)  # noqa: E731
         specs = profiles.with_tree_locks(specs, repo.lock_files(tip), read)
-        where = f" at {git.short(tip)} of {branch} in {repo.where}"
+        where = f" at {commits.short(tip)} of {branch} in {repo.where}"
         image, variant = str(opts.image), opts.variant
         ctx.out.detail(f"reading the pin files' history on {branch} in {repo.where}")
         found = holds_on(repo, tip, branch, specs, image, variant)

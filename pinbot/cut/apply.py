@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
-from pinbot import git, github, locktool
+from pinbot import commits, git, github, locktool
 from pinbot.context import Context
 from pinbot.cut.plan import BranchPlan, FileEdit, LockStep, Plan, deploy_message
 from pinbot.edits import sites, workflow
@@ -141,7 +141,7 @@ def build_deploy(ctx: Context, clone: git.Clone, plan: Plan, base: str, target: 
     start = tips.get(base)
     if start is None:
         raise UsageError(f"--deploy-branch {base!r} does not exist in {clone.url}: check the name")
-    short = git.short(target)
+    short = commits.short(target)
     if deployed_sha(ctx, clone, start) == target:
         return DeployBuilt(clone.url, base, start, start, note=f"{base} already deploys {short}")
     parent, replaces = tips.get(branch, start), ""
@@ -158,13 +158,13 @@ def build_deploy(ctx: Context, clone: git.Clone, plan: Plan, base: str, target: 
 
 def deployed_sha(ctx: Context, clone: git.Clone, commit: str) -> str:
     read = lambda path: clone.read(commit, path)  # noqa: E731
-    where = f" at {git.short(commit)} in {clone.url}"
+    where = f" at {commits.short(commit)} in {clone.url}"
     return sites.read_deployed_sha(ctx.settings.deploy, read, where).value
 
 
 def workflow_edit(ctx: Context, clone: git.Clone, parent: str, sha: str) -> FileEdit:
     deploy = ctx.settings.deploy
-    where = f" at {git.short(parent)} in {clone.url}: check config deploy.workflow"
+    where = f" at {commits.short(parent)} in {clone.url}: check config deploy.workflow"
     data = sites.need(lambda path: clone.read(parent, path), deploy.workflow, where)
     new, change = workflow.rewrite(
         sites.utf8(data, deploy.workflow), sha, deploy.workflow, deploy.sha_key
@@ -266,8 +266,8 @@ def _push_rebuilding(
 
 def _push(ctx: Context, clone: git.Clone, built: _Commit) -> bool:
     commit, branch = built.commit, built.push_to
-    lease = f" (--force-with-lease on {git.short(built.replaces)})" if built.replaces else ""
-    ctx.out.progress(f"pushing {git.short(commit)} to {branch} in {clone.url}{lease}")
+    lease = f" (--force-with-lease on {commits.short(built.replaces)})" if built.replaces else ""
+    ctx.out.progress(f"pushing {commits.short(commit)} to {branch} in {clone.url}{lease}")
     if built.replaces:
         return clone.replace(commit, branch, built.replaces)
     return clone.push(commit, branch)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pinbot import git, pyindex
+from pinbot import commits, git, pyindex
 from pinbot.context import Context
 from pinbot.errors import NegativeVerdict, UsageError
 from pinbot.model import Candidate, validate_branch
@@ -127,7 +127,7 @@ def read_at(
     required: Sequence[str],
 ) -> BranchFacts:
     """`branch` as it was at commit `tip`."""
-    where = f" at {git.short(tip)} of {branch} in {clone.url}"
+    where = f" at {commits.short(tip)} of {branch} in {clone.url}"
     specs = profiles.with_tree_locks(
         specs, clone.lock_files(tip), lambda path: clone.read(tip, path)
     )
@@ -159,7 +159,7 @@ def read_pending(
     if tip is None or clone.contains(facts.tip, tip):
         # none, or merged into the branch already (a new commit there fast-forwards it)
         return replace(facts, head=head)
-    where = f" at {git.short(tip)} of {head} in {clone.url}"
+    where = f" at {commits.short(tip)} of {head} in {clone.url}"
     specs = profiles.with_tree_locks(
         specs, clone.lock_files(tip), lambda path: clone.read(tip, path)
     )

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pinbot import git, output
+from pinbot import commits, git, output
 from pinbot.config import Settings
 from pinbot.cut.facts import BranchFacts, Pending, Pick
 from pinbot.errors import NegativeVerdict
@@ -126,7 +126,7 @@ def _on(
     message = openhands_message(pick, facts.branch, paths, settings)
     where = facts.head if at is facts.pending else facts.branch
     note = f"on top of {where}" + (
-        f", replacing {git.short(facts.replaces)}" if facts.replaces else ""
+        f", replacing {commits.short(facts.replaces)}" if facts.replaces else ""
     )
     return BranchPlan(
         facts.branch, at.tip, edits, locks, message, note, facts.head, replaces=facts.replaces
@@ -141,9 +141,9 @@ def _moves(state: PinState, files: Mapping[str, bytes], pick: Pick) -> bool:
 
 def _need_backend(name: str, tip: str, lacks: Sequence[str], url: str, hint: str = "") -> None:
     if lacks:
-        names = ", ".join(git.short(sha) for sha in lacks)
+        names = ", ".join(commits.short(sha) for sha in lacks)
         raise NegativeVerdict(
-            f"{name} ({git.short(tip)}) in {url} does not contain the backend "
+            f"{name} ({commits.short(tip)}) in {url} does not contain the backend "
             f"commit(s) {names}: the pin must land on the branch that carries the backend change, "
             "so that one commit holds both; pass that branch as --openhands-branch (or merge the "
             f"commits into it) and re-run{hint}"
@@ -210,7 +210,7 @@ def openhands_message(pick: Pick, branch: str, paths: Sequence[str], settings: S
 
 def deploy_message(pick: Pick, branch: str, sha: str, settings: Settings) -> str:
     lines = [
-        f"Deploy OpenHands {git.short(sha)} with agent-server {pick.tag}",
+        f"Deploy OpenHands {commits.short(sha)} with agent-server {pick.tag}",
         "",
         f"Set {settings.deploy.sha_key} to {sha},",
         f"the commit for {branch} that carries the backend change and pins",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pinbot import git, github, output
+from pinbot import commits, github, output
 from pinbot.cut.apply import Built, DeployBuilt
 from pinbot.cut.facts import Pick
 from pinbot.pins.lock import LockChange
@@ -65,7 +65,7 @@ def _separated(lines: list[str]) -> list[str]:
 
 
 def openhands_pull(
-    pick: Pick, built: Built, repo: github.GitHubRepo, first: bool, probed: Sequence[str] = ()
+    pick: Pick, built: Built, repo: commits.GitHubRepo, first: bool, probed: Sequence[str] = ()
 ) -> github.PullSpec:
     """The PR from a branch's head into the branch; the first branch's (the commit the deploy
     names) and the deploy PR link each other."""
@@ -92,11 +92,11 @@ def deploy_pull(
     pick: Pick,
     first: Built,
     deploy: DeployBuilt,
-    repo: github.GitHubRepo,
+    repo: commits.GitHubRepo,
     base: str,
     probed: Sequence[str] = (),
 ) -> github.PullSpec:
-    short = git.short(first.commit)
+    short = commits.short(first.commit)
     section = github.render_section(
         title=f"pinbot: deploy OpenHands {short}",
         facts=[*facts(pick, first), *lock_rows(first.lock), ("OpenHands PR", "{other}")],

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pinbot import git
+from pinbot import commits, git
 from pinbot.capability import cached_result, open_sdk
 from pinbot.context import Context
 from pinbot.edits import Site
@@ -104,20 +104,20 @@ class Gate:
             )
         missing = [r for r in required if not self.repo.contains(sha, r)]
         if missing:
-            names = ", ".join(git.short(r) for r in missing)
+            names = ", ".join(commits.short(r) for r in missing)
             return failed(
                 "backend_commits",
-                f"{git.short(sha)} does not contain {names}: the deploy would run without "
+                f"{commits.short(sha)} does not contain {names}: the deploy would run without "
                 "the backend change; cut the pin on the branch that carries it",
             )
-        names = ", ".join(git.short(r) for r in required)
-        return passed("backend_commits", f"{git.short(sha)} contains {names}")
+        names = ", ".join(commits.short(r) for r in required)
+        return passed("backend_commits", f"{commits.short(sha)} contains {names}")
 
     def pin_sites_agree(self) -> Check:
         sha = self.facts.openhands_sha
         if sha is None:
             return skipped("pin_sites_agree", "no OpenHands commit to read the pin sites from")
-        where = f" at {git.short(sha)} in {self.repo.where}"
+        where = f" at {commits.short(sha)} in {self.repo.where}"
         try:
             specs = profiles.sites(self.settings.pin, self.settings.source)
             read = reader(self.repo, sha)
@@ -161,29 +161,29 @@ class Gate:
         if cut is None:
             return failed(
                 name,
-                f"no commit with a {git.DIGEST_TRAILER} trailer at {git.short(sha)} or its "
+                f"no commit with a {commits.DIGEST_TRAILER} trailer at {commits.short(sha)} or its "
                 f"first-parent ancestors: cut the pin with `pinbot cut` so the gate knows which "
                 "digest was proven",
             )
-        recorded_image = cut.trailers.get(git.IMAGE_TRAILER)
-        recorded = cut.trailers.get(git.DIGEST_TRAILER, "")
+        recorded_image = cut.trailers.get(commits.IMAGE_TRAILER)
+        recorded = cut.trailers.get(commits.DIGEST_TRAILER, "")
         if recorded_image != pins.reference:
             return failed(
                 name,
-                f"the pin changed after pinbot's cut: {git.short(cut.sha)} recorded "
+                f"the pin changed after pinbot's cut: {commits.short(cut.sha)} recorded "
                 f"{recorded_image}, {pins.reference} is pinned now; cut it with `pinbot cut`",
             )
         if not DIGEST_RE.match(recorded):
             return failed(
                 name,
-                f"the cut {git.short(cut.sha)} records no valid {git.DIGEST_TRAILER} "
+                f"the cut {commits.short(cut.sha)} records no valid {commits.DIGEST_TRAILER} "
                 f"({recorded!r}): cut it again with `pinbot cut`",
             )
         self.facts.digest = now or recorded
         return self._compare(pins.tag, cut.sha, recorded, now)
 
     def _compare(self, tag: str, cut: str, recorded: str, now: str | None) -> Check:
-        name, by = "digest_unchanged", f"recorded by {git.short(cut)}"
+        name, by = "digest_unchanged", f"recorded by {commits.short(cut)}"
         if now is None:
             return failed(name, f"{tag} no longer exists in {self.opts.image} ({by}: {recorded})")
         if now == recorded:
@@ -203,7 +203,7 @@ class Gate:
         except NotFound:
             return None
 
-    def _pin_commit(self, sha: str) -> git.CommitInfo | None:
+    def _pin_commit(self, sha: str) -> commits.CommitInfo | None:
         """The newest pinbot cut on the first-parent line that leads to `sha`."""
         history = self.repo.first_parents(sha, PIN_SEARCH)
         return next((c for c in history if c.by_pinbot), None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pinbot import git, github
+from pinbot import commits, git, github
 from pinbot.context import Context
 from pinbot.edits import Site, sites
 from pinbot.errors import UsageError
@@ -19,8 +19,8 @@ def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> git.RepoRe
     if source.startswith("file://") or Path(source).expanduser().exists():
         return git.InPlace.open(source, flag)
     url = source  # a URL: the CLI made github.com/OWNER/NAME one (inputs.repository)
-    hub = github.github_repo(url)
-    token = github.token()
+    hub = commits.github_repo(url)
+    token = commits.github_token()
     if hub is not None and token is not None:
         ctx.out.detail(f"reading {hub.full_name} through the GitHub API")
         return github.GitHubReader(
@@ -43,7 +43,7 @@ def deployed_sha(
             f"--deploy: {ref or 'HEAD'} is not a commit in {repo.where}: check the branch, tag "
             "or sha after the @"
         )
-    where = f" at {git.short(commit)} in {repo.where}"
+    where = f" at {commits.short(commit)} in {repo.where}"
     site = sites.read_deployed_sha(ctx.settings.deploy, reader(repo, commit), where)
     overridden = sites.read_deployed_overrides(ctx.settings.deploy, reader(repo, commit), where)
     return commit, site, overridden
@@ -52,7 +52,9 @@ def deployed_sha(
 def required_commits(ctx: Context, request: Request, repo: git.RepoReader) -> tuple[str, ...]:
     hub = None
     if request.require_prs:
-        hub = repo.repo if isinstance(repo, github.GitHubReader) else github.github_repo(repo.where)
+        hub = (
+            repo.repo if isinstance(repo, github.GitHubReader) else commits.github_repo(repo.where)
+        )
     return github.required_commits(
         request.require_commits, request.require_prs, hub, ctx.settings.http_timeout
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pinbot import git
+from pinbot import commits
 from pinbot.cut import pulls
 from pinbot.cut.apply import Built
 from pinbot.cut.outcome import Outcome
@@ -100,7 +100,7 @@ def plan_text(outcome: Outcome, url: str) -> str:
         first = outcome.built[0]
         lines.append(
             f"built, not pushed: the commits are in {outcome.kept} (git -C "
-            f"{outcome.kept}/openhands show {git.short(first.commit)}); re-run with --push "
+            f"{outcome.kept}/openhands show {commits.short(first.commit)}); re-run with --push "
             "to publish them"
         )
     elif not outcome.pushed:
@@ -113,11 +113,11 @@ def _branch_text(url: str, plan: BranchPlan, built: Built | None, pushed: bool) 
     if not plan.changed or (built is not None and not built.changed):
         return [f"{head}: no new commit ({plan.note or plan.branch + ' is up to date'})"]
     if built is None:
-        lines = [f"{head}: would commit on {git.short(plan.parent)} ({plan.note})"]
+        lines = [f"{head}: would commit on {commits.short(plan.parent)} ({plan.note})"]
     else:
         state = "pushed" if pushed else "not pushed"
         lines = [
-            f"{head}: commit {built.commit} on {git.short(plan.parent)} ({state}; {plan.note})"
+            f"{head}: commit {built.commit} on {commits.short(plan.parent)} ({state}; {plan.note})"
         ]
     edits = [e for e in (built.edits if built else plan.edits) if not e.path.endswith(".lock")]
     lines += [f"    {line}" for edit in edits for line in edit.diff().splitlines()]
@@ -145,7 +145,7 @@ def _deploy_text(outcome: Outcome) -> list[str]:
         return [f"{head}: no new commit ({deploy.note})"]
     state = "pushed" if outcome.pushed else "not pushed"
     lines = [
-        f"{head}: commit {deploy.commit} on {git.short(deploy.parent)} ({state}; {deploy.note})"
+        f"{head}: commit {deploy.commit} on {commits.short(deploy.parent)} ({state}; {deploy.note})"
     ]
     lines += [f"    {line}" for edit in deploy.edits for line in edit.diff().splitlines()]
     lines += [f"  | {line}".rstrip() for line in (deploy.message or "").splitlines()]

@@ -177,7 +177,8 @@ def test_an_image_config_cannot_forge_a_trailer_or_repaint_a_terminal() -> None:
 def test_no_value_in_the_pr_marker_can_close_its_comment() -> None:
     import json
 
-    from pinbot.github import BEGIN, END, GitHubRepo, PullSpec, merge_section
+    from pinbot.commits import GitHubRepo
+    from pinbot.github import BEGIN, END, PullSpec, merge_section
 
     spec = PullSpec("deploy", GitHubRepo("o", "n"), "pinbot/x", "main", "t",
                     {"tag": "x --> <!-- pinbot:end -->"}, "body")  # fmt: skip

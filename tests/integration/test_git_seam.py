@@ -55,7 +55,6 @@ def test_missing_branches_and_files_are_none(tmp_path, deploy) -> None:
     assert c.fetch("main", "nope") == {"main": deploy.main}
     assert c.read(deploy.main, "nope.txt") is None
     assert c.read(deploy.main, ".github") is None
-    assert c.default_branch() == "main"
 
 
 def test_a_local_path_that_does_not_exist_is_bad_input(tmp_path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pinbot import api, git
+from pinbot import api, commits
 from pinbot.demo import repos
 from pinbot.demo.builds import Build, World, publish
 from pinbot.demo.registry import RegistryWriter
@@ -97,7 +97,7 @@ def test_the_world_branch_carries_gits_own_revert_of_the_pinbot_pin(rolled) -> N
     message = repos.git(rolled.openhands.remote, "log", "-1", "--format=%B", rolled.revert_commit)
 
     assert f"This reverts commit {rolled.pin_commit}." in message
-    assert git.IMAGE_TRAILER not in message
+    assert commits.IMAGE_TRAILER not in message
 
 
 def test_cut_latest_passes_over_the_held_image_and_says_which_commit_holds_it(

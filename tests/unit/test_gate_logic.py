@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from pinbot.commits import parse_trailers
 from pinbot.errors import UsageError
 from pinbot.gate.facts import Check, Facts, result_json
 from pinbot.gate.probe_report import load_probe_report, probe_check
-from pinbot.git import parse_trailers
 from pinbot.report.gate import gate_text
 
 DIGEST = "sha256:" + "a" * 64

@@ -5,13 +5,13 @@ import re
 import pytest
 import responses
 
-from pinbot import github
+from pinbot import commits, github
 from pinbot.errors import ExternalError, UsageError
 from pinbot.model import Evidence
 
 SPEC = github.PullSpec(
     role="deploy",
-    repo=github.GitHubRepo("acme", "deploy"),
+    repo=commits.GitHubRepo("acme", "deploy"),
     head="pinbot/agent-server-1.27.0-python",
     base="main",
     title="Deploy",
@@ -38,14 +38,14 @@ SPEC = github.PullSpec(
     ],
 )
 def test_github_remotes_are_recognised(url: str, expected: tuple[str, str] | None) -> None:
-    found = github.github_repo(url)
+    found = commits.github_repo(url)
     assert ((found.owner, found.name) if found else None) == expected
 
 
 def test_enterprise_hosts_come_from_github_server_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert github.github_repo("https://git.corp.example/acme/deploy") is None
+    assert commits.github_repo("https://git.corp.example/acme/deploy") is None
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://git.corp.example")
-    assert github.github_repo("https://git.corp.example/acme/deploy") == github.GitHubRepo(
+    assert commits.github_repo("https://git.corp.example/acme/deploy") == commits.GitHubRepo(
         "acme", "deploy"
     )
 
