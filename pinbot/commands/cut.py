@@ -42,6 +42,7 @@ from pinbot.options import CutOptions, ImageOptions
 from pinbot.pins import profiles, sdk
 from pinbot.pins.kinds import SiteSpec
 from pinbot.report.cut import github_outputs, plan_text, result_json
+from pinbot.report.gate import check_detail
 from pinbot.report.probe import probe_notes
 from pinbot.report.scan import why
 
@@ -231,7 +232,7 @@ def _check_probe(request: Request, pick: Pick) -> None:
         return
     wrong = candidate_match(request.probe, str(pick.digest), pick.candidate.build_sha)
     if wrong is not None:
-        raise UsageError(f"--probe-report: {wrong}")
+        raise UsageError(f"--probe-report: {check_detail(wrong)}")
 
 
 def _need_token(cut: _Cut) -> None:

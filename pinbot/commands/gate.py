@@ -23,12 +23,12 @@ from pinbot import cleanup, git
 from pinbot.commands import Context
 from pinbot.config import CONFIG_NAME, DEFAULT_SOURCE
 from pinbot.gate.checks import Gate
-from pinbot.gate.facts import Check, Facts, Request, result_json
+from pinbot.gate.facts import Check, Facts, Request
 from pinbot.gate.probe_report import load_probe_report
 from pinbot.gate.repos import deployed_sha, open_repo, required_commits
 from pinbot.model import validate_sha
 from pinbot.options import GateOptions
-from pinbot.report.gate import gate_markdown, gate_text
+from pinbot.report.gate import gate_json, gate_markdown, gate_text
 
 
 def run(ctx: Context, args: GateOptions) -> int:
@@ -77,9 +77,10 @@ def _request(ctx: Context, args: GateOptions) -> Request:
 
 
 def _report(ctx: Context, facts: Facts, checks: list[Check]) -> int:
-    data = result_json(facts, checks)
+    data = gate_json(facts, checks)
     ctx.out.result(data, gate_text(data, facts.deploy))
-    errors = [f"gate: {c.name}: {c.detail}" for c in checks if c.status in ("fail", "error")]
+    failing = [c for c in data["checks"] if c["status"] in ("fail", "error")]
+    errors = [f"gate: {c['name']}: {c['detail']}" for c in failing]
     outputs = {key: data[key] or "" for key in ("verdict", "openhands_sha", "image", "tag")}
     outputs["digest"] = data["digest"] or ""
     ctx.out.github(outputs=outputs, summary=gate_markdown(data, facts.deploy), errors=errors)

@@ -66,57 +66,39 @@ class Gate:
         return [_guarded(name, step) for name, step in steps]
 
     def openhands_sha(self, written: Site, overridden: Sequence[tuple[str, Site]] = ()) -> Check:
-        key, where = self.settings.deploy.sha_key, f"{written.file}:{written.line}"
+        name, value = "openhands_sha", written.value
+        said = {"key": self.settings.deploy.sha_key, "where": f"{written.file}:{written.line}"}
         # The deploying job sees a job's or a step's own env over the top-level one.
-        differ = [(p, s) for p, s in overridden if s.value.lower() != written.value.lower()]
+        differ = tuple(
+            (p, f"{s.file}:{s.line}", s.value)
+            for p, s in overridden
+            if s.value.lower() != value.lower()
+        )
         if differ:
-            places = "; ".join(f"{p} ({s.file}:{s.line}) = {s.value!r}" for p, s in differ)
-            return failed(
-                "openhands_sha",
-                f"{key} is {written.value!r} in the top-level env ({where}), but {places}: the "
-                f"deploying job may run another commit than the one checked; set {key} only in "
-                "the top-level env (pinbot cut writes it there)",
-            )
-        if not _HEX40.match(written.value):
-            return failed(
-                "openhands_sha",
-                f"{key} {written.value!r} ({where}) is not a 40-hex commit sha: the deploy "
-                "cannot check it out; set it with `pinbot cut`",
-            )
-        sha = written.value.lower()
+            return failed(name, "overridden", **said, value=value, overrides=differ)
+        if not _HEX40.match(value):
+            return failed(name, "not_hex", **said, value=value)
+        sha, repo = value.lower(), self.repo.where
         if not self.repo.has_commit(sha):
-            return failed(
-                "openhands_sha",
-                f"{key} {sha} ({where}) is not a commit in {self.repo.where}: push it there, "
-                "or point the deploy at a commit that exists",
-            )
+            return failed(name, "not_a_commit", **said, sha=sha, repo=repo)
         self.facts.openhands_sha = sha
-        return passed("openhands_sha", f"{sha} ({where}) exists in {self.repo.where}")
+        return passed(name, "exists", **said, sha=sha, repo=repo)
 
     def backend_commits(self) -> Check:
-        sha, required = self.facts.openhands_sha, self.facts.required
+        name, sha, required = "backend_commits", self.facts.openhands_sha, self.facts.required
         if sha is None:
-            return skipped("backend_commits", "no OpenHands commit to look in")
+            return skipped(name, "no_openhands_sha")
         if not required:
-            return passed(
-                "backend_commits",
-                "none required (give --require-commit, or config require_commits / require_prs)",
-            )
-        missing = [r for r in required if not self.repo.contains(sha, r)]
+            return passed(name, "none_required")
+        missing = tuple(r for r in required if not self.repo.contains(sha, r))
         if missing:
-            names = ", ".join(commits.short(r) for r in missing)
-            return failed(
-                "backend_commits",
-                f"{commits.short(sha)} does not contain {names}: the deploy would run without "
-                "the backend change; cut the pin on the branch that carries it",
-            )
-        names = ", ".join(commits.short(r) for r in required)
-        return passed("backend_commits", f"{commits.short(sha)} contains {names}")
+            return failed(name, "missing", sha=sha, missing=missing)
+        return passed(name, "contained", sha=sha, required=required)
 
     def pin_sites_agree(self) -> Check:
-        sha = self.facts.openhands_sha
+        name, sha = "pin_sites_agree", self.facts.openhands_sha
         if sha is None:
-            return skipped("pin_sites_agree", "no OpenHands commit to read the pin sites from")
+            return skipped(name, "no_openhands_sha")
         where = f" at {commits.short(sha)} in {self.repo.where}"
         try:
             specs = profiles.sites(self.settings.pin, self.settings.source)
@@ -125,22 +107,21 @@ class Gate:
             image, variant = str(self.opts.image), self.opts.variant
             pins = read_state(specs, reader(self.repo, sha), image, variant, where)
         except UsageError as exc:
-            return failed("pin_sites_agree", str(exc))  # the deploy would read a broken pin
+            return failed(name, "unreadable", message=str(exc))  # the deploy reads a broken pin
         pins = self._declared(pins)
         self.facts.pins = pins
         self.facts.same_image = pins.repository == str(self.opts.image)
-        problems = pins.disagreements()
-        if not self.facts.same_image:
-            problems.insert(
-                0, f"the image is {pins.repository}, not {self.opts.image} (--image, config image)"
-            )
-        if problems:
+        split = tuple(pins.disagreements())
+        if split or not self.facts.same_image:
             return failed(
-                "pin_sites_agree",
-                f"the deploy runs {pins.reference}, but {'; '.join(problems)}: a version split "
-                "is a protocol split; make every pin site agree (`pinbot cut` moves them all)",
+                name,
+                "disagree",
+                reference=pins.reference,
+                repository=pins.repository,
+                image=str(self.opts.image),
+                disagreements=split,
             )
-        return passed("pin_sites_agree", pins.summary())
+        return passed(name, "agree", summary=pins.summary())
 
     def _declared(self, pins: PinState) -> PinState:
         """The pins with the version the SDK declares at each build commit named beside a
@@ -154,48 +135,32 @@ class Gate:
     def digest_unchanged(self) -> Check:
         name, pins, sha = "digest_unchanged", self.facts.pins, self.facts.openhands_sha
         if pins is None or sha is None or not self.facts.same_image:
-            return skipped(name, "no pin of the configured image to resolve")
+            return skipped(name, "no_pin")
         now = self._resolve(pins.tag)
         self.facts.digest = now
         cut = self._pin_commit(sha)
         if cut is None:
-            return failed(
-                name,
-                f"no commit with a {commits.DIGEST_TRAILER} trailer at {commits.short(sha)} or its "
-                f"first-parent ancestors: cut the pin with `pinbot cut` so the gate knows which "
-                "digest was proven",
-            )
+            return failed(name, "no_cut", sha=sha)
         recorded_image = cut.trailers.get(commits.IMAGE_TRAILER)
         recorded = cut.trailers.get(commits.DIGEST_TRAILER, "")
         if recorded_image != pins.reference:
             return failed(
-                name,
-                f"the pin changed after pinbot's cut: {commits.short(cut.sha)} recorded "
-                f"{recorded_image}, {pins.reference} is pinned now; cut it with `pinbot cut`",
+                name, "pin_changed", cut=cut.sha, recorded=recorded_image, pinned=pins.reference
             )
         if not DIGEST_RE.match(recorded):
-            return failed(
-                name,
-                f"the cut {commits.short(cut.sha)} records no valid {commits.DIGEST_TRAILER} "
-                f"({recorded!r}): cut it again with `pinbot cut`",
-            )
+            return failed(name, "bad_trailer", cut=cut.sha, recorded=recorded)
         self.facts.digest = now or recorded
         return self._compare(pins.tag, cut.sha, recorded, now)
 
     def _compare(self, tag: str, cut: str, recorded: str, now: str | None) -> Check:
-        name, by = "digest_unchanged", f"recorded by {commits.short(cut)}"
+        name, said = "digest_unchanged", {"tag": tag, "cut": cut, "recorded": recorded}
         if now is None:
-            return failed(name, f"{tag} no longer exists in {self.opts.image} ({by}: {recorded})")
+            return failed(name, "tag_gone", **said, image=str(self.opts.image))
         if now == recorded:
-            return passed(name, f"{tag} still resolves to {recorded} ({by})")
-        moved = f"{tag} moved from {recorded} ({by}) to {now}"
+            return passed(name, "same", **said)
         if self.request.allow_retag:
-            return passed(name, f"{moved}; allowed by --allow-retag, the new digest is checked")
-        return failed(
-            name,
-            f"{moved}: the deploy would pull an image nobody checked; cut again with `pinbot "
-            "cut`, or pass --allow-retag",
-        )
+            return passed(name, "moved_allowed", **said, now=now)
+        return failed(name, "moved", **said, now=now)
 
     def _resolve(self, tag: str) -> str | None:
         try:
@@ -211,22 +176,24 @@ class Gate:
     def capability(self) -> Check:
         name, digest = "capability", self.facts.digest
         if digest is None:
-            return skipped(name, "no digest to check (the tag did not resolve)")
+            return skipped(name, "no_digest")
         engine, cached = self.engine, self._cached(digest)
         try:
             candidate = engine.check_digest(digest)
         except NotFound:
-            return failed(name, f"{digest} is not in {self.opts.image}")
+            return failed(name, "not_in_image", digest=digest, image=str(self.opts.image))
         self.facts.build_sha = candidate.build_sha
-        source = "cached verdict" if cached else "checked now"
         decided = candidate.deciding  # the evidence that decided, as data (model.deciding)
-        reason = decided.summary if decided else ""
+        said = {
+            "digest": digest,
+            "capability": self.settings.capability,
+            "cached": cached,
+            "evidence": decided.summary if decided else "",
+        }
         if candidate.verdict == "pass":
-            return passed(name, f"{self.settings.capability} ({source}): {reason}")
+            return passed(name, "carries", **said)
         status = "fail" if candidate.verdict == "fail" else "error"
-        return Check(
-            name, status, f"{digest[:19]} lacks {self.settings.capability} ({source}): {reason}"
-        )
+        return Check(name, status, "lacks", said)
 
     def _cached(self, digest: str) -> bool:
         engine = self.engine
@@ -239,7 +206,7 @@ class Gate:
     def probe(self, report: dict[str, Any]) -> Check:
         digest = self.facts.digest
         if digest is None:
-            return skipped("probe", "no digest to match the report against")
+            return skipped("probe", "no_digest")
         if self.facts.build_sha is None and not report_digest(report):
             self.facts.build_sha = self.engine.facts_by_digest(digest).build_sha
         return probe_check(
@@ -255,4 +222,4 @@ def _guarded(name: str, step: Callable[[], Check]) -> Check:
     try:
         return step()
     except ExternalError as exc:
-        return Check(name, "error", str(exc))
+        return Check(name, "error", "external", {"message": str(exc)})

@@ -1,7 +1,8 @@
-"""What the gate found and what it checked: data, and its JSON."""
+"""What the gate found and what it checked, as data (`pinbot.report.gate` words and shows it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,19 +12,19 @@ from pinbot.pins.state import PinState
 
 @dataclass(frozen=True)
 class Check:
-    """One named fact. `status` is pass, fail, skip (an earlier fact it needs is missing) or
-    error (a remote, the registry or GitHub failed while checking); only pass is ok."""
+    """One named fact, as data: `status` is pass, fail, skip (an earlier fact it needs is
+    missing) or error (a remote, the registry or GitHub failed while checking); only pass is
+    ok. `reason` is a code naming the case, `values` what was compared; the words are
+    `pinbot.report.gate`'s (a check returns data and the renderer explains it)."""
 
     name: str
     status: str
-    detail: str
+    reason: str
+    values: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.status == "pass"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "status": self.status, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -60,24 +61,13 @@ class Facts:
         return self.pins.tag if self.pins else None
 
 
-def result_json(facts: Facts, checks: list[Check]) -> dict[str, Any]:
-    return {
-        "verdict": "pass" if all(c.ok for c in checks) else "block",
-        "openhands_sha": facts.openhands_sha,
-        "image": facts.image,
-        "tag": facts.tag,
-        "digest": facts.digest,
-        "checks": [c.to_json() for c in checks],
-    }
+def passed(name: str, reason: str, **values: Any) -> Check:
+    return Check(name, "pass", reason, values)
 
 
-def passed(name: str, detail: str) -> Check:
-    return Check(name, "pass", detail)
+def failed(name: str, reason: str, **values: Any) -> Check:
+    return Check(name, "fail", reason, values)
 
 
-def failed(name: str, detail: str) -> Check:
-    return Check(name, "fail", detail)
-
-
-def skipped(name: str, detail: str) -> Check:
-    return Check(name, "skip", f"not checked: {detail}")
+def skipped(name: str, reason: str, **values: Any) -> Check:
+    return Check(name, "skip", reason, values)

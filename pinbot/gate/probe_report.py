@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pinbot import output
 from pinbot.errors import UsageError
 from pinbot.gate.facts import Check, failed, passed
 from pinbot.probe.legs import rollback_losses, upgrade_verdict
@@ -55,41 +54,32 @@ def probe_check(
     verdicts = {
         str(a.get("agent")): upgrade_verdict(a) for a in report["agents"] if isinstance(a, dict)
     }
-    bad = [f"{a} {verdicts.get(a, 'not probed')}" for a in agents if verdicts.get(a) != "native"]
+    bad = tuple((a, verdicts.get(a)) for a in agents if verdicts.get(a) != "native")
     if bad:
-        return failed(
-            "probe",
-            f"{'; '.join(bad)} ({matched}): the backend would fall back to a bootstrap "
-            "prompt; do not deploy this image",
-        )
-    losses = "; ".join(output.one_line(loss, 200) for loss in rollback_losses(report))
+        return failed("probe", "not_native", agents=bad, **matched)
+    losses = tuple(rollback_losses(report))
     if losses and rollback_safe:
-        return failed("probe", f"reverting this pin would lose conversations: {losses}")
-    warning = f"; warning: reverting this pin would lose conversations: {losses}" if losses else ""
-    return passed("probe", f"native for {', '.join(agents)} ({matched}){warning}")
+        return failed("probe", "rollback_loses", losses=losses)
+    return passed("probe", "native", agents=tuple(agents), losses=losses, **matched)
 
 
-def candidate_match(report: dict[str, Any], digest: str, build_sha: str | None) -> str | None:
-    """Why the report is not about this candidate (the failing check's words), or None."""
+def candidate_match(report: dict[str, Any], digest: str, build_sha: str | None) -> Check | None:
+    """The failing check when the report is not about this candidate, or None."""
     matched = _match(report, digest, build_sha)
-    return matched.detail if isinstance(matched, Check) else None
+    return matched if isinstance(matched, Check) else None
 
 
-def _match(report: dict[str, Any], digest: str, build_sha: str | None) -> str | Check:
-    """How the report is tied to the image ('matched by ...'), or the failing check."""
+def _match(report: dict[str, Any], digest: str, build_sha: str | None) -> dict[str, str] | Check:
+    """How the report is tied to the image (`matched_by` digest or build sha, and the value),
+    or the failing check."""
     reported = report_digest(report)
     if reported is not None:
         if reported != digest:
-            return failed("probe", f"the report is for {reported}, not {digest}: probe this image")
-        return f"matched by digest {digest[:19]}"
+            return failed("probe", "other_digest", reported=reported, digest=digest)
+        return {"matched_by": "digest", "matched": digest}
     sha = report.get("build_git_sha")
     if not isinstance(sha, str) or not sha:
-        return failed(
-            "probe",
-            "the report names neither an image digest nor a build sha, so nothing ties it to "
-            f"{digest[:19]}: probe with `pinbot probe --image REF@DIGEST --report FILE`",
-        )
+        return failed("probe", "untied", digest=digest)
     if sha != build_sha:
-        built = build_sha or "an unknown commit (its config records none)"
-        return failed("probe", f"the report is for build {sha}, the image was built from {built}")
-    return f"matched by build sha {sha[:12]}; the report names no digest"
+        return failed("probe", "other_build", reported=sha, build_sha=build_sha)
+    return {"matched_by": "build_sha", "matched": sha}

@@ -9,9 +9,9 @@ import pytest
 
 from pinbot.commits import parse_trailers
 from pinbot.errors import UsageError
-from pinbot.gate.facts import Check, Facts, result_json
+from pinbot.gate.facts import Check, Facts
 from pinbot.gate.probe_report import load_probe_report, probe_check
-from pinbot.report.gate import gate_text
+from pinbot.report.gate import check_detail, gate_json, gate_text
 
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -41,28 +41,40 @@ def report(digest: str | None, build: str | None = None, **verdicts: str) -> dic
 def test_a_native_report_for_this_digest_passes() -> None:
     check = probe_check(report(DIGEST, claude_code="native", codex="native"), DIGEST, None, AGENTS)
     assert check == Check(
-        "probe", "pass", f"native for claude-code, codex (matched by digest {DIGEST[:19]})"
+        "probe",
+        "pass",
+        "native",
+        {"agents": AGENTS, "losses": (), "matched_by": "digest", "matched": DIGEST},
+    )
+    assert check_detail(check) == (
+        f"native for claude-code, codex (matched by digest {DIGEST[:19]})"
     )
 
 
 def test_a_report_for_another_digest_fails_even_when_native() -> None:
     check = probe_check(report(OTHER, claude_code="native", codex="native"), DIGEST, BUILD, AGENTS)
-    assert check.status == "fail" and f"the report is for {OTHER}, not {DIGEST}" in check.detail
+    assert (check.status, check.reason) == ("fail", "other_digest")
+    assert f"the report is for {OTHER}, not {DIGEST}" in check_detail(check)
 
 
 def test_bootstrap_lost_and_missing_agents_each_fail_by_name() -> None:
     check = probe_check(report(DIGEST, claude_code="bootstrap"), DIGEST, None, AGENTS)
-    assert check.status == "fail"
-    assert check.detail.startswith("claude-code bootstrap; codex not probed (matched by digest")
+    assert (check.status, check.reason) == ("fail", "not_native")
+    assert check.values["agents"] == (("claude-code", "bootstrap"), ("codex", None))
+    assert check_detail(check).startswith(
+        "claude-code bootstrap; codex not probed (matched by digest"
+    )
 
 
 def test_without_a_digest_the_build_sha_ties_the_report_to_the_image() -> None:
     native = {"claude_code": "native", "codex": "native"}
     assert probe_check(report(None, BUILD, **native), DIGEST, BUILD, AGENTS).ok
     wrong = probe_check(report(None, "d" * 40, **native), DIGEST, BUILD, AGENTS)
-    assert not wrong.ok and f"the image was built from {BUILD}" in wrong.detail
+    assert not wrong.ok and f"the image was built from {BUILD}" in check_detail(wrong)
     nothing = probe_check(report(None, None, **native), DIGEST, BUILD, AGENTS)
-    assert not nothing.ok and "names neither an image digest nor a build sha" in nothing.detail
+    assert not nothing.ok and "names neither an image digest nor a build sha" in check_detail(
+        nothing
+    )
 
 
 def test_a_file_that_is_not_a_probe_report_is_bad_input(tmp_path: Path) -> None:
@@ -75,11 +87,11 @@ def test_a_file_that_is_not_a_probe_report_is_bad_input(tmp_path: Path) -> None:
 def test_the_text_names_every_check_that_did_not_pass() -> None:
     facts = Facts("deploy@main", openhands_sha="e" * 40)
     checks = [
-        Check("openhands_sha", "pass", "exists"),
-        Check("digest_unchanged", "fail", "moved"),
-        Check("capability", "error", "registry down"),
+        Check("openhands_sha", "pass", "exists", {"sha": "e" * 40, "where": "w:3", "repo": "r"}),
+        Check("digest_unchanged", "fail", "no_cut", {"sha": "e" * 40}),
+        Check("capability", "error", "external", {"message": "registry down"}),
     ]
-    data = result_json(facts, checks)
+    data = gate_json(facts, checks)
     text = gate_text(data, facts.deploy)
 
     assert data["verdict"] == "block"
@@ -87,4 +99,24 @@ def test_the_text_names_every_check_that_did_not_pass() -> None:
     assert text.splitlines()[-1] == (
         "GATE BLOCK: do not deploy; 2 check(s) not passed: digest_unchanged, capability"
     )
-    assert "digest_unchanged  FAIL    moved" in text
+    assert (
+        "digest_unchanged  FAIL    no commit with a Pinbot-Digest trailer at eeeeeeeeeeee" in text
+    )
+    assert "capability        ERROR   registry down" in text
+    assert [c["reason"] for c in data["checks"]] == ["exists", "no_cut", "external"]
+
+
+def test_a_moved_tag_reads_the_same_whether_allowed_or_blocked() -> None:
+    said = {"tag": "1.2.0-python", "cut": "f" * 40, "recorded": DIGEST, "now": OTHER}
+    moved = f"1.2.0-python moved from {DIGEST} (recorded by ffffffffffff) to {OTHER}"
+
+    allowed = check_detail(Check("digest_unchanged", "pass", "moved_allowed", said))
+    blocked = check_detail(Check("digest_unchanged", "fail", "moved", said))
+
+    assert allowed == f"{moved}; allowed by --allow-retag, the new digest is checked"
+    assert blocked.startswith(f"{moved}: the deploy would pull an image nobody checked")
+
+
+def test_a_skipped_check_says_it_was_not_checked() -> None:
+    check = Check("capability", "skip", "no_digest")
+    assert check_detail(check) == "not checked: no digest to check (the tag did not resolve)"
