@@ -332,7 +332,7 @@ def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
         from pinbot.github import GithubContents
 
         return GithubContents(settings.sdk_repo, timeout=settings.http_timeout)
-    from pinbot.git import open_sdk_git
+    from pinbot.git.sdk import open_sdk_git
 
     return open_sdk_git(spec)
 

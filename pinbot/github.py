@@ -237,7 +237,7 @@ class Forge:
 
 class GitHubReader:
     """A GitHub repository read through the API (commits, contents at a ref, compare): the
-    gate's answers without a clone. Implements gitops.RepoReader."""
+    gate's answers without a clone. Implements pinbot.git.reader.RepoReader."""
 
     def __init__(self, forge: Forge, repo: GitHubRepo) -> None:
         self.forge = forge

@@ -36,7 +36,7 @@ NAME = "hold"
 
 class Touched(Protocol):
     """A first-parent commit that changed a pin file, and each pin file's blob after it
-    (git.Touched)."""
+    (pinbot.git.history.Touched)."""
 
     @property
     def commit(self) -> str: ...

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinbot import cleanup, commits, config, git, github, holds, locktool, versions
+from pinbot import cleanup, commits, config, github, holds, locktool, versions
 from pinbot.capability import open_sdk
 from pinbot.commands import Context
 from pinbot.commands.scan import hold_back, holds_on
@@ -36,6 +36,8 @@ from pinbot.cut.pulls import deploy_pull, openhands_pull
 from pinbot.engine import Engine
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.gate.probe_report import candidate_match, load_probe_report
+from pinbot.git.clone import Clone
+from pinbot.git.sources import check_source
 from pinbot.holds import Hold
 from pinbot.model import Candidate, validate_branch, validate_sha, validate_tag
 from pinbot.options import CutOptions, ImageOptions
@@ -55,13 +57,13 @@ class _Cut:
     def __init__(self, ctx: Context, request: Request, opts: ImageOptions, workdir: Path) -> None:
         self.ctx, self.request, self.opts, self.workdir = ctx, request, opts, workdir
         self.specs: tuple[SiteSpec, ...] = profiles.sites(ctx.settings.pin, ctx.settings.source)
-        self.clones: list[git.Clone] = []
+        self.clones: list[Clone] = []
         self.openhands = self._clone(request.openhands, "--openhands", "openhands")
         self.deploy = self._clone(request.deploy, "--deploy", "deploy") if request.deploy else None
         self.required: tuple[str, ...] = ()
 
-    def _clone(self, source: str, flag: str, name: str) -> git.Clone:
-        clone = git.Clone(source, flag, self.workdir / name, self.request.author)
+    def _clone(self, source: str, flag: str, name: str) -> Clone:
+        clone = Clone(source, flag, self.workdir / name, self.request.author)
         self.clones.append(clone)
         return clone
 
@@ -279,9 +281,9 @@ def _request(ctx: Context, args: CutOptions) -> Request:
     branches = tuple(dict.fromkeys(_branch(name, "--openhands-branch") for name in names))
     return Request(
         tag=validate_tag(args.tag, "--tag") if args.tag else None,
-        openhands=git.check_source(args.openhands, "--openhands"),
+        openhands=check_source(args.openhands, "--openhands"),
         branches=branches,
-        deploy=git.check_source(args.deploy, "--deploy") if args.deploy else None,
+        deploy=check_source(args.deploy, "--deploy") if args.deploy else None,
         deploy_base=_branch(args.deploy_branch or settings.deploy.branch, "--deploy-branch"),
         require_commits=tuple(validate_sha(s.lower(), "--require-commit") for s in shas),
         require_prs=tuple(settings.require_prs) if given is None else (),
@@ -307,7 +309,7 @@ def _pick(
     request: Request,
     opts: ImageOptions,
     facts: Sequence[BranchFacts],
-    clone: git.Clone,
+    clone: Clone,
 ) -> Pick:
     current = facts[0].state.tag
     what = request.tag or f"the newest tag newer than {current}"
@@ -376,7 +378,7 @@ def _holds(
     ctx: Context,
     request: Request,
     opts: ImageOptions,
-    clone: git.Clone,
+    clone: Clone,
     facts: Sequence[BranchFacts],
 ) -> list[Hold]:
     """The rollbacks on every branch being cut (one image goes to all of them,
@@ -423,7 +425,7 @@ def _judge(ctx: Context, request: Request, opts: ImageOptions, candidate: Candid
     )
 
 
-def _required_commits(ctx: Context, request: Request, clone: git.Clone) -> tuple[str, ...]:
+def _required_commits(ctx: Context, request: Request, clone: Clone) -> tuple[str, ...]:
     repo = commits.github_repo(clone.url) if request.require_prs else None
     shas = github.required_commits(
         request.require_commits, request.require_prs, repo, ctx.settings.http_timeout

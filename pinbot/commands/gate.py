@@ -19,13 +19,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pinbot import cleanup, git
+from pinbot import cleanup
 from pinbot.commands import Context
 from pinbot.config import CONFIG_NAME, DEFAULT_SOURCE
 from pinbot.gate.checks import Gate
 from pinbot.gate.facts import Check, Facts, Request
 from pinbot.gate.probe_report import load_probe_report
 from pinbot.gate.repos import deployed_sha, open_repo, required_commits
+from pinbot.git.sources import check_source
 from pinbot.model import validate_sha
 from pinbot.options import GateOptions
 from pinbot.report.gate import gate_json, gate_markdown, gate_text
@@ -65,9 +66,9 @@ def _request(ctx: Context, args: GateOptions) -> Request:
     given = args.require_commit
     shas = given if given is not None else ctx.settings.require_commits
     return Request(
-        deploy=git.check_source(repo, "--deploy"),
+        deploy=check_source(repo, "--deploy"),
         deploy_ref=ref,
-        openhands=git.check_source(args.openhands, "--openhands"),
+        openhands=check_source(args.openhands, "--openhands"),
         require_commits=tuple(validate_sha(s.lower(), "--require-commit") for s in shas),
         require_prs=tuple(ctx.settings.require_prs) if given is None else (),
         allow_retag=args.allow_retag,

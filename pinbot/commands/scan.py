@@ -18,7 +18,8 @@ from pinbot.options import CheckOptions, ImageOptions, ScanOptions
 from pinbot.report.scan import check_text, scan_json, scan_text, why
 
 if TYPE_CHECKING:
-    from pinbot.git import Clone, InPlace
+    from pinbot.git.clone import Clone
+    from pinbot.git.reader import InPlace
     from pinbot.pins.kinds import SiteSpec
 
 
@@ -169,14 +170,15 @@ def declared_version(ctx: Context, opts: ImageOptions, tag: str) -> str | None:
 
 
 def _open(source: str, scratch: Path) -> InPlace:
-    from pinbot import git
+    from pinbot.git.reader import InPlace
+    from pinbot.git.sources import is_url
 
     if source.startswith("file://") or Path(source).expanduser().exists():
-        return git.InPlace.open(source, "--openhands")
+        return InPlace.open(source, "--openhands")
     url = f"https://{source}" if source.startswith("github.com/") else source
-    if not git.is_url(url):
+    if not is_url(url):
         raise UsageError(f"--openhands {source!r}: no such directory, and not a git URL")
-    return git.InPlace.mirror(url, "--openhands", scratch)
+    return InPlace.mirror(url, "--openhands", scratch)
 
 
 def hold_back(

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
-from pinbot import commits, git, github, locktool
+from pinbot import commits, github, locktool
 from pinbot.context import Context
 from pinbot.cut.plan import BranchPlan, FileEdit, LockStep, Plan, deploy_message
 from pinbot.edits import sites, workflow
 from pinbot.errors import ExternalError, UsageError
+from pinbot.git.clone import Clone
 from pinbot.pins import lock, projects
 from pinbot.pins.lock import LockChange
 
@@ -74,9 +75,7 @@ class DeployBuilt:
 # --- the OpenHands branches ---------------------------------------------------------------------
 
 
-def build_branch(
-    clone: git.Clone, plan: BranchPlan, scratch: Path, bounds: locktool.Bounds
-) -> Built:
+def build_branch(clone: Clone, plan: BranchPlan, scratch: Path, bounds: locktool.Bounds) -> Built:
     """Run the plan's lock steps and commit everything on the parent (objects in the clone)."""
     files = {e.path: e.after for e in plan.edits}
     edits, changes = list(plan.edits), []
@@ -95,7 +94,7 @@ def build_branch(
     return Built(plan, commit, tuple(edits), tuple(changes))
 
 
-def _current(clone: git.Clone, parent: str, files: dict[str, bytes], path: str) -> bytes | None:
+def _current(clone: Clone, parent: str, files: dict[str, bytes], path: str) -> bytes | None:
     """A file as the commit will hold it: edited (or relocked) already, else the parent's."""
     return files[path] if path in files else clone.read(parent, path)
 
@@ -134,7 +133,7 @@ def _check_locked(new: bytes, step: LockStep) -> None:
 # --- the deploy repository ----------------------------------------------------------------------
 
 
-def build_deploy(ctx: Context, clone: git.Clone, plan: Plan, base: str, target: str) -> DeployBuilt:
+def build_deploy(ctx: Context, clone: Clone, plan: Plan, base: str, target: str) -> DeployBuilt:
     """`OPENHANDS_SHA: target` on the pinbot/… branch (a commit in the clone only)."""
     branch = plan.deploy_branch
     tips = clone.fetch(base, branch)
@@ -156,13 +155,13 @@ def build_deploy(ctx: Context, clone: git.Clone, plan: Plan, base: str, target: 
     return DeployBuilt(clone.url, branch, parent, commit, message, (edit,), note, replaces)
 
 
-def deployed_sha(ctx: Context, clone: git.Clone, commit: str) -> str:
+def deployed_sha(ctx: Context, clone: Clone, commit: str) -> str:
     read = lambda path: clone.read(commit, path)  # noqa: E731
     where = f" at {commits.short(commit)} in {clone.url}"
     return sites.read_deployed_sha(ctx.settings.deploy, read, where).value
 
 
-def workflow_edit(ctx: Context, clone: git.Clone, parent: str, sha: str) -> FileEdit:
+def workflow_edit(ctx: Context, clone: Clone, parent: str, sha: str) -> FileEdit:
     deploy = ctx.settings.deploy
     where = f" at {commits.short(parent)} in {clone.url}: check config deploy.workflow"
     data = sites.need(lambda path: clone.read(parent, path), deploy.workflow, where)
@@ -174,7 +173,7 @@ def workflow_edit(ctx: Context, clone: git.Clone, parent: str, sha: str) -> File
 
 
 def _own_or_replace(
-    ctx: Context, clone: git.Clone, branch: str, base: str, tip: str
+    ctx: Context, clone: Clone, branch: str, base: str, tip: str
 ) -> tuple[str, str]:
     """(parent, replaces): build on the deploy branch when every commit on it is one pinbot
     makes; otherwise refuse, or (pinbot owns the namespace) start again from `base`."""
@@ -197,7 +196,7 @@ def refuse_or_replace(ctx: Context, branch: str, url: str, tip: str, why: str) -
     return tip
 
 
-def _not_pinbots_deploy(ctx: Context, clone: git.Clone, base: str, tip: str) -> str:
+def _not_pinbots_deploy(ctx: Context, clone: Clone, base: str, tip: str) -> str:
     """Why the deploy branch is not pinbot's ("": it is): each commit on it past `base` must
     have one parent and change nothing but the OPENHANDS_SHA value pinbot writes."""
     for info in clone.log(tip, base=base):
@@ -209,7 +208,7 @@ def _not_pinbots_deploy(ctx: Context, clone: git.Clone, base: str, tip: str) -> 
     return ""
 
 
-def _only_sets_the_sha(ctx: Context, clone: git.Clone, parent: str, commit: str) -> bool:
+def _only_sets_the_sha(ctx: Context, clone: Clone, parent: str, commit: str) -> bool:
     """Whether `commit` is `parent` with the deploy workflow's sha set to the one it names, and
     nothing else: the tree pinbot would make (trailers and messages prove nothing)."""
     try:
@@ -237,23 +236,21 @@ class _Commit(Protocol):
 C = TypeVar("C", bound=_Commit)
 
 
-def push_branch(
-    ctx: Context, clone: git.Clone, built: Built, rebuild: Callable[[], Built]
-) -> Built:
+def push_branch(ctx: Context, clone: Clone, built: Built, rebuild: Callable[[], Built]) -> Built:
     """Push one branch's commit to its head branch (never to the branch itself: a PR takes it
     there); when the head moved meanwhile, rebuild on what is there now."""
     return _push_rebuilding(ctx, clone, built, rebuild, "nothing more was pushed")
 
 
 def push_deploy(
-    ctx: Context, clone: git.Clone, deploy: DeployBuilt, rebuild: Callable[[], DeployBuilt]
+    ctx: Context, clone: Clone, deploy: DeployBuilt, rebuild: Callable[[], DeployBuilt]
 ) -> DeployBuilt:
     after = "the OpenHands pin is pushed; re-run to finish the deploy"
     return _push_rebuilding(ctx, clone, deploy, rebuild, after)
 
 
 def _push_rebuilding(
-    ctx: Context, clone: git.Clone, built: C, rebuild: Callable[[], C], after: str
+    ctx: Context, clone: Clone, built: C, rebuild: Callable[[], C], after: str
 ) -> C:
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
@@ -264,7 +261,7 @@ def _push_rebuilding(
     raise _kept_moving(built.push_to, clone.url, after)
 
 
-def _push(ctx: Context, clone: git.Clone, built: _Commit) -> bool:
+def _push(ctx: Context, clone: Clone, built: _Commit) -> bool:
     commit, branch = built.commit, built.push_to
     lease = f" (--force-with-lease on {commits.short(built.replaces)})" if built.replaces else ""
     ctx.out.progress(f"pushing {commits.short(commit)} to {branch} in {clone.url}{lease}")

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pinbot import commits, git, pyindex
+from pinbot import commits, pyindex
 from pinbot.context import Context
 from pinbot.errors import NegativeVerdict, UsageError
+from pinbot.git.clone import Clone
 from pinbot.model import Candidate, validate_branch
 from pinbot.pins import Target, profiles
 from pinbot.pins.kinds import SiteSpec
@@ -102,7 +103,7 @@ class BranchFacts:
 
 
 def read_branch(
-    clone: git.Clone,
+    clone: Clone,
     branch: str,
     specs: Sequence[SiteSpec],
     settings_image: str,
@@ -118,7 +119,7 @@ def read_branch(
 
 
 def read_at(
-    clone: git.Clone,
+    clone: Clone,
     branch: str,
     tip: str,
     specs: Sequence[SiteSpec],
@@ -145,7 +146,7 @@ def head_branch(branch: str, tag: str) -> str:
 
 
 def read_pending(
-    clone: git.Clone,
+    clone: Clone,
     facts: BranchFacts,
     tag: str,
     specs: Sequence[SiteSpec],

@@ -10,10 +10,11 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pinbot import commits, git, output
+from pinbot import commits, output
 from pinbot.config import Settings
 from pinbot.cut.facts import BranchFacts, Pending, Pick
 from pinbot.errors import NegativeVerdict
+from pinbot.git.clone import trailers
 from pinbot.pins import kinds, lock
 from pinbot.pins.state import PinState
 from pinbot.pins.text import Change
@@ -203,7 +204,7 @@ def openhands_message(pick: Pick, branch: str, paths: Sequence[str], settings: S
         capability_sentence(pick, settings),
         *held_sentence(pick),
         "",
-        git.trailers(pick.ref, pick.digest),
+        trailers(pick.ref, pick.digest),
     ]
     return "\n".join(lines) + "\n"
 
@@ -219,7 +220,7 @@ def deploy_message(pick: Pick, branch: str, sha: str, settings: Settings) -> str
         capability_sentence(pick, settings),
         *held_sentence(pick),
         "",
-        git.trailers(pick.ref, pick.digest, {OPENHANDS_SHA_TRAILER: sha}),
+        trailers(pick.ref, pick.digest, {OPENHANDS_SHA_TRAILER: sha}),
     ]
     return "\n".join(lines) + "\n"
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pinbot import commits, git
+from pinbot import commits
 from pinbot.capability import cached_result, open_sdk
 from pinbot.context import Context
 from pinbot.edits import Site
@@ -15,6 +15,7 @@ from pinbot.errors import ExternalError, UsageError
 from pinbot.gate.facts import Check, Facts, Request, failed, passed, skipped
 from pinbot.gate.probe_report import probe_check, report_digest
 from pinbot.gate.repos import reader
+from pinbot.git.reader import RepoReader
 from pinbot.model import DIGEST_RE
 from pinbot.options import ImageOptions
 from pinbot.pins import profiles, sdk
@@ -31,7 +32,7 @@ class Gate:
         ctx: Context,
         opts: ImageOptions,
         request: Request,
-        openhands: git.RepoReader,
+        openhands: RepoReader,
         facts: Facts,
     ) -> None:
         self.ctx = ctx

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pinbot import commits, git, github
+from pinbot import commits, github
 from pinbot.context import Context
 from pinbot.edits import Site, sites
 from pinbot.errors import UsageError
 from pinbot.gate.facts import Request
+from pinbot.git.reader import InPlace, RepoReader
+from pinbot.git.sources import is_url
 
 
-def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> git.RepoReader:
+def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> RepoReader:
     """In place for a path or file:// URL; GitHub's API for a GitHub repository when a token
     is set; otherwise a temporary blobless mirror of the URL (in `scratch`, removed after)."""
     if source.startswith("file://") or Path(source).expanduser().exists():
-        return git.InPlace.open(source, flag)
+        return InPlace.open(source, flag)
     url = source  # a URL: the CLI made github.com/OWNER/NAME one (inputs.repository)
     hub = commits.github_repo(url)
     token = commits.github_token()
@@ -26,14 +28,14 @@ def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> git.RepoRe
         return github.GitHubReader(
             github.Forge(token, github.api_url(), ctx.settings.http_timeout), hub
         )
-    if not git.is_url(url):
+    if not is_url(url):
         raise UsageError(f"{flag} {source!r}: no such directory, and not a git URL")
     ctx.out.progress(f"{flag}: no GitHub token for {url}; reading a temporary blobless mirror")
-    return git.InPlace.mirror(url, flag, scratch)
+    return InPlace.mirror(url, flag, scratch)
 
 
 def deployed_sha(
-    ctx: Context, repo: git.RepoReader, ref: str | None
+    ctx: Context, repo: RepoReader, ref: str | None
 ) -> tuple[str, Site, list[tuple[str, Site]]]:
     """The OPENHANDS_SHA the workflow sets at the top level, and every job or step env that
     sets it too (the deploying job sees those)."""
@@ -49,7 +51,7 @@ def deployed_sha(
     return commit, site, overridden
 
 
-def required_commits(ctx: Context, request: Request, repo: git.RepoReader) -> tuple[str, ...]:
+def required_commits(ctx: Context, request: Request, repo: RepoReader) -> tuple[str, ...]:
     hub = None
     if request.require_prs:
         hub = (
@@ -60,5 +62,5 @@ def required_commits(ctx: Context, request: Request, repo: git.RepoReader) -> tu
     )
 
 
-def reader(repo: git.RepoReader, commit: str) -> sites.Reader:
+def reader(repo: RepoReader, commit: str) -> sites.Reader:
     return lambda path: repo.read(commit, path)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pinbot import git
 from pinbot.demo import repos
+from pinbot.git.clone import Clone
 from testing.cli import pinbot
 from testing.cutworld import (
     CAPABLE,
@@ -151,14 +151,14 @@ def test_rerun_makes_no_new_commit(capsys, images, world) -> None:
 def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_commit(
     capsys, images, world, monkeypatch
 ) -> None:
-    real_push = git.Clone.push
+    real_push = Clone.push
 
-    def killed_before_deploy(self: git.Clone, commit: str, branch: str) -> bool:
+    def killed_before_deploy(self: Clone, commit: str, branch: str) -> bool:
         if self.flag == "--deploy":
             raise KeyboardInterrupt
         return real_push(self, commit, branch)
 
-    monkeypatch.setattr(git.Clone, "push", killed_before_deploy)
+    monkeypatch.setattr(Clone, "push", killed_before_deploy)
     code, _, err = cut(capsys, images, world, "--push")
     assert code == 130, err
     head = head_branch(world.openhands.branch)
@@ -166,7 +166,7 @@ def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_co
     assert log(world.openhands.remote, pinned)[1] == world.openhands.backend_commit
     assert deploy_branch() not in repos.git(world.deploy.remote, "branch")
 
-    monkeypatch.setattr(git.Clone, "push", real_push)
+    monkeypatch.setattr(Clone, "push", real_push)
     code, report, err = cut(capsys, images, world, "--push")
 
     assert code == 0, err
@@ -179,12 +179,12 @@ def test_a_run_killed_between_the_pushes_completes_without_a_second_openhands_co
 def test_a_head_branch_another_run_pushed_meanwhile_is_taken_not_pushed_over(
     capsys, images, world, monkeypatch
 ) -> None:
-    real_push = git.Clone.push
+    real_push = Clone.push
     pushes: list[str] = []
     rival: list[str] = []
     head = head_branch(world.openhands.branch)
 
-    def racing(self: git.Clone, commit: str, branch: str) -> bool:
+    def racing(self: Clone, commit: str, branch: str) -> bool:
         pushes.append(branch)
         if branch == head and not rival:  # another run's commit of the same pin gets there first
             made = self.repo.commit(commit)
@@ -194,7 +194,7 @@ def test_a_head_branch_another_run_pushed_meanwhile_is_taken_not_pushed_over(
             assert real_push(self, other, branch)
         return real_push(self, commit, branch)
 
-    monkeypatch.setattr(git.Clone, "push", racing)
+    monkeypatch.setattr(Clone, "push", racing)
     code, report, err = cut(capsys, images, world, "--push")
 
     assert code == 0, err

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pinbot import git
 from pinbot.demo import repos
 from pinbot.errors import ExternalError, UsageError
+from pinbot.git.clone import Clone
 
 BOT = ("pinbot", "pinbot@users.noreply.github.com")
 
@@ -18,8 +18,8 @@ def deploy(tmp_path: Path) -> repos.DeployRepo:
     return repos.deploy_repo(tmp_path / "remotes", "1" * 40)
 
 
-def clone(tmp_path: Path, deploy: repos.DeployRepo, name: str = "c") -> git.Clone:
-    return git.Clone(deploy.url, "--deploy", tmp_path / name, BOT)
+def clone(tmp_path: Path, deploy: repos.DeployRepo, name: str = "c") -> Clone:
+    return Clone(deploy.url, "--deploy", tmp_path / name, BOT)
 
 
 def test_a_commit_keeps_bytes_and_the_executable_bit(tmp_path, deploy) -> None:
@@ -59,17 +59,17 @@ def test_missing_branches_and_files_are_none(tmp_path, deploy) -> None:
 
 def test_a_local_path_that_does_not_exist_is_bad_input(tmp_path) -> None:
     with pytest.raises(UsageError, match="no such directory"):
-        git.Clone(str(tmp_path / "missing"), "--deploy", tmp_path / "c", BOT)
+        Clone(str(tmp_path / "missing"), "--deploy", tmp_path / "c", BOT)
 
 
 def test_a_local_directory_that_is_not_a_repository_is_bad_input(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match=r"--deploy '.*empty' is not a git repository"):
-        git.Clone(str(tmp_path / "empty"), "--deploy", tmp_path / "c", BOT)
+        Clone(str(tmp_path / "empty"), "--deploy", tmp_path / "c", BOT)
 
 
 def test_fetching_from_a_url_that_is_not_a_repository_is_an_external_error(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
-    c = git.Clone((tmp_path / "empty").as_uri(), "--deploy", tmp_path / "c", BOT)
+    c = Clone((tmp_path / "empty").as_uri(), "--deploy", tmp_path / "c", BOT)
     with pytest.raises(ExternalError, match=r"git ls-remote .*empty \(--deploy\) failed"):
         c.fetch("main")

@@ -11,7 +11,7 @@ import pytest
 from pinbot.capability import ImageFacts, SourceDetector, open_sdk
 from pinbot.config import ROUTE_FILE, Settings
 from pinbot.errors import ExternalError
-from pinbot.git import GitClone, GitMirror
+from pinbot.git.sdk import GitClone, GitMirror
 
 UNKNOWN = "0123456789abcdef0123456789abcdef01234567"
 

@@ -17,7 +17,7 @@ from pinbot.capability import (
 )
 from pinbot.config import ROUTE_FILE, Settings
 from pinbot.errors import ExternalError, UsageError
-from pinbot.git import GitClone, GitMirror
+from pinbot.git.sdk import GitClone, GitMirror
 from pinbot.github import GithubContents
 from pinbot.model import Evidence
 
