@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pinbot.demo import agent_server as demo_server
 from pinbot.net import free_port, wait_for_http
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout: holds `pinbot` and `testing`
@@ -36,11 +37,8 @@ def harness_env(**extra: str) -> dict[str, str]:
 
 def server_command(version: str = "harness") -> str:
     """A `--server-command` that runs the stand-in agent server with the test agent (its
-    faults from HARNESS_AGENT_MODE), reporting `version`; it runs in its own directory, so name
-    the checkout."""
-    python, root = shlex.quote(sys.executable), shlex.quote(str(REPO_ROOT))
-    server = f"{python} -m testing.agent_server --port {{port}} --workdir {{workdir}}"
-    return f"env PYTHONPATH={root} {server} --version {shlex.quote(version)}"
+    faults from HARNESS_AGENT_MODE), reporting `version`."""
+    return demo_server.command(version, module="testing.agent_server", home=REPO_ROOT)
 
 
 def acp_command(name: str = "custom") -> str:

@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from typing import Any
 from pinbot.demo.web import Reply, Request, Router, page, serve
 
 STARTED = time.time()
+HOME = Path(__file__).resolve().parents[2]  # where `pinbot` was found, however that was
 DEFAULT_BUILD_SHA = "0123456789abcdef0123456789abcdef01234567"
 TERMINAL = ("finished", "error", "stuck")
 
@@ -316,6 +318,22 @@ def build_router(server: AgentServer, version: str = "harness") -> Router:
         return 200, page(events, request, server.page_size)
 
     return router
+
+
+def command(
+    version: str,
+    build_sha: str | None = None,
+    module: str = "pinbot.demo.agent_server",
+    home: Path = HOME,
+) -> str:
+    """A `--server-command` that runs this server (`module`: or a subclass's module) reporting
+    `version` and `build_sha` (None: the default one). It runs in a directory of its own, so
+    `home` goes on its PYTHONPATH."""
+    sha = f" HARNESS_BUILD_SHA={build_sha}" if build_sha else ""
+    return (
+        f"env PYTHONPATH={shlex.quote(str(home))}{sha} {shlex.quote(sys.executable)} -m {module} "
+        f"--port {{port}} --workdir {{workdir}} --version {shlex.quote(version)}"
+    )
 
 
 def main(make: Callable[[Path], AgentServer] = AgentServer) -> None:

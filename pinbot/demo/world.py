@@ -13,18 +13,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shlex
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pinbot
 from pinbot.config import Settings
-from pinbot.demo import package_index, repos
+from pinbot.demo import agent_server, package_index, repos
 from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import LayoutWriter, RegistryWriter, Writer
 from pinbot.demo.services import registry_binary, registry_server
@@ -186,13 +183,6 @@ def own_cache(directory: Path) -> Iterator[None]:
 
 
 def server_command(build_sha: str, tag: str = "harness") -> str:
-    """The stand-in agent server, reporting the build sha and the version of the image `tag`
-    (1.29.0 for 1.29.0-python): the pin today and the candidate are two versions of it."""
-    python = shlex.quote(sys.executable)
-    # The server runs in its own directory: point it at this pinbot, however it was found.
-    home = shlex.quote(str(Path(pinbot.__file__).resolve().parents[1]))
-    return (
-        f"env PYTHONPATH={home} HARNESS_BUILD_SHA={build_sha} {python} "
-        "-m pinbot.demo.agent_server --port {port} --workdir {workdir} "
-        f"--version {shlex.quote(tag.split('-')[0])}"
-    )
+    """The demo's agent server as the image `tag` (1.29.0 for 1.29.0-python) built from
+    `build_sha`: the pin today and the candidate are two versions of it."""
+    return agent_server.command(tag.split("-")[0], build_sha)
