@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,14 +76,4 @@ def cut_json(
 
 def git_as(directory: Path, author: tuple[str, str]) -> Callable[..., str]:
     """`git(*args)` in `directory`, committing as `author` (name, email): a human's commits."""
-    name, email = author
-    env = {**os.environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-           "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}  # fmt: skip
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", *args], cwd=directory, env=env, check=True, capture_output=True, text=True
-        )
-        return done.stdout.strip()
-
-    return git
+    return functools.partial(repos.git, directory, author=author)

@@ -34,6 +34,15 @@ from importlib.metadata import version
 def get_agent_server_image() -> str:
     return f"ghcr.io/openhands/agent-server:{version('openhands-agent-server')}-python"
 '''
+# Main's files in the package era beside its pins: the constant and the compose defaults gone.
+NO_CONSTANT: dict[str, str | bytes | None] = {
+    repos.SPEC_FILE: SPEC_WITHOUT_CONSTANT,
+    "docker-compose.yml": None,
+    "containers/dev/compose.yml": None,
+}
+# Each lock tool's lock file, and the command with which it fails on a stale one.
+LOCK_FILES = {"poetry": "poetry.lock", "uv": "uv.lock"}
+CHECKS = {"poetry": ("check", "--lock"), "uv": ("lock", "--check")}
 
 
 def poetry() -> str:
@@ -80,41 +89,51 @@ priority = "primary"
 """
 
 
-def poetry_run(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, POETRY_NO_INTERACTION="1", PATH=path_with_poetry())
+def run_tool(tool: str, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`TOOL ARGS` in `directory`, with the real poetry or uv."""
+    env = dict(os.environ)
+    if tool == "poetry":
+        env.update(POETRY_NO_INTERACTION="1", PATH=path_with_poetry())
+    binary = poetry() if tool == "poetry" else uv()
     return subprocess.run(
-        [poetry(), *args], cwd=directory, env=env, capture_output=True, text=True, timeout=300
+        [binary, *args], cwd=directory, env=env, capture_output=True, text=True, timeout=300
     )
 
 
-def lock(pyproject_text: str) -> str:
-    """The poetry.lock the real poetry writes for this pyproject.toml."""
+def lock(pyproject_text: str, tool: str = "poetry") -> str:
+    """The lock file (poetry.lock, uv.lock) the real `TOOL lock` writes for this pyproject.toml."""
     with tempfile.TemporaryDirectory(prefix="pinbot-lock-") as tmp:
-        (Path(tmp) / "pyproject.toml").write_text(pyproject_text)
-        done = poetry_run(Path(tmp), "lock")
-        if done.returncode != 0:
-            raise RuntimeError(f"poetry lock failed: {done.stderr or done.stdout}")
-        return (Path(tmp) / "poetry.lock").read_text()
+        return _locked(_written(Path(tmp), {"pyproject.toml": pyproject_text}), tool)
 
 
-def check_lock(files: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`poetry check --lock` on a tree's pyproject.toml and poetry.lock."""
+def check_lock(files: dict[str, str], tool: str = "poetry") -> subprocess.CompletedProcess[str]:
+    """The tool's own check (`poetry check --lock`, `uv lock --check`) of a tree's
+    pyproject.toml and lock file: it fails when the lock is stale."""
     with tempfile.TemporaryDirectory(prefix="pinbot-check-") as tmp:
-        for name, text in files.items():
-            (Path(tmp) / name).write_text(text)
-        return poetry_run(Path(tmp), "check", "--lock")
+        return run_tool(tool, _written(Path(tmp), files), *CHECKS[tool])
 
 
-def package_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
-    """Files of an OpenHands main in the package era (for `repos.openhands_repo(files=...)`)."""
-    text = pyproject(version, index_url)
-    return {
-        repos.SPEC_FILE: SPEC_WITHOUT_CONSTANT,
-        "docker-compose.yml": None,
-        "containers/dev/compose.yml": None,
-        "pyproject.toml": text,
-        "poetry.lock": lock(text),
-    }
+def _locked(directory: Path, tool: str) -> str:
+    done = run_tool(tool, directory, "lock")
+    if done.returncode != 0:
+        raise RuntimeError(f"{tool} lock failed: {done.stderr or done.stdout}")
+    return (directory / LOCK_FILES[tool]).read_text()
+
+
+def _written(directory: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
+def package_era(
+    version: str, index_url: str, tool: str = "poetry"
+) -> dict[str, str | bytes | None]:
+    """Files of an OpenHands main in the package era, locked by `tool` (for
+    `repos.openhands_repo(files=...)`); with uv, the pins once, in `[project]`."""
+    text = (pyproject if tool == "poetry" else uv_pyproject)(version, index_url)
+    return {**NO_CONSTANT, "pyproject.toml": text, LOCK_FILES[tool]: lock(text, tool)}
 
 
 def uv() -> str:
@@ -144,40 +163,6 @@ name = "local"
 url = "{index_url}"
 default = true
 """
-
-
-def uv_run(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([uv(), *args], cwd=directory, capture_output=True, text=True, timeout=300)
-
-
-def uv_lock(pyproject_text: str) -> str:
-    """The uv.lock the real `uv lock` writes for this pyproject.toml."""
-    with tempfile.TemporaryDirectory(prefix="pinbot-uv-") as tmp:
-        (Path(tmp) / "pyproject.toml").write_text(pyproject_text)
-        done = uv_run(Path(tmp), "lock")
-        if done.returncode != 0:
-            raise RuntimeError(f"uv lock failed: {done.stderr or done.stdout}")
-        return (Path(tmp) / "uv.lock").read_text()
-
-
-def check_uv_lock(files: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """`uv lock --check` on a tree's pyproject.toml and uv.lock: fails when the lock is stale."""
-    with tempfile.TemporaryDirectory(prefix="pinbot-uv-check-") as tmp:
-        for name, text in files.items():
-            (Path(tmp) / name).write_text(text)
-        return uv_run(Path(tmp), "lock", "--check")
-
-
-def uv_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
-    """The package era with uv instead of poetry: the pins in `[project]`, locked in uv.lock."""
-    text = uv_pyproject(version, index_url)
-    return {
-        repos.SPEC_FILE: SPEC_WITHOUT_CONSTANT,
-        "docker-compose.yml": None,
-        "containers/dev/compose.yml": None,
-        "pyproject.toml": text,
-        "uv.lock": uv_lock(text),
-    }
 
 
 def constant_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
@@ -258,40 +243,12 @@ def chart_repo(root: Path, tag: str, releases: dict[str, str] | None = None) -> 
     (`release/0.15` at `tag` too, then the older lines)."""
     lines = {"release/0.15": tag, **(releases or RELEASES)}
     remote = root / "openhands-cloud.git"
-    remote.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-    with tempfile.TemporaryDirectory(prefix="pinbot-charts-") as tmp:
-        work = Path(tmp)
-        _git(work, "init", "-q", "-b", "main")
-        _commit(work, {**chart_files(tag), "README.md": "# OpenHands Cloud\n"}, "Charts")
-        _git(work, "push", "-q", str(remote), "HEAD:refs/heads/main")
-        for number, (branch, pinned) in enumerate(lines.items()):
-            _commit(work, {"CHANGELOG.md": f"release {number}\n", **chart_files(pinned)}, branch)
-            _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
+    files = {**chart_files(tag), "README.md": "# OpenHands Cloud\n"}
+    commit = repos.new_remote(remote, files, "Charts")
+    for number, (branch, pinned) in enumerate(lines.items()):
+        files = {"CHANGELOG.md": f"release {number}\n", **chart_files(pinned)}
+        commit = repos.add_commit(remote, branch, files, branch, start=commit)
     return ChartRepo(remote, remote.as_uri(), lines)
-
-
-def _commit(work: Path, files: dict[str, str], message: str) -> None:
-    for name, text in files.items():
-        (work / name).parent.mkdir(parents=True, exist_ok=True)
-        (work / name).write_text(text)
-    _git(work, "add", "-A")
-    _git(work, "commit", "-q", "-m", message)
-
-
-def _git(cwd: Path, *args: str) -> str:
-    name, email = repos.HUMAN
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME=name,
-        GIT_AUTHOR_EMAIL=email,
-        GIT_COMMITTER_NAME=name,
-        GIT_COMMITTER_EMAIL=email,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-    )
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-    return done.stdout.decode().strip()
 
 
 # --- a second project that locks the packages through the first (OpenHands' enterprise/) -------
@@ -330,26 +287,14 @@ def root_package_pyproject(version: str, index_url: str) -> str:
 
 def two_locks(version: str, index_url: str) -> dict[str, str | bytes | None]:
     """The package era with `enterprise/` beside the root, each locked by the real poetry."""
-    root, enterprise = root_package_pyproject(version, index_url), enterprise_pyproject(index_url)
-    with tempfile.TemporaryDirectory(prefix="pinbot-two-locks-") as tmp:
-        top = Path(tmp)
-        (top / "enterprise").mkdir()
-        for name, text in {"pyproject.toml": root, "enterprise/pyproject.toml": enterprise}.items():
-            (top / name).write_text(text)
-        (top / "README.md").write_text("root\n")
-        (top / "enterprise" / "README.md").write_text("enterprise\n")
-        for folder in (top, top / "enterprise"):
-            done = poetry_run(folder, "lock")
-            if done.returncode != 0:
-                raise RuntimeError(f"poetry lock failed: {done.stderr or done.stdout}")
-        locks = {p: (top / p).read_text() for p in ("poetry.lock", "enterprise/poetry.lock")}
-    return {
-        repos.SPEC_FILE: SPEC_WITHOUT_CONSTANT,
-        "docker-compose.yml": None,
-        "containers/dev/compose.yml": None,
-        "pyproject.toml": root,
+    tree = {
+        "pyproject.toml": root_package_pyproject(version, index_url),
         "README.md": "root\n",
-        "enterprise/pyproject.toml": enterprise,
+        "enterprise/pyproject.toml": enterprise_pyproject(index_url),
         "enterprise/README.md": "enterprise\n",
-        **locks,
     }
+    with tempfile.TemporaryDirectory(prefix="pinbot-two-locks-") as tmp:
+        top = _written(Path(tmp), tree)
+        locks = {"poetry.lock": _locked(top, "poetry"),
+                 "enterprise/poetry.lock": _locked(top / "enterprise", "poetry")}  # fmt: skip
+    return {**NO_CONSTANT, **tree, **locks}

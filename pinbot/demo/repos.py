@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,8 +225,8 @@ def openhands_repo(
         **(files or {}),
     }
     content = {name: data for name, data in defaults.items() if data is not None}
-    remote = _bare(root / "openhands.git")
-    main = _push_new(remote, "main", content, "Initial OpenHands app server")
+    remote = root / "openhands.git"
+    main = new_remote(remote, content, "Initial OpenHands app server")
     backend = add_commit(
         remote,
         branch,
@@ -238,9 +239,9 @@ def openhands_repo(
 
 def deploy_repo(root: Path, openhands_sha: str, workflow: str | None = None) -> DeployRepo:
     """A deploy repo whose main deploys `openhands_sha` (or carries `workflow` as given)."""
-    remote = _bare(root / "deploy.git")
+    remote = root / "deploy.git"
     files = {WORKFLOW: workflow or deploy_workflow(openhands_sha), "deploy.sh": "#!/bin/sh\n"}
-    main = _push_new(remote, "main", files, "Deploy OpenHands")
+    main = new_remote(remote, files, "Deploy OpenHands")
     return DeployRepo(remote, remote.as_uri(), main, openhands_sha)
 
 
@@ -253,17 +254,11 @@ def add_commit(
     author: tuple[str, str] = HUMAN,
 ) -> str:
     """Commit `files` on `branch` of `remote` (created at `start` if new) and push it."""
-    with tempfile.TemporaryDirectory(prefix="pinbot-world-") as tmp:
-        work = Path(tmp)
-        _git(work, "init", "-q", "-b", "work")
-        _git(work, "fetch", "-q", str(remote), "+refs/heads/*:refs/remotes/origin/*")
-        base = start or _git(work, "rev-parse", f"refs/remotes/origin/{branch}")
-        _git(work, "checkout", "-q", "--detach", base)
+    with _checkout(remote, start or f"refs/remotes/origin/{branch}") as work:
         _write(work, files)
-        _git(work, "add", "-A")
-        _git(work, "commit", "-q", "-m", message, author=author)
-        _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
-        return _git(work, "rev-parse", "HEAD")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "-m", message, author=author)
+        return _push(work, remote, branch)
 
 
 def rolled_back_pin(
@@ -272,61 +267,60 @@ def rolled_back_pin(
     """The history a rollback leaves: pinbot pinned `new_tag` on `branch` (every file that named
     `old_tag`, the trailers pinbot writes), then a human reverted it with `git revert`.
     Returns (pin commit, revert commit)."""
-    with tempfile.TemporaryDirectory(prefix="pinbot-world-") as tmp:
-        work = Path(tmp)
-        _git(work, "init", "-q", "-b", "work")
-        _git(work, "fetch", "-q", str(remote), f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        _git(work, "checkout", "-q", "--detach", f"refs/remotes/origin/{branch}")
-        for name in _git(work, "grep", "-l", "-F", old_tag).splitlines():
+    with _checkout(remote, f"refs/remotes/origin/{branch}") as work:
+        for name in git(work, "grep", "-l", "-F", old_tag).splitlines():
             path = work / name
             path.write_text(path.read_text().replace(old_tag, new_tag))
         message = (
             f"Pin agent-server {new_tag}\n\nPoint every agent-server pin site on {branch} at "
             f"{image}:{new_tag}.\n\nPinbot-Image: {image}:{new_tag}\nPinbot-Digest: {digest}\n"
         )
-        _git(work, "commit", "-q", "-a", "-m", message, author=BOT)
-        _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
-        pin = _git(work, "rev-parse", "HEAD")
+        git(work, "commit", "-q", "-a", "-m", message, author=BOT)
+        pin = _push(work, remote, branch)
     return pin, revert_commit(remote, branch, pin)
 
 
 def revert_commit(remote: Path, branch: str, commit: str, author: tuple[str, str] = HUMAN) -> str:
     """A human rolls `commit` back on `branch` with `git revert` (its own message: "This
     reverts commit <sha>."), and pushes; returns the revert commit."""
-    with tempfile.TemporaryDirectory(prefix="pinbot-world-") as tmp:
-        work = Path(tmp)
-        _git(work, "init", "-q", "-b", "work")
-        _git(work, "fetch", "-q", str(remote), f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
-        _git(work, "checkout", "-q", "--detach", f"refs/remotes/origin/{branch}")
-        _git(work, "revert", "--no-edit", commit, author=author)
-        _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
-        return _git(work, "rev-parse", "HEAD")
+    with _checkout(remote, f"refs/remotes/origin/{branch}") as work:
+        git(work, "revert", "--no-edit", commit, author=author)
+        return _push(work, remote, branch)
 
 
 def show(remote: Path, revision: str, path: str) -> str:
     """`git show REVISION:PATH` in `remote`."""
-    return _git(remote, "show", f"{revision}:{path}", strip=False)
+    return git(remote, "show", f"{revision}:{path}", strip=False)
 
 
-def git(remote: Path, *args: str) -> str:
-    return _git(remote, *args)
-
-
-def _bare(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _git(path.parent, "init", "-q", "--bare", "-b", "main", path.name)
-    return path
-
-
-def _push_new(remote: Path, branch: str, files: Files, message: str) -> str:
+def new_remote(remote: Path, files: Files, message: str) -> str:
+    """A bare repository at `remote` whose main is one commit of `files`; returns it."""
+    remote.parent.mkdir(parents=True, exist_ok=True)
+    git(remote.parent, "init", "-q", "--bare", "-b", "main", remote.name)
     with tempfile.TemporaryDirectory(prefix="pinbot-world-") as tmp:
         work = Path(tmp)
-        _git(work, "init", "-q", "-b", branch)
+        git(work, "init", "-q", "-b", "main")
         _write(work, files)
-        _git(work, "add", "-A")
-        _git(work, "commit", "-q", "-m", message)
-        _git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
-        return _git(work, "rev-parse", "HEAD")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "-m", message)
+        return _push(work, remote, "main")
+
+
+@contextmanager
+def _checkout(remote: Path, revision: str) -> Iterator[Path]:
+    """A scratch work tree of `remote` (its branches as `origin/…`), detached at `revision`."""
+    with tempfile.TemporaryDirectory(prefix="pinbot-world-") as tmp:
+        work = Path(tmp)
+        git(work, "init", "-q", "-b", "work")
+        git(work, "fetch", "-q", str(remote), "+refs/heads/*:refs/remotes/origin/*")
+        git(work, "checkout", "-q", "--detach", revision)
+        yield work
+
+
+def _push(work: Path, remote: Path, branch: str) -> str:
+    """Push the work tree's HEAD to `branch` of `remote`; returns the commit."""
+    git(work, "push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
+    return git(work, "rev-parse", "HEAD")
 
 
 def _write(work: Path, files: Files) -> None:
@@ -338,7 +332,8 @@ def _write(work: Path, files: Files) -> None:
             path.chmod(0o755)
 
 
-def _git(cwd: Path, *args: str, author: tuple[str, str] = HUMAN, strip: bool = True) -> str:
+def git(cwd: Path, *args: str, author: tuple[str, str] = HUMAN, strip: bool = True) -> str:
+    """`git ARGS` in `cwd` (a remote or a work tree), committing as `author`; its output."""
     name, email = author
     env = {
         **os.environ,

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from pinbot.demo import repos
 from pinbot.demo.package_index import PackageIndex, serve
 from testing import eras
 from testing.cutworld import Images, Repos, cut_json, make_repos
@@ -173,8 +172,8 @@ def _world(tmp_path: Path, index: PackageIndex, tool: str, mode: str) -> tuple[R
     evil = _backend(tmp_path, "spy", report)
     text = (eras.pyproject if tool == "poetry" else eras.uv_pyproject)(OLD, index.url)
     text = text.replace("dependencies = [\n", f'dependencies = [\n  "evil @ {evil.as_uri()}",\n', 1)
-    lock_name = "poetry.lock" if tool == "poetry" else "uv.lock"
-    locked = eras.lock(text) if tool == "poetry" else eras.uv_lock(text)
+    lock_name = eras.LOCK_FILES[tool]
+    locked = eras.lock(text, tool)
     # the same backend, now in the mode under test (the lock records the URL, not the code)
     code = (evil / "evilbackend.py").read_text()
     assert "\nMODE = 'spy'\n" in code
@@ -183,9 +182,7 @@ def _world(tmp_path: Path, index: PackageIndex, tool: str, mode: str) -> tuple[R
     )
     report.unlink(missing_ok=True)
     files = {
-        repos.SPEC_FILE: eras.SPEC_WITHOUT_CONSTANT,
-        "docker-compose.yml": None,
-        "containers/dev/compose.yml": None,
+        **eras.NO_CONSTANT,
         "pyproject.toml": text,
         lock_name: locked,
     }
@@ -239,12 +236,10 @@ def test_a_repository_named_index_gets_no_credentials(
     images: Images, index: PackageIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str
 ) -> None:
     text = (eras.pyproject if tool == "poetry" else eras.uv_pyproject)(OLD, index.url)
-    lock_name = "poetry.lock" if tool == "poetry" else "uv.lock"
-    locked = eras.lock(text) if tool == "poetry" else eras.uv_lock(text)
+    lock_name = eras.LOCK_FILES[tool]
+    locked = eras.lock(text, tool)
     files = {
-        repos.SPEC_FILE: eras.SPEC_WITHOUT_CONSTANT,
-        "docker-compose.yml": None,
-        "containers/dev/compose.yml": None,
+        **eras.NO_CONSTANT,
         "pyproject.toml": text,  # names its index "local" ([[tool.uv.index]], poetry source)
         lock_name: locked,
     }
@@ -323,11 +318,9 @@ def test_a_repository_uv_toml_naming_another_index_is_not_given_to_uv(
     with serve(tmp_path / "elsewhere") as elsewhere:
         host = elsewhere.url.removeprefix("http://")
         files = {
-            repos.SPEC_FILE: eras.SPEC_WITHOUT_CONSTANT,
-            "docker-compose.yml": None,
-            "containers/dev/compose.yml": None,
+            **eras.NO_CONSTANT,
             "pyproject.toml": text,
-            "uv.lock": eras.uv_lock(text),
+            "uv.lock": eras.lock(text, "uv"),
             # repository tool configuration: an index of its own, with credentials in the URL
             "uv.toml": f'[[index]]\nname = "leak"\nurl = "http://u:{SECRET}@{host}"\n',
         }
@@ -347,9 +340,7 @@ def test_a_path_dependency_leaving_the_repository_is_refused_before_any_tool_run
 ) -> None:
     text = eras.pyproject(OLD, index.url)
     files = {
-        repos.SPEC_FILE: eras.SPEC_WITHOUT_CONSTANT,
-        "docker-compose.yml": None,
-        "containers/dev/compose.yml": None,
+        **eras.NO_CONSTANT,
         "pyproject.toml": text.replace(
             "[tool.poetry.dependencies]\n",
             f'[tool.poetry.dependencies]\nx = {{ path = "{path}" }}\n',

@@ -48,7 +48,7 @@ def _uv_offline(index: PackageIndex, monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 @pytest.fixture
 def world(index: PackageIndex, tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "uv-era", files=eras.uv_era(OLD, index.url))
+    return make_repos(tmp_path / "uv-era", files=eras.package_era(OLD, index.url, "uv"))
 
 
 def test_a_uv_locked_cut_regenerates_uv_lock_with_uv_and_reports_the_lock_diff(
@@ -69,7 +69,7 @@ def test_a_uv_locked_cut_regenerates_uv_lock_with_uv_and_reports_the_lock_diff(
         ("uv.lock", name, OLD, NEW) for name in sorted(eras.PACKAGES)
     ]
     tree = {p: repos.show(world.openhands.remote, sha, p) for p in ("pyproject.toml", "uv.lock")}
-    check = eras.check_uv_lock(tree)
+    check = eras.check_lock(tree, "uv")
     assert check.returncode == 0, check.stdout + check.stderr
     assert f'name = "openhands-sdk"\nversion = "{NEW}"' in tree["uv.lock"]
     assert f'source = {{ registry = "{index.url}" }}' in tree["uv.lock"]  # the local index
@@ -87,8 +87,10 @@ def test_a_uv_locked_cut_regenerates_uv_lock_with_uv_and_reports_the_lock_diff(
 
 def test_the_stale_uv_lock_fails_uvs_own_check(index) -> None:
     """The check the cut test relies on can fail: a moved pin beside the old lock is stale."""
-    old = eras.uv_lock(eras.uv_pyproject(OLD, index.url))
-    done = eras.check_uv_lock({"pyproject.toml": eras.uv_pyproject(NEW, index.url), "uv.lock": old})
+    old = eras.lock(eras.uv_pyproject(OLD, index.url), "uv")
+    done = eras.check_lock(
+        {"pyproject.toml": eras.uv_pyproject(NEW, index.url), "uv.lock": old}, "uv"
+    )
     assert done.returncode != 0
     assert "--check" in done.stderr or "update" in done.stderr.lower(), done.stderr
 
