@@ -326,15 +326,16 @@ class SdkTree(Protocol):
         ...
 
 
-def open_sdk(spec: str | None, settings: Settings) -> SdkTree:
-    """The tree named by `--sdk`: a clone's path, a git URL, or (None) GitHub's contents API."""
+def open_sdk(spec: str | None, settings: Settings, cache: Path) -> SdkTree:
+    """The tree named by `--sdk`: a clone's path, a git URL (mirrored under `cache`, pinbot's
+    cache directory), or (None) GitHub's contents API."""
     if not spec:
         from pinbot.github import GithubContents
 
         return GithubContents(settings.sdk_repo, timeout=settings.http_timeout)
     from pinbot.git.sdk import open_sdk_git
 
-    return open_sdk_git(spec)
+    return open_sdk_git(spec, cache)
 
 
 def make_detectors(
@@ -342,6 +343,7 @@ def make_detectors(
     names: Sequence[str],
     sdk_spec: str | None,
     pull_image: str,
+    cache: Path,
     source: Source | None = None,
 ) -> list[Detector]:
     """The detectors named (from config 'detectors' or --detectors), in that order.
@@ -349,7 +351,9 @@ def make_detectors(
     detectors: list[Detector] = []
     for name in names:
         if name == "source":
-            detectors.append(SourceDetector(open_sdk(sdk_spec, settings), settings.route_file))
+            detectors.append(
+                SourceDetector(open_sdk(sdk_spec, settings, cache), settings.route_file)
+            )
         elif name == "openapi":
             detectors.append(
                 OpenapiDetector(docker.client_factory(settings.http_timeout), pull_image, settings)

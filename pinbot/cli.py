@@ -294,7 +294,7 @@ def _env_typed(action: argparse.Action, env: str, text: str) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     out = Output()
     previous_run = os.environ.get(cleanup.RUN_ENV)
-    run = cleanup.begin(config.cache_dir() / "runs")
+    run = cleanup.begin(inputs.cache_dir(os.environ) / "runs")
     handlers = _install_signal_handlers()
     try:
         return _main(argv, out)
@@ -336,12 +336,14 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
     # `config check FILE` and `config sample` read no other config.
     own = args.command == "config" and (args.file or args.action == "sample")
     settings = config.load(args.config, discover=args.command != "gate" and not own)
+    settings = inputs.with_environment(settings, os.environ)
     if getattr(args, "profile", None):
         pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])
         settings = settings.replace(pin=pin)
     if getattr(args, "index_url", None):
         settings = settings.replace(pin=dataclasses.replace(settings.pin, index_url=args.index_url))
-    ctx = Context(settings=settings, out=out, use_cache=not args.no_cache)
+    cache = inputs.cache_dir(os.environ)
+    ctx = Context(settings=settings, out=out, cache_dir=cache, use_cache=not args.no_cache)
     if args.command == "scan" and bool(args.openhands) != bool(args.openhands_branch):
         raise UsageError(
             "scan: --openhands and --openhands-branch go together: give both to hold back "
@@ -406,7 +408,7 @@ def _configure_logging(verbose: int, out: Output) -> None:
 
 
 def _write_traceback(out: Output) -> str:
-    directory = config.cache_dir() / "logs"
+    directory = inputs.cache_dir(os.environ) / "logs"
     try:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")

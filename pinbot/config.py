@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import re
 import tomllib
 import typing
@@ -511,18 +510,10 @@ def validate_index_url(settings: Settings, what: str) -> None:
         )
 
 
-def cache_dir() -> Path:
-    """$PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot."""
-    explicit = os.environ.get("PINBOT_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "pinbot" if xdg else Path.home() / ".cache" / "pinbot"
-
-
 def git_author(settings: Settings) -> tuple[str, str]:
-    """(name, email) of the bot identity: PINBOT_GIT_AUTHOR, else config, else the default."""
-    text = os.environ.get("PINBOT_GIT_AUTHOR") or settings.git_author
+    """(name, email) of the bot identity: config `git_author` (which PINBOT_GIT_AUTHOR
+    overrides at the face, `pinbot.inputs.with_environment`), else the default."""
+    text = settings.git_author
     parsed = parse_author(text)
     if parsed is None:
         raise UsageError(f"git author {text!r} must look like 'Name <email@example.com>'")

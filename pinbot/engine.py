@@ -67,7 +67,7 @@ class Engine:
             HEAD_WIDTH + self.settings.concurrency,
             mask=ctx.out.mask,
         )
-        directory = config.cache_dir() / "v1" if ctx.use_cache else None
+        directory = ctx.cache_dir / "v1" if ctx.use_cache else None
         self.cache = VerdictCache(directory)
         self.hints = TagHints(directory, str(opts.image))
         self.key = capability.capability_key(self.settings)
@@ -97,6 +97,7 @@ class Engine:
                     list(self.opts.detectors),
                     self.opts.sdk,
                     pull_image,
+                    self.ctx.cache_dir,
                     source=self.source,
                 )
             return self._detectors

@@ -293,3 +293,24 @@ def environment(environ: Mapping[str, str]) -> None:
     cache = environ.get("PINBOT_CACHE_DIR", "")
     if cache and Path(cache).exists() and not Path(cache).is_dir():
         raise UsageError(f"PINBOT_CACHE_DIR={cache!r} is a file: name a directory (or unset it)")
+
+
+def cache_dir(environ: Mapping[str, str]) -> Path:
+    """pinbot's cache: $PINBOT_CACHE_DIR, else $XDG_CACHE_HOME/pinbot, else ~/.cache/pinbot.
+    Read once by the face (`pinbot.cli`) into the run's `Context`."""
+    explicit = environ.get("PINBOT_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "pinbot" if xdg else Path.home() / ".cache" / "pinbot"
+
+
+# The PINBOT_* variables that no flag reads but that override a config key.
+ENV_KEYS = {"PINBOT_GIT_AUTHOR": "git_author"}
+
+
+def with_environment(settings: config.Settings, environ: Mapping[str, str]) -> config.Settings:
+    """The settings with what the environment overrides (ENV_KEYS; the flags' own PINBOT_*
+    variables are the parser's, `pinbot.cli`)."""
+    changes = {key: environ[env] for env, key in ENV_KEYS.items() if environ.get(env)}
+    return settings.replace(**changes) if changes else settings

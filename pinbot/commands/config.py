@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pinbot import config, options
+from pinbot import config, inputs, options
 from pinbot.commands import Context
 from pinbot.options import ConfigOptions
 
@@ -97,7 +97,9 @@ def run(ctx: Context, opts: ConfigOptions) -> int:
     if opts.action == "sample":
         ctx.out.result({"sample": SAMPLE}, SAMPLE.rstrip("\n"))
         return 0
-    settings = config.load(opts.file) if opts.file else ctx.settings
+    settings = ctx.settings
+    if opts.file:  # what a run with --config FILE here would use
+        settings = inputs.with_environment(config.load(opts.file), os.environ)
     rows = origins(settings, os.environ)
     data = {"file": _file(settings), "valid": True, "settings": rows}
     ctx.out.result(data, _text(data))
@@ -121,6 +123,7 @@ def _overrides(environ: Mapping[str, str]) -> dict[str, str]:
     for option in options.OPTIONS:
         if option.config and option.env and environ.get(option.env):
             found[option.config] = f"{option.env} (for {', '.join(option.commands)})"
+    found.update({key: env for env, key in inputs.ENV_KEYS.items() if environ.get(env)})
     return found
 
 

@@ -70,7 +70,7 @@ class _Cut:
     @property
     def lock_bounds(self) -> locktool.Bounds:
         pin = self.ctx.settings.pin
-        cache = config.cache_dir() / "lock-tools"
+        cache = self.ctx.cache_dir / "lock-tools"
         return locktool.Bounds(pin.index_url, pin.lock_timeout, pin.lock_memory_mib, cache)
 
     def close(self) -> None:
@@ -334,7 +334,7 @@ def _declared(ctx: Context, opts: ImageOptions, candidate: Candidate) -> str | N
     if info.kind != "sha" or info.sha is None:
         return None
     commit = candidate.build_sha or info.sha
-    found = sdk.declared(open_sdk(opts.sdk, ctx.settings).read, [commit])
+    found = sdk.declared(open_sdk(opts.sdk, ctx.settings, ctx.cache_dir).read, [commit])
     version = found.get(commit)
     if version is not None:
         ctx.out.progress(

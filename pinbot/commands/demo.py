@@ -8,6 +8,7 @@ does not succeed ends the demo with that step's own exit code.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable
@@ -79,9 +80,10 @@ def run(ctx: Context, options: DemoOptions) -> int:
         ctx.out.progress(f"reusing the local world in {workdir}: the steps do only what is left")
     else:
         ctx.out.progress(f"building a local world in {workdir}")
-    with world.own_cache(workdir / "cache"), world.built(workdir, again) as built:
+    cache = workdir / "cache"  # the world's own: its steps never touch the user's cache
+    with world.own_cache(cache), world.built(workdir, again) as built:
         ctx.out.progress(f"published {built.tags} tags; OpenHands and deploy remotes in {workdir}")
-        summary = _pipeline(ctx, built)
+        summary = _pipeline(dataclasses.replace(ctx, cache_dir=cache), built)
         summary["kept"] = options.workdir is not None or options.keep
         ctx.out.result(summary, _summary_text(summary, time.monotonic() - started))
         if options.serve:
@@ -242,7 +244,7 @@ def _step(
 ) -> Any:
     """Run one command on the world's own settings; its result, or StepFailed with its code."""
     out = StepOutput(ctx.out)
-    code = command(Context(settings or Settings(), out, ctx.use_cache), options)
+    code = command(Context(settings or Settings(), out, ctx.cache_dir, ctx.use_cache), options)
     if code != 0 or out.data is None:
         raise StepFailed(name, code)
     return out.data

@@ -163,7 +163,8 @@ def declared_version(ctx: Context, opts: ImageOptions, tag: str) -> str | None:
     info = versions.classify(tag, opts.variant)
     if info.kind != "sha" or info.sha is None:
         return None
-    version = sdk.declared(open_sdk(opts.sdk, ctx.settings).read, [info.sha]).get(info.sha)
+    tree = open_sdk(opts.sdk, ctx.settings, ctx.cache_dir)
+    version = sdk.declared(tree.read, [info.sha]).get(info.sha)
     if version is not None:
         ctx.out.progress(f"{tag} is a build of {info.sha}, whose SDK declares {version}")
     return version

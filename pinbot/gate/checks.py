@@ -130,7 +130,7 @@ class Gate:
         commits = pins.commits()
         if not commits:
             return pins
-        tree = open_sdk(self.opts.sdk, self.settings)
+        tree = open_sdk(self.opts.sdk, self.settings, self.ctx.cache_dir)
         return pins.with_declared(sdk.declared(tree.read, commits))
 
     def digest_unchanged(self) -> Check:

@@ -12,7 +12,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-from pinbot import config
 from pinbot.errors import ExternalError, UsageError
 from pinbot.git.catfile import CatFile, tree_entries
 from pinbot.git.credentials import split_credential
@@ -20,11 +19,11 @@ from pinbot.git.runner import last_line, run
 from pinbot.git.sources import check_source, is_url
 
 
-def open_sdk_git(spec: str) -> GitClone | GitMirror:
-    """`--sdk URL` (a mirror in the cache) or `--sdk PATH` (the user's clone, read in place)."""
+def open_sdk_git(spec: str, cache: Path) -> GitClone | GitMirror:
+    """`--sdk URL` (a mirror under `cache`) or `--sdk PATH` (the user's clone, read in place)."""
     check_source(spec, "--sdk")
     if is_url(spec):
-        return GitMirror(spec)
+        return GitMirror(spec, cache / "sdk")
     return GitClone(_checked_clone(Path(spec).expanduser()))
 
 
@@ -98,11 +97,11 @@ class GitMirror:
     (servers that allow it, like GitHub); the explicit fetch covers servers that do not.
     """
 
-    def __init__(self, url: str, root: Path | None = None) -> None:
+    def __init__(self, url: str, root: Path) -> None:
         self.url, self.credential = split_credential(url, "--sdk")
         self.where = self.url  # shown in evidence, PR bodies and the cache
         key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
-        self.path = (root or config.cache_dir() / "sdk") / key
+        self.path = root / key
         self._lock = threading.Lock()
         self._reader = CatFile(self.path, self.credential)
 

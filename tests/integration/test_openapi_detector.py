@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,7 +60,7 @@ def _forget(client: Any, ref: str) -> None:
 @pytest.fixture
 def detector(world: World) -> OpenapiDetector:
     settings = Settings().replace(openapi=OpenapiSettings(startup_timeout=STARTUP, memory="256m"))
-    (made,) = make_detectors(settings, ["openapi"], None, world.repository)
+    (made,) = make_detectors(settings, ["openapi"], None, world.repository, Path("cache"))
     assert isinstance(made, OpenapiDetector)
     return made
 

@@ -33,6 +33,11 @@ class Sdk:
         return git(self.path, "rev-parse", "HEAD")
 
 
+def cache() -> Path:
+    """pinbot's cache directory, as a run's Context carries it (each test has its own cwd)."""
+    return Path.cwd() / "pinbot-cache"
+
+
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -61,14 +66,14 @@ def sdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sdk:
 
 
 def test_a_clone_answers_per_commit(sdk: Sdk) -> None:
-    tree = open_sdk(str(sdk.path), Settings())
+    tree = open_sdk(str(sdk.path), Settings(), cache())
     assert isinstance(tree, GitClone)
     found = [tree.has_file(sha, ROUTE_FILE) for sha in (sdk.a, sdk.b, sdk.c)]
     assert found == [False, True, False]
 
 
 def test_a_subdirectory_of_the_clone_answers_for_the_whole_tree(sdk: Sdk) -> None:
-    tree = open_sdk(str(sdk.path / "openhands-agent-server"), Settings())
+    tree = open_sdk(str(sdk.path / "openhands-agent-server"), Settings(), cache())
     assert tree.has_file(sdk.b, ROUTE_FILE)
 
 
@@ -89,17 +94,17 @@ def test_a_tree_id_is_not_taken_for_a_commit(sdk: Sdk) -> None:
 
 
 def test_a_url_is_mirrored_bare_and_blobless_in_the_cache(sdk: Sdk) -> None:
-    tree = open_sdk(sdk.url, Settings())
+    tree = open_sdk(sdk.url, Settings(), cache())
     assert isinstance(tree, GitMirror)
     assert [tree.has_file(sha, ROUTE_FILE) for sha in (sdk.a, sdk.b, sdk.c)] == [False, True, False]
-    assert tree.path.parent == Path.cwd() / "pinbot-cache" / "sdk"
+    assert tree.path.parent == cache() / "sdk"
     assert git(tree.path, "rev-parse", "--is-bare-repository") == "true"
     kinds = git(tree.path, "cat-file", "--batch-all-objects", "--batch-check=%(objecttype)")
     assert "blob" not in kinds.split()
 
 
 def test_the_mirror_fetches_a_commit_made_after_it_was_cloned(sdk: Sdk) -> None:
-    mirror = GitMirror(sdk.url)
+    mirror = GitMirror(sdk.url, cache() / "sdk")
     assert not mirror.has_file(sdk.c, ROUTE_FILE)
     (sdk.path / ROUTE_FILE).write_text("router = 'back'\n")
     d = sdk.commit("D: the routes are back")
@@ -109,18 +114,18 @@ def test_the_mirror_fetches_a_commit_made_after_it_was_cloned(sdk: Sdk) -> None:
 
 def test_a_commit_the_remote_does_not_have_is_an_error_after_a_fetch(sdk: Sdk) -> None:
     with pytest.raises(ExternalError, match=f"commit {UNKNOWN} is not in .* even after a fetch"):
-        GitMirror(sdk.url).has_file(UNKNOWN, ROUTE_FILE)
+        GitMirror(sdk.url, cache() / "sdk").has_file(UNKNOWN, ROUTE_FILE)
 
 
 def test_an_unreachable_url_is_an_error_naming_it(tmp_path: Path) -> None:
     url = (tmp_path / "no-such-repo").as_uri()
     with pytest.raises(ExternalError, match=f"cloning {url} failed"):
-        GitMirror(url).has_file(UNKNOWN, ROUTE_FILE)
-    assert not any((Path.cwd() / "pinbot-cache" / "sdk").iterdir())  # no half-made mirror
+        GitMirror(url, cache() / "sdk").has_file(UNKNOWN, ROUTE_FILE)
+    assert not any((cache() / "sdk").iterdir())  # no half-made mirror
 
 
 def test_the_source_detector_over_a_mirror(sdk: Sdk) -> None:
-    detector = SourceDetector(GitMirror(sdk.url), ROUTE_FILE)
+    detector = SourceDetector(GitMirror(sdk.url, cache() / "sdk"), ROUTE_FILE)
     digest = "sha256:" + "a" * 64
     results = [
         detector.check(ImageFacts(digest, ("linux/amd64",), build_sha=sha)).result

@@ -162,10 +162,12 @@ def test_source_asks_the_sdk_once_per_build_sha() -> None:
 
 # -- choosing the SDK backend ---------------------------------------------------------------
 
+CACHE = Path("pinbot-cache")  # pinbot's cache directory, as the run's Context carries it
+
 
 @pytest.mark.parametrize("spec", [None, ""])
 def test_open_sdk_without_a_spec_asks_github(spec: str | None) -> None:
-    tree = open_sdk(spec, Settings())
+    tree = open_sdk(spec, Settings(), CACHE)
     assert isinstance(tree, GithubContents)
     assert tree.repo == "OpenHands/software-agent-sdk"
 
@@ -174,34 +176,34 @@ def test_open_sdk_without_a_spec_asks_github(spec: str | None) -> None:
     "spec", ["file:///srv/sdk.git", "https://github.com/x/y.git", "git@github.com:x/y.git"]
 )
 def test_open_sdk_treats_urls_as_mirrors(spec: str) -> None:
-    tree = open_sdk(spec, Settings())
+    tree = open_sdk(spec, Settings(), CACHE)
     assert isinstance(tree, GitMirror)
-    assert tree.path.parent == Path.cwd() / "pinbot-cache" / "sdk"
+    assert tree.path.parent == CACHE / "sdk"
 
 
 def test_open_sdk_rejects_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such directory"):
-        open_sdk(str(tmp_path / "nope"), Settings())
+        open_sdk(str(tmp_path / "nope"), Settings(), CACHE)
 
 
 def test_open_sdk_rejects_a_directory_that_is_not_a_clone(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is not a git repository"):
-        open_sdk(str(tmp_path), Settings())
+        open_sdk(str(tmp_path), Settings(), CACHE)
 
 
 def test_make_detectors_keeps_the_order_given() -> None:
-    detectors = make_detectors(Settings(), ["openapi", "source"], None, "ghcr.io/x/y")
+    detectors = make_detectors(Settings(), ["openapi", "source"], None, "ghcr.io/x/y", CACHE)
     assert [d.name for d in detectors] == ["openapi", "source"]
 
 
 def test_make_detectors_rejects_an_unknown_name() -> None:
     with pytest.raises(UsageError, match="'sauce' is unknown"):
-        make_detectors(Settings(), ["sauce"], None, "ghcr.io/x/y")
+        make_detectors(Settings(), ["sauce"], None, "ghcr.io/x/y", CACHE)
 
 
 def test_open_sdk_with_a_path_opens_that_clone(tmp_path: Path) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    assert isinstance(open_sdk(str(tmp_path), Settings()), GitClone)
+    assert isinstance(open_sdk(str(tmp_path), Settings(), CACHE), GitClone)
 
 
 # -- the GitHub contents backend ------------------------------------------------------------

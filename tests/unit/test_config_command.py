@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pinbot import config
+from pinbot import config, inputs
 from testing.cli import pinbot
 
 
@@ -48,6 +48,36 @@ def test_check_shows_each_setting_and_where_it_came_from(
     assert rows["pin.index_url"]["from"] == str(path)
     assert rows["concurrency"] == {"key": "concurrency", "value": 7, "from": "default"}
     assert rows["variant"]["from"] == "PINBOT_VARIANT (for scan, check, cut, gate), over default"
+
+
+def test_the_git_author_from_the_environment_is_shown_as_what_overrides_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "pinbot.toml"
+    path.write_text('git_author = "Release Bot <bot@example.com>"\n')
+    monkeypatch.setenv("PINBOT_GIT_AUTHOR", "Env Bot <env@example.com>")
+
+    code, out, err = pinbot("--json", "config", "check", str(path))
+
+    assert code == 0, err
+    rows = {row["key"]: row for row in json.loads(out)["settings"]}
+    assert rows["git_author"] == {
+        "key": "git_author",
+        "value": "Env Bot <env@example.com>",
+        "from": f"PINBOT_GIT_AUTHOR, over {path}",
+    }
+
+
+def test_config_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.py parses what it is given; the face reads PINBOT_GIT_AUTHOR (pinbot.inputs)."""
+    monkeypatch.setenv("PINBOT_GIT_AUTHOR", "Env Bot <env@example.com>")
+    settings = config.Settings()
+
+    assert config.git_author(settings) == config.parse_author(config.DEFAULT_AUTHOR)
+    overridden = inputs.with_environment(settings, {"PINBOT_GIT_AUTHOR": "A <a@example.com>"})
+    assert config.git_author(overridden) == ("A", "a@example.com")
+    source = Path(config.__file__).read_text(encoding="utf-8")
+    assert "os.environ" not in source and "getenv" not in source
 
 
 def test_check_without_a_file_reads_the_config_every_command_reads(tmp_path: Path) -> None:
