@@ -330,7 +330,7 @@ def open_sdk(spec: str | None, settings: Settings, cache: Path) -> SdkTree:
     """The tree named by `--sdk`: a clone's path, a git URL (mirrored under `cache`, pinbot's
     cache directory), or (None) GitHub's contents API."""
     if not spec:
-        from pinbot.github import GithubContents
+        from pinbot.github.contents import GithubContents
 
         return GithubContents(settings.sdk_repo, timeout=settings.http_timeout)
     from pinbot.git.sdk import open_sdk_git

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from pinbot import cleanup, commits, config, github, holds, locktool, versions
+from pinbot import cleanup, commits, config, holds, locktool, versions
 from pinbot.capability import open_sdk
 from pinbot.commands import Context
 from pinbot.commands.scan import hold_back, holds_on
@@ -38,6 +38,8 @@ from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from pinbot.gate.probe_report import candidate_match, load_probe_report
 from pinbot.git.clone import Clone
 from pinbot.git.sources import check_source
+from pinbot.github.client import open_forge
+from pinbot.github.pulls import PullSpec, with_pr_commits
 from pinbot.holds import Hold
 from pinbot.model import Candidate, validate_branch, validate_sha, validate_tag
 from pinbot.options import CutOptions, ImageOptions
@@ -241,12 +243,12 @@ def _need_token(cut: _Cut) -> None:
     """Refuse --open-prs without a token now, before anything is pushed."""
     urls = [cut.openhands.url, *([cut.deploy.url] if cut.deploy else [])]
     if any(commits.github_repo(url) for url in urls):
-        github.open_forge(0)
+        open_forge(0)
 
 
 def _with_pulls(cut: _Cut, outcome: Outcome) -> None:
     """One PR per branch whose pin is not on it yet (from its head branch), and the deploy's."""
-    specs: list[github.PullSpec] = []
+    specs: list[PullSpec] = []
     reasons: list[str] = []
     first, pick = outcome.built[0], outcome.plan.pick
     probed = probe_notes(cut.request.probe) if cut.request.probe else []
@@ -427,7 +429,7 @@ def _judge(ctx: Context, request: Request, opts: ImageOptions, candidate: Candid
 
 def _required_commits(ctx: Context, request: Request, clone: Clone) -> tuple[str, ...]:
     repo = commits.github_repo(clone.url) if request.require_prs else None
-    shas = github.required_commits(
+    shas = with_pr_commits(
         request.require_commits, request.require_prs, repo, ctx.settings.http_timeout
     )
     if not shas:

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol, TypeVar
 
-from pinbot import commits, github, locktool
+from pinbot import commits, locktool
 from pinbot.context import Context
 from pinbot.cut.plan import BranchPlan, FileEdit, LockStep, Plan, deploy_message
 from pinbot.edits import sites, workflow
 from pinbot.errors import ExternalError, UsageError
 from pinbot.git.clone import Clone
+from pinbot.github.client import open_forge
+from pinbot.github.pulls import PullRequest, PullSpec, ensure_pulls
 from pinbot.pins import lock, projects
 from pinbot.pins.lock import LockChange
 
@@ -286,15 +288,15 @@ def _kept_moving(branch: str, url: str, state: str) -> ExternalError:
 
 
 def open_pulls(
-    ctx: Context, specs: tuple[github.PullSpec, ...], reasons: tuple[str, ...]
-) -> dict[str, github.PullRequest]:
+    ctx: Context, specs: tuple[PullSpec, ...], reasons: tuple[str, ...]
+) -> dict[str, PullRequest]:
     for reason in reasons:
         ctx.out.progress(f"{reason} (branches pushed)")
     if not specs:
         return {}
     ctx.out.progress("opening or updating the pull requests")
     try:
-        return github.open_forge(ctx.settings.http_timeout).ensure(specs, ctx.settings.pr)
+        return ensure_pulls(open_forge(ctx.settings.http_timeout), specs, ctx.settings.pr)
     except ExternalError as exc:
         raise ExternalError(
             f"{exc}; the branches are pushed: re-run the same command to open or update the "

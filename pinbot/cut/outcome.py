@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pinbot import github
 from pinbot.cut.apply import Built, DeployBuilt
 from pinbot.cut.plan import FileEdit, Plan
+from pinbot.github.pulls import PullRequest, PullSpec
 
 
 @dataclass
@@ -19,8 +19,8 @@ class Outcome:
     deploy: DeployBuilt | None = None
     deploy_preview: FileEdit | None = None
     deploy_message: str | None = None
-    pulls: tuple[github.PullSpec, ...] = ()
+    pulls: tuple[PullSpec, ...] = ()
     no_pr_reasons: tuple[str, ...] = ()
-    opened: dict[str, github.PullRequest] = field(default_factory=dict)
+    opened: dict[str, PullRequest] = field(default_factory=dict)
     pushed: bool = False
     kept: Path | None = None

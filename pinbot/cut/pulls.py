@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pinbot import commits, github, output
+from pinbot import commits, output
 from pinbot.cut.apply import Built, DeployBuilt
 from pinbot.cut.facts import Pick
+from pinbot.github.pulls import PullSpec, render_section
 from pinbot.pins.lock import LockChange
 
 
@@ -66,17 +67,17 @@ def _separated(lines: list[str]) -> list[str]:
 
 def openhands_pull(
     pick: Pick, built: Built, repo: commits.GitHubRepo, first: bool, probed: Sequence[str] = ()
-) -> github.PullSpec:
+) -> PullSpec:
     """The PR from a branch's head into the branch; the first branch's (the commit the deploy
     names) and the deploy PR link each other."""
     rows = [*facts(pick, built), *lock_rows(built.lock)]
-    section = github.render_section(
+    section = render_section(
         title=f"pinbot: agent-server {pick.tag} for {built.branch}",
         facts=[*rows, ("deploy PR", "{other}")] if first else rows,
         evidence=pick.candidate.evidence,
         notes=[*notes(pick), *probed],
     )
-    return github.PullSpec(
+    return PullSpec(
         role(built.branch),
         repo,
         built.plan.head,
@@ -95,16 +96,16 @@ def deploy_pull(
     repo: commits.GitHubRepo,
     base: str,
     probed: Sequence[str] = (),
-) -> github.PullSpec:
+) -> PullSpec:
     short = commits.short(first.commit)
-    section = github.render_section(
+    section = render_section(
         title=f"pinbot: deploy OpenHands {short}",
         facts=[*facts(pick, first), *lock_rows(first.lock), ("OpenHands PR", "{other}")],
         evidence=pick.candidate.evidence,
         notes=[*notes(pick), *probed],
     )
     title = f"Deploy OpenHands {short} with agent-server {pick.tag}"
-    return github.PullSpec(
+    return PullSpec(
         "deploy",
         repo,
         deploy.branch,

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pinbot import commits, github
+from pinbot import commits
 from pinbot.context import Context
 from pinbot.edits import Site, sites
 from pinbot.errors import UsageError
 from pinbot.gate.facts import Request
 from pinbot.git.reader import InPlace, RepoReader
 from pinbot.git.sources import is_url
+from pinbot.github.client import Forge, api_url
+from pinbot.github.pulls import with_pr_commits
+from pinbot.github.reader import GitHubReader
 
 
 def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> RepoReader:
@@ -25,9 +28,7 @@ def open_repo(ctx: Context, source: str, flag: str, scratch: Path) -> RepoReader
     token = commits.github_token()
     if hub is not None and token is not None:
         ctx.out.detail(f"reading {hub.full_name} through the GitHub API")
-        return github.GitHubReader(
-            github.Forge(token, github.api_url(), ctx.settings.http_timeout), hub
-        )
+        return GitHubReader(Forge(token, api_url(), ctx.settings.http_timeout), hub)
     if not is_url(url):
         raise UsageError(f"{flag} {source!r}: no such directory, and not a git URL")
     ctx.out.progress(f"{flag}: no GitHub token for {url}; reading a temporary blobless mirror")
@@ -54,10 +55,8 @@ def deployed_sha(
 def required_commits(ctx: Context, request: Request, repo: RepoReader) -> tuple[str, ...]:
     hub = None
     if request.require_prs:
-        hub = (
-            repo.repo if isinstance(repo, github.GitHubReader) else commits.github_repo(repo.where)
-        )
-    return github.required_commits(
+        hub = repo.repo if isinstance(repo, GitHubReader) else commits.github_repo(repo.where)
+    return with_pr_commits(
         request.require_commits, request.require_prs, hub, ctx.settings.http_timeout
     )
 

@@ -1,6 +1,6 @@
 """A repository read where it is (`InPlace`): the gate's and scan's questions (`RepoReader`),
 answered with git plumbing on a path, or on a temporary blobless mirror of a URL. GitHub's API
-answers the same questions without a clone (pinbot.github.GitHubReader).
+answers the same questions without a clone (pinbot.github.reader.GitHubReader).
 """
 
 from __future__ import annotations

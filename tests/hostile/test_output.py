@@ -178,7 +178,7 @@ def test_no_value_in_the_pr_marker_can_close_its_comment() -> None:
     import json
 
     from pinbot.commits import GitHubRepo
-    from pinbot.github import BEGIN, END, PullSpec, merge_section
+    from pinbot.github.pulls import BEGIN, END, PullSpec, merge_section
 
     spec = PullSpec("deploy", GitHubRepo("o", "n"), "pinbot/x", "main", "t",
                     {"tag": "x --> <!-- pinbot:end -->"}, "body")  # fmt: skip

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pinbot.config import ROUTE_FILE
-from pinbot.github import GithubContents
+from pinbot.github.contents import GithubContents
 
 SHA = "2" * 40
 

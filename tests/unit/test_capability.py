@@ -18,7 +18,7 @@ from pinbot.capability import (
 from pinbot.config import ROUTE_FILE, Settings
 from pinbot.errors import ExternalError, UsageError
 from pinbot.git.sdk import GitClone, GitMirror
-from pinbot.github import GithubContents
+from pinbot.github.contents import GithubContents
 from pinbot.model import Evidence
 
 DIGEST = "sha256:" + "d" * 64

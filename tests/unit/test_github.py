@@ -5,18 +5,20 @@ import re
 import pytest
 import responses
 
-from pinbot import commits, github
+from pinbot import commits
 from pinbot.errors import ExternalError, UsageError
+from pinbot.github.client import open_forge
+from pinbot.github.pulls import END, PullSpec, find_pull, merge_section, render_section
 from pinbot.model import Evidence
 
-SPEC = github.PullSpec(
+SPEC = PullSpec(
     role="deploy",
     repo=commits.GitHubRepo("acme", "deploy"),
     head="pinbot/agent-server-1.27.0-python",
     base="main",
     title="Deploy",
     marker={"role": "deploy", "tag": "1.27.0-python"},
-    section=github.render_section(
+    section=render_section(
         title="pinbot: deploy",
         facts=[("tag", "`1.27.0-python`"), ("OpenHands PR", "{other}")],
         evidence=[Evidence("source", "pass", "route file | present")],
@@ -54,23 +56,23 @@ def test_the_section_holds_the_marker_the_link_and_an_escaped_evidence_table() -
     body = SPEC.body_section("https://github.com/acme/OpenHands/pull/7")
     first, *rest = body.splitlines()
     assert first == '<!-- pinbot:begin {"role": "deploy", "tag": "1.27.0-python"} -->'
-    assert rest[-1] == github.END
+    assert rest[-1] == END
     assert "| OpenHands PR | https://github.com/acme/OpenHands/pull/7 |" in rest
     assert "| source | pass | route file &#124; present |" in rest
 
 
 def test_merge_section_keeps_human_text_and_replaces_only_pinbots_part() -> None:
     old = SPEC.body_section(None)
-    body = github.merge_section("Human text.\n", old)
+    body = merge_section("Human text.\n", old)
     assert body == f"Human text.\n\n{old}"
     new = SPEC.body_section("https://x/pull/1")
-    assert github.merge_section(body + "\nFooter", new) == f"Human text.\n\n{new}\nFooter"
-    assert github.merge_section(None, new) == new
+    assert merge_section(body + "\nFooter", new) == f"Human text.\n\n{new}\nFooter"
+    assert merge_section(None, new) == new
 
 
 def test_open_forge_needs_a_token() -> None:
     with pytest.raises(UsageError, match="set GITHUB_TOKEN"):
-        github.open_forge(5)
+        open_forge(5)
 
 
 @responses.activate
@@ -83,9 +85,9 @@ def test_github_errors_become_external_errors_naming_the_action(
         status=403,
         json={"message": "Resource not accessible by integration"},
     )
-    hub = github.open_forge(5)
+    hub = open_forge(5)
     with pytest.raises(ExternalError) as info:
-        hub.find(SPEC)
+        find_pull(hub, SPEC)
     message = str(info.value)
     assert "GitHub said 403 while listing pull requests of acme/deploy" in message
     assert "Resource not accessible by integration" in message
