@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -91,17 +92,19 @@ class _Watchdog:
         self._expired: set[int] = set()
         self._counter = itertools.count(1)
         self._thread: threading.Thread | None = None
+        self._wake_at = 0.0  # when the watchdog wakes next, at the latest
 
     def begin(self, seconds: float) -> int:
         with self._cond:
             key = next(self._counter)
-            self._deadlines[key] = time.monotonic() + seconds
+            at = self._deadlines[key] = time.monotonic() + seconds
             self._sockets[key] = []
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="pinbot-deadlines")
                 self._thread.daemon = True
                 self._thread.start()
-            self._cond.notify()
+            if at < self._wake_at:  # else the watchdog wakes in time: no thread switch a request
+                self._cond.notify()
             return key
 
     def watch(self, key: int, sock: socket.socket) -> None:
@@ -134,8 +137,8 @@ class _Watchdog:
                         del self._deadlines[key]
                         for sock in self._sockets.get(key, []):
                             _shut(sock)
-                nearest = min(self._deadlines.values(), default=now + 60)
-                self._cond.wait(max(nearest - now, 0.01))
+                self._wake_at = min(self._deadlines.values(), default=now + 60)
+                self._cond.wait(max(self._wake_at - now, 0.01))
 
 
 def _shut(sock: socket.socket) -> None:
@@ -212,22 +215,32 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
+def own_pool(http: requests.Session, url: str) -> urllib3.HTTPConnectionPool | None:
+    """The connection pool `http` sends `url`'s requests through, when the transport is pinbot's
+    own `Adapter`, direct (no proxy) and as requests ships it: then `fetch` and `open_ahead` use
+    the pool itself. None when a proxy is set or a test has replaced the adapter's `send` (the
+    `responses` fake): requests then carries every request, so the replacement sees them all."""
+    adapter = http.get_adapter(url)
+    if not isinstance(adapter, Adapter) or http.proxies:
+        return None
+    if getattr(HTTPAdapter.send, "__module__", None) != "requests.adapters":
+        return None
+    target = requests.PreparedRequest()
+    target.url = url  # all the adapter reads to choose a pool
+    try:
+        pool = adapter.get_connection_with_tls_context(target, http.verify, None)
+    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError):
+        return None  # the request itself, through requests, will say what is wrong
+    return pool if isinstance(pool, urllib3.HTTPConnectionPool) else None
+
+
 def open_ahead(http: requests.Session, url: str, count: int, timeout: float) -> None:
     """Open up to `count` more connections to `url`'s server in the background, each left idle
     in `http`'s pool: requests about to go out side by side then find them open and pay no
-    handshake (a TCP, and often a TLS, round trip) of their own. Only once the pool has
-    opened one for a request (a transport that a test replaced opens none). Best effort: a
-    connection that does not open is put back closed, and the request that takes it opens
-    its own."""
-    adapter = http.get_adapter(url)
-    if not isinstance(adapter, Adapter):
-        return
-    request = requests.Request("GET", url).prepare()
-    try:
-        pool = adapter.get_connection_with_tls_context(request, http.verify, http.proxies or None)
-    except (ValueError, requests.RequestException, urllib3.exceptions.HTTPError):
-        return  # the requests themselves will say what is wrong
-    if not isinstance(pool, urllib3.HTTPConnectionPool) or pool.num_connections == 0:
+    handshake (a TCP, and often a TLS, round trip) of their own. Best effort: a connection that
+    does not open is put back closed, and the request that takes it opens its own."""
+    pool = own_pool(http, url)
+    if pool is None:
         return
     # Taken out of the pool all at once, or a thread would take back one already opened.
     for connection in [pool._get_conn() for _ in range(count)]:
@@ -295,21 +308,112 @@ def fetch(
     for HEAD, a redirect or an error status), all of it, retries included, within `budget`
     seconds. Raises BodyTooLarge, DeadlineExceeded (whatever error the time being up caused),
     or one of NETWORK_ERRORS."""
+    request = _Request(method, url, dict(headers or {}), params, auth, timeout, limit, what)
     with deadline(budget) as expired:
         try:
-            with http.request(
-                method, url, headers=dict(headers or {}), params=params, auth=auth,
-                timeout=timeout, allow_redirects=False, stream=True,
-            ) as response:  # fmt: skip
-                wanted = method != "HEAD" and response.status_code < 300
-                body = read_body(response, limit, what) if wanted else b""
+            pool = own_pool(http, url)
+            reply = _through_pool(http, pool, request) if pool else _through_requests(http, request)
         except NETWORK_ERRORS:
             if expired():
                 raise DeadlineExceeded from None
             raise
         if expired():
             raise DeadlineExceeded  # the body may have been cut short
-        return Reply(response.status_code, response.headers, body)
+        return reply
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: Mapping[str, str] | None
+    auth: tuple[str, str] | None
+    timeout: float
+    limit: int
+    what: str
+
+    def wants_body(self, status: int) -> bool:
+        return self.method != "HEAD" and status < 300
+
+
+def _through_requests(http: requests.Session, request: _Request) -> Reply:
+    with http.request(
+        request.method, request.url, headers=request.headers, params=request.params,
+        auth=request.auth, timeout=request.timeout, allow_redirects=False, stream=True,
+    ) as response:  # fmt: skip
+        wanted = request.wants_body(response.status_code)
+        body = read_body(response, request.limit, request.what) if wanted else b""
+    return Reply(response.status_code, response.headers, body)
+
+
+def _through_pool(
+    http: requests.Session, pool: urllib3.HTTPConnectionPool, request: _Request
+) -> Reply:
+    """The request straight through pinbot's own pool, with the session's headers and the
+    adapter's retries: what requests would send, without its per-request work (a scan makes
+    hundreds, and a warm one sends sixty HEADs at once)."""
+    adapter = http.get_adapter(request.url)
+    retries = adapter.max_retries if isinstance(adapter, HTTPAdapter) else None
+    try:
+        response = pool.urlopen(
+            request.method, _path(request), headers=_headers(http, request), retries=retries,
+            timeout=urllib3.Timeout(connect=request.timeout, read=request.timeout),
+            redirect=False, assert_same_host=False, preload_content=False, decode_content=False,
+        )  # fmt: skip
+    except urllib3.exceptions.HTTPError as exc:
+        raise _as_requests_error(exc) from exc
+    try:
+        body = _body(response, request)
+    except BaseException:
+        response.close()
+        raise
+    finally:
+        response.release_conn()
+    return Reply(response.status, response.headers, body)
+
+
+def _headers(http: requests.Session, request: _Request) -> dict[str, str]:
+    """The session's headers (User-Agent, Accept-Encoding, ...) under the request's own."""
+    headers = requests.structures.CaseInsensitiveDict(http.headers)
+    headers.update(request.headers)
+    if request.auth:
+        headers.update(urllib3.util.make_headers(basic_auth=":".join(request.auth)))
+    return {name: value for name, value in headers.items() if isinstance(value, str)}
+
+
+def _body(response: urllib3.BaseHTTPResponse, request: _Request) -> bytes:
+    """The body read, or none: a HEAD's connection goes back to the pool open; a body left
+    unread (an error's, a redirect's) closes its connection."""
+    if request.wants_body(response.status):
+        return _read(response.headers, response, request.limit, request.what)
+    if request.method == "HEAD":
+        response.drain_conn()
+    else:
+        response.close()
+    return b""
+
+
+def _path(request: _Request) -> str:
+    parts = urllib.parse.urlsplit(request.url)
+    query = "&".join(
+        part for part in (parts.query, urllib.parse.urlencode(request.params or {})) if part
+    )
+    return (parts.path or "/") + (f"?{query}" if query else "")
+
+
+def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> requests.RequestException:
+    """urllib3's error as requests names it (the names pinbot's messages show)."""
+    reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    if isinstance(reason, urllib3.exceptions.ResponseError):
+        return requests.exceptions.RetryError(exc)
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return requests.exceptions.ConnectTimeout(exc)
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return requests.exceptions.ReadTimeout(exc)
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return requests.exceptions.SSLError(exc)
+    return requests.exceptions.ConnectionError(exc)
 
 
 def json_answer(body: bytes, what: str, kind: str) -> Any:
@@ -325,19 +429,25 @@ def json_answer(body: bytes, what: str, kind: str) -> Any:
 def read_body(response: requests.Response, limit: int, what: str) -> bytes:
     """The decoded body of a streamed response, refusing more than `limit` bytes (a gzip bomb
     stays small: urllib3 decodes at most what each read asks for)."""
-    declared = response.headers.get("Content-Length", "")
-    if (
-        declared.isdigit()
-        and int(declared) > limit
-        and not response.headers.get("Content-Encoding")
-    ):
+    try:
+        return _read(response.headers, response.raw, limit, what)
+    except BodyTooLarge:
+        response.close()
+        raise
+
+
+def _read(
+    headers: Mapping[str, str], raw: urllib3.BaseHTTPResponse, limit: int, what: str
+) -> bytes:
+    declared = headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit and not headers.get("Content-Encoding"):
         raise BodyTooLarge(what, limit)
     parts: list[bytes] = []
     size = 0
-    for chunk in response.raw.stream(CHUNK, decode_content=True):
+    for chunk in raw.stream(CHUNK, decode_content=True):
         size += len(chunk)
         if size > limit:
-            response.close()
+            raw.close()
             raise BodyTooLarge(what, limit)
         parts.append(chunk)
     return b"".join(parts)
