@@ -257,7 +257,6 @@ class Engine:
         ).start()
         try:
             tags = self.source.tags()
-            self.source.open_ahead(self.cap - 1)  # for the cold window at its widest
             early.predicted.wait()
         finally:
             started = early.take()  # and whatever was not started, the reader starts
@@ -274,16 +273,25 @@ class Engine:
         and the cache knows the tags of the last scan. What the cache predicts for each is
         kept for the schedule. A tag the list no longer names was confirmed for nothing; a tag
         it names anew is examined cold, beside the round."""
+        round_ = WarmRound(stop_at_pass)
+        self._predicted = {}
         try:
-            known = _newer(self.hints.tags(), self.opts.variant, current)
-            expected = [self._expected(info.tag) for info in known]
-            self._predicted = dict(zip((info.tag for info in known), expected, strict=True))
+            for info in _newer(self.hints.tags(), self.opts.variant, current):
+                # Each HEAD goes out as soon as the cache has predicted its tag, not after all.
+                verdict = self._predicted[info.tag] = self._expected(info.tag)
+                if not round_.takes(verdict):
+                    continue
+                start = partial(pool.submit, self._examine_quietly, info.tag, str(info.version))
+                if not early.add(info.tag, start):
+                    return  # the reader took over: it starts the rest itself
         finally:
             early.predicted.set()
-        for rank in warm_round(expected, stop_at_pass):
-            tag, version = known[rank].tag, str(known[rank].version)
-            if not early.add(tag, partial(pool.submit, self._examine_quietly, tag, version)):
-                return  # the reader took over: it starts the rest itself
+        if not round_.taken:
+            # Nothing to confirm, so the candidates are cold: connections for the cold window
+            # at its widest, opened beside the list's own, so that its first candidates start
+            # on open connections the moment the list is in. (A warm round's HEADs leave
+            # their connections open for whatever is cold.)
+            self.source.open_ahead(self.cap - 1)
 
     def _prepare_detectors(self) -> None:
         # A failure here (a bad --sdk) is not lost: the first judge asks again and reports it.
@@ -371,17 +379,22 @@ def _newer(
     ]
 
 
-def warm_round(expected: Sequence[str | None], stop_at_pass: bool) -> list[int]:
-    """Ranks to confirm in one round: those the cache predicts, down to the first it predicts
-    passes (past that, a scan that stops at a pass has its answer unless that tag moved)."""
-    ranks: list[int] = []
-    for rank, verdict in enumerate(expected):
-        if verdict is None:
-            continue
-        ranks.append(rank)
-        if stop_at_pass and verdict == "pass":
-            break
-    return ranks
+class WarmRound:
+    """Which candidates to confirm in one round, as the cache predicts them newest first: those
+    it predicts, down to the first it predicts passes (past that, a scan that stops at a pass
+    has its answer unless that tag moved)."""
+
+    def __init__(self, stop_at_pass: bool) -> None:
+        self.stop_at_pass = stop_at_pass
+        self.closed = False
+        self.taken = 0
+
+    def takes(self, verdict: str | None) -> bool:
+        if self.closed or verdict is None:
+            return False
+        self.closed = self.stop_at_pass and verdict == "pass"
+        self.taken += 1
+        return True
 
 
 class EarlyRound:

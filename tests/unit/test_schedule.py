@@ -1,9 +1,15 @@
-"""The scan's scheduling rules (engine.warm_round, engine.Schedule and its look-ahead), as pure
+"""The scan's scheduling rules (engine.WarmRound, engine.Schedule and its look-ahead), as pure
 functions."""
 
 from __future__ import annotations
 
-from pinbot.engine import Schedule, lookahead, opening, warm_round
+from pinbot.engine import Schedule, WarmRound, lookahead, opening
+
+
+def warm_round(expected: list[str | None], stop_at_pass: bool) -> list[int]:
+    """The ranks the warm round takes, the cache's predictions given newest first."""
+    round_ = WarmRound(stop_at_pass)
+    return [rank for rank, verdict in enumerate(expected) if round_.takes(verdict)]
 
 
 def test_warm_round_takes_every_predicted_candidate_down_to_the_predicted_answer() -> None:
