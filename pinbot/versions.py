@@ -51,7 +51,9 @@ def classify(tag: str, variant: str) -> TagInfo:
 
 def releases(tags: Iterable[str], variant: str) -> list[TagInfo]:
     """Release tags (`X.Y.Z-variant`) of `variant`, newest version first."""
-    found = [info for info in (classify(t, variant) for t in tags) if info.kind == "release"]
+    # Only what looks like a release is classified: ghcr lists thousands of branch builds.
+    candidates = (classify(tag, variant) for tag in tags if _RELEASE.match(tag))
+    found = [info for info in candidates if info.kind == "release"]
     return sorted(found, key=lambda info: info.version or Version("0"), reverse=True)
 
 
