@@ -48,6 +48,15 @@ def parse_trailers(message: str) -> dict[str, str]:
     return found
 
 
+def trailers(image: str, digest: str | None, extra: Mapping[str, str] | None = None) -> str:
+    """The trailer block of a commit pinbot makes: the image, its digest, then `extra`."""
+    lines = [f"{IMAGE_TRAILER}: {image}"]
+    if digest:
+        lines.append(f"{DIGEST_TRAILER}: {digest}")
+    lines += [f"{key}: {value}" for key, value in (extra or {}).items()]
+    return "\n".join(lines)
+
+
 LOCK_NAMES = ("poetry.lock", "uv.lock")
 
 

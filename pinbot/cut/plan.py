@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pinbot import commits, output
+from pinbot.commits import trailers
 from pinbot.config import Settings
 from pinbot.cut.facts import BranchFacts, Pending, Pick
 from pinbot.errors import NegativeVerdict
-from pinbot.git.clone import trailers
 from pinbot.pins import kinds, lock
 from pinbot.pins.state import PinState
 from pinbot.pins.text import Change

@@ -11,14 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pinbot.commits import (
-    DIGEST_TRAILER,
-    IMAGE_TRAILER,
-    CommitInfo,
-    refuse_submodule,
-    refuse_symlink,
-    short,
-)
+from pinbot.commits import CommitInfo, refuse_submodule, refuse_symlink, short
 from pinbot.errors import ExternalError
 from pinbot.git.catfile import Blobs
 from pinbot.git.credentials import split_credential
@@ -29,15 +22,7 @@ from pinbot.git.sources import remote_url
 # Rejections that mean "the branch moved under us": refetch and rebuild. Anything else is final.
 _MOVED = ("non-fast-forward", "fetch first", "stale info")
 
-SYMLINK_MODE = 0o120000
-
-
-def trailers(image: str, digest: str | None, extra: Mapping[str, str] | None = None) -> str:
-    lines = [f"{IMAGE_TRAILER}: {image}"]
-    if digest:
-        lines.append(f"{DIGEST_TRAILER}: {digest}")
-    lines += [f"{key}: {value}" for key, value in (extra or {}).items()]
-    return "\n".join(lines)
+_SYMLINK_MODE = 0o120000
 
 
 class Clone:
@@ -82,7 +67,7 @@ class Clone:
             blob = self.repo.commit(commit).tree / path
         except KeyError:
             return None
-        if blob.type == "blob" and blob.mode == SYMLINK_MODE:
+        if blob.type == "blob" and blob.mode == _SYMLINK_MODE:
             raise refuse_symlink(path, commit, self.url)
         if blob.type == "submodule":
             raise refuse_submodule(path, commit, self.url)

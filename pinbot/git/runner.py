@@ -40,7 +40,6 @@ def run(
     cwd: Path,
     args: Sequence[str],
     stdin: bytes = b"",
-    timeout: float = TIMEOUT,
     credential: Credential | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """`git -C cwd ARGS`. subprocess.run kills git when pinbot is interrupted or git times out,
@@ -51,13 +50,13 @@ def run(
             input=stdin,
             capture_output=True,
             env=environment(credential),
-            timeout=timeout,
+            timeout=TIMEOUT,
             check=False,
         )
     except FileNotFoundError:
         raise ExternalError("git is not installed: install git") from None
     except subprocess.TimeoutExpired:
-        raise ExternalError(f"git {args[0]} in {cwd} took over {timeout:.0f}s") from None
+        raise ExternalError(f"git {args[0]} in {cwd} took over {TIMEOUT:.0f}s") from None
 
 
 def run_text(cwd: Path, *args: str, credential: Credential | None = None) -> tuple[int, str, str]:
