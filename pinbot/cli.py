@@ -19,14 +19,12 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from pinbot import __version__, cleanup, config, inputs, options
 from pinbot.errors import PinbotError, UsageError
-from pinbot.model import ImageName
 from pinbot.report import Output, RedactingFilter
 
-T = TypeVar("T")
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
 
@@ -351,7 +349,7 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
         )
     module, function = RUNNERS[args.command]
     run = getattr(importlib.import_module(f"pinbot.commands.{module}"), function)
-    code: int = run(ctx, _options(options.KINDS[args.command], args, settings))
+    code: int = run(ctx, options.build(args.command, vars(args), settings))
     return code
 
 
@@ -365,28 +363,6 @@ RUNNERS = {
     "config": ("config", "run"),
     "demo": ("demo", "run"),
 }
-
-
-def _options(kind: type[T], args: argparse.Namespace, settings: config.Settings) -> T:
-    """The command's typed options: its flags by name, the image flags as one ImageOptions."""
-    names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
-    values = {name: getattr(args, name) for name in names - {"image_options"}}
-    if "image_options" in names:
-        values["image_options"] = _image_options(args, settings)
-    return kind(**values)
-
-
-def _image_options(args: argparse.Namespace, settings: config.Settings) -> options.ImageOptions:
-    """The image and detector flags shared by scan, check, cut and gate, over the config."""
-    return options.ImageOptions(
-        image=ImageName.parse(args.image or settings.image),
-        registry_url=args.registry_url,
-        variant=args.variant or settings.variant,
-        sdk=args.sdk,
-        detectors=args.detectors or tuple(settings.detectors),
-        include_sha_tags=args.include_sha_tags,
-        max_candidates=args.max_candidates,
-    )
 
 
 class _LogHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -14,13 +14,14 @@ a flag falls back to a config key.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pinbot import inputs
-from pinbot.config import RECYCLES
+from pinbot.config import RECYCLES, Settings
 from pinbot.model import ImageName
 
 Kind = Literal["text", "int", "float", "path", "list", "choice", "switch", "count"]
@@ -524,3 +525,59 @@ KINDS: dict[str, type] = {
     "config": ConfigOptions,
     "demo": DemoOptions,
 }
+
+
+def typed(command: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    """What the parser makes of `given` (`pinbot.api` keywords, values as a user writes them):
+    each value through its option's check, as argparse's `type`; a repeated option's items one
+    by one, a list comma-joined first. A name the command does not take is a TypeError."""
+    known = {o.name: o for o in of(command)}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise TypeError(f"{command} got unexpected options: {', '.join(unknown)}")
+    return {name: _typed(known[name], value) for name, value in given.items()}
+
+
+def _typed(option: Option, value: Any) -> Any:
+    if value is None or option.kind in ("switch", "count"):
+        return value
+    if option.repeat:
+        items = [value] if isinstance(value, str) else list(value)
+        return [_checked(option, str(item)) for item in items]
+    if option.kind == "list" and not isinstance(value, str):
+        value = ",".join(value)
+    return _checked(option, str(value))
+
+
+def _checked(option: Option, text: str) -> object:
+    return option.check(text) if option.check else text
+
+
+def build(command: str, values: Mapping[str, Any], settings: Settings) -> Any:
+    """`command`'s options dataclass (KINDS) from parsed values by option name, every field by
+    name: a value not given is its option's default in the table, and the image flags become
+    one ImageOptions over the config. The CLI builds from its parse, the demo from `typed`."""
+    kind = KINDS[command]
+    table = {o.name: o for o in of(command)}
+
+    def value(name: str) -> Any:
+        return values[name] if name in values else table[name].default
+
+    names = {f.name for f in dataclasses.fields(kind)}
+    made = {name: value(name) for name in names - {"image_options"}}
+    if "image_options" in names:
+        made["image_options"] = _image_options(value, settings)
+    return kind(**made)
+
+
+def _image_options(value: Callable[[str], Any], settings: Settings) -> ImageOptions:
+    """The image and detector flags shared by scan, check, cut and gate, over the config."""
+    return ImageOptions(
+        image=ImageName.parse(value("image") or settings.image),
+        registry_url=value("registry_url"),
+        variant=value("variant") or settings.variant,
+        sdk=value("sdk"),
+        detectors=value("detectors") or tuple(settings.detectors),
+        include_sha_tags=value("include_sha_tags"),
+        max_candidates=value("max_candidates"),
+    )

@@ -9,32 +9,23 @@ does not succeed ends the demo with that step's own exit code.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from pinbot import cleanup
+from pinbot import cleanup, options
 from pinbot.commands import Context, cut, gate, probe, scan
 from pinbot.config import Settings
 from pinbot.demo import world
 from pinbot.demo.world import IMAGE, PIN, DemoWorld
 from pinbot.errors import PinbotError
-from pinbot.model import ImageName
-from pinbot.options import (
-    CutOptions,
-    DemoOptions,
-    GateOptions,
-    ImageOptions,
-    ProbeOptions,
-    ScanOptions,
-)
+from pinbot.options import DemoOptions
 from pinbot.report import Output
 from pinbot.report.probe import probe_notes
 from pinbot.report.scan import why_json
-
-Opts = TypeVar("Opts")
 
 
 class StepFailed(PinbotError):
@@ -71,9 +62,9 @@ class StepOutput(Output):
         """The demo's steps write no workflow outputs."""
 
 
-def run(ctx: Context, options: DemoOptions) -> int:
+def run(ctx: Context, asked: DemoOptions) -> int:
     started = time.monotonic()
-    workdir = _workdir(options)
+    workdir = _workdir(asked)
     world.claim(workdir)
     again = world.reused(workdir)
     if again:
@@ -84,9 +75,9 @@ def run(ctx: Context, options: DemoOptions) -> int:
     with world.own_cache(cache), world.built(workdir, again) as built:
         ctx.out.progress(f"published {built.tags} tags; OpenHands and deploy remotes in {workdir}")
         summary = _pipeline(dataclasses.replace(ctx, cache_dir=cache), built)
-        summary["kept"] = options.workdir is not None or options.keep
+        summary["kept"] = asked.workdir is not None or asked.keep
         ctx.out.result(summary, _summary_text(summary, time.monotonic() - started))
-        if options.serve:
+        if asked.serve:
             _serve(ctx, built)
     return 0
 
@@ -114,35 +105,29 @@ def serving_env(built: DemoWorld) -> dict[str, str]:
     }
 
 
-def _workdir(options: DemoOptions) -> Path:
+def _workdir(asked: DemoOptions) -> Path:
     """`--workdir`, else a temporary directory that goes at the end of the run (or, after a
     SIGKILL, at the next pinbot's start) unless `--keep`."""
-    if options.workdir is not None:
-        return options.workdir
+    if asked.workdir is not None:
+        return asked.workdir
     workdir = Path(tempfile.mkdtemp(prefix="pinbot-demo-"))
-    if not options.keep:
+    if not asked.keep:
         cleanup.track(workdir)
     return workdir
 
 
 def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
-    images = ImageOptions(
-        ImageName.parse(IMAGE),
-        built.endpoint,
-        "python",
-        str(built.sdk),
-        ("source", "provenance"),
-        False,
-    )
-    shown = (
-        f"--image {IMAGE} --sdk {built.sdk} --registry-url {built.endpoint} "
-        "--detectors source,provenance"
-    )
-    found = _scan(ctx, built, images, shown)
+    images = {
+        "image": IMAGE,
+        "sdk": str(built.sdk),
+        "registry_url": built.endpoint,
+        "detectors": ("source", "provenance"),
+    }
+    found = _scan(ctx, built, images)
     tag = found["selected"]["tag"]
-    pinned = _cut(ctx, built, images, shown, tag)
+    pinned = _cut(ctx, built, images, tag)
     branch = pinned["deploy"]["branch"]
-    gated = _gate(ctx, built, images, shown, branch)
+    gated = _gate(ctx, built, images, branch)
     report = built.workdir / "probe-report.json"
     probed = _probe(ctx, built, tag, report)
     return {
@@ -159,50 +144,51 @@ def _pipeline(ctx: Context, built: DemoWorld) -> dict[str, Any]:
     }
 
 
-def _scan(ctx: Context, built: DemoWorld, images: ImageOptions, shown: str) -> dict[str, Any]:
+def _scan(ctx: Context, built: DemoWorld, images: dict[str, Any]) -> dict[str, Any]:
     oh = built.openhands
     ctx.out.progress(
         "step 1/4 scan: which newest tag carries the blob routes, is attested to its "
         "source, and was not rolled back?"
     )
-    _show(ctx, f"scan {shown} --current {PIN} --openhands {oh.url} --openhands-branch {oh.branch}")
-    scanning = ScanOptions(images, current=PIN, all=False, openhands=oh.url,
-                           openhands_branch=oh.branch)  # fmt: skip
-    found: dict[str, Any] = _step(ctx, "1/4 scan", scan.run, scanning)
+    given = {**images, "current": PIN, "openhands": oh.url, "openhands_branch": oh.branch}
+    found: dict[str, Any] = _step(ctx, "1/4", "scan", given)
     for candidate in found["candidates"]:
         why = why_json(candidate["evidence"])
         ctx.out.progress(f"  {candidate['tag']:<15} {candidate['verdict']:<5} {why}")
     return found
 
 
-def _cut(
-    ctx: Context, built: DemoWorld, images: ImageOptions, shown: str, tag: str
-) -> dict[str, Any]:
-    oh, deploy, require = built.openhands, built.deploy, [built.openhands.backend_commit]
+def _cut(ctx: Context, built: DemoWorld, images: dict[str, Any], tag: str) -> dict[str, Any]:
+    oh = built.openhands
     ctx.out.progress(f"step 2/4 cut: pin {tag} on {oh.branch}, point the deploy at it")
-    _show(ctx, f"cut --tag {tag} --openhands {oh.url} --openhands-branch {oh.branch} "
-               f"--deploy {deploy.url} --index-url {built.index_url} --push "
-               f"--require-commit {require[0]} {shown}")  # fmt: skip
-    cutting = CutOptions(images, tag, False, oh.url, [oh.branch], deploy.url, None, require,
-                         push=True, open_prs=False, dry_run=False,
-                         force_capability=False)  # fmt: skip
-    pinned: dict[str, Any] = _step(ctx, "2/4 cut", cut.run, cutting, built.settings)
+    given = {
+        "tag": tag,
+        "openhands": oh.url,
+        "openhands_branch": oh.branch,
+        "deploy": built.deploy.url,
+        "index_url": built.index_url,  # built.settings holds it, as the CLI would make them
+        "push": True,
+        "require_commit": oh.backend_commit,
+        **images,
+    }
+    pinned: dict[str, Any] = _step(ctx, "2/4", "cut", given, built.settings)
     for change in pinned["changes"]:
         ctx.out.progress(f"  {change['repo']}: {change['file']}:{change['line']}: {change['new']}")
     return pinned
 
 
-def _gate(
-    ctx: Context, built: DemoWorld, images: ImageOptions, shown: str, branch: str
-) -> dict[str, Any]:
-    oh, deploy, require = built.openhands, built.deploy, [built.openhands.backend_commit]
+def _gate(ctx: Context, built: DemoWorld, images: dict[str, Any], branch: str) -> dict[str, Any]:
+    oh = built.openhands
     ctx.out.progress(
         "step 3/4 gate: what would the deploy branch run, and is it the pin we proved?"
     )
-    _show(ctx, f"gate --deploy {deploy.url}@{branch} --openhands {oh.url} "
-               f"--require-commit {require[0]} {shown}")  # fmt: skip
-    gating = GateOptions(images, (deploy.url, branch), oh.url, require, False, None)
-    gated: dict[str, Any] = _step(ctx, "3/4 gate", gate.run, gating)
+    given = {
+        "deploy": f"{built.deploy.url}@{branch}",
+        "openhands": oh.url,
+        "require_commit": oh.backend_commit,
+        **images,
+    }
+    gated: dict[str, Any] = _step(ctx, "3/4", "gate", given)
     for check in gated["checks"]:
         ctx.out.progress(f"  {'ok ' if check['ok'] else 'NO '} {check['name']}: {check['detail']}")
     return gated
@@ -213,15 +199,16 @@ def _probe(ctx: Context, built: DemoWorld, tag: str, report: Path) -> dict[str, 
         f"step 4/4 probe: do a Claude and a Codex conversation survive the move from {PIN} "
         f"to {tag}, and the way back?"
     )
-    server = world.server_command(built.shas[tag], tag)
-    old = world.server_command(built.shas.get(PIN, built.shas[tag]), PIN)
-    _show(ctx, f"probe --target agent-server --server-command '{server}' "
-               f"--from-server-command '{old}' --rollback "
-               f"--agents claude-code,codex --timeout 60 --report {report}")  # fmt: skip
-    probing = ProbeOptions("agent-server", "claude-code,codex", 60.0, None, None, None, None,
-                           None, server, None, None, None, report, keep=False,
-                           from_server_command=old, rollback=True)  # fmt: skip
-    probed: dict[str, Any] = _step(ctx, "4/4 probe", probe.run, probing)
+    given = {
+        "target": "agent-server",
+        "server_command": world.server_command(built.shas[tag], tag),
+        "from_server_command": world.server_command(built.shas.get(PIN, built.shas[tag]), PIN),
+        "rollback": True,
+        "agents": "claude-code,codex",
+        "timeout": 60,
+        "report": report,
+    }
+    probed: dict[str, Any] = _step(ctx, "4/4", "probe", given)
     for agent in probed["agents"]:
         ctx.out.progress(f"  {agent['agent']:<12} {agent['verdict']}")
     ctx.out.progress(f"the pin PR's probe part (pinbot cut --probe-report {report}):")
@@ -230,23 +217,28 @@ def _probe(ctx: Context, built: DemoWorld, tag: str, report: Path) -> dict[str, 
     return probed
 
 
-def _show(ctx: Context, command: str) -> None:
-    """The command line a user would type for the step (the demo calls the command itself)."""
-    ctx.out.progress(f"$ pinbot --json {command}")
+# The commands the demo's steps run, called directly with their typed options.
+RUNS: dict[str, Callable[[Context, Any], int]] = {
+    "scan": scan.run,
+    "cut": cut.run,
+    "gate": gate.run,
+    "probe": probe.run,
+}
 
 
 def _step(
-    ctx: Context,
-    name: str,
-    command: Callable[[Context, Opts], int],
-    options: Opts,
-    settings: Settings | None = None,
+    ctx: Context, step: str, command: str, given: dict[str, Any], settings: Settings | None = None
 ) -> Any:
-    """Run one command on the world's own settings; its result, or StepFailed with its code."""
+    """Run `command` as `pinbot --json COMMAND` with `given` would, on the world's own settings:
+    the options are built through the table as the CLI builds them (pinbot.options), and the
+    command line shown is the one they say. Its result, or StepFailed with its exit code."""
+    settings = settings or Settings()
+    ctx.out.progress("$ pinbot --json " + shlex.join(options.argv(command, given)))
+    opts = options.build(command, options.typed(command, given), settings)
     out = StepOutput(ctx.out)
-    code = command(Context(settings or Settings(), out, ctx.cache_dir, ctx.use_cache), options)
+    code = RUNS[command](Context(settings, out, ctx.cache_dir, ctx.use_cache), opts)
     if code != 0 or out.data is None:
-        raise StepFailed(name, code)
+        raise StepFailed(f"{step} {command}", code)
     return out.data
 
 

@@ -58,7 +58,7 @@ def test_demo_falls_back_to_an_oci_layout_without_a_registry(
     assert summary["selected"]["tag"] == "1.29.0-python"
     assert (summary["gate"], summary["probe"]) == ("pass", "native")
     assert (tmp_path / "demo" / "agent-server.oci" / "index.json").is_file()
-    assert "--registry-url oci:" in err
+    assert "--registry-url=oci:" in err  # the step line is options.argv of what runs
 
 
 def test_a_step_that_finds_nothing_ends_the_demo_with_its_exit_code_1(

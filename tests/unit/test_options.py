@@ -86,6 +86,36 @@ def test_each_command_dataclass_has_a_field_per_option(command: str) -> None:
     assert fields == {o.name for o in options.of(command)}
 
 
+SHA = "0123456789abcdef" * 2 + "01234567"
+GIVEN = {  # keywords as the demo writes them: values as a user types them
+    "scan": {"image": "ghcr.io/o/a", "detectors": ("source", "provenance"),
+             "current": "1.2.0-python"},
+    "cut": {"tag": "1.3.0-python", "openhands": "https://h/o.git", "openhands_branch": "main",
+            "require_commit": SHA, "push": True, "registry_url": "http://127.0.0.1:5000/"},
+    "gate": {"deploy": "https://h/d.git@pinbot/x", "openhands": "https://h/o.git"},
+    "probe": {"target": "agent-server", "server_command": "srv --port {port}", "timeout": 60,
+              "report": Path("r.json"), "rollback": True, "agents": "claude-code,codex"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(GIVEN))
+def test_options_built_from_keywords_are_what_the_cli_builds_from_their_command_line(
+    command: str,
+) -> None:
+    given, settings = GIVEN[command], config.Settings()
+    parsed = cli.parse(cli.make_parser(), options.argv(command, given))
+
+    built = options.build(command, options.typed(command, given), settings)
+
+    assert built == options.build(command, vars(parsed), settings)
+    assert isinstance(built, options.KINDS[command])
+
+
+def test_a_keyword_the_command_does_not_take_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="gate got unexpected options: tag"):
+        options.typed("gate", {"tag": "1.2.0-python"})
+
+
 def test_each_config_key_a_flag_names_is_a_setting() -> None:
     for option in options.OPTIONS:
         if option.config:
