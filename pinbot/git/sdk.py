@@ -10,13 +10,17 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pinbot.errors import ExternalError, UsageError
 from pinbot.git.catfile import CatFile, tree_entries
 from pinbot.git.credentials import split_credential
 from pinbot.git.runner import last_line, run
 from pinbot.git.sources import check_source, is_url
+
+T = TypeVar("T")
 
 
 def open_sdk_git(spec: str, cache: Path) -> GitClone | GitMirror:
@@ -36,16 +40,16 @@ def _checked_clone(path: Path) -> Path:
     return path
 
 
-def _lookup(reader: CatFile, sha: str, path: str) -> bool | None:
-    """True/False: the file is/is not at `sha`; None: this repository does not have `sha`."""
+def _lookup(reader: CatFile, sha: str, path: str) -> tuple[bool, bool]:
+    """Whether this repository has commit `sha`, and whether `path` is a file in it."""
     # `^{commit}` makes a tree or blob id count as unknown. Only trees are read, so this works
     # in a blobless mirror without fetching blobs; `<sha>:<dir>` is from the top of the tree
     # even when --sdk names a subdirectory of the clone.
     if reader.read(f"{sha}^{{commit}}") is None:
-        return None
+        return False, False
     directory, _, name = path.rpartition("/")
     tree = reader.read(f"{sha}:{directory}" if directory else f"{sha}^{{tree}}")
-    return tree is not None and tree[0] == "tree" and name in _file_names(tree[1])
+    return True, tree is not None and tree[0] == "tree" and name in _file_names(tree[1])
 
 
 def _read_file(reader: CatFile, sha: str, path: str) -> tuple[bool, bytes | None]:
@@ -72,22 +76,19 @@ class GitClone:
         self._reader.start()  # now, while the registry is asked: a scan's first lookup waits less
 
     def has_file(self, sha: str, path: str) -> bool:
-        found = _lookup(self._reader, sha, path)
-        if found is None:
-            raise ExternalError(
-                f"commit {sha} is not in the clone {self.path}: "
-                f"run 'git -C {self.path} fetch origin' (or pass --sdk URL)"
-            )
-        return found
+        return self._ask(sha, lambda reader: _lookup(reader, sha, path))
 
     def read(self, sha: str, path: str) -> bytes | None:
-        known, found = _read_file(self._reader, sha, path)
+        return self._ask(sha, lambda reader: _read_file(reader, sha, path))
+
+    def _ask(self, sha: str, question: Callable[[CatFile], tuple[bool, T]]) -> T:
+        known, answer = question(self._reader)
         if not known:
             raise ExternalError(
                 f"commit {sha} is not in the clone {self.path}: "
                 f"run 'git -C {self.path} fetch origin' (or pass --sdk URL)"
             )
-        return found
+        return answer
 
 
 class GitMirror:
@@ -106,28 +107,22 @@ class GitMirror:
         self._reader = CatFile(self.path, self.credential)
 
     def has_file(self, sha: str, path: str) -> bool:
-        with self._lock:
-            self._ensure_cloned()
-            found = _lookup(self._reader, sha, path)
-            if found is None:
-                self._fetch()
-                self._reader.close()  # see the fetched objects with a fresh reader
-                found = _lookup(self._reader, sha, path)
-        if found is None:
-            raise ExternalError(f"commit {sha} is not in {self.where}, even after a fetch")
-        return found
+        return self._ask(sha, lambda reader: _lookup(reader, sha, path))
 
     def read(self, sha: str, path: str) -> bytes | None:
+        return self._ask(sha, lambda reader: _read_file(reader, sha, path))
+
+    def _ask(self, sha: str, question: Callable[[CatFile], tuple[bool, T]]) -> T:
         with self._lock:
             self._ensure_cloned()
-            known, found = _read_file(self._reader, sha, path)
+            known, answer = question(self._reader)
             if not known:
                 self._fetch()
-                self._reader.close()
-                known, found = _read_file(self._reader, sha, path)
+                self._reader.close()  # see the fetched objects with a fresh reader
+                known, answer = question(self._reader)
         if not known:
             raise ExternalError(f"commit {sha} is not in {self.where}, even after a fetch")
-        return found
+        return answer
 
     def _ensure_cloned(self) -> None:
         if (self.path / "HEAD").is_file():
