@@ -160,18 +160,12 @@ def read_pending(
     if tip is None or clone.contains(facts.tip, tip):
         # none, or merged into the branch already (a new commit there fast-forwards it)
         return replace(facts, head=head)
-    where = f" at {commits.short(tip)} of {head} in {clone.url}"
-    specs = profiles.with_tree_locks(
-        specs, clone.lock_files(tip), lambda path: clone.read(tip, path)
-    )
-    state = read_state(specs, lambda path: clone.read(tip, path), settings_image, variant, where)
-    files = {s.spec.file: _need(clone.read(tip, s.spec.file)) for s in state.present}
-    lacks = tuple(sha for sha in required if not clone.contains(tip, sha))
+    at = read_at(clone, head, tip, specs, settings_image, variant, required)  # its pins there
     parents = clone.parents(tip)
     on_branch = len(parents) == 1 and clone.contains(facts.tip, parents[0])
     parent = parents[0] if on_branch else None
-    who = clone.describe(tip)
-    return replace(facts, head=head, pending=Pending(head, tip, state, files, lacks, parent, who))
+    pending = Pending(head, tip, at.state, at.files, at.lacks, parent, clone.describe(tip))
+    return replace(facts, head=head, pending=pending)
 
 
 def _need(data: bytes | None) -> bytes:
