@@ -158,28 +158,22 @@ def _said(
     variant: str,
     memo: dict[tuple[str, ...], tuple[str, str] | None],
 ) -> tuple[str, str] | None:
+    """(repository, tag) the sites name at these blobs, None when they cannot be read; each
+    set of blobs is read once (`memo`)."""
     key = tuple(f"{s.file}={blobs.get(s.file, '')}" for s in specs)
-    if key not in memo:
-        memo[key] = _state(blobs, specs, read, image, variant)
-    return memo[key]
+    if key in memo:
+        return memo[key]
 
-
-def _state(
-    blobs: Mapping[str, str],
-    specs: Sequence[SiteSpec],
-    read: Callable[[str], bytes | None],
-    image: str,
-    variant: str,
-) -> tuple[str, str] | None:
     def file(path: str) -> bytes | None:
         blob = blobs.get(path)
         return read(blob) if blob is not None else None
 
     try:
         state = read_state(specs, file, image, variant)
+        memo[key] = state.repository, state.tag
     except (UsageError, ValueError, RecursionError):  # an old commit's file: data, not input
-        return None
-    return state.repository, state.tag
+        memo[key] = None
+    return memo[key]
 
 
 # --- using them ---------------------------------------------------------------------------------
