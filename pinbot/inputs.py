@@ -161,7 +161,7 @@ def agents(text: str) -> str:
 
 
 def branch(text: str) -> str:
-    if not BRANCH_RE.match(text) or text.endswith(".lock"):
+    if not BRANCH_RE.match(text):
         raise _bad(f"{text!r} is not a valid branch name: write it as git does, e.g. main")
     return text
 
@@ -265,7 +265,7 @@ def deploy_repository(text: str) -> tuple[str, str | None]:
     repo, sep, ref = text.rpartition("@")
     if not sep or ":" in ref or _is_userinfo(repo) or Path(text).exists():
         return repository(text), None
-    if not repo or not BRANCH_RE.match(ref) or ref.endswith(".lock"):
+    if not repo or not BRANCH_RE.match(ref):
         raise _bad(
             f"{text!r}: write REPO or REPO@REF, where REF is a branch, tag or commit sha "
             "(e.g. ../deploy@main)"

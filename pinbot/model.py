@@ -15,7 +15,8 @@ TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
 SHA_RE = re.compile(r"[0-9a-f]{40}\Z")
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
 # A branch or ref name git accepts (the subset pinbot needs: no "..", "//", "@{", leading "-").
-BRANCH_RE = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]+(?<![/.])\Z")
+# A name ending in ".lock" is git's own lock file, never a branch.
+BRANCH_RE = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*@\{)[A-Za-z0-9._/-]+(?<![/.])(?<!\.lock)\Z")
 # OCI distribution spec: path components of lowercase alphanumerics joined by separators.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 REPOSITORY_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
@@ -24,36 +25,37 @@ HOST_RE = re.compile(r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?
 Result = Literal["pass", "fail", "error", "skip"]
 
 
+def _matching(pattern: re.Pattern[str], value: str, what: str, fix: str) -> str:
+    """`value` when `pattern` matches all of it; otherwise bad input naming it and the fix."""
+    if not pattern.match(value):
+        raise UsageError(f"{what} {value!r} {fix}")
+    return value
+
+
 def validate_tag(tag: str, what: str = "tag") -> str:
-    if not TAG_RE.match(tag):
-        raise UsageError(
-            f"{what} {tag!r} is not a valid image tag: use letters, digits, '_', '.' and '-' "
-            "(at most 128, not starting with '.' or '-')"
-        )
-    return tag
+    return _matching(
+        TAG_RE,
+        tag,
+        what,
+        "is not a valid image tag: use letters, digits, '_', '.' and '-' (at most 128, not "
+        "starting with '.' or '-')",
+    )
 
 
 def validate_sha(sha: str, what: str = "commit sha") -> str:
-    if not SHA_RE.match(sha):
-        raise UsageError(
-            f"{what} {sha!r} is not a full commit sha: give all 40 lowercase hex digits"
-        )
-    return sha
+    fix = "is not a full commit sha: give all 40 lowercase hex digits"
+    return _matching(SHA_RE, sha, what, fix)
 
 
 def validate_branch(name: str, what: str = "branch") -> str:
     """A branch name git accepts and no git command can take for an option."""
-    if not BRANCH_RE.match(name) or name.endswith(".lock"):
-        raise UsageError(f"{what} {name!r} is not a valid branch name")
-    return name
+    return _matching(BRANCH_RE, name, what, "is not a valid branch name")
 
 
 def validate_digest(digest: str, what: str = "digest") -> str:
-    if not DIGEST_RE.match(digest):
-        raise UsageError(
-            f"{what} {digest!r} is not a digest: expected sha256: and 64 lowercase hex"
-        )
-    return digest
+    return _matching(
+        DIGEST_RE, digest, what, "is not a digest: expected sha256: and 64 lowercase hex"
+    )
 
 
 def is_loopback_host(host: str) -> bool:

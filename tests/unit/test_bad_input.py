@@ -267,6 +267,7 @@ def test_pinbot_environment_values_are_checked_like_their_flags(
         ("[openapi]\nmemory = 'lots'", "openapi.memory 'lots'", "like 1g"),
         ("[openapi]\nhealth_path = 'health'", "openapi.health_path 'health'", "start with /"),
         ("[deploy]\nbranch = 'a..b'", "deploy.branch 'a..b'", "branch name"),
+        ("[deploy]\nbranch = 'main.lock'", "deploy.branch 'main.lock'", "branch name"),
         ("[deploy]\nworkflow = '../deploy.yml'", "deploy.workflow '../deploy.yml'", "path inside"),
         ("[deploy]\nsha_key = 'OPENHANDS SHA'", "deploy.sha_key 'OPENHANDS SHA'", "OPENHANDS_SHA"),
         ("[pin]\nprofile = 'openhands-chart'", "pin.profile 'openhands-chart'", "choose from"),
