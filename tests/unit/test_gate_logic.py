@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pinbot import gate as gate_package
 from pinbot.commits import parse_trailers
 from pinbot.errors import UsageError
 from pinbot.gate.facts import Check, Facts
 from pinbot.gate.probe_report import load_probe_report, probe_check
-from pinbot.report.gate import check_detail, gate_json, gate_text
+from pinbot.report.gate import WORDS, check_detail, gate_json, gate_text
 
 DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -120,3 +122,20 @@ def test_a_moved_tag_reads_the_same_whether_allowed_or_blocked() -> None:
 def test_a_skipped_check_says_it_was_not_checked() -> None:
     check = Check("capability", "skip", "no_digest")
     assert check_detail(check) == "not checked: no digest to check (the tag did not resolve)"
+
+
+def test_every_reason_a_check_can_give_has_words() -> None:
+    """A reason code with no words in report.gate would crash the gate (exit 4): every
+    `passed`/`failed`/`skipped`/`Check(...)` of the checks names one that has them."""
+    given = set()
+    for path in Path(gate_package.__file__).parent.glob("*.py"):
+        if path.name == "facts.py":  # where passed/failed/skipped are made
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                at = {"passed": 1, "failed": 1, "skipped": 1, "Check": 2}.get(node.func.id)
+                if at is not None and len(node.args) > at:
+                    reason = node.args[at]
+                    assert isinstance(reason, ast.Constant), f"{path.name}:{node.lineno}"
+                    given.add(reason.value)
+    assert given and given <= {reason for _, reason in WORDS}
