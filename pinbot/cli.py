@@ -19,6 +19,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pinbot import __version__, cleanup, config, inputs, options
@@ -333,7 +334,8 @@ def _dispatch(args: argparse.Namespace, out: Output) -> int:
     # The gate judges what is in the working directory: it reads only the config it is given.
     # `config check FILE` and `config sample` read no other config.
     own = args.command == "config" and (args.file or args.action == "sample")
-    settings = config.load(args.config, discover=args.command != "gate" and not own)
+    discover = args.command != "gate" and not own
+    settings = config.load(args.config, Path.cwd() if discover else None)
     settings = inputs.with_environment(settings, os.environ)
     if getattr(args, "profile", None):
         pin = dataclasses.replace(settings.pin, profile=args.profile, sites=[])

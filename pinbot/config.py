@@ -153,13 +153,14 @@ def _split_route(route: str) -> tuple[str, str]:
     return method.upper(), path
 
 
-def load(path: Path | None = None, cwd: Path | None = None, discover: bool = True) -> Settings:
-    """Settings from `path`, else ./pinbot.toml, else [tool.pinbot] in ./pyproject.toml.
-    `discover=False` (the gate) reads `path` only: there the working directory is what is under
-    review, and policy never comes from what it judges."""
+def load(path: Path | None = None, cwd: Path | None = None) -> Settings:
+    """Settings from `path`, else pinbot.toml, else [tool.pinbot] in pyproject.toml in `cwd`
+    (the face's working directory), else the defaults. The face gives no `cwd` to the gate:
+    there the working directory is what is under review, and policy never comes from what it
+    judges."""
     if path is not None:
         return typing.cast(Settings, _from_file(path, required=True))
-    return (discovered(cwd or Path.cwd()) if discover else None) or Settings()
+    return (discovered(cwd) if cwd is not None else None) or Settings()
 
 
 def discovered(base: Path) -> Settings | None:

@@ -50,9 +50,10 @@ def run(ctx: Context, args: GateOptions) -> int:
 
 
 def _say_ignored_config(ctx: Context) -> None:
-    """The gate reads only the config it is given (cli: `discover=False`): the working
-    directory is usually the checkout being gated, and a `pinbot.toml` there is the reviewed
-    commit's own word on how to judge it (issue 21). Say so when one would have been read."""
+    """The gate reads only the config it is given (cli gives `config.load` no directory to
+    search): the working directory is usually the checkout being gated, and a `pinbot.toml`
+    there is the reviewed commit's own word on how to judge it (issue 21). Say so when one
+    would have been read."""
     if ctx.settings.source == DEFAULT_SOURCE and Path(CONFIG_NAME).is_file():
         ctx.out.progress(
             f"warning: ./{CONFIG_NAME} is not read: the gate takes its policy only from "
