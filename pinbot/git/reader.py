@@ -54,7 +54,6 @@ class InPlace:
 
     def __init__(self, path: Path, flag: str, where: str | None = None) -> None:
         self.path = path
-        self.flag = flag
         self.where = where or str(path)
         self._fetch_from: str | None = None  # set for a mirror: fetch a commit it lacks
         self._credential: Credential | None = None
