@@ -15,21 +15,18 @@ from pathlib import Path
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.cli import Run, pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, head_branch
+from testing.cutworld import CAPABLE, cut_argv, head_branch
+from testing.worlds import Images
 
 DEPLOY_BRANCH = f"pinbot/agent-server-{CAPABLE}"
 
 
-def argv(images: Images, world: Repos, *extra: str, openhands: str | None = None) -> list[str]:
-    return [
-        "--json", "cut", "--tag", CAPABLE,
-        "--openhands", openhands or world.openhands.url,
-        "--openhands-branch", world.openhands.branch,
-        "--deploy", world.deploy.url, "--image", IMAGE,
-        "--registry-url", images.registry, "--sdk", str(images.world.sdk),
-        "--require-commit", world.openhands.backend_commit, "--push", *extra,
-    ]  # fmt: skip
+def argv(images: Images, world: Remotes, *extra: str, openhands: str = "") -> list[str]:
+    """The pushed cut of CAPABLE the fault tests make, its backend commit required."""
+    required = ("--require-commit", world.openhands.backend_commit)
+    return cut_argv(images, world, *required, "--push", *extra, openhands=openhands)
 
 
 def cut(capsys: pytest.CaptureFixture[str], args: Sequence[str]) -> Run:
@@ -56,7 +53,7 @@ class State:
         return "nothing of pinbot's on either remote"
 
 
-def state(world: Repos, humans: Sequence[str] = ()) -> State:
+def state(world: Remotes, humans: Sequence[str] = ()) -> State:
     oh, dp = world.openhands, world.deploy
     found = State()
     head = head_branch(oh.branch)
@@ -85,6 +82,6 @@ def _has(remote: Path, branch: str) -> bool:
     return branch in repos.git(remote, "branch", "--format=%(refname:short)").split()
 
 
-def _deployed(world: Repos) -> str:
+def _deployed(world: Remotes) -> str:
     text = repos.show(world.deploy.remote, DEPLOY_BRANCH, repos.WORKFLOW)
     return text.split("OPENHANDS_SHA:", 1)[1].split()[0].strip("'\"")

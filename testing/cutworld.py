@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pinbot.demo import repos
-from pinbot.demo.builds import Build, World, publish
-from pinbot.demo.registry import RegistryWriter
+from pinbot.demo.builds import Build
+from pinbot.demo.repos import Remotes
 from testing.cli import pinbot
+from testing.worlds import Images, publish_to
 
 IMAGE = "ghcr.io/cutworld/agent-server"
 CAPABLE = "1.27.0-python"
@@ -19,37 +19,17 @@ INCAPABLE = "1.28.0-python"
 COMPOSE_FILES = ("docker-compose.yml", "containers/dev/compose.yml")
 
 
-@dataclass
-class Images:
-    registry: str
-    world: World
-
-
-@dataclass
-class Repos:
-    openhands: repos.OpenHandsRepo
-    deploy: repos.DeployRepo
-
-    def refs(self) -> tuple[str, str]:
-        """Every ref of both remotes: equal before and after means nothing was pushed."""
-        return (
-            repos.git(self.openhands.remote, "for-each-ref"),
-            repos.git(self.deploy.remote, "for-each-ref"),
-        )
-
-
 def publish_images(registry: str, root: Path) -> Images:
     """1.26.0 (the pin) lacks the routes, 1.27.0 has them, 1.28.0 dropped them again."""
     builds = [Build(version="1.26.0"), Build(version="1.27.0", routes=True), Build("1.28.0")]
-    world = publish(RegistryWriter(registry, "cutworld/agent-server"), root / "sdk", builds)
-    return Images(registry, world)
+    return publish_to(registry, "cutworld/agent-server", builds, root)
 
 
-def make_repos(
-    root: Path, files: dict[str, Any] | None = None, workflow: str | None = None
-) -> Repos:
-    openhands = repos.openhands_repo(root, image=IMAGE, files=files)
-    return Repos(openhands, repos.deploy_repo(root, openhands.main, workflow))
+def cut_remotes(
+    root: Path, files: Mapping[str, str | bytes | None] | None = None, workflow: str | None = None
+) -> Remotes:
+    """The cut tests' remotes (`repos.make_remotes`), pinned at this world's image."""
+    return repos.make_remotes(root, IMAGE, files=files, workflow=workflow)
 
 
 def deploy_branch(tag: str = CAPABLE) -> str:
@@ -62,15 +42,26 @@ def head_branch(branch: str, tag: str = CAPABLE) -> str:
     return f"pinbot/{branch}/agent-server-{tag}"
 
 
+def cut_argv(
+    images: Images, world: Remotes, *extra: str, tag: str = CAPABLE, image: str = IMAGE,
+    branch: str = "", openhands: str = "",
+) -> list[str]:  # fmt: skip
+    """`pinbot --json cut` of `tag` from the world's OpenHands branch (or `branch`; `openhands`:
+    another URL of its remote) to its deploy repository, `extra` flags last."""
+    return [
+        "--json", "cut", "--tag", tag,
+        "--openhands", openhands or world.openhands.url,
+        "--openhands-branch", branch or world.openhands.branch,
+        "--deploy", world.deploy.url, "--image", image,
+        "--registry-url", images.registry, "--sdk", str(images.world.sdk), *extra,
+    ]  # fmt: skip
+
+
 def cut_json(
-    images: Images, world: Repos, *extra: str, tag: str = CAPABLE
+    images: Images, world: Remotes, *extra: str, tag: str = CAPABLE
 ) -> tuple[int, dict[str, Any] | None, str]:
-    """`pinbot --json cut` of `tag` from the world's OpenHands branch to its deploy repository:
-    exit code, the JSON report (None when it printed none) and stderr."""
-    argv = ["--json", "cut", "--tag", tag, "--openhands", world.openhands.url]
-    argv += ["--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url]
-    argv += ["--image", IMAGE, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
-    run = pinbot(*argv, *extra)
+    """`cut_argv` run: exit code, the JSON report (None when it printed none) and stderr."""
+    run = pinbot(*cut_argv(images, world, *extra, tag=tag))
     return run.code, run.data, run.err
 
 

@@ -17,15 +17,17 @@ import pytest
 import requests
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.cli import pinbot
-from testing.cutworld import IMAGE, Images, Repos
+from testing.cutworld import IMAGE, cut_argv
+from testing.worlds import Images
 
 
 @dataclass
 class CutWorld:
     """Repositories after a pushed cut; `cut` is the cut's JSON report."""
 
-    repos: Repos
+    repos: Remotes
     images: Images
     cut: dict[str, Any]
     image: str = IMAGE
@@ -57,26 +59,14 @@ def own_environment(root: Path) -> Iterator[None]:
         yield
 
 
-def cut_argv(
-    images: Images, world: Repos, tag: str, *extra: str, image: str = IMAGE, branch: str = ""
-) -> list[str]:
-    return [
-        "--json", "cut", "--tag", tag, "--push",
-        "--openhands", world.openhands.url,
-        "--openhands-branch", branch or world.openhands.branch,
-        "--deploy", world.deploy.url, "--image", image,
-        "--registry-url", images.registry, "--sdk", str(images.world.sdk), *extra,
-    ]  # fmt: skip
-
-
 def cut_world(
     root: Path, images: Images, tag: str, *extra: str, image: str = IMAGE, branch: str = ""
 ) -> CutWorld:
     """Fresh remotes, then a real pushed cut of `tag` (extra: cut flags)."""
     with own_environment(root):
-        openhands = repos.openhands_repo(root / "remotes", image=image)
-        world = Repos(openhands, repos.deploy_repo(root / "remotes", openhands.main))
-        code, out, err = run(cut_argv(images, world, tag, *extra, image=image, branch=branch))
+        world = repos.make_remotes(root / "remotes", image=image)
+        argv = cut_argv(images, world, "--push", *extra, tag=tag, image=image, branch=branch)
+        code, out, err = run(argv)
     assert code == 0, err
     return CutWorld(world, images, json.loads(out), image)
 

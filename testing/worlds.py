@@ -1,35 +1,27 @@
-"""Registry worlds for the scan tests, published once per session."""
+"""Images in a real registry: the scan tests' worlds, published once per session, and the
+builds behind them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from pinbot.demo.builds import Build, World, publish
+from pinbot.demo.builds import Build, World, noise, publish, releases
 from pinbot.demo.registry import RegistryWriter
 from testing.builds import FaultyBuild
 
-PIN = "1.26.0-python"
-
 
 @dataclass
-class Published:
-    address: str
+class Images:
+    """Builds published to the real registry at `registry` (HOST:PORT), as `repository`."""
+
+    registry: str
     repository: str
     world: World
 
     @property
     def image(self) -> str:
-        return f"{self.address}/{self.repository}"
-
-
-def releases(minors: range, **kwargs: object) -> list[Build]:
-    return [Build(version=f"1.{m}.{p}", **kwargs) for m in minors for p in range(3)]  # type: ignore[arg-type]
-
-
-def noise(count: int) -> list[Build]:
-    """Main-branch builds without the routes: the bulk of ghcr's tag list."""
-    return [Build() for _ in range(count)]
+        return f"{self.registry}/{self.repository}"
 
 
 def ghcr_like_builds() -> list[Build]:
@@ -62,8 +54,7 @@ def today_builds() -> list[Build]:
     ]
 
 
-def publish_to(address: str, repository: str, builds: list[Build], root: Path) -> Published:
-    world = publish(
-        RegistryWriter(address, repository), root / repository.replace("/", "_"), builds
-    )
-    return Published(address, repository, world)
+def publish_to(registry: str, repository: str, builds: list[Build], root: Path) -> Images:
+    """`builds` published to `registry` as `repository`, their SDK history under `root`."""
+    sdk = root / repository.replace("/", "_")
+    return Images(registry, repository, publish(RegistryWriter(registry, repository), sdk, builds))

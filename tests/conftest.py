@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 import responses
 
+from pinbot.demo.repos import Remotes
 from pinbot.demo.services import registry_binary, registry_server
-from testing.cutworld import CAPABLE, Images, Repos, make_repos, publish_images
+from testing.cutworld import CAPABLE, cut_remotes, publish_images
 from testing.gateworld import CutWorld, cut_world
 from testing.github import API, TOKEN, FakeGitHub
 from testing.services import missing_service
+from testing.worlds import Images
 
 HERE = Path(__file__).parent
 
@@ -120,9 +122,9 @@ def images(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Repos:
+def world(tmp_path: Path) -> Remotes:
     """A fresh OpenHands and deploy remote pair (testing.cutworld); a module may have its own."""
-    return make_repos(tmp_path / "remotes")
+    return cut_remotes(tmp_path / "remotes")
 
 
 @pytest.fixture(scope="module")

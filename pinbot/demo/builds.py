@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from pinbot.demo.registry import ImageSpec, Writer
 from pinbot.demo.sdk import build_sdk
@@ -40,6 +41,16 @@ class Build:
             provenance=self.provenance,
             slsa=self.slsa,
         )
+
+
+def releases(minors: range, patches: int = 3, **kwargs: Any) -> list[Build]:
+    """1.M.0 … 1.M.(patches-1) for each minor M, oldest first (kwargs: as Build takes them)."""
+    return [Build(version=f"1.{m}.{p}", **kwargs) for m in minors for p in range(patches)]
+
+
+def noise(count: int) -> list[Build]:
+    """Main-branch builds without the routes: the bulk of ghcr's tag list."""
+    return [Build() for _ in range(count)]
 
 
 @dataclass

@@ -245,6 +245,31 @@ def deploy_repo(root: Path, openhands_sha: str, workflow: str | None = None) -> 
     return DeployRepo(remote, remote.as_uri(), main, openhands_sha)
 
 
+@dataclass(frozen=True)
+class Remotes:
+    """A world's two remotes: OpenHands, and the deploy repository that deploys its main."""
+
+    openhands: OpenHandsRepo
+    deploy: DeployRepo
+
+    def refs(self) -> tuple[str, str]:
+        """Every ref of both remotes: equal before and after means nothing was pushed."""
+        return git(self.openhands.remote, "for-each-ref"), git(self.deploy.remote, "for-each-ref")
+
+
+def make_remotes(
+    root: Path,
+    image: str = DEFAULT_IMAGE,
+    tag: str = PIN,
+    files: Mapping[str, str | bytes | None] | None = None,
+    workflow: str | None = None,
+) -> Remotes:
+    """`openhands_repo` (pinned at `image`:`tag`, `files` as it takes them) and a `deploy_repo`
+    deploying its main (or carrying `workflow`), both under `root`."""
+    openhands = openhands_repo(root, image, tag, files=files)
+    return Remotes(openhands, deploy_repo(root, openhands.main, workflow))
+
+
 def add_commit(
     remote: Path,
     branch: str,

@@ -22,12 +22,12 @@ from typing import Any
 
 from pinbot.config import Settings
 from pinbot.demo import agent_server, package_index, repos
-from pinbot.demo.builds import Build, publish
+from pinbot.demo.builds import Build, noise, publish, releases
 from pinbot.demo.registry import LayoutWriter, RegistryWriter, Writer
 from pinbot.demo.services import registry_binary, registry_server
 from pinbot.errors import ExternalError, UsageError
 
-IMAGE = "ghcr.io/openhands/agent-server"  # the name written into files; traffic goes local
+IMAGE = repos.DEFAULT_IMAGE  # the name written into files; traffic goes local
 REPOSITORY = "openhands/agent-server"
 PIN = repos.PIN
 ROLLED_BACK = "1.29.1-python"  # pinned once on the branch, then reverted by a human
@@ -58,12 +58,12 @@ def demo_builds() -> list[Build]:
     """Oldest first: the routes arrive in 1.29.0, are lost again in 1.31.0 (as upstream did).
     1.29.1 was rolled back on the branch; 1.29.2's attestation names another commit."""
     return [
-        *[Build(version=f"1.{minor}.{patch}") for minor in range(24, 29) for patch in range(2)],
+        *releases(range(24, 29), patches=2),
         Build(version="1.29.0", routes=True),
         Build(version="1.29.1", routes=True, slsa="v1"),
         Build(version="1.29.2", routes=True, provenance="mismatch"),
         Build(version="1.30.0", routes=True, platforms=("linux/amd64",)),
-        *[Build() for _ in range(6)],
+        *noise(6),
         Build(version="1.31.0"),
     ]
 
@@ -110,8 +110,8 @@ def _build(workdir: Path, writer: Writer, index: package_index.PackageIndex) -> 
     # The OpenHands packages of every release, as PyPI has them: cut pins them too.
     index.publish(b.version for b in builds if b.version)
     files = {"pyproject.toml": package_index.openhands_pyproject(PIN.removesuffix("-python"))}
-    openhands = repos.openhands_repo(workdir / "remotes", tag=PIN, files=files)
-    deploy = repos.deploy_repo(workdir / "remotes", openhands.main)
+    remotes = repos.make_remotes(workdir / "remotes", tag=PIN, files=files)
+    openhands, deploy = remotes.openhands, remotes.deploy
     if ROLLED_BACK in published.digests:  # a test's smaller world may not have it
         repos.rolled_back_pin(openhands.remote, openhands.branch, IMAGE, PIN, ROLLED_BACK,
                               published.digests[ROLLED_BACK])  # fmt: skip

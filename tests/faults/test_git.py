@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing import cutting
-from testing.cutworld import Images, Repos, head_branch
+from testing.cutworld import head_branch
 from testing.matrix import Fault, Row, check
+from testing.worlds import Images
 
 AREA = "git"
 REJECT = "#!/bin/sh\necho 'pushes are frozen for the release' >&2\nexit 1\n"
@@ -101,7 +103,7 @@ FAULTS = [
 ]  # fmt: skip
 
 
-def install_hook(world: Repos, which: str, script: str) -> Path:
+def install_hook(world: Remotes, which: str, script: str) -> Path:
     remote = world.openhands.remote if which == "openhands" else world.deploy.remote
     hook = remote / "hooks" / "pre-receive"
     hook.write_text(script)
@@ -109,7 +111,7 @@ def install_hook(world: Repos, which: str, script: str) -> Path:
     return hook
 
 
-def race(world: Repos, times: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def race(world: Remotes, times: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A colleague pushes to the OpenHands branch before each of pinbot's pushes there."""
     real = shutil.which("git")
     assert real is not None
@@ -130,7 +132,7 @@ def race(world: Repos, times: int, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     return directory / "humans"
 
 
-def bot_branch(world: Repos, which: str) -> tuple[Path, str]:
+def bot_branch(world: Remotes, which: str) -> tuple[Path, str]:
     """pinbot's branch in the deploy repository, or the OpenHands branch's head branch."""
     if which == "deploy":
         return world.deploy.remote, cutting.DEPLOY_BRANCH
@@ -138,7 +140,7 @@ def bot_branch(world: Repos, which: str) -> tuple[Path, str]:
 
 
 def humans_on_bot_branch(
-    capsys: pytest.CaptureFixture[str], images: Images, world: Repos, which: str
+    capsys: pytest.CaptureFixture[str], images: Images, world: Remotes, which: str
 ) -> str:
     """A finished cut, then a human commit on one of its pinbot/… branches (and, for the deploy
     branch, a new OpenHands commit, so that the deploy has something to do)."""
@@ -150,7 +152,7 @@ def humans_on_bot_branch(
     return human
 
 
-def left_alone(row: Row, world: Repos, refs: tuple[str, str], human: str, which: str) -> None:
+def left_alone(row: Row, world: Remotes, refs: tuple[str, str], human: str, which: str) -> None:
     """A refusal: every ref as it was, the human's commit still on the branch."""
     remote, branch = bot_branch(world, which)
     kept = human in repos.git(remote, "log", "--format=%H", branch)
@@ -159,7 +161,7 @@ def left_alone(row: Row, world: Repos, refs: tuple[str, str], human: str, which:
 
 
 def rerun(
-    row: Row, capsys: pytest.CaptureFixture[str], images: Images, world: Repos,
+    row: Row, capsys: pytest.CaptureFixture[str], images: Images, world: Remotes,
     before: cutting.State, humans: list[str],
 ) -> int:  # fmt: skip
     """The fault gone, the same cut again: it must complete, consistently."""

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing import cutting
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, head_branch, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes, head_branch
 from testing.github import DEPLOY_URL, OPENHANDS_URL, FakeGitHub
 from testing.matrix import Fault, Row, check
+from testing.worlds import Images
 
 AREA = "GitHub API"
 RATE_LIMIT = {
@@ -71,8 +73,8 @@ FAULTS = [
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    made = make_repos(tmp_path / "remotes")
+def world(tmp_path: Path) -> Remotes:
+    made = cut_remotes(tmp_path / "remotes")
     Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
         f'[url "{made.openhands.url}"]\n\tinsteadOf = {OPENHANDS_URL}\n'
         f'[url "{made.deploy.url}"]\n\tinsteadOf = {DEPLOY_URL}\n'
@@ -80,7 +82,7 @@ def world(tmp_path: Path) -> Repos:
     return made
 
 
-def argv(images: Images, world: Repos) -> list[str]:
+def argv(images: Images, world: Remotes) -> list[str]:
     return [
         "--json", "cut", "--tag", CAPABLE, "--openhands", OPENHANDS_URL,
         "--openhands-branch", world.openhands.branch, "--deploy", DEPLOY_URL,
@@ -89,7 +91,7 @@ def argv(images: Images, world: Repos) -> list[str]:
     ]  # fmt: skip
 
 
-def pull_state(github: FakeGitHub, world: Repos) -> tuple[str, bool]:
+def pull_state(github: FakeGitHub, world: Remotes) -> tuple[str, bool]:
     """How many PRs each head has, and whether that is exactly one each."""
     heads = [head_branch(world.openhands.branch), cutting.DEPLOY_BRANCH]
     counts = [

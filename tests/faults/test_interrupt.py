@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from pinbot.demo.repos import Remotes
 from testing import cutting
-from testing.cutworld import Repos
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
 
@@ -52,7 +52,7 @@ def fault(signal_name: str, phase: str) -> Fault:
 FAULTS = [fault(name, phase) for phase in PHASES for name in SIGNALS]
 
 
-def slow_down(world: Repos, what: str, proxy: FaultProxy) -> None:
+def slow_down(world: Remotes, what: str, proxy: FaultProxy) -> None:
     if what == "registry":
         proxy.add(Rule("GET", r"/manifests/", delay=1.0))
         return
@@ -93,7 +93,7 @@ def send(proc: subprocess.Popen[str], signal_name: str) -> None:
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.id)
 def test_interrupted_cut(
-    fault: Fault, row: Row, capsys, images: Any, world: Repos, tag: str, temp: Path
+    fault: Fault, row: Row, capsys, images: Any, world: Remotes, tag: str, temp: Path
 ) -> None:
     marker, slow = PHASES[fault.options["phase"]]
     with FaultProxy(images.registry) as proxy:

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images
+from testing.cutworld import CAPABLE, IMAGE
 from testing.matrix import Fault, Row, Run, check
 from testing.proxy import FaultProxy, Rule
+from testing.worlds import Images
 
 TAGS = r"/tags/list"
 INDEX = r"/manifests/1\.27\.0-python$"

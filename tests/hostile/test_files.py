@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, Images, Repos, make_repos
-from testing.gateworld import cut_argv, run
+from testing.cutworld import CAPABLE, cut_argv, cut_remotes
+from testing.gateworld import run
 from testing.github import FakeGitHub
+from testing.worlds import Images
 
 AREA = "repository files, config"
 ATTACK = (
@@ -40,7 +42,7 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def branch_with(world: Repos, tmp_path: Path, branch: str, change: Any) -> str:
+def branch_with(world: Remotes, tmp_path: Path, branch: str, change: Any) -> str:
     """A branch of the OpenHands remote, from the backend branch, with `change(work)` applied
     in a checkout; returns the new commit."""
     work = tmp_path / f"work-{branch}"
@@ -73,11 +75,11 @@ HOSTILE_PIN_FILES = pytest.mark.parametrize(
 def test_cut_refuses_a_hostile_pin_file(
     change: Any, says: str, images: Images, tmp_path: Path
 ) -> None:
-    world = make_repos(tmp_path / "remotes")
+    world = cut_remotes(tmp_path / "remotes")
     branch_with(world, tmp_path, "hostile", change)
     before = git(tmp_path, "ls-remote", world.deploy.url)
 
-    code, _, err = run(cut_argv(images, world, CAPABLE, branch="hostile"))
+    code, _, err = run(cut_argv(images, world, "--push", branch="hostile"))
 
     assert code == 2, err
     assert PIN_FILE in err and says in err
@@ -88,7 +90,7 @@ def test_cut_refuses_a_hostile_pin_file(
 def test_gate_refuses_a_hostile_pin_file(
     change: Any, says: str, images: Images, tmp_path: Path
 ) -> None:
-    world = make_repos(tmp_path / "remotes")
+    world = cut_remotes(tmp_path / "remotes")
     commit = branch_with(world, tmp_path, "hostile", change)
     text = repos.deploy_workflow(commit)
     repos.add_commit(world.deploy.remote, "hostile", {repos.WORKFLOW: text}, "Deploy",
@@ -150,7 +152,7 @@ def submodule(work: Path) -> None:
 def test_the_gate_through_github_refuses_a_pin_site_that_is_no_regular_file(
     change: Any, says: str, images: Images, tmp_path: Path, github: FakeGitHub
 ) -> None:
-    world = make_repos(tmp_path / "remotes")
+    world = cut_remotes(tmp_path / "remotes")
     commit = branch_with(world, tmp_path, "hostile", change)
     text = repos.deploy_workflow(commit)
     repos.add_commit(world.deploy.remote, "hostile", {repos.WORKFLOW: text}, "Deploy",

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from pinbot.demo.repos import Remotes
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, deploy_branch, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes, deploy_branch
 from testing.gateworld import run
 from testing.githttp import GitHttp
 from testing.hostile import Seen
+from testing.worlds import Images
 
 AREA = "git credentials"
 ATTACK = (
@@ -72,16 +74,16 @@ pytestmark = pytest.mark.usefixtures("own_temp")
 
 
 @pytest.fixture
-def world(tmp_path: Path, images: Images) -> Repos:
+def world(tmp_path: Path, images: Images) -> Remotes:
     remotes = tmp_path / "remotes"
-    made = make_repos(remotes)
+    made = cut_remotes(remotes)
     sdk = remotes / "sdk.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(images.world.sdk), str(sdk)], check=True)
     return made
 
 
 @pytest.fixture
-def server(tmp_path: Path, world: Repos) -> Iterator[GitHttp]:
+def server(tmp_path: Path, world: Remotes) -> Iterator[GitHttp]:
     with GitHttp(tmp_path / "remotes", USER, TOKEN) as served:
         served.during = Watch(tmp_path, secrets(USER))
         yield served
@@ -97,7 +99,7 @@ def authenticated(server: GitHttp) -> list[Seen]:
 
 
 def test_a_cut_and_a_gate_use_a_url_token_and_keep_it_nowhere(
-    server: GitHttp, world: Repos, images: Images, tmp_path: Path
+    server: GitHttp, world: Remotes, images: Images, tmp_path: Path
 ) -> None:
     userinfo = f"{USER}:{TOKEN}"
     openhands = server.repo_url("openhands.git", userinfo)
@@ -128,7 +130,7 @@ def test_a_cut_and_a_gate_use_a_url_token_and_keep_it_nowhere(
 
 
 def test_github_token_goes_to_the_github_server_through_the_environment_only(
-    tmp_path: Path, world: Repos, images: Images, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, world: Remotes, images: Images, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with GitHttp(tmp_path / "remotes", "x-access-token", TOKEN) as github:
         github.during = Watch(tmp_path, secrets("x-access-token"))

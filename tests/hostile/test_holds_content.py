@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.cli import Run, pinbot
-from testing.cutworld import CAPABLE, IMAGE, Repos, git_as, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes, git_as
 
 AREA = "rollback holds"
 ATTACK = (
@@ -61,10 +62,10 @@ def trailers(tag: str, digest: str) -> str:
 
 
 @pytest.fixture
-def rolled(tmp_path: Path, images: Any) -> tuple[Repos, str, str]:
+def rolled(tmp_path: Path, images: Any) -> tuple[Remotes, str, str]:
     """1.27.0 pinned on the branch by a human edit (no trailers) and moved back by another
     (no "This reverts" text): the content alone is the rollback."""
-    world = make_repos(tmp_path / "remotes")
+    world = cut_remotes(tmp_path / "remotes")
     openhands = world.openhands
     with work(openhands.remote, openhands.branch) as git:
         pin = pin_to(git, OLD, CAPABLE, "Bump the agent server")
@@ -72,7 +73,7 @@ def rolled(tmp_path: Path, images: Any) -> tuple[Repos, str, str]:
     return world, pin, back
 
 
-def scan(world: Repos, images: Any) -> Run:
+def scan(world: Remotes, images: Any) -> Run:
     return pinbot(
         "--json", "scan", "--image", IMAGE, "--registry-url", images.registry,
         "--sdk", str(images.world.sdk), "--openhands", world.openhands.url,
@@ -80,7 +81,7 @@ def scan(world: Repos, images: Any) -> Run:
     )  # fmt: skip
 
 
-def cut_tag(world: Repos, images: Any) -> Run:
+def cut_tag(world: Remotes, images: Any) -> Run:
     return pinbot(
         "cut", "--tag", CAPABLE, "--dry-run", "--openhands", world.openhands.url,
         "--openhands-branch", world.openhands.branch, "--image", IMAGE,
@@ -88,7 +89,7 @@ def cut_tag(world: Repos, images: Any) -> Run:
     )  # fmt: skip
 
 
-def still_held(world: Repos, images: Any, pin: str, back: str) -> None:
+def still_held(world: Remotes, images: Any, pin: str, back: str) -> None:
     done = scan(world, images)
     assert done.code == 1, done.err  # the only capable image is held: nothing qualifies
     (hold,) = done.data["holds"]
@@ -98,7 +99,7 @@ def still_held(world: Repos, images: Any, pin: str, back: str) -> None:
     assert refused.code == 1 and f"{HELD_BY} {pin[:12]}" in refused.err
 
 
-def not_held(world: Repos, images: Any) -> None:
+def not_held(world: Remotes, images: Any) -> None:
     done = scan(world, images)
     assert done.code == 0, done.err
     assert done.data["holds"] == [] and done.data["selected"]["tag"] == CAPABLE
@@ -185,7 +186,7 @@ def test_naming_the_held_image_again_is_what_lifts_the_hold(rolled, images) -> N
 def test_a_fake_pin_and_its_revert_changing_no_pin_site_hold_nothing(
     tmp_path: Path, images
 ) -> None:
-    world = make_repos(tmp_path / "remotes")
+    world = cut_remotes(tmp_path / "remotes")
     digest = images.world.digests[CAPABLE]
     with work(world.openhands.remote, world.openhands.branch, repos.BOT) as git:
         Path(git("rev-parse", "--show-toplevel"), "README.md").write_text("# fake\n")
@@ -201,7 +202,7 @@ def test_a_pin_and_its_revert_inside_a_merged_side_branch_hold_nothing(
     tmp_path: Path, images
 ) -> None:
     """Only the branch's own line counts: the side branch's detour was never on the branch."""
-    world = make_repos(tmp_path / "remotes")
+    world = cut_remotes(tmp_path / "remotes")
     with work(world.openhands.remote, world.openhands.branch) as git:
         git("checkout", "-q", "-b", "side")
         pin_to(git, OLD, CAPABLE, "Try the new agent server")

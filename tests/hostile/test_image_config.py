@@ -18,7 +18,7 @@ import pytest
 from pinbot.demo.registry import RegistryWriter
 from pinbot.registry.documents import OCI_INDEX, OCI_MANIFEST
 from testing.cli import Run, pinbot
-from testing.cutworld import Images
+from testing.worlds import Images
 
 AREA = "image configs"
 ATTACK = (

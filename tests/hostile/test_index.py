@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from pinbot.demo.package_index import PackageIndex, serve
+from pinbot.demo.repos import Remotes
 from testing import eras
-from testing.cutworld import IMAGE, Repos, cut_json, make_repos
+from testing.cutworld import IMAGE, cut_json, cut_remotes
 from testing.hostile import Answer, Liar, trickle
 
 AREA = "package index"
@@ -53,14 +54,14 @@ def liar(index: PackageIndex) -> Iterator[Liar]:
 
 
 @pytest.fixture
-def world(index: PackageIndex, liar: Liar, tmp_path: Path, monkeypatch: Any) -> Repos:
+def world(index: PackageIndex, liar: Liar, tmp_path: Path, monkeypatch: Any) -> Remotes:
     """A package-era OpenHands repository; pinbot asks the liar, http_timeout = 1."""
     monkeypatch.setenv("PATH", eras.path_with_poetry())
     monkeypatch.setenv("POETRY_CACHE_DIR", str(tmp_path / "poetry-cache"))
     (tmp_path / "pinbot.toml").write_text(
         f'http_timeout = 1.0\n[pin]\nindex_url = "{liar.url}/simple/"\n'
     )
-    return make_repos(tmp_path / "package-era", files=eras.package_era(OLD, index.url))
+    return cut_remotes(tmp_path / "package-era", files=eras.package_era(OLD, index.url))
 
 
 def bomb(megabytes: int, wbits: int) -> bytes:
@@ -74,7 +75,7 @@ def json_page(data: object) -> Answer:
     return Answer(200, {"Content-Type": kind}, json.dumps(data).encode())
 
 
-def test_an_honest_index_in_front_lets_the_cut_through(images: Any, world: Repos) -> None:
+def test_an_honest_index_in_front_lets_the_cut_through(images: Any, world: Remotes) -> None:
     code, _, err = cut_json(images, world)
 
     assert code == 0, err
@@ -104,7 +105,7 @@ def test_an_honest_index_in_front_lets_the_cut_through(images: Any, world: Repos
          "binary-html", "octet-stream", "brotli-claimed", "redirect-elsewhere", "status-403"],
 )  # fmt: skip
 def test_a_project_page_of_the_wrong_shape_is_exit_3(
-    images: Any, world: Repos, liar: Liar, answer: Answer, says: str
+    images: Any, world: Remotes, liar: Liar, answer: Answer, says: str
 ) -> None:
     liar.on("GET", PAGE, lambda _: answer)
     refs = world.refs()
@@ -118,7 +119,7 @@ def test_a_project_page_of_the_wrong_shape_is_exit_3(
 
 
 def test_a_page_trickled_a_byte_a_second_ends_at_the_deadline(
-    images: Any, world: Repos, liar: Liar
+    images: Any, world: Remotes, liar: Liar
 ) -> None:
     page = b"<html><body>" + b'<a href="x">x</a>' * 100 + b"</body></html>"
     liar.on("GET", PAGE, lambda _: Answer(200, {"Content-Type": "text/html"}, trickle(page),
@@ -133,7 +134,7 @@ def test_a_page_trickled_a_byte_a_second_ends_at_the_deadline(
 
 
 def test_headers_trickled_a_byte_a_second_end_at_the_deadline(
-    images: Any, world: Repos, liar: Liar
+    images: Any, world: Remotes, liar: Liar
 ) -> None:
     raw = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
     liar.on("GET", PAGE, lambda _: Answer(raw=raw, pause=0.3))
@@ -158,7 +159,7 @@ MEASURED = (
 
 @pytest.mark.parametrize(("encoding", "wbits"), [("gzip", 31), ("deflate", 15)])
 def test_a_compression_bomb_stops_at_the_cap_in_bounded_memory(
-    images: Any, world: Repos, liar: Liar, tmp_path: Path, encoding: str, wbits: int
+    images: Any, world: Remotes, liar: Liar, tmp_path: Path, encoding: str, wbits: int
 ) -> None:
     body = bomb(593, wbits)
     assert len(body) < 700 << 10  # about 254 KiB on the wire for gzip

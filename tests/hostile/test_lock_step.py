@@ -21,9 +21,11 @@ from typing import Any
 import pytest
 
 from pinbot.demo.package_index import PackageIndex, serve
+from pinbot.demo.repos import Remotes
 from testing import eras
-from testing.cutworld import Images, Repos, cut_json, make_repos
+from testing.cutworld import cut_json, cut_remotes
 from testing.services import missing_service
+from testing.worlds import Images
 
 AREA = "lock step"
 ATTACK = (
@@ -165,7 +167,7 @@ def _backend(root: Path, mode: str, report: Path) -> Path:
     return package
 
 
-def _world(tmp_path: Path, index: PackageIndex, tool: str, mode: str) -> tuple[Repos, Path]:
+def _world(tmp_path: Path, index: PackageIndex, tool: str, mode: str) -> tuple[Remotes, Path]:
     """A world whose pyproject adds the hostile dependency, locked by `tool` (while the backend
     is harmless: the lock is made before the mode file says what to do)."""
     report = tmp_path / "report.txt"
@@ -186,7 +188,7 @@ def _world(tmp_path: Path, index: PackageIndex, tool: str, mode: str) -> tuple[R
         "pyproject.toml": text,
         lock_name: locked,
     }
-    return make_repos(tmp_path / f"{tool}-{mode}", files=files), report
+    return cut_remotes(tmp_path / f"{tool}-{mode}", files=files), report
 
 
 def _secrets_everywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,7 +245,7 @@ def test_a_repository_named_index_gets_no_credentials(
         "pyproject.toml": text,  # names its index "local" ([[tool.uv.index]], poetry source)
         lock_name: locked,
     }
-    world = make_repos(tmp_path / "named", files=files)
+    world = cut_remotes(tmp_path / "named", files=files)
     _config(tmp_path, index)
     _secrets_everywhere(tmp_path, monkeypatch)
     index.authorizations.clear()
@@ -324,7 +326,7 @@ def test_a_repository_uv_toml_naming_another_index_is_not_given_to_uv(
             # repository tool configuration: an index of its own, with credentials in the URL
             "uv.toml": f'[[index]]\nname = "leak"\nurl = "http://u:{SECRET}@{host}"\n',
         }
-        world = make_repos(tmp_path / "uv-toml", files=files)
+        world = cut_remotes(tmp_path / "uv-toml", files=files)
         _config(tmp_path, index)
         _secrets_everywhere(tmp_path, monkeypatch)
 
@@ -347,7 +349,7 @@ def test_a_path_dependency_leaving_the_repository_is_refused_before_any_tool_run
         ),
         "poetry.lock": eras.lock(text),
     }
-    world = make_repos(tmp_path / "outside", files=files)
+    world = cut_remotes(tmp_path / "outside", files=files)
     _config(tmp_path, index)
     refs = world.refs()
 

@@ -20,16 +20,9 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.cli import Run, pinbot
-from testing.cutworld import (
-    CAPABLE,
-    IMAGE,
-    Repos,
-    deploy_branch,
-    git_as,
-    head_branch,
-    make_repos,
-)
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes, deploy_branch, git_as, head_branch
 from testing.github import DEPLOY_URL, OPENHANDS_URL
 
 AREA = "pinbot's own branches and PRs"
@@ -76,7 +69,7 @@ def pin_files(git: Any, files: dict[str, str] | None = None) -> None:
     git("add", "-A")
 
 
-def plant(world: Repos, images: Any, start: str, files: dict[str, str] | None = None) -> str:
+def plant(world: Remotes, images: Any, start: str, files: dict[str, str] | None = None) -> str:
     """A head branch pinning CAPABLE on `start`, as a human made it, trailers forged."""
     remote, head = world.openhands.remote, head_branch(world.openhands.branch)
     with work(remote, start) as git:
@@ -86,7 +79,7 @@ def plant(world: Repos, images: Any, start: str, files: dict[str, str] | None = 
         return git("rev-parse", "HEAD")
 
 
-def cut(world: Repos, images: Any, *extra: str, openhands: str = "", deploy: str = "") -> Run:
+def cut(world: Remotes, images: Any, *extra: str, openhands: str = "", deploy: str = "") -> Run:
     return pinbot(
         "--json", "cut", "--tag", CAPABLE, "--push",
         "--openhands", openhands or world.openhands.url,
@@ -96,7 +89,7 @@ def cut(world: Repos, images: Any, *extra: str, openhands: str = "", deploy: str
     )  # fmt: skip
 
 
-def refused(done: Run, world: Repos, refs: tuple[str, str], commit: str, branch: str) -> None:
+def refused(done: Run, world: Remotes, refs: tuple[str, str], commit: str, branch: str) -> None:
     assert done.code == 2, done.err
     assert f"{branch} in " in done.err and "pinbot will not build on it" in done.err
     assert commit[:12] in done.err and "by 'Mallory \\x1b[31mpinbot" in done.err  # escaped
@@ -105,8 +98,8 @@ def refused(done: Run, world: Repos, refs: tuple[str, str], commit: str, branch:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "remotes")
+def world(tmp_path: Path) -> Remotes:
+    return cut_remotes(tmp_path / "remotes")
 
 
 def test_a_planted_head_with_a_planted_file_and_forged_trailers_is_refused(world, images) -> None:

@@ -13,7 +13,7 @@ import pytest
 from pinbot.demo.builds import Build
 from testing.builds import HOSTILE, OTHER_SHA, FaultyBuild
 from testing.cli import pinbot
-from testing.worlds import Published, publish_to
+from testing.worlds import Images, publish_to
 
 AREA = "provenance"
 ATTACK = (
@@ -31,7 +31,7 @@ VERSIONS = {fault: f"1.{40 + n}.0" for n, fault in enumerate(HOSTILE)}
 
 
 @pytest.fixture(scope="module")
-def hostile(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Published:
+def hostile(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     builds = [Build(version="1.39.0", routes=True)]
     builds += [
         FaultyBuild(version=version, routes=True, fault=fault)
@@ -40,14 +40,14 @@ def hostile(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Publishe
     return publish_to(registry, "hostile/attested", builds, tmp_path_factory.mktemp("w"))
 
 
-def check(world: Published, tag: str) -> tuple[int, dict[str, str], str]:
+def check(world: Images, tag: str) -> tuple[int, dict[str, str], str]:
     argv = ["--json", "check", "--image", world.image, "--sdk", str(world.world.sdk)]
     code, out, err = pinbot(*argv, "--detectors", "provenance", tag)
     evidence = json.loads(out)["evidence"] if out.strip() else [{}]
     return code, evidence[-1], err
 
 
-def test_an_honest_attestation_passes(hostile: Published) -> None:
+def test_an_honest_attestation_passes(hostile: Images) -> None:
     code, evidence, err = check(hostile, "1.39.0-python")
 
     assert code == 0, err
@@ -65,9 +65,7 @@ def test_an_honest_attestation_passes(hostile: Published) -> None:
         ("second-metadata-key", f"vcs.revision (buildkit_metadata) is {OTHER_SHA[:12]}"),
     ],
 )
-def test_a_statement_that_lies_fails_naming_the_lie(
-    hostile: Published, fault: str, says: str
-) -> None:
+def test_a_statement_that_lies_fails_naming_the_lie(hostile: Images, fault: str, says: str) -> None:
     code, evidence, err = check(hostile, VERSIONS[fault] + "-python")
 
     assert code == 1, err
@@ -76,7 +74,7 @@ def test_a_statement_that_lies_fails_naming_the_lie(
     assert says in evidence["detail"], evidence
 
 
-def test_a_statement_nested_200000_deep_is_a_clear_error(hostile: Published) -> None:
+def test_a_statement_nested_200000_deep_is_a_clear_error(hostile: Images) -> None:
     code, evidence, err = check(hostile, VERSIONS["deep"] + "-python")
 
     assert code == 3, err

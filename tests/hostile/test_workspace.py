@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from pinbot.demo.repos import Remotes
 from testing.actionrunner import Runner, load
-from testing.cutworld import Repos, cut_json, make_repos
+from testing.cutworld import cut_json, cut_remotes
 
 AREA = "workspace and config"
 ATTACK = (
@@ -79,8 +80,8 @@ def test_the_cache_key_step_never_writes_through_a_committed_symlink(
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "remotes")
+def world(tmp_path: Path) -> Remotes:
+    return cut_remotes(tmp_path / "remotes")
 
 
 AUTHORS = [
@@ -97,7 +98,7 @@ AUTHORS = [
 
 @pytest.mark.parametrize("author", AUTHORS, ids=range(len(AUTHORS)))
 def test_a_git_author_in_the_config_that_is_no_one_line_identity_is_exit_2(
-    images: Any, world: Repos, tmp_path: Path, author: str
+    images: Any, world: Remotes, tmp_path: Path, author: str
 ) -> None:
     (tmp_path / "pinbot.toml").write_text(f"git_author = {json.dumps(author)}\n")  # TOML too
     refs = world.refs()
@@ -112,7 +113,7 @@ def test_a_git_author_in_the_config_that_is_no_one_line_identity_is_exit_2(
 
 @pytest.mark.parametrize("author", AUTHORS[:5], ids=range(5))
 def test_a_git_author_in_the_environment_that_is_no_one_line_identity_is_exit_2(
-    images: Any, world: Repos, author: str, monkeypatch: pytest.MonkeyPatch
+    images: Any, world: Remotes, author: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PINBOT_GIT_AUTHOR", author)
     refs = world.refs()

@@ -19,7 +19,8 @@ import pytest
 
 from pinbot.demo import repos
 from testing.actionrunner import ROOT, Runner, StepRun, action_source, load, read_outputs
-from testing.cutworld import CAPABLE, IMAGE, Images, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes
+from testing.worlds import Images
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 WORKFLOW = """\
@@ -87,7 +88,7 @@ def outputs_of(run: StepRun) -> dict[str, str]:
 def test_a_workflow_using_the_action_scans_plans_a_cut_and_gates(
     tmp_path: Path, fresh_python: Path, images: Images
 ) -> None:
-    world = make_repos(tmp_path / "remotes")
+    world = cut_remotes(tmp_path / "remotes")
     text = WORKFLOW % {
         "openhands": world.openhands.url,
         "branch": world.openhands.branch,

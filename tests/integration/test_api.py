@@ -19,10 +19,12 @@ import pytest
 
 from pinbot import api
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from pinbot.errors import ExternalError, NegativeVerdict, UsageError
 from testing import world as harness
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos, head_branch
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, head_branch
+from testing.worlds import Images
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +50,7 @@ def readme_example() -> str:
 
 
 def test_the_readme_example_runs_and_the_library_prints_nothing_of_its_own(
-    images: Images, world: Repos, tmp_path: Path
+    images: Images, world: Remotes, tmp_path: Path
 ) -> None:
     output = tmp_path / "github-output"
     env = {
@@ -97,7 +99,7 @@ def test_scan_and_check_return_what_json_prints(
 
 
 def test_the_gate_returns_what_json_prints_and_a_block_is_data(
-    images: Images, world: Repos, capsys: pytest.CaptureFixture[str]
+    images: Images, world: Remotes, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = {"deploy": world.deploy.url, "openhands": world.openhands.url}
 
@@ -113,7 +115,7 @@ def test_the_gate_returns_what_json_prints_and_a_block_is_data(
 
 
 def test_a_planned_cut_pushes_nothing_and_the_applied_cut_pushes_once(
-    images: Images, world: Repos, capsys: pytest.CaptureFixture[str]
+    images: Images, world: Remotes, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repos_ = {
         "openhands": world.openhands.url,
@@ -135,7 +137,9 @@ def test_a_planned_cut_pushes_nothing_and_the_applied_cut_pushes_once(
     assert capsys.readouterr() == ("", "")
 
 
-def test_bad_input_and_a_refused_cut_raise_pinbots_exceptions(images: Images, world: Repos) -> None:
+def test_bad_input_and_a_refused_cut_raise_pinbots_exceptions(
+    images: Images, world: Remotes
+) -> None:
     with pytest.raises(UsageError, match="is not a valid image tag"):
         api.check("no such tag!", **where(images))
     with pytest.raises(UsageError, match="tag=TAG or latest=True"):

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from pinbot.git.clone import Clone
 from testing.cli import pinbot
 from testing.cutworld import (
@@ -18,17 +19,16 @@ from testing.cutworld import (
     COMPOSE_FILES,
     IMAGE,
     INCAPABLE,
-    Images,
-    Repos,
+    cut_remotes,
     deploy_branch,
     head_branch,
-    make_repos,
 )
+from testing.worlds import Images
 
 
 def cut_argv(
     images: Images,
-    world: Repos,
+    world: Remotes,
     *,
     tag: str | None = CAPABLE,
     require: bool = True,
@@ -47,7 +47,7 @@ def cut_argv(
 def cut(
     capsys: pytest.CaptureFixture[str],
     images: Images,
-    world: Repos,
+    world: Remotes,
     *extra: str,
     tag: str | None = CAPABLE,
     require: bool = True,
@@ -365,7 +365,7 @@ SPEC = repos.sandbox_spec_service(IMAGE, "1.26.0-python")
 def test_odd_pin_sites_are_refused_and_nothing_is_pushed(
     capsys, images, tmp_path, files, message
 ) -> None:
-    world = make_repos(tmp_path / "odd", files=files)
+    world = cut_remotes(tmp_path / "odd", files=files)
     refs = world.refs()
 
     code, _, err = cut(capsys, images, world, "--push")
@@ -386,7 +386,7 @@ def test_odd_pin_sites_are_refused_and_nothing_is_pushed(
 def test_every_site_present_moves_and_an_absent_one_is_not_required(
     capsys, images, tmp_path, files, moved
 ) -> None:
-    world = make_repos(tmp_path / "some", files=files)
+    world = cut_remotes(tmp_path / "some", files=files)
 
     code, report, err = cut(capsys, images, world, "--push")
 
@@ -397,7 +397,7 @@ def test_every_site_present_moves_and_an_absent_one_is_not_required(
 
 def test_a_tree_without_any_pin_site_is_refused(capsys, images, tmp_path) -> None:
     files = {repos.SPEC_FILE: None, "docker-compose.yml": None, "containers/dev/compose.yml": None}
-    world = make_repos(tmp_path / "none", files=files)
+    world = cut_remotes(tmp_path / "none", files=files)
 
     code, _, err = cut(capsys, images, world, "--push")
 
@@ -407,7 +407,7 @@ def test_a_tree_without_any_pin_site_is_refused(capsys, images, tmp_path) -> Non
 
 def test_a_workflow_without_openhands_sha_is_refused(capsys, images, tmp_path) -> None:
     workflow = repos.deploy_workflow("0" * 40).replace("  OPENHANDS_SHA:", "  OTHER_SHA:")
-    world = make_repos(tmp_path / "odd", workflow=workflow)
+    world = cut_remotes(tmp_path / "odd", workflow=workflow)
     refs = world.refs()
 
     code, _, err = cut(capsys, images, world, "--push")
@@ -420,7 +420,7 @@ def test_a_workflow_without_openhands_sha_is_refused(capsys, images, tmp_path) -
 def test_crlf_pin_sites_get_a_minimal_edit(capsys, images, tmp_path) -> None:
     spec = SPEC.replace("\n", "\r\n").encode()
     compose = repos.docker_compose(IMAGE, "1.26.0-python").replace("\n", "\r\n").encode()
-    world = make_repos(
+    world = cut_remotes(
         tmp_path / "crlf", files={repos.SPEC_FILE: spec, "docker-compose.yml": compose}
     )
 
@@ -457,7 +457,7 @@ jobs:
     steps:
       - run: echo "$OPENHANDS_SHA"
 """
-    world = make_repos(tmp_path / "anchors", workflow=workflow)
+    world = cut_remotes(tmp_path / "anchors", workflow=workflow)
 
     code, report, err = cut(capsys, images, world, "--push")
 

@@ -19,7 +19,8 @@ from pinbot.pins import profiles
 from pinbot.pins.state import PinState, read_state
 from testing import eras
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, head_branch
+from testing.cutworld import CAPABLE, IMAGE, head_branch
+from testing.worlds import Images
 
 CLOUD_URL = "https://github.com/acme/OpenHands-Cloud"
 

@@ -14,10 +14,12 @@ import pytest
 
 from pinbot.demo import repos
 from pinbot.demo.package_index import PackageIndex, serve
+from pinbot.demo.repos import Remotes
 from testing import eras
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, cut_json, deploy_branch, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_json, cut_remotes, deploy_branch
 from testing.services import missing_service
+from testing.worlds import Images
 
 OLD, NEW = "1.26.0", "1.27.0"
 
@@ -43,22 +45,22 @@ def _poetry_and_index(index: PackageIndex, monkeypatch: pytest.MonkeyPatch, tmp_
     (tmp_path / "pinbot.toml").write_text(f'[pin]\nindex_url = "{index.url}"\n')
 
 
-def files_at(world: Repos, sha: str, *paths: str) -> dict[str, str]:
+def files_at(world: Remotes, sha: str, *paths: str) -> dict[str, str]:
     return {path: repos.show(world.openhands.remote, sha, path) for path in paths}
 
 
-def touched(world: Repos, sha: str) -> list[str]:
+def touched(world: Remotes, sha: str) -> list[str]:
     return repos.git(world.openhands.remote, "diff", "--name-only", f"{sha}~1", sha).split()
 
 
 @pytest.fixture
-def package_era(index: PackageIndex, tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "package-era", files=eras.package_era(OLD, index.url))
+def package_era(index: PackageIndex, tmp_path: Path) -> Remotes:
+    return cut_remotes(tmp_path / "package-era", files=eras.package_era(OLD, index.url))
 
 
 @pytest.fixture
-def constant_era(index: PackageIndex, tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "constant-era", files=eras.constant_era(OLD, index.url))
+def constant_era(index: PackageIndex, tmp_path: Path) -> Remotes:
+    return cut_remotes(tmp_path / "constant-era", files=eras.constant_era(OLD, index.url))
 
 
 def test_a_package_era_cut_moves_every_pin_and_the_lock_in_one_commit(images, package_era) -> None:
@@ -165,7 +167,7 @@ def test_the_gate_passes_the_cut_and_blocks_a_split_naming_sites_and_values(
     images, index, tmp_path, era
 ) -> None:
     files = (eras.package_era if era == "package" else eras.constant_era)(OLD, index.url)
-    world = make_repos(tmp_path / era, files=files)
+    world = cut_remotes(tmp_path / era, files=files)
     code, report, err = cut_json(images, world, "--push")
     assert code == 0, err
     assert report is not None
@@ -203,7 +205,7 @@ def test_the_gate_passes_the_cut_and_blocks_a_split_naming_sites_and_values(
     assert f"beside {deployed}" in check["detail"]
 
 
-def _gate_argv(images: Images, world: Repos, ref: str) -> list[str]:
+def _gate_argv(images: Images, world: Remotes, ref: str) -> list[str]:
     argv = ["--json", "gate", "--deploy", f"{world.deploy.url}@{ref}"]
     argv += ["--openhands", world.openhands.url, "--image", IMAGE]
     return [*argv, "--registry-url", images.registry, "--sdk", str(images.world.sdk)]
@@ -218,7 +220,7 @@ def test_scan_reads_the_current_pin_from_the_branch_in_either_era(
         files[repos.SPEC_FILE] = repos.sandbox_spec_service(IMAGE, CAPABLE)
         files["docker-compose.yml"] = repos.docker_compose(IMAGE, CAPABLE)
         files["containers/dev/compose.yml"] = repos.dev_compose(IMAGE, CAPABLE)
-    world = make_repos(tmp_path / era, files=files)
+    world = cut_remotes(tmp_path / era, files=files)
     argv = ["--json", "scan", "--openhands", world.openhands.url]
     argv += ["--openhands-branch", world.openhands.branch, "--image", IMAGE]
     argv += ["--registry-url", images.registry, "--sdk", str(images.world.sdk)]

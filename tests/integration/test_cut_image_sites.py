@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, head_branch, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes, head_branch
+from testing.worlds import Images
 
 OTHER = "ghcr.io/elsewhere/agent-server"
 SITES = f"""\
@@ -32,12 +34,12 @@ def values(image: str) -> str:
     return f"sandbox:\n  # the whole reference\n  image: {image}:1.26.0-python\n"
 
 
-def world_with(tmp_path: Path, image: str) -> Repos:
+def world_with(tmp_path: Path, image: str) -> Remotes:
     (tmp_path / "pinbot.toml").write_text(SITES)
-    return make_repos(tmp_path / "remotes", files={"charts/values.yaml": values(image)})
+    return cut_remotes(tmp_path / "remotes", files={"charts/values.yaml": values(image)})
 
 
-def cut(images: Images, world: Repos) -> tuple[int, str, str]:
+def cut(images: Images, world: Remotes) -> tuple[int, str, str]:
     return pinbot(
         "--json", "cut", "--tag", CAPABLE, "--openhands", world.openhands.url,
         "--openhands-branch", world.openhands.branch, "--image", IMAGE,

@@ -13,10 +13,12 @@ import pytest
 
 from pinbot.demo import repos
 from pinbot.demo.package_index import PackageIndex, serve
+from pinbot.demo.repos import Remotes
 from testing import eras
 from testing.cli import pinbot
-from testing.cutworld import CAPABLE, IMAGE, Images, Repos, cut_json, deploy_branch, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_json, cut_remotes, deploy_branch
 from testing.services import missing_service
+from testing.worlds import Images
 
 OLD, NEW = "1.26.0", "1.27.0"
 LOCKS = ("enterprise/poetry.lock", "poetry.lock")
@@ -46,7 +48,7 @@ def _locked(text: str, package: str) -> str:
     return next(e.version for e in lock.locked(text, "x") if e.package == package)
 
 
-def _gate(images: Images, world: Repos, ref: str) -> tuple[int, dict[str, object]]:
+def _gate(images: Images, world: Remotes, ref: str) -> tuple[int, dict[str, object]]:
     argv = ["--json", "gate", "--deploy", f"{world.deploy.url}@{ref}"]
     argv += ["--openhands", world.openhands.url, "--image", IMAGE]
     argv += ["--registry-url", images.registry, "--sdk", str(images.world.sdk)]
@@ -57,7 +59,7 @@ def _gate(images: Images, world: Repos, ref: str) -> tuple[int, dict[str, object
 def test_a_cut_regenerates_the_second_lock_too_and_reports_both(
     images: Images, index: PackageIndex, tmp_path: Path
 ) -> None:
-    world = make_repos(tmp_path / "two", files=eras.two_locks(OLD, index.url))
+    world = cut_remotes(tmp_path / "two", files=eras.two_locks(OLD, index.url))
 
     code, report, err = cut_json(images, world, "--push")
 
@@ -81,7 +83,7 @@ def test_the_gate_blocks_a_stale_second_lock_and_a_cut_relocks_only_it(
 ) -> None:
     files = eras.two_locks(NEW, index.url)
     files["enterprise/poetry.lock"] = eras.two_locks(OLD, index.url)["enterprise/poetry.lock"]
-    world = make_repos(tmp_path / "stale", files=files)  # the deploy's main deploys this tree
+    world = cut_remotes(tmp_path / "stale", files=files)  # the deploy's main deploys this tree
 
     gated, out = _gate(images, world, "main")
 
@@ -103,7 +105,7 @@ def test_an_image_only_move_runs_no_lock_tool(
     images: Images, index: PackageIndex, tmp_path: Path
 ) -> None:
     files = eras.constant_era(NEW, index.url)  # the packages are at the new version already
-    world = make_repos(tmp_path / "image-only", files=files)  # the constant names the old tag
+    world = cut_remotes(tmp_path / "image-only", files=files)  # the constant names the old tag
 
     code, report, err = cut_json(images, world, "--push")
 

@@ -16,23 +16,17 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.cli import pinbot
-from testing.cutworld import (
-    CAPABLE,
-    IMAGE,
-    Images,
-    Repos,
-    deploy_branch,
-    head_branch,
-    make_repos,
-)
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes, deploy_branch, head_branch
 from testing.github import DEPLOY_URL, OPENHANDS_URL, TOKEN
 from testing.probe_reports import rollback_report
+from testing.worlds import Images
 
 
 @pytest.fixture
-def hub_world(tmp_path: Path) -> Repos:
-    world = make_repos(tmp_path / "remotes")
+def hub_world(tmp_path: Path) -> Remotes:
+    world = cut_remotes(tmp_path / "remotes")
     config = Path(os.environ["GIT_CONFIG_GLOBAL"])
     config.write_text(
         f'[url "{world.openhands.url}"]\n\tinsteadOf = {OPENHANDS_URL}\n'
@@ -42,7 +36,7 @@ def hub_world(tmp_path: Path) -> Repos:
 
 
 def cut(
-    capsys: pytest.CaptureFixture[str], images: Images, world: Repos, *extra: str
+    capsys: pytest.CaptureFixture[str], images: Images, world: Remotes, *extra: str
 ) -> tuple[int, Any, str]:
     code, out, err = pinbot(
         "--json", "cut", "--tag", CAPABLE,
@@ -170,7 +164,7 @@ def test_without_a_token_open_prs_is_refused_before_anything_is_pushed(
 
 
 def test_file_remotes_get_branches_pushed_and_no_pr(capsys, images, tmp_path) -> None:
-    world = make_repos(tmp_path / "plain")
+    world = cut_remotes(tmp_path / "plain")
     code, out, err = pinbot(
         "cut", "--tag", CAPABLE, "--openhands", world.openhands.url,
         "--openhands-branch", world.openhands.branch, "--deploy", world.deploy.url,

@@ -17,8 +17,9 @@ import pytest
 
 from pinbot.demo import repos
 from pinbot.demo.package_index import PackageIndex, serve
+from pinbot.demo.repos import Remotes
 from testing import eras
-from testing.cutworld import Repos, cut_json, deploy_branch, make_repos
+from testing.cutworld import cut_json, cut_remotes, deploy_branch
 from testing.services import missing_service
 
 OLD, NEW = "1.26.0", "1.27.0"
@@ -47,8 +48,8 @@ def _uv_offline(index: PackageIndex, monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 @pytest.fixture
-def world(index: PackageIndex, tmp_path: Path) -> Repos:
-    return make_repos(tmp_path / "uv-era", files=eras.package_era(OLD, index.url, "uv"))
+def world(index: PackageIndex, tmp_path: Path) -> Remotes:
+    return cut_remotes(tmp_path / "uv-era", files=eras.package_era(OLD, index.url, "uv"))
 
 
 def test_a_uv_locked_cut_regenerates_uv_lock_with_uv_and_reports_the_lock_diff(

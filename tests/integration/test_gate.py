@@ -19,9 +19,10 @@ from pinbot.demo import repos
 from pinbot.demo.builds import Build, publish
 from pinbot.demo.registry import OCI_INDEX, RegistryWriter
 from pinbot.probe.run import AgentReport
-from testing.cutworld import CAPABLE, INCAPABLE, Images
+from testing.cutworld import CAPABLE, INCAPABLE
 from testing.gateworld import CutWorld, cut_world, deploy_at, registry_state, run
 from testing.probe_reports import rollback_report
+from testing.worlds import Images
 
 CHECKS = ["openhands_sha", "backend_commits", "pin_sites_agree", "digest_unchanged", "capability"]
 
@@ -226,7 +227,7 @@ def test_a_moved_tag_blocks_unless_retags_are_allowed(registry: str, tmp_path: P
     writer = RegistryWriter(registry, repository)
     builds = [Build("1.26.0"), Build("1.27.0", routes=True), Build("1.27.1", routes=True)]
     published = publish(writer, tmp_path / "sdk", builds)
-    world = cut_world(tmp_path, Images(registry, published), CAPABLE, image=image)
+    world = cut_world(tmp_path, Images(registry, repository, published), CAPABLE, image=image)
     cut, moved = published.digests[CAPABLE], published.digests["1.27.1-python"]
     writer.put_manifest(CAPABLE, writer.indexes[moved], OCI_INDEX)  # a re-push under the tag
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
-from testing.cutworld import CAPABLE, Images
+from testing.cutworld import CAPABLE
 from testing.gateworld import CutWorld, cut_world, run
 from testing.github import TOKEN, FakeGitHub
+from testing.worlds import Images
 
 
 @pytest.fixture(scope="module")

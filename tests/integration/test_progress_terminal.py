@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from testing.cutworld import CAPABLE, IMAGE, Images
+from testing.cutworld import CAPABLE, IMAGE
+from testing.worlds import Images
 
 ERASE = "\r\x1b[K"
 

@@ -8,24 +8,25 @@ from pathlib import Path
 import pytest
 
 from pinbot.config import Settings
+from pinbot.demo.repos import PIN
 from testing.cli import pinbot
 from testing.proxy import LatencyProxy
-from testing.worlds import PIN, Published, ghcr_like_builds, publish_to, today_builds
+from testing.worlds import Images, ghcr_like_builds, publish_to, today_builds
 
 
 @pytest.fixture(scope="session")
-def ghcr_like(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Published:
+def ghcr_like(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     return publish_to(
         registry, "openhands/agent-server", ghcr_like_builds(), tmp_path_factory.mktemp("w")
     )
 
 
 @pytest.fixture(scope="session")
-def today(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Published:
+def today(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     return publish_to(registry, "today/agent-server", today_builds(), tmp_path_factory.mktemp("w"))
 
 
-def scan(capsys: pytest.CaptureFixture[str], world: Published, *extra: str) -> tuple[int, dict]:
+def scan(capsys: pytest.CaptureFixture[str], world: Images, *extra: str) -> tuple[int, dict]:
     code, out, _ = pinbot(
         *["--json", "scan", "--image", world.image, "--sdk", str(world.world.sdk), *extra]
     )
@@ -43,7 +44,7 @@ def verdicts(report: dict) -> dict[str, tuple[str, str]]:
     return out
 
 
-def test_world_has_hundreds_of_tags_of_every_kind(ghcr_like: Published) -> None:
+def test_world_has_hundreds_of_tags_of_every_kind(ghcr_like: Images) -> None:
     tags = ghcr_like.world.tags
     assert len(tags) > 900
     assert any(t.endswith("-amd64") for t in tags)
@@ -110,7 +111,7 @@ def test_sha_builds_only_when_asked_and_never_older_than_the_pin(capsys, today) 
 
     assert plain["selected"] is None
     assert code == 0
-    # Published oldest first: the stale build (before the pin) comes first.
+    # Images oldest first: the stale build (before the pin) comes first.
     stale, fresh = [
         t for t, s in today.world.shas.items() if len(t) == 47 and _has_routes(today, s)
     ]
@@ -120,7 +121,7 @@ def test_sha_builds_only_when_asked_and_never_older_than_the_pin(capsys, today) 
     assert not any(len(t) == len("abcdef1-python") for t in examined)  # one tag per digest
 
 
-def _has_routes(world: Published, sha: str) -> bool:
+def _has_routes(world: Images, sha: str) -> bool:
     import subprocess
 
     from pinbot.config import ROUTE_FILE
@@ -129,14 +130,14 @@ def _has_routes(world: Published, sha: str) -> bool:
     return probe.returncode == 0
 
 
-def proxied_scan(proxy: LatencyProxy, world: Published, current: str) -> list[str]:
+def proxied_scan(proxy: LatencyProxy, world: Images, current: str) -> list[str]:
     """`pinbot scan` of `world` through `proxy`, which counts the requests."""
     image = f"{proxy.address}/{world.repository}"
     return ["scan", "--image", image, "--sdk", str(world.world.sdk), "--current", current]
 
 
 def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
-    with LatencyProxy(ghcr_like.address) as proxy:
+    with LatencyProxy(ghcr_like.registry) as proxy:
         args = ["--json", *proxied_scan(proxy, ghcr_like, PIN)]
         code, out, _ = pinbot(*args)
         assert code == 0
@@ -162,7 +163,7 @@ def test_warm_scan_costs_one_head_per_examined_tag(capsys, ghcr_like) -> None:
 
 
 def test_no_cache_flag_ignores_the_cache(capsys, ghcr_like) -> None:
-    with LatencyProxy(ghcr_like.address) as proxy:
+    with LatencyProxy(ghcr_like.registry) as proxy:
         args = proxied_scan(proxy, ghcr_like, "1.42.0-python")
         pinbot("--json", *args)
         proxy.reset()

@@ -10,13 +10,13 @@ import pytest
 from pinbot.demo.builds import Build
 from testing.builds import FaultyBuild
 from testing.cli import pinbot
-from testing.worlds import Published, publish_to
+from testing.worlds import Images, publish_to
 
 PIN = "1.26.0-python"
 
 
 @pytest.fixture(scope="module")
-def attested(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Published:
+def attested(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Images:
     builds = [
         Build(version="1.26.0"),
         Build(version="1.27.0", routes=True, slsa="v1"),
@@ -28,7 +28,7 @@ def attested(registry: str, tmp_path_factory: pytest.TempPathFactory) -> Publish
     return publish_to(registry, "attested/agent-server", builds, tmp_path_factory.mktemp("w"))
 
 
-def scan(capsys: pytest.CaptureFixture[str], world: Published, *extra: str) -> tuple[int, dict]:
+def scan(capsys: pytest.CaptureFixture[str], world: Images, *extra: str) -> tuple[int, dict]:
     argv = ["--json", "scan", "--image", world.image, "--sdk", str(world.world.sdk), *extra]
     code, out, _ = pinbot(*argv)
     return code, json.loads(out)

@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from pinbot.config import Settings
+from pinbot.demo.builds import releases
 from pinbot.demo.registry import ImageSpec, RegistryWriter
 from pinbot.engine import Engine, lookahead
 from testing.cli import pinbot
 from testing.proxy import FaultProxy, LatencyProxy, Rule
-from testing.worlds import Published, publish_to, releases
+from testing.worlds import Images, publish_to
 
 DELAY = 0.1
 ROUND = 0.6  # long enough for twenty threads to send their HEADs on a loaded machine
@@ -33,12 +34,12 @@ def world_builds() -> list:
 
 
 @pytest.fixture
-def world(registry: str, tmp_path: Path, request: pytest.FixtureRequest) -> Published:
+def world(registry: str, tmp_path: Path, request: pytest.FixtureRequest) -> Images:
     # Each test gets its own repository: some move or add tags.
     return publish_to(registry, f"schedule/{request.node.name[:40]}", world_builds(), tmp_path)
 
 
-def scan(proxy: LatencyProxy, world: Published, capsys: pytest.CaptureFixture[str]) -> dict:
+def scan(proxy: LatencyProxy, world: Images, capsys: pytest.CaptureFixture[str]) -> dict:
     proxy.reset()
     image = f"{proxy.address}/{world.repository}"
     report: dict = pinbot("--json", "scan", "--image", image, "--sdk", str(world.world.sdk)).data
@@ -46,7 +47,7 @@ def scan(proxy: LatencyProxy, world: Published, capsys: pytest.CaptureFixture[st
 
 
 def test_cold_scan_stays_within_its_lookahead_of_the_floor(world, capsys) -> None:
-    with LatencyProxy(world.address, DELAY) as proxy:
+    with LatencyProxy(world.registry, DELAY) as proxy:
         report = scan(proxy, world, capsys)
 
     assert report["selected"]["tag"] == "1.33.1-python"
@@ -58,7 +59,7 @@ def test_cold_scan_stays_within_its_lookahead_of_the_floor(world, capsys) -> Non
 
 
 def test_warm_scan_confirms_every_examined_tag_in_one_round_of_heads(world, capsys) -> None:
-    with LatencyProxy(world.address, DELAY) as proxy:
+    with LatencyProxy(world.registry, DELAY) as proxy:
         scan(proxy, world, capsys)
         proxy.delay = ROUND
         report = scan(proxy, world, capsys)
@@ -71,11 +72,11 @@ def test_warm_scan_confirms_every_examined_tag_in_one_round_of_heads(world, caps
 
 
 def test_a_release_newer_than_the_cache_is_examined_beside_the_round(world, capsys) -> None:
-    with LatencyProxy(world.address, DELAY) as proxy:
+    with LatencyProxy(world.registry, DELAY) as proxy:
         scan(proxy, world, capsys)
         newest = world.world.shas["1.39.2-python"]  # a new release, still without the routes
         spec = ImageSpec(["1.40.0-python"], newest, "2026-12-01T00:00:00Z", arch_tags=False)
-        RegistryWriter(world.address, world.repository).publish(spec)
+        RegistryWriter(world.registry, world.repository).publish(spec)
         proxy.delay = ROUND
         report = scan(proxy, world, capsys)
 
@@ -94,12 +95,12 @@ def test_a_release_newer_than_the_cache_is_examined_beside_the_round(world, caps
 def test_a_predicted_answer_that_moved_is_examined_again_and_the_scan_goes_on(
     world, capsys
 ) -> None:
-    with LatencyProxy(world.address, DELAY) as proxy:
+    with LatencyProxy(world.registry, DELAY) as proxy:
         image = f"{proxy.address}/{world.repository}"
         scanned = pinbot("scan", "--all", "--image", image, "--sdk", str(world.world.sdk))
         assert scanned.code == 0  # every release is cached now
         moved = world.world.shas["1.33.0-python"]  # 1.33.1 now names a new build without routes
-        RegistryWriter(world.address, world.repository).publish(
+        RegistryWriter(world.registry, world.repository).publish(
             ImageSpec(["1.33.1-python"], moved, "2026-12-01T00:00:00Z")
         )
         report = scan(proxy, world, capsys)
@@ -119,7 +120,7 @@ def test_a_tag_list_that_fails_beside_the_warm_round_is_one_clear_error(
 ) -> None:
     stray: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: stray.append(args.exc_value))
-    with FaultProxy(world.address, DELAY) as proxy:
+    with FaultProxy(world.registry, DELAY) as proxy:
         scan(proxy, world, capsys)  # the cache knows every tag: the next scan's HEADs go early
         proxy.add(Rule("GET", r"/tags/list", status=404))
         # The race, forced: the warm round is between two HEADs when the reader gives up.

@@ -22,7 +22,7 @@ import responses
 
 from pinbot.cli import main
 from testing import world as harness
-from testing.cutworld import CAPABLE, IMAGE, make_repos
+from testing.cutworld import CAPABLE, IMAGE, cut_remotes
 from testing.github import API, FakeGitHub
 from testing.proxy import FaultProxy, Rule
 
@@ -152,7 +152,7 @@ def cut_with_credentials_in_the_url(
     """A GitHub remote written with a token in it; GitHub echoes the token in a 401. git sees
     the URL without the token (it gets that from its environment), which the global config
     sends to the local remote."""
-    repos = make_repos(tmp_path / "remotes")
+    repos = cut_remotes(tmp_path / "remotes")
     Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
         f'[url "{repos.openhands.url}"]\n\tinsteadOf = {OPENHANDS_PLAIN}\n'
     )

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from pinbot.demo import repos
+from pinbot.demo.repos import Remotes
 from testing.actionrunner import ROOT, Runner, load
-from testing.cutworld import CAPABLE, IMAGE, INCAPABLE, Images, Repos
+from testing.cutworld import CAPABLE, IMAGE, INCAPABLE
+from testing.worlds import Images
 
 
 @dataclass
@@ -59,7 +61,7 @@ def run_workflow(
     return Run(last.code, last.stdout, last.stderr, last.github_output)
 
 
-def world_env(images: Images, world: Repos, require: str | None = None) -> dict[str, str]:
+def world_env(images: Images, world: Remotes, require: str | None = None) -> dict[str, str]:
     """The local world, given the way a user's pinbot.toml or PINBOT_* variables would."""
     return {
         "PINBOT_IMAGE": IMAGE,
@@ -69,7 +71,7 @@ def world_env(images: Images, world: Repos, require: str | None = None) -> dict[
     }
 
 
-def repo_config(world: Repos, branch: bool = True) -> dict[str, str]:
+def repo_config(world: Remotes, branch: bool = True) -> dict[str, str]:
     """What the user fills into the workflow's env block when copying it."""
     config = {"OPENHANDS_REPO": world.openhands.url, "DEPLOY_REPO": world.deploy.url}
     # The test images cannot hold a conversation: the upgrade probe has its own test below.
