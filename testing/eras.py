@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pinbot.demo import repos
+from pinbot.demo.package_index import openhands_pyproject
 
 PACKAGES = ("openhands-agent-server", "openhands-sdk", "openhands-tools")
 SPEC_WITHOUT_CONSTANT = '''\
@@ -58,35 +59,10 @@ def path_with_poetry() -> str:
     return os.pathsep.join([str(Path(poetry()).parent), os.environ.get("PATH", "")])
 
 
-def pyproject(version: str, index_url: str, sdk: str | None = None) -> str:
-    sdk = sdk or version
-    return f"""\
-[project]
-name = "openhands-ai"
-version = "1.11.0"
-description = "OpenHands: code less, make more"
-requires-python = ">=3.11"
-dependencies = [
-  "openhands-agent-server=={version}",
-  "openhands-sdk=={sdk}",
-  "openhands-tools=={version}",
-]
-
-[tool.poetry]
-package-mode = false
-
-[tool.poetry.dependencies]
-python = ">=3.11"
-openhands-agent-server = "=={version}"
-openhands-sdk = "=={sdk}"
-openhands-tools = "=={version}"
-
-# The tests' stand-in for PyPI.
-[[tool.poetry.source]]
-name = "local"
-url = "{index_url}"
-priority = "primary"
-"""
+def tool_pyproject(tool: str, version: str, index_url: str) -> str:
+    """OpenHands' pyproject.toml as `tool` locks it: poetry's (the pins twice, the demo's
+    `openhands_pyproject`) or uv's (the pins once)."""
+    return (openhands_pyproject if tool == "poetry" else uv_pyproject)(version, index_url)
 
 
 def run_tool(tool: str, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -132,7 +108,7 @@ def package_era(
 ) -> dict[str, str | bytes | None]:
     """Files of an OpenHands main in the package era, locked by `tool` (for
     `repos.openhands_repo(files=...)`); with uv, the pins once, in `[project]`."""
-    text = (pyproject if tool == "poetry" else uv_pyproject)(version, index_url)
+    text = tool_pyproject(tool, version, index_url)
     return {**NO_CONSTANT, "pyproject.toml": text, LOCK_FILES[tool]: lock(text, tool)}
 
 
@@ -167,7 +143,7 @@ default = true
 
 def constant_era(version: str, index_url: str) -> dict[str, str | bytes | None]:
     """The constant era's extra files: the package pins beside the constant, locked."""
-    text = pyproject(version, index_url)
+    text = openhands_pyproject(version, index_url)
     return {"pyproject.toml": text, "poetry.lock": lock(text)}
 
 
@@ -279,7 +255,7 @@ priority = "primary"
 def root_package_pyproject(version: str, index_url: str) -> str:
     """The root project as a package (a path dependency must be one), pins in poetry's table."""
     return (
-        pyproject(version, index_url)
+        openhands_pyproject(version, index_url)
         .replace("[tool.poetry]\npackage-mode = false\n", '[tool.poetry]\nreadme = "README.md"\n')
         .replace('description = "OpenHands: code less, make more"\n', "")
     )

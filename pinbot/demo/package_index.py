@@ -81,15 +81,26 @@ class PackageIndex:
         return sorted(p for p in self.directory.glob("*.whl") if p.name.startswith(prefix))
 
 
-def openhands_pyproject(version: str) -> str:
+def openhands_pyproject(version: str, index_url: str | None = None) -> str:
     """OpenHands' pyproject.toml, reduced to the package pins the image must agree with (PR
-    #14612 bumped the constant "to align with the existing package pins")."""
+    #14612 bumped the constant "to align with the existing package pins"), written in
+    `[project]` and `[tool.poetry]` as OpenHands writes them; `index_url`: poetry's only
+    source, as a lock against a local index needs (else PyPI)."""
     pins = "".join(f'  "{package}=={version}",\n' for package in sorted(PACKAGES))
     poetry = "".join(f'{package} = "=={version}"\n' for package in sorted(PACKAGES))
+    source = (
+        ""
+        if index_url is None
+        else (
+            "\n# A local stand-in for PyPI.\n[[tool.poetry.source]]\n"
+            f'name = "local"\nurl = "{index_url}"\npriority = "primary"\n'
+        )
+    )
     return (
-        '[project]\nname = "openhands-ai"\nversion = "1.11.0"\nrequires-python = ">=3.12"\n'
-        f"dependencies = [\n{pins}]\n\n[tool.poetry.dependencies]\n"
-        f'python = ">=3.12"\n{poetry}'
+        '[project]\nname = "openhands-ai"\nversion = "1.11.0"\n'
+        'description = "OpenHands: code less, make more"\nrequires-python = ">=3.11"\n'
+        f"dependencies = [\n{pins}]\n\n[tool.poetry]\npackage-mode = false\n\n"
+        f'[tool.poetry.dependencies]\npython = ">=3.11"\n{poetry}{source}'
     )
 
 

@@ -172,7 +172,7 @@ def _world(tmp_path: Path, index: PackageIndex, tool: str, mode: str) -> tuple[R
     is harmless: the lock is made before the mode file says what to do)."""
     report = tmp_path / "report.txt"
     evil = _backend(tmp_path, "spy", report)
-    text = (eras.pyproject if tool == "poetry" else eras.uv_pyproject)(OLD, index.url)
+    text = eras.tool_pyproject(tool, OLD, index.url)
     text = text.replace("dependencies = [\n", f'dependencies = [\n  "evil @ {evil.as_uri()}",\n', 1)
     lock_name = eras.LOCK_FILES[tool]
     locked = eras.lock(text, tool)
@@ -237,7 +237,7 @@ def test_a_build_backend_run_by_the_lock_tool_finds_no_secret(
 def test_a_repository_named_index_gets_no_credentials(
     images: Images, index: PackageIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str
 ) -> None:
-    text = (eras.pyproject if tool == "poetry" else eras.uv_pyproject)(OLD, index.url)
+    text = eras.tool_pyproject(tool, OLD, index.url)
     lock_name = eras.LOCK_FILES[tool]
     locked = eras.lock(text, tool)
     files = {
@@ -340,7 +340,7 @@ def test_a_repository_uv_toml_naming_another_index_is_not_given_to_uv(
 def test_a_path_dependency_leaving_the_repository_is_refused_before_any_tool_runs(
     images: Images, index: PackageIndex, tmp_path: Path, path: str
 ) -> None:
-    text = eras.pyproject(OLD, index.url)
+    text = eras.tool_pyproject("poetry", OLD, index.url)
     files = {
         **eras.NO_CONSTANT,
         "pyproject.toml": text.replace(
