@@ -46,17 +46,18 @@ LOCK_FILES = {"poetry": "poetry.lock", "uv": "uv.lock"}
 CHECKS = {"poetry": ("check", "--lock"), "uv": ("lock", "--check")}
 
 
-def poetry() -> str:
-    """The real poetry: on PATH, or installed beside this interpreter by `scripts/dev setup`."""
-    found = shutil.which("poetry") or str(Path(sys.executable).parent / "poetry")
+def installed(tool: str) -> str:
+    """The real `tool` (poetry, uv): on PATH, or installed beside this interpreter by
+    `scripts/dev setup`."""
+    found = shutil.which(tool) or str(Path(sys.executable).parent / tool)
     if not Path(found).exists():
-        raise FileNotFoundError("poetry is not installed: run ./scripts/dev setup")
+        raise FileNotFoundError(f"{tool} is not installed: run ./scripts/dev setup")
     return found
 
 
 def path_with_poetry() -> str:
     """PATH with poetry's directory first, for the commands pinbot runs."""
-    return os.pathsep.join([str(Path(poetry()).parent), os.environ.get("PATH", "")])
+    return os.pathsep.join([str(Path(installed("poetry")).parent), os.environ.get("PATH", "")])
 
 
 def tool_pyproject(tool: str, version: str, index_url: str) -> str:
@@ -70,9 +71,13 @@ def run_tool(tool: str, directory: Path, *args: str) -> subprocess.CompletedProc
     env = dict(os.environ)
     if tool == "poetry":
         env.update(POETRY_NO_INTERACTION="1", PATH=path_with_poetry())
-    binary = poetry() if tool == "poetry" else uv()
     return subprocess.run(
-        [binary, *args], cwd=directory, env=env, capture_output=True, text=True, timeout=300
+        [installed(tool), *args],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -110,14 +115,6 @@ def package_era(
     `repos.openhands_repo(files=...)`); with uv, the pins once, in `[project]`."""
     text = tool_pyproject(tool, version, index_url)
     return {**NO_CONSTANT, "pyproject.toml": text, LOCK_FILES[tool]: lock(text, tool)}
-
-
-def uv() -> str:
-    """The real uv: on PATH, or installed beside this interpreter by `scripts/dev setup`."""
-    found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    if not Path(found).exists():
-        raise FileNotFoundError("uv is not installed: run ./scripts/dev setup")
-    return found
 
 
 def uv_pyproject(version: str, index_url: str) -> str:

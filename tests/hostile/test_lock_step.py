@@ -136,7 +136,7 @@ get_requires_for_build_sdist = get_requires_for_build_wheel
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     try:
-        eras.poetry(), eras.uv()
+        eras.installed("poetry"), eras.installed("uv")
     except FileNotFoundError:
         missing_service("poetry and uv (./scripts/dev setup installs them)")
     with serve(tmp_path_factory.mktemp("lock-index")) as served:
@@ -146,7 +146,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
 
 @pytest.fixture(autouse=True)
 def _tools(index: PackageIndex, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    path = [str(Path(eras.poetry()).parent), str(Path(eras.uv()).parent)]
+    path = [str(Path(eras.installed("poetry")).parent), str(Path(eras.installed("uv")).parent)]
     monkeypatch.setenv("PATH", os.pathsep.join([*path, os.environ.get("PATH", "")]))
     monkeypatch.setenv("PINBOT_CACHE_DIR", str(tmp_path / "pinbot-cache"))
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")

@@ -28,7 +28,7 @@ OLD, NEW = "1.26.0", "1.27.0"
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     """The pinned and the capable versions are published; 1.28.0 is not."""
     try:
-        eras.poetry()
+        eras.installed("poetry")
     except FileNotFoundError:
         missing_service("poetry (./scripts/dev setup installs it)")
     with serve(tmp_path_factory.mktemp("index")) as served:

@@ -27,7 +27,7 @@ LOCKS = ("enterprise/poetry.lock", "poetry.lock")
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     try:
-        eras.poetry()
+        eras.installed("poetry")
     except FileNotFoundError:
         missing_service("poetry (./scripts/dev setup installs it)")
     with serve(tmp_path_factory.mktemp("locks-index")) as served:

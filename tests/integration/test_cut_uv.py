@@ -28,7 +28,7 @@ OLD, NEW = "1.26.0", "1.27.0"
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     try:
-        eras.uv()
+        eras.installed("uv")
     except FileNotFoundError:
         missing_service("uv (./scripts/dev setup installs it)")
     with serve(tmp_path_factory.mktemp("uv-index")) as served:
@@ -39,7 +39,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
 @pytest.fixture(autouse=True)
 def _uv_offline(index: PackageIndex, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """uv on PATH for pinbot, its cache in the test, and pinbot.toml naming the local index."""
-    uv_dir = str(Path(eras.uv()).parent)
+    uv_dir = str(Path(eras.installed("uv")).parent)
     monkeypatch.setenv("PATH", os.pathsep.join([uv_dir, os.environ.get("PATH", "")]))
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
