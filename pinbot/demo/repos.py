@@ -359,9 +359,22 @@ def _write(work: Path, files: Files) -> None:
 
 def git(cwd: Path, *args: str, author: tuple[str, str] = HUMAN, strip: bool = True) -> str:
     """`git ARGS` in `cwd` (a remote or a work tree), committing as `author`; its output."""
+    done = subprocess.run(
+        ["git", "-c", "core.autocrlf=false", *args],
+        cwd=cwd,
+        env={**os.environ, **identity(author)},
+        check=True,
+        capture_output=True,
+    )
+    text = done.stdout.decode("utf-8")
+    return text.strip() if strip else text
+
+
+def identity(author: tuple[str, str]) -> dict[str, str]:
+    """git's environment for commits by `author` (name, email), the user's own configuration
+    left out: the same commits on every machine."""
     name, email = author
-    env = {
-        **os.environ,
+    return {
         "GIT_AUTHOR_NAME": name,
         "GIT_AUTHOR_EMAIL": email,
         "GIT_COMMITTER_NAME": name,
@@ -369,12 +382,3 @@ def git(cwd: Path, *args: str, author: tuple[str, str] = HUMAN, strip: bool = Tr
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
     }
-    done = subprocess.run(
-        ["git", "-c", "core.autocrlf=false", *args],
-        cwd=cwd,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    text = done.stdout.decode("utf-8")
-    return text.strip() if strip else text

@@ -8,15 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pinbot.config import ROUTE_FILE
+from pinbot.demo.repos import identity
 
-FIXED_ENV = {
-    "GIT_AUTHOR_NAME": "sdk dev",
-    "GIT_AUTHOR_EMAIL": "sdk@example.invalid",
-    "GIT_COMMITTER_NAME": "sdk dev",
-    "GIT_COMMITTER_EMAIL": "sdk@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-}
+FIXED_ENV = identity(("sdk dev", "sdk@example.invalid"))
 ROUTER = b"from fastapi import APIRouter\n\nrouter = APIRouter(prefix='/acp_session_blob')\n"
 
 

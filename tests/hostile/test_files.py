@@ -5,7 +5,6 @@ the file, never a crash and never an edit. The real `pinbot cut` and `gate`."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +33,16 @@ EXIT = "2 (gate: 1)"
 PIN_FILE = "openhands/app_server/sandbox/sandbox_spec_service.py"
 
 
-def git(cwd: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@e")  # fmt: skip
-    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
 def branch_with(world: Remotes, tmp_path: Path, branch: str, change: Any) -> str:
     """A branch of the OpenHands remote, from the backend branch, with `change(work)` applied
     in a checkout; returns the new commit."""
     work = tmp_path / f"work-{branch}"
-    git(tmp_path, "clone", "-q", "-b", world.openhands.branch, world.openhands.url, str(work))
+    repos.git(tmp_path, "clone", "-q", "-b", world.openhands.branch, world.openhands.url, str(work))
     change(work)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", f"hostile: {branch}")
-    git(work, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
-    return git(work, "rev-parse", "HEAD")
+    repos.git(work, "add", "-A")
+    repos.git(work, "commit", "-q", "-m", f"hostile: {branch}")
+    repos.git(work, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+    return repos.git(work, "rev-parse", "HEAD")
 
 
 def symlinked(work: Path) -> None:
@@ -77,13 +68,13 @@ def test_cut_refuses_a_hostile_pin_file(
 ) -> None:
     world = cut_remotes(tmp_path / "remotes")
     branch_with(world, tmp_path, "hostile", change)
-    before = git(tmp_path, "ls-remote", world.deploy.url)
+    before = repos.git(tmp_path, "ls-remote", world.deploy.url)
 
     code, _, err = run(cut_argv(images, world, "--push", branch="hostile"))
 
     assert code == 2, err
     assert PIN_FILE in err and says in err
-    assert git(tmp_path, "ls-remote", world.deploy.url) == before  # nothing pushed
+    assert repos.git(tmp_path, "ls-remote", world.deploy.url) == before  # nothing pushed
 
 
 @HOSTILE_PIN_FILES
@@ -137,8 +128,8 @@ def submodule(work: Path) -> None:
     inner = work / PIN_FILE
     inner.unlink()
     inner.mkdir()
-    git(inner, "init", "-q")
-    git(inner, "commit", "-q", "--allow-empty", "-m", "elsewhere")
+    repos.git(inner, "init", "-q")
+    repos.git(inner, "commit", "-q", "--allow-empty", "-m", "elsewhere")
 
 
 @pytest.mark.parametrize(
