@@ -34,19 +34,11 @@ from pinbot.options import ProbeOptions
 from pinbot.probe.http import AppApi
 from pinbot.probe.legs import CANDIDATE, FROM, LegPlan, leg_plans
 from pinbot.probe.run import AgentReport, Group, probe_all
-from pinbot.probe.targets import (
-    AppHome,
-    AppStage,
-    CommandServer,
-    Home,
-    Recycle,
-    Server,
-    ServerHome,
-    ServerStage,
-    UrlServer,
-    agent_settings,
-    substitute,
-)
+from pinbot.probe.targets.agent_server import Server, ServerHome, ServerStage
+from pinbot.probe.targets.app import AppHome, AppStage, Recycle
+from pinbot.probe.targets.base import Home, agent_settings, substitute
+from pinbot.probe.targets.command import CommandServer
+from pinbot.probe.targets.url import UrlServer
 from pinbot.probe.verdict import worst
 from pinbot.report.probe import render_markdown, render_text
 
@@ -259,7 +251,7 @@ def _own_server(ctx: Context, args: ProbeOptions, plan: Plan, flag: str) -> Serv
         if args.from_server_command:
             templates[FROM] = args.from_server_command
         return CommandServer(templates, side, plan.timeout, ctx.out.progress, ctx.out.mask)
-    from pinbot.probe.docker_server import DockerServer
+    from pinbot.probe.targets.image import DockerServer
 
     images = {CANDIDATE: _image(args, args.image)}
     plan.image = images[CANDIDATE].identity()
@@ -299,7 +291,7 @@ def _plan_url(ctx: Context, args: ProbeOptions, plan: Plan) -> None:
 
 def _run_acp(ctx: Context, args: ProbeOptions, plan: Plan) -> AgentReport:
     """`--target acp`: pinbot is the agent's ACP client, in a fresh working directory."""
-    from pinbot.probe.acp_legs import Rig, probe_acp
+    from pinbot.probe.targets.acp import Rig, probe_acp
 
     if not args.acp_command:
         raise UsageError("--target acp needs --acp-command CMD (the ACP agent to run over stdio)")

@@ -366,10 +366,6 @@ class AppApi(Api):
         found = self.objects("GET", "/app-conversations/start-tasks", params={"ids": task_id})
         return found[0] if found else None
 
-    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
-        found = self.objects("GET", "/app-conversations", params={"ids": conversation_id})
-        return found[0] if found else None
-
     def send(self, conversation_id: str, text: str) -> None:
         self.call("POST", f"/app-conversations/{conversation_id}/send-message", message(text))
 

@@ -25,7 +25,7 @@ from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.model import SHA_RE
 from pinbot.probe.legs import CANDIDATE, Leg, LegPlan, server_version
-from pinbot.probe.targets import Home, checked_id
+from pinbot.probe.targets.base import Home, checked_id
 from pinbot.probe.verdict import (
     NO_RESTART,
     TERMINAL,

@@ -11,7 +11,8 @@ from pinbot.commands.probe import Plan, parse_agents, report_json
 from pinbot.errors import UsageError
 from pinbot.probe.http import ApiError, follow_pages
 from pinbot.probe.run import AgentReport
-from pinbot.probe.targets import agent_settings, process_identity, substitute
+from pinbot.probe.targets.base import agent_settings, substitute
+from pinbot.probe.targets.command import process_identity
 from pinbot.probe.verdict import (
     MARKER,
     judge,

@@ -1,4 +1,4 @@
-"""The legs of `--target acp`: each recycle is a new life of the agent (`stdio_agent.live`).
+"""The legs of `--target acp`: each recycle is a new life of the agent (`acp_stdio.live`).
 
 The first life plants a codeword in a new session on the first side; each later life runs the
 side a batch of legs moves to, reopens those legs' sessions and asks for the codeword, then
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pinbot.probe.legs import NEITHER, Leg, LegPlan
 from pinbot.probe.run import PLANT, RECALL, AgentReport, new_codeword
-from pinbot.probe.stdio_agent import AgentFailed, Ask, Life, Turn, live
+from pinbot.probe.targets.acp_stdio import AgentFailed, Ask, Life, Turn, live
 from pinbot.probe.verdict import marker_in, recalled
 from pinbot.probe.waiting import Progress
 

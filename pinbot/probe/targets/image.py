@@ -17,7 +17,8 @@ from pinbot import docker
 from pinbot.docker import Image
 from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi
-from pinbot.probe.targets import Mask, wait_healthy
+from pinbot.probe.targets.agent_server import wait_healthy
+from pinbot.probe.targets.base import Mask
 from pinbot.probe.waiting import Progress, StepFailed
 
 VOLUME_MOUNT = "/workspace"
@@ -34,7 +35,6 @@ LABEL = {"pinbot.probe": "1"}
 
 
 class DockerServer:
-    how = "replace the container"
     working_dir = f"{VOLUME_MOUNT}/project"
 
     def __init__(
