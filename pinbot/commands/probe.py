@@ -104,15 +104,11 @@ FROM_FLAGS = {
 
 def _from_flag(args: ProbeOptions) -> str | None:
     """The from side's flag, checked against the candidate's; --rollback needs one."""
-    given = [
-        flag
-        for flag, value in (
-            ("--from-image", args.from_image),
-            ("--from-server-command", args.from_server_command),
-            ("--from-acp-command", args.from_acp_command),
-        )
-        if value
-    ]
+    given = _given(
+        ("--from-image", args.from_image),
+        ("--from-server-command", args.from_server_command),
+        ("--from-acp-command", args.from_acp_command),
+    )
     if len(given) > 1:
         raise UsageError(f"{' and '.join(given)}: give one from side (the pin today)")
     if args.rollback and not given:
@@ -121,6 +117,11 @@ def _from_flag(args: ProbeOptions) -> str | None:
             "--from-server-command or --from-acp-command"
         )
     return given[0] if given else None
+
+
+def _given(*flags: tuple[str, str | None]) -> list[str]:
+    """The flags, of those named with their values, that were given."""
+    return [flag for flag, value in flags if value]
 
 
 def _check_from(args: ProbeOptions, candidate: str) -> None:
@@ -136,15 +137,11 @@ def _describe(args: ProbeOptions) -> str:
 
 
 def _server_flag(args: ProbeOptions) -> str:
-    given = [
-        flag
-        for flag, value in (
-            ("--image", args.image),
-            ("--server-command", args.server_command),
-            ("--agent-server-url", args.agent_server_url),
-        )
-        if value
-    ]
+    given = _given(
+        ("--image", args.image),
+        ("--server-command", args.server_command),
+        ("--agent-server-url", args.agent_server_url),
+    )
     if len(given) != 1:
         raise UsageError(
             "--target agent-server needs exactly one of --image, --server-command or "

@@ -30,6 +30,15 @@ MAX_BODY = 16 << 20  # a page of events is tens of KB
 REQUEST_BUDGET = 4  # a request, retries included, may take this many timeouts
 BROKEN = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 APP_RATE = 8.0  # requests/s to one app server: under its 10/s limit (then delays, then 429)
+# The fields of an event and of a conversation the probe reads: what the item is, the field it
+# reads as an object, those it reads as strings.
+Fields = tuple[str, str, tuple[str, ...]]
+EVENT_FIELDS: Fields = ("an event", "action", ("kind", "tool_name"))
+CONVERSATION_FIELDS: Fields = (
+    "a conversation",
+    "agent_state",
+    ("execution_status", "last_user_message_id"),
+)
 
 
 class ApiError(ExternalError):
@@ -172,8 +181,18 @@ class Api:
         if following is not None and not isinstance(following, str):
             raise self.wrong_shape("GET", path, "a 'next_page_id' that is not a string")
         for item in items:
-            _check_event(item, lambda problem: self.wrong_shape("GET", path, problem))
+            self.check_fields(path, item, EVENT_FIELDS)
         return page
+
+    def check_fields(self, path: str, item: dict[str, Any], fields: Fields) -> None:
+        """The fields of `item` the probe reads (`EVENT_FIELDS`, ...), of the types it reads
+        them as; else GET `path` answered with the wrong shape."""
+        what, an_object, strings = fields
+        if not isinstance(item.get(an_object) or {}, dict):
+            raise self.wrong_shape("GET", path, f"{what} whose {an_object!r} is not an object")
+        for key in strings:
+            if not isinstance(item.get(key) or "", str):
+                raise self.wrong_shape("GET", path, f"{what} whose {key!r} is not a string")
 
 
 def follow_pages(fetch: Callable[[str | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -233,23 +252,6 @@ def _detail(data: bytes, reason: str) -> str:
     return str(body)[:200]
 
 
-def _check_event(event: dict[str, Any], wrong: Callable[[str], ApiError]) -> None:
-    """The fields of an event the probe reads, of the types it reads them as."""
-    if not isinstance(event.get("action") or {}, dict):
-        raise wrong("an event whose 'action' is not an object")
-    for key in ("kind", "tool_name"):
-        if not isinstance(event.get(key) or "", str):
-            raise wrong(f"an event whose {key!r} is not a string")
-
-
-def _check_conversation(conversation: dict[str, Any], wrong: Callable[[str], ApiError]) -> None:
-    if not isinstance(conversation.get("agent_state") or {}, dict):
-        raise wrong("a conversation whose 'agent_state' is not an object")
-    for key in ("execution_status", "last_user_message_id"):
-        if not isinstance(conversation.get(key) or "", str):
-            raise wrong(f"a conversation whose {key!r} is not a string")
-
-
 def message(text: str) -> dict[str, Any]:
     return {"role": "user", "content": [{"type": "text", "text": text}], "run": True}
 
@@ -278,7 +280,7 @@ class AgentServerApi(Api):
     def conversation(self, conversation_id: str) -> dict[str, Any]:
         path = f"/api/conversations/{conversation_id}"
         found = self.object("GET", path)
-        _check_conversation(found, lambda problem: self.wrong_shape("GET", path, problem))
+        self.check_fields(path, found, CONVERSATION_FIELDS)
         return found
 
     def send(self, conversation_id: str, text: str) -> None:

@@ -11,7 +11,9 @@ candidate, goes there too (the conversations a deploy started before it was reve
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import takewhile
 from typing import Any
 
 from pinbot.probe.verdict import Verdict, judge, worst
@@ -39,6 +41,12 @@ def leg_plans(has_from: bool, rollback: bool) -> list[LegPlan]:
     if rollback:
         legs += [LegPlan(0, CANDIDATE, FROM), LegPlan(1, CANDIDATE, FROM)]
     return legs
+
+
+def next_batch(plans: Sequence[LegPlan]) -> list[LegPlan]:
+    """The legs one recycle ends: the next ones that make the same move."""
+    move = (plans[0].source, plans[0].target)
+    return list(takewhile(lambda p: (p.source, p.target) == move, plans))
 
 
 @dataclass

@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import takewhile
 from typing import Any, Protocol
 
 from pinbot import cleanup
 from pinbot.errors import ExternalError
 from pinbot.model import SHA_RE
-from pinbot.probe.legs import CANDIDATE, Leg, LegPlan, server_version
+from pinbot.probe.legs import CANDIDATE, Leg, LegPlan, next_batch, server_version
 from pinbot.probe.targets.base import Home, checked_id
 from pinbot.probe.verdict import (
     NO_RESTART,
@@ -187,7 +186,7 @@ class Probe:
         A conversation first met in a batch is born on the batch's side before it moves."""
         done, born = 0, {self.plans[0].conversation}
         while done < len(self.plans) and self._alive():
-            batch = _batch(self.plans[done:])
+            batch = next_batch(self.plans[done:])
             for plan in batch:
                 if plan.conversation not in born:
                     born.add(plan.conversation)
@@ -301,12 +300,6 @@ class Probe:
         leg.codeword_recalled = recalled(reply, talk.codeword)
         leg.detail = f"codeword {talk.codeword}; the agent answered: {reply[:200]!r}"
         leg.step = leg.error = None
-
-
-def _batch(plans: Sequence[LegPlan]) -> list[LegPlan]:
-    """The legs one recycle ends: the next ones that make the same move."""
-    move = (plans[0].source, plans[0].target)
-    return list(takewhile(lambda p: (p.source, p.target) == move, plans))
 
 
 def _each(items: Sequence[Any], work: Callable[[Any], None]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pinbot.probe.legs import NEITHER, Leg, LegPlan
+from pinbot.probe.legs import NEITHER, Leg, LegPlan, next_batch
 from pinbot.probe.run import PLANT, RECALL, AgentReport, new_codeword
 from pinbot.probe.targets.acp_stdio import AgentFailed, Ask, Life, Turn, live
 from pinbot.probe.verdict import marker_in, recalled
@@ -71,23 +71,13 @@ def _lives(run: Run) -> None:
     run.last = _life(run, side, [], _born(run, side, set()))
     done, born = 0, set(run.talks)
     while done < len(run.plans):
-        batch = _batch(run.plans[done:])
+        batch = next_batch(run.plans[done:])
         target = batch[0].target
         run.rig.progress(f"{run.report.agent}: restarting the agent ({target}), asking")
         moving = list(range(done, done + len(batch)))
         run.last = _life(run, target, moving, _born(run, target, born, done + len(batch)))
         done += len(batch)
         born |= set(run.talks)
-
-
-def _batch(plans: Sequence[LegPlan]) -> list[LegPlan]:
-    move = (plans[0].source, plans[0].target)
-    batch = []
-    for plan in plans:
-        if (plan.source, plan.target) != move:
-            break
-        batch.append(plan)
-    return batch
 
 
 def _born(run: Run, side: str, born: set[int], after: int = 0) -> list[int]:

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
+import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pinbot.errors import ExternalError
+from pinbot.net import free_port
 from pinbot.probe.http import AgentServerApi, message
-from pinbot.probe.targets.base import checked_id
+from pinbot.probe.targets.base import Mask, checked_id
 from pinbot.probe.waiting import Progress, StepFailed, wait_until
 
 
@@ -68,21 +73,61 @@ def wait_healthy(
     wait_until(f"waiting for the agent server at {api.base_url}", check, timeout, progress)
 
 
+class OwnServer(ABC):
+    """An agent server pinbot runs itself (`command`, `image`), one side at a time: on a free
+    loopback port with a session key of its own, started once however many agents are planted
+    side by side, recycled by stopping it and starting the next side's on the same storage."""
+
+    def __init__(self, side: str, timeout: float, progress: Progress, mask: Mask) -> None:
+        self.side = side
+        self.timeout = timeout
+        self.progress = progress
+        self.port = free_port()
+        self.key = secrets.token_urlsafe(24)
+        mask(self.key)
+        self.api = AgentServerApi(f"http://127.0.0.1:{self.port}", self.key)
+        self.starting = threading.Lock()  # agents planted side by side start it once
+
+    def up(self) -> None:
+        with self.starting:
+            if not self._launched():
+                self._start()
+
+    def recycle(self, side: str) -> None:
+        self._halt()
+        self.side = side
+        self._start()
+
+    def _start(self) -> None:
+        self._launch()
+        wait_healthy(self.api, self.timeout, self.progress, self._exited)
+
+    @abstractmethod
+    def _launch(self) -> None:
+        """Start `self.side`'s server on `self.port` with `self.key`; do not wait for it."""
+
+    @abstractmethod
+    def _launched(self) -> bool:
+        """Whether a server was started (and not halted since), up yet or not."""
+
+    @abstractmethod
+    def _exited(self) -> str | None:
+        """Why the server cannot come up (it exited), or None."""
+
+    @abstractmethod
+    def _halt(self) -> None:
+        """Stop the server, if one was started; its storage stays."""
+
+
+@dataclass
 class ServerHome:
     """One agent's conversation on an agent server."""
 
-    def __init__(
-        self,
-        server: Server,
-        agent: str,
-        settings: dict[str, Any],
-        keep: bool,
-    ) -> None:
-        self.srv = server
-        self.agent = agent
-        self.settings = settings
-        self.keep = keep
-        self.conversation_id: str | None = None
+    srv: Server
+    agent: str
+    settings: dict[str, Any]
+    keep: bool
+    conversation_id: str | None = None
 
     def start(self, first_message: str) -> str:
         self.srv.up()

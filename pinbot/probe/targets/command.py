@@ -7,18 +7,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
 from pinbot import cleanup
-from pinbot.net import free_port
-from pinbot.probe.http import AgentServerApi
-from pinbot.probe.targets.agent_server import wait_healthy
+from pinbot.probe.targets.agent_server import OwnServer
 from pinbot.probe.targets.base import Mask, substitute
 from pinbot.probe.waiting import Progress, StepFailed
 
@@ -46,7 +42,7 @@ def process_identity(pid: int) -> str:
     return f"pid {pid} started {fields[19]}"
 
 
-class CommandServer:
+class CommandServer(OwnServer):
     """`--server-command` (and `--from-server-command`): CMD in a fresh working directory;
     recycled by killing its group and starting the next side's command on the same directory."""
 
@@ -58,33 +54,21 @@ class CommandServer:
         progress: Progress,
         mask: Mask,
     ) -> None:
+        super().__init__(side, timeout, progress, mask)
         self.templates = templates
-        self.side = side
-        self.timeout = timeout
-        self.progress = progress
         self.workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
         cleanup.track(self.workdir)  # removed even if pinbot is interrupted or killed
         self.working_dir = str(self.workdir / "workspace")
-        self.port = free_port()
-        self.key = secrets.token_urlsafe(24)
-        mask(self.key)
-        self.api = AgentServerApi(f"http://127.0.0.1:{self.port}", self.key)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.workdir / "server.log"
         self.failed = False  # keep the log: it holds the server's and its agents' stderr
-        self.starting = threading.Lock()  # agents planted side by side start it once
-
-    def up(self) -> None:
-        with self.starting:
-            if self.proc is None:
-                self._start()
 
     def failure_detail(self) -> str:
         """Where the server's log is kept, and how it ends (its agents' stderr is in it)."""
         self.failed = True
         return f"; the server's log {self.log} ends:\n{_tail(self.log)}"
 
-    def _start(self) -> None:
+    def _launch(self) -> None:
         template = self.templates[self.side]
         command = substitute(template, port=str(self.port), workdir=str(self.workdir))
         env = dict(os.environ, OH_SESSION_API_KEYS_0=self.key)
@@ -101,22 +85,19 @@ class CommandServer:
             except OSError as exc:
                 raise StepFailed(f"--server-command could not start: {exc}") from None
         cleanup.track_process(self.proc.pid)  # killed by the next run if pinbot is killed
-        wait_healthy(self.api, self.timeout, self.progress, self._exited)
+
+    def _launched(self) -> bool:
+        return self.proc is not None
 
     def _exited(self) -> str | None:
         if self.proc is None or self.proc.poll() is None:
             return None
         return f"the server command exited with {self.proc.returncode}"
 
-    def recycle(self, side: str) -> None:
-        self._kill()
-        self.side = side
-        self._start()
-
     def named(self, side: str) -> str | None:
         return package_version(self.templates[side])
 
-    def _kill(self) -> None:
+    def _halt(self) -> None:
         """Stop the whole process group: the ACP agents are the server's children."""
         if self.proc is None:
             return
@@ -132,7 +113,7 @@ class CommandServer:
         self.proc = None
 
     def stop(self, keep: bool) -> None:
-        self._kill()
+        self._halt()
         kept_log = self.failed and not cleanup.STOP.is_set()  # an interrupt keeps nothing
         if kept_log or keep:
             cleanup.untrack(self.workdir)  # the user's to look at, not a run's leftover

@@ -8,16 +8,12 @@ removed; the volume goes too unless --keep. The containers are run through `pinb
 from __future__ import annotations
 
 import os
-import secrets
-import threading
 import uuid
 from typing import Any
 
 from pinbot import docker
 from pinbot.docker import Image
-from pinbot.net import free_port
-from pinbot.probe.http import AgentServerApi
-from pinbot.probe.targets.agent_server import wait_healthy
+from pinbot.probe.targets.agent_server import OwnServer
 from pinbot.probe.targets.base import Mask
 from pinbot.probe.waiting import Progress, StepFailed
 
@@ -34,7 +30,7 @@ def vendor_keys() -> dict[str, str]:
 LABEL = {"pinbot.probe": "1"}
 
 
-class DockerServer:
+class DockerServer(OwnServer):
     working_dir = f"{VOLUME_MOUNT}/project"
 
     def __init__(
@@ -46,25 +42,17 @@ class DockerServer:
         progress: Progress,
         mask: Mask,
     ) -> None:
+        super().__init__(side, timeout, progress, mask)
         self.images = images
-        self.image = images[side]
         self.memory = memory
-        self.timeout = timeout
-        self.progress = progress
-        self.port = free_port()
-        self.key = secrets.token_urlsafe(24)
-        mask(self.key)
-        self.api = AgentServerApi(f"http://127.0.0.1:{self.port}", self.key)
         self.volume = f"pinbot-probe-{uuid.uuid4().hex[:12]}"
         self.container: Any = None
-        self.starting = threading.Lock()  # agents planted side by side start it once
 
-    def up(self) -> None:
-        with self.starting:
-            if self.container is None:
-                self._start()
+    @property
+    def image(self) -> Image:
+        return self.images[self.side]
 
-    def _start(self) -> None:
+    def _launch(self) -> None:
         try:
             with docker.failures(f"docker run {self.image.by_digest}"):
                 self.container = docker.create(
@@ -79,17 +67,14 @@ class DockerServer:
                 self.container.start()
         except docker.DockerError as exc:
             raise StepFailed(str(exc)) from None
-        wait_healthy(self.api, self.timeout, self.progress, self._exited)
+
+    def _launched(self) -> bool:
+        return self.container is not None
 
     def _exited(self) -> str | None:
         if docker.has_exited(self.container):
             return f"the container exited: {docker.logs_tail(self.container, 5)}"
         return None
-
-    def recycle(self, side: str) -> None:
-        self._remove()
-        self.image = self.images[side]
-        self._start()
 
     def named(self, side: str) -> str | None:
         """The image's tag (`1.58.2-python` says 1.58.2), when it names a release."""
@@ -98,13 +83,13 @@ class DockerServer:
         version = tag.split("-")[0]
         return version if version[:1].isdigit() else None
 
-    def _remove(self) -> None:
+    def _halt(self) -> None:
         if self.container is not None:
             docker.remove(self.container)
             self.container = None
 
     def stop(self, keep: bool) -> None:
-        self._remove()
+        self._halt()
         if not keep:
             docker.remove_volume(self.image.client, self.volume)
 
