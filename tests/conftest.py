@@ -16,6 +16,7 @@ import responses
 
 from pinbot.demo.repos import Remotes
 from pinbot.demo.services import registry_binary, registry_server
+from pinbot.github import client
 from testing.cutworld import CAPABLE, cut_remotes, publish_images
 from testing.gateworld import CutWorld, cut_world
 from testing.github import API, TOKEN, FakeGitHub
@@ -148,7 +149,9 @@ def docker_client() -> object:
 
 @pytest.fixture
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    """GitHub's API, faked (testing.github); a token is set, the real registry passes."""
+    """GitHub's API, faked (testing.github); a token is set, the real registry passes. The fake
+    has no secondary rate limit: pinbot's second between writes is not kept."""
+    monkeypatch.setattr(client, "SECONDS_BETWEEN_WRITES", 0.0)
     monkeypatch.setenv("GITHUB_API_URL", API)
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:

@@ -13,6 +13,9 @@ from pinbot.commits import GitHubRepo, github_token
 from pinbot.errors import ExternalError, UsageError
 
 GITHUB_API = "https://api.github.com"
+# GitHub asks for a second between writes (its secondary rate limit); the tests' fake GitHub
+# (testing/github.py) has no such limit and sets 0, or each PR costs its tests seconds of sleep.
+SECONDS_BETWEEN_WRITES = 1.0
 
 
 def api_url() -> str:
@@ -48,6 +51,7 @@ class Forge:
             # GitHub asks for serial requests and a second between writes, not between reads;
             # PyGithub's default 0.25 s per read would cost the gate seconds. Writes keep 1 s.
             seconds_between_requests=None,
+            seconds_between_writes=SECONDS_BETWEEN_WRITES,
         )
 
     def repo(self, repo: GitHubRepo) -> Any:
