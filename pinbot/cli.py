@@ -368,7 +368,13 @@ RUNNERS = {
 
 
 class _LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """pinbot's own stderr handler, with the Output's secrets masked in every record."""
+    """pinbot's own stderr handler, with the Output's secrets masked in every record. It writes
+    to the `sys.stderr` of the moment: a caller that runs `main` in-process and then swaps its
+    stderr (a test's capture, an embedding tool) must not leave a record aimed at a closed file."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # emit runs under the handler's lock
+        super().emit(record)
 
 
 def _configure_logging(verbose: int, out: Output) -> None:

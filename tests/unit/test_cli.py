@@ -130,3 +130,24 @@ def test_a_config_type_error_names_the_bounds_too(toml: str, said: str, tmp_path
     code, _, err = pinbot("scan", "--config", str(tmp_path / "pinbot.toml"))
     assert code == 2
     assert said in err
+
+
+def test_a_log_record_after_stderr_was_swapped_goes_to_the_new_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A background thread may log after an in-process run's stderr is gone (a test's capture
+    closed): the record goes to the stderr of the moment, not to a closed file."""
+    import io
+    import logging
+
+    pinbot("config", "sample")  # installs pinbot's handler, bound to this run's stderr
+    gone = io.StringIO()
+    monkeypatch.setattr("sys.stderr", gone)
+    gone.close()
+    now = io.StringIO()
+    monkeypatch.setattr("sys.stderr", now)
+
+    logging.getLogger("pinbot.test").warning("after the swap")
+
+    assert "pinbot: WARNING: after the swap" in now.getvalue()
+    assert "Logging error" not in now.getvalue()
