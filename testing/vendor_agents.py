@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,11 +37,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pinbot.net import serving
+from pinbot.net import free_port, serving
 from testing.fake_model import FakeModel, read_log
+from testing.world import alive
 
 REPO = Path(__file__).resolve().parent.parent
-AGENT_SERVER_VERSION = "1.58.2"
 ADAPTERS = {"claude-code": "claude-agent-acp", "codex": "codex-acp"}
 HEALTH_TIMEOUT = 240.0  # 10-25 s on an idle machine; a minute and more on two busy cores
 
@@ -194,26 +193,12 @@ def kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and running(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # our own child: reap it, or it lingers as a zombie
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (a zombie still answers kill(pid, 0))."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_healthy(port: int, timeout: float = HEALTH_TIMEOUT) -> None:

@@ -115,7 +115,7 @@ def _kill_group(pid: int) -> None:
 def alive(pid: int) -> bool:
     """Running, as opposed to gone or a zombie (where nothing reaps orphans, they linger)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
     except OSError:
         return False
 
