@@ -164,6 +164,25 @@ def track(directory: str | Path) -> None:
         _current.track(directory)
 
 
+def temp_dir(prefix: str, parent: Path | None = None) -> Path:
+    """A new private directory (0700) the run removes at its end, tracked before it exists: a
+    Ctrl-C between making a directory and tracking it (`mkdtemp`, then `track`) would leave it."""
+    base = Path(parent or tempfile.gettempdir())
+    for _ in range(100):
+        path = base / f"{prefix}{_temp_name()}"
+        track(path)
+        try:
+            path.mkdir(mode=0o700)
+            return path
+        except FileExistsError:  # someone else's: never ours to remove
+            untrack(path)
+    raise FileExistsError(f"no free name for a {prefix}* directory in {base}")
+
+
+def _temp_name() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 def untrack(directory: str | Path) -> None:
     """Keep `directory` after all (the user asked for it)."""
     if _current is not None:

@@ -132,8 +132,7 @@ class _Cut:
 def run(ctx: Context, args: CutOptions) -> int:
     request = _request(ctx, args)
     opts = args.image_options
-    workdir = Path(tempfile.mkdtemp(prefix="pinbot-cut-"))
-    cleanup.track(workdir)  # removed even if pinbot is interrupted or killed
+    workdir = cleanup.temp_dir("pinbot-cut-")  # removed even if pinbot is interrupted or killed
     keep = False  # only a successful build without --push leaves its commits for inspection
     cut: _Cut | None = None
     try:

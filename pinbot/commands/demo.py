@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -110,9 +109,9 @@ def _workdir(asked: DemoOptions) -> Path:
     SIGKILL, at the next pinbot's start) unless `--keep`."""
     if asked.workdir is not None:
         return asked.workdir
-    workdir = Path(tempfile.mkdtemp(prefix="pinbot-demo-"))
-    if not asked.keep:
-        cleanup.track(workdir)
+    workdir = cleanup.temp_dir("pinbot-demo-")
+    if asked.keep:
+        cleanup.untrack(workdir)  # the user's to look at
     return workdir
 
 

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,8 +294,7 @@ def _run_acp(ctx: Context, args: ProbeOptions, plan: Plan) -> AgentReport:
     if args.image or args.server_command or args.agent_server_url or args.app_url:
         raise UsageError("--target acp runs the agent itself: drop the server and app flags")
     _check_from(args, "--target acp")
-    workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
-    cleanup.track(workdir)
+    workdir = cleanup.temp_dir("pinbot-probe-")
     try:
         commands = {CANDIDATE: substitute(args.acp_command, workdir=str(workdir))}
         if args.from_acp_command:

@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 from pathlib import Path
 
 from pinbot import cleanup
@@ -56,8 +55,7 @@ class CommandServer(OwnServer):
     ) -> None:
         super().__init__(side, timeout, progress, mask)
         self.templates = templates
-        self.workdir = Path(tempfile.mkdtemp(prefix="pinbot-probe-"))
-        cleanup.track(self.workdir)  # removed even if pinbot is interrupted or killed
+        self.workdir = cleanup.temp_dir("pinbot-probe-")  # removed even if pinbot is interrupted
         self.working_dir = str(self.workdir / "workspace")
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.workdir / "server.log"

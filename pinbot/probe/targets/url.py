@@ -4,7 +4,6 @@ a command."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from urllib.parse import urlsplit
 
 from pinbot import cleanup
@@ -30,8 +29,7 @@ class UrlServer:
         self.recycle_command = recycle_command
         self.timeout = timeout
         self.progress = progress
-        self.working_dir = tempfile.mkdtemp(prefix="pinbot-probe-")
-        cleanup.track(self.working_dir)
+        self.working_dir = str(cleanup.temp_dir("pinbot-probe-"))
 
     def up(self) -> None:
         wait_healthy(self.api, self.timeout, self.progress, lambda: None)
