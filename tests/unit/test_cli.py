@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import shlex
 from pathlib import Path
 
@@ -137,9 +139,6 @@ def test_a_log_record_after_stderr_was_swapped_goes_to_the_new_one(
 ) -> None:
     """A background thread may log after an in-process run's stderr is gone (a test's capture
     closed): the record goes to the stderr of the moment, not to a closed file."""
-    import io
-    import logging
-
     pinbot("config", "sample")  # installs pinbot's handler, bound to this run's stderr
     gone = io.StringIO()
     monkeypatch.setattr("sys.stderr", gone)

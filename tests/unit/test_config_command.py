@@ -33,6 +33,13 @@ def test_the_config_takes_every_recycle_the_probe_takes(tmp_path: Path, recycle:
     assert config.load(path).probe.recycle == recycle
 
 
+def checked(path: Path) -> dict[str, dict[str, object]]:
+    """`pinbot --json config check PATH`'s settings, by key (the run must succeed)."""
+    code, out, err = pinbot("--json", "config", "check", str(path))
+    assert code == 0, err
+    return {row["key"]: row for row in json.loads(out)["settings"]}
+
+
 def test_check_shows_each_setting_and_where_it_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -40,10 +47,8 @@ def test_check_shows_each_setting_and_where_it_came_from(
     path.write_text('ignore = ["1.45.*"]\n[pin]\nindex_url = "https://example.org/simple/"\n')
     monkeypatch.setenv("PINBOT_VARIANT", "java")
 
-    code, out, err = pinbot("--json", "config", "check", str(path))
+    rows = checked(path)
 
-    assert code == 0, err
-    rows = {row["key"]: row for row in json.loads(out)["settings"]}
     assert rows["ignore"] == {"key": "ignore", "value": ["1.45.*"], "from": str(path)}
     assert rows["pin.index_url"]["from"] == str(path)
     assert rows["concurrency"] == {"key": "concurrency", "value": 7, "from": "default"}
@@ -57,10 +62,8 @@ def test_the_git_author_from_the_environment_is_shown_as_what_overrides_the_file
     path.write_text('git_author = "Release Bot <bot@example.com>"\n')
     monkeypatch.setenv("PINBOT_GIT_AUTHOR", "Env Bot <env@example.com>")
 
-    code, out, err = pinbot("--json", "config", "check", str(path))
+    rows = checked(path)
 
-    assert code == 0, err
-    rows = {row["key"]: row for row in json.loads(out)["settings"]}
     assert rows["git_author"] == {
         "key": "git_author",
         "value": "Env Bot <env@example.com>",
